@@ -1,0 +1,46 @@
+# Two commands: `make run` starts the embedded server, `make test` runs the whole suite.
+# Both set up everything they need from nothing (a Python 3.11 on PATH is the only requirement).
+
+PYTHON ?= python3
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+STAMP := $(VENV)/.synced
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test setup lint typecheck bench services clean
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check "uv>=0.5"
+
+$(STAMP): $(UV) pyproject.toml uv.lock
+	$(UV) sync --frozen --all-extras --python $(PYTHON)
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+run: setup
+	$(VENV)/bin/chatguard serve --host $(HOST) --port $(PORT)
+
+test: setup services
+	$(VENV)/bin/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+services:
+	@bash scripts/ensure-services.sh
+
+lint: setup
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff format --check src tests bench
+
+typecheck: setup
+	$(VENV)/bin/mypy src
+
+bench: setup
+	@for f in bench/*.py; do echo "== $$f"; $(VENV)/bin/python $$f; done
+
+clean:
+	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache chatguard.db

@@ -1,0 +1,3 @@
+from chatguard.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,66 @@
+"""The one place where exceptions become HTTP status codes. Callers' mistakes are 4xx; nothing a
+caller sends can produce a 500."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from chatguard.errors import (
+    ChatguardError,
+    ConflictError,
+    InputTooLargeError,
+    InvalidInputError,
+    NotFoundError,
+    StageUnavailableError,
+)
+
+log = logging.getLogger(__name__)
+
+STATUS: list[tuple[type[ChatguardError], int, str]] = [
+    (InputTooLargeError, 413, "input_too_large"),
+    (InvalidInputError, 422, "invalid_input"),
+    (ConflictError, 409, "conflict"),
+    (NotFoundError, 404, "not_found"),
+    (StageUnavailableError, 503, "unavailable"),
+]
+
+
+def error_response(status: int, kind: str, message: str, details: Any = None) -> JSONResponse:
+    body: dict[str, Any] = {"type": kind, "message": message}
+    if details:
+        body["details"] = details
+    return JSONResponse({"error": body}, status_code=status)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ChatguardError)
+    async def _domain(_: Request, exc: ChatguardError) -> JSONResponse:
+        for kind, status, name in STATUS:
+            if isinstance(exc, kind):
+                return error_response(status, name, str(exc))
+        log.error("unmapped chatguard error %s", type(exc).__name__)
+        return error_response(500, "internal_error", "internal error")
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        if any(e.get("type") == "json_invalid" for e in errors):
+            return error_response(400, "malformed_json", "the request body is not valid JSON")
+        # Never echo the input back: it may be huge or hold personal data.
+        details = [
+            {"field": ".".join(str(p) for p in e.get("loc", ())), "problem": e.get("msg", "")}
+            for e in errors[:20]
+        ]
+        summary = "; ".join(f"{d['field']}: {d['problem']}" for d in details[:3])
+        return error_response(422, "invalid_request", summary or "invalid request", details)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        kind = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return error_response(exc.status_code, kind, str(exc.detail))

@@ -1,0 +1,154 @@
+"""One typed settings object, read from the environment and `.env`.
+
+The variable names are the ones the original deployment guide used, so an existing `.env`
+keeps working. An invalid value refuses to start with a message naming the variable.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import cached_property
+from typing import Literal
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from chatguard.errors import ConfigurationError
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./chatguard.db"
+
+
+class Settings(BaseSettings):
+    """Every setting chatguard reads. Environment variables override `.env`."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    # LLM adjudication (off unless LLM_ENDPOINT is set)
+    llm_endpoint: str | None = Field(default=None, description="OpenAI-compatible URL")
+    llm_model: str = "deepseek-ai/DeepSeek-R1-Distill-Llama-8B"
+    llm_api_key: SecretStr | None = None
+    llm_timeout: float = Field(default=10.0, gt=0, le=600)
+    llm_max_retries: int = Field(default=2, ge=0, le=10)
+    request_timeout: float = Field(default=30.0, gt=0, le=600)
+
+    # Other roles' addresses in the distributed shape
+    mcp_endpoint: str | None = None
+    filter_endpoint: str | None = None
+    decision_endpoint: str | None = None
+
+    # State and transport
+    database_url: str = DEFAULT_DATABASE_URL
+    redis_url: str | None = None
+
+    # Behaviour
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    debug: bool = False
+    enable_lightweight_filter: bool = True
+    enable_whisper: bool = False
+    enable_metrics: bool = True
+    pipeline_stages: str = Field(
+        default="rules", description="comma-separated stage names, cheapest first"
+    )
+
+    # Input limits
+    max_message_chars: int = Field(default=4000, ge=1, le=1_000_000)
+    max_batch_size: int = Field(default=1000, ge=1, le=100_000)
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("llm_endpoint", "mcp_endpoint", "filter_endpoint", "decision_endpoint")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("must be an http(s) URL such as http://localhost:8080/v1")
+        return value.strip()
+
+    @field_validator("database_url")
+    @classmethod
+    def _database(cls, value: str) -> str:
+        url = value.strip()
+        # Accept the plain driver names users already have and pick the async drivers.
+        for plain, async_ in (
+            ("postgresql://", "postgresql+asyncpg://"),
+            ("postgres://", "postgresql+asyncpg://"),
+            ("sqlite://", "sqlite+aiosqlite://"),
+        ):
+            if url.startswith(plain):
+                url = async_ + url[len(plain) :]
+        if not url.startswith(("postgresql+asyncpg://", "sqlite+aiosqlite://")):
+            raise ValueError("must be a sqlite:/// or postgresql:// URL")
+        return url
+
+    @field_validator("pipeline_stages")
+    @classmethod
+    def _stages(cls, value: str) -> str:
+        names = [n.strip() for n in value.split(",") if n.strip()]
+        if len(set(names)) != len(names):
+            raise ValueError("a stage is listed twice")
+        return ",".join(names)
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must be a redis:// URL")
+        return value
+
+    @cached_property
+    def llm_base_url(self) -> str | None:
+        """The base URL for the OpenAI SDK, whether LLM_ENDPOINT is a base or a full
+        `.../chat/completions` URL."""
+        if self.llm_endpoint is None:
+            return None
+        parts = urlsplit(self.llm_endpoint)
+        path = parts.path.rstrip("/")
+        for suffix in ("/chat/completions", "/completions"):
+            if path.endswith(suffix):
+                path = path[: -len(suffix)]
+                break
+        if not path.endswith("/v1") and "/v1/" not in path + "/":
+            path = path + "/v1"
+        return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+
+    @property
+    def stage_names(self) -> list[str]:
+        names = [n for n in self.pipeline_stages.split(",") if n]
+        if not self.enable_lightweight_filter:
+            names = [n for n in names if n not in FILTER_STAGES]
+        if self.llm_endpoint is None:
+            names = [n for n in names if n != "llm"]
+        return names
+
+
+#: Stages that make up the lightweight filter (switched off together by ENABLE_LIGHTWEIGHT_FILTER).
+FILTER_STAGES = frozenset({"rules", "pii", "spam", "prompt_injection", "filter"})
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings; a bad value raises `ConfigurationError` naming the variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = ".".join(str(p) for p in error["loc"]) or "settings"
+            problems.append(f"{field.upper()}: {error['msg']} (got {error.get('input')!r})")
+        raise ConfigurationError("invalid configuration: " + "; ".join(problems)) from None
+
+
+def configure_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )

@@ -1,0 +1,146 @@
+"""The domain model: what enters (Message), what the stages conclude (StageResult, Assessment) and
+what is done about it (Decision). Frozen dataclasses, free of any web or storage framework."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from chatguard.taxonomy import OPENAI_CATEGORIES, Category
+
+
+class Role(StrEnum):
+    BROADCASTER = "broadcaster"
+    MODERATOR = "moderator"
+    VIP = "vip"
+    SUBSCRIBER = "subscriber"
+    VIEWER = "viewer"
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One chat message as it arrived."""
+
+    text: str
+    user_id: str
+    channel_id: str
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    roles: frozenset[Role] = frozenset()
+    timestamp: float = field(default_factory=time.time)
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """Evidence: a half-open character range of the original message text."""
+
+    start: int
+    end: int
+    category: Category
+    label: str = ""
+    score: float = 1.0
+
+
+class Route(StrEnum):
+    """What the router concluded from the scores so far."""
+
+    ALLOW = "allow"
+    ACT = "act"
+    UNCERTAIN = "uncertain"
+
+
+@dataclass(frozen=True, slots=True)
+class StageResult:
+    """What one stage concluded about one message."""
+
+    stage: str
+    scores: Mapping[Category, float] = field(default_factory=dict)
+    spans: tuple[Span, ...] = ()
+    reasons: tuple[str, ...] = ()
+    latency_ms: float = 0.0
+    error: str | None = None
+    # An adjudicating stage (the LLM) replaces earlier scores for the categories it returns,
+    # instead of raising them to the maximum.
+    authoritative: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class StageTrace:
+    """One line of the decision trail: which stage ran, how long it took, where it routed."""
+
+    stage: str
+    latency_ms: float
+    route: Route
+    top_category: Category | None = None
+    top_score: float = 0.0
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Assessment:
+    """The combined verdict of the stages that ran on one message."""
+
+    message_id: str
+    scores: Mapping[Category, float]
+    route: Route
+    decided_by: str
+    spans: tuple[Span, ...] = ()
+    reasons: tuple[str, ...] = ()
+    trail: tuple[StageTrace, ...] = ()
+    escalated: bool = False
+    thresholds: Mapping[Category, float] = field(default_factory=dict)
+
+    @property
+    def latency_ms(self) -> dict[str, float]:
+        return {t.stage: t.latency_ms for t in self.trail}
+
+    def flagged_categories(self) -> list[Category]:
+        """Categories whose score reaches their flag threshold."""
+        return [c for c, s in self.scores.items() if s >= self.thresholds.get(c, 0.5)]
+
+    @property
+    def flagged(self) -> bool:
+        """OpenAI's meaning: any of the thirteen OpenAI categories is flagged."""
+        return any(c in OPENAI_CATEGORIES for c in self.flagged_categories())
+
+    def top(self) -> tuple[Category | None, float]:
+        if not self.scores:
+            return None, 0.0
+        category = max(self.scores, key=lambda c: self.scores[c])
+        return category, self.scores[category]
+
+
+class Action(StrEnum):
+    """What happens to a message, in rising order of severity."""
+
+    ALLOW = "allow"
+    FLAG = "flag"
+    HOLD = "hold"
+    DELETE = "delete"
+    TIMEOUT = "timeout"
+    BAN = "ban"
+
+    @property
+    def severity(self) -> int:
+        return list(Action).index(self)
+
+    @property
+    def removes_message(self) -> bool:
+        return self.severity >= Action.HOLD.severity
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What is done about one message, and why."""
+
+    message_id: str
+    action: Action
+    reason: str
+    assessment: Assessment
+    duration_s: int | None = None
+    provisional: bool = False
+    policy: str = "default"
+    trail: tuple[str, ...] = ()
+    processing_time_ms: float = 0.0

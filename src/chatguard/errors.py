@@ -1,0 +1,37 @@
+"""The domain's exceptions. Flagged content is a result, never an exception; these are for
+mistakes (the caller's or the configuration's) and for parts that are unavailable. The HTTP
+adapter maps each to a status code in one place."""
+
+from __future__ import annotations
+
+
+class ChatguardError(Exception):
+    """Base of every chatguard error."""
+
+
+class InvalidInputError(ChatguardError):
+    """The caller sent something that cannot be moderated as it is (4xx)."""
+
+
+class InputTooLargeError(InvalidInputError):
+    """A message or batch is larger than the configured limit (413)."""
+
+
+class ConflictError(ChatguardError):
+    """A message id was reused for a different message (409)."""
+
+
+class NotFoundError(ChatguardError):
+    """The requested object does not exist (404)."""
+
+
+class ConfigurationError(ChatguardError):
+    """The configuration is invalid; the message names the field."""
+
+
+class UnknownStageError(ConfigurationError):
+    """A stage name that no registered stage has."""
+
+
+class StageUnavailableError(ChatguardError):
+    """A stage cannot answer now (model missing, endpoint down, circuit open)."""

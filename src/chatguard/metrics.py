@@ -1,0 +1,60 @@
+"""Prometheus metrics of the moderation core, on a registry of their own (one per service, so
+tests and several services in one process do not collide)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from chatguard.domain import Decision
+
+LATENCY_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                   0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class ModerationMetrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.messages = Counter(
+            "chatguard_messages_total", "Messages moderated", ["action", "decided_by"], registry=r
+        )
+        self.flagged = Counter(
+            "chatguard_flagged_total", "Messages with a flagged category", ["category"], registry=r
+        )
+        self.escalations = Counter(
+            "chatguard_escalations_total", "Messages routed to the adjudicator", registry=r
+        )
+        self.stage_latency = Histogram(
+            "chatguard_stage_latency_seconds", "Time per stage", ["stage"],
+            buckets=LATENCY_BUCKETS, registry=r,
+        )
+        self.stage_errors = Counter(
+            "chatguard_stage_errors_total", "Stage failures and timeouts", ["stage"], registry=r
+        )
+        self.latency = Histogram(
+            "chatguard_moderation_latency_seconds", "Time from arrival to decision",
+            buckets=LATENCY_BUCKETS, registry=r,
+        )
+        self.rejected = Counter(
+            "chatguard_rejected_requests_total", "Requests refused as invalid", ["reason"],
+            registry=r,
+        )
+        self.component_up = Gauge(
+            "chatguard_component_up", "1 when a component is healthy", ["component"], registry=r
+        )
+
+    def observe(self, decision: Decision) -> None:
+        assessment = decision.assessment
+        self.messages.labels(decision.action.value, assessment.decided_by).inc()
+        for category in assessment.flagged_categories():
+            self.flagged.labels(category.value).inc()
+        if assessment.escalated:
+            self.escalations.inc()
+        for trace in assessment.trail:
+            self.stage_latency.labels(trace.stage).observe(trace.latency_ms / 1000)
+            if trace.error:
+                self.stage_errors.labels(trace.stage).inc()
+        self.latency.observe(decision.processing_time_ms / 1000)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

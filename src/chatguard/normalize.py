@@ -1,0 +1,101 @@
+"""Text normalization against evasion, with a map from normalized offsets back to the original.
+
+`normalize(text)` returns a `NormalizedText` whose `folded` form is lowercase, NFKC-folded,
+stripped of zero-width and bidi controls and accents, with confusable letters (Cyrillic, Greek,
+fullwidth, mathematical alphabets) folded to Latin. `origin[i]` is the index in the original
+text of the character that produced `folded[i]`, so evidence found in `folded` can point at what
+the user actually wrote.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+# Zero-width characters, joiners, bidi embeddings/overrides/isolates, soft hyphen, BOM, and the
+# invisible operators and fillers used to break words apart without showing anything.
+INVISIBLE = frozenset(
+    "\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b\u180c\u180d\u180e\u200b\u200c\u200d\u200e\u200f"
+    "\u202a\u202b\u202c\u202d\u202e\u2060\u2061\u2062\u2063\u2064\u2066\u2067\u2068\u2069\u206a"
+    "\u206b\u206c\u206d\u206e\u206f\u3164\ufe00\ufe01\ufe02\ufe03\ufe04\ufe05\ufe06\ufe07\ufe08"
+    "\ufe09\ufe0a\ufe0b\ufe0c\ufe0d\ufe0e\ufe0f\ufeff\uffa0"
+)
+
+# Letters that look like Latin ones but NFKC leaves alone (Unicode's confusables, the part that
+# matters for chat evasion). NFKC already folds fullwidth and mathematical alphabets.
+CONFUSABLES: dict[str, str] = {
+    # Cyrillic
+    "а": "a", "в": "b", "с": "c", "ԁ": "d", "е": "e", "ё": "e", "һ": "h", "і": "i", "ї": "i",
+    "ј": "j", "к": "k", "ӏ": "l", "м": "m", "н": "h", "о": "o", "р": "p", "ԛ": "q", "г": "r",
+    "ѕ": "s", "т": "t", "у": "y", "ѵ": "v", "ԝ": "w", "х": "x", "ү": "y", "з": "3", "ч": "4",
+    "ь": "b", "п": "n", "и": "u", "д": "d", "л": "n", "ш": "w", "щ": "w", "ц": "u", "я": "r",
+    # Greek
+    "α": "a", "β": "b", "ε": "e", "η": "n", "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p",
+    "τ": "t", "υ": "u", "χ": "x", "γ": "y", "ω": "w", "μ": "u", "σ": "o", "ς": "c", "λ": "a",
+    "δ": "d", "θ": "o", "π": "n",
+    # Armenian, Cherokee and other lookalikes seen in evasion
+    "օ": "o", "ս": "u", "ց": "g", "հ": "h", "ո": "n", "ᴀ": "a", "ʙ": "b", "ᴄ": "c", "ᴅ": "d",
+    "ᴇ": "e", "ꜰ": "f", "ɢ": "g", "ʜ": "h", "ɪ": "i", "ᴊ": "j", "ᴋ": "k", "ʟ": "l", "ᴍ": "m",
+    "ɴ": "n", "ᴏ": "o", "ᴘ": "p", "ʀ": "r", "ꜱ": "s", "ᴛ": "t", "ᴜ": "u", "ᴠ": "v", "ᴡ": "w",
+    "ʏ": "y", "ᴢ": "z", "ı": "i", "ȷ": "j", "ɑ": "a", "ɡ": "g", "ꞵ": "b", "ø": "o", "ł": "l",
+    "đ": "d", "ħ": "h", "ŧ": "t", "ß": "ss", "æ": "ae", "œ": "oe", "þ": "th",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class NormalizedText:
+    original: str
+    folded: str
+    origin: tuple[int, ...] | None  # None means identity (folded[i] came from original[i])
+
+    def original_span(self, start: int, end: int) -> tuple[int, int]:
+        """Map a half-open span of `folded` back to the original text."""
+        if self.origin is None:
+            return start, end
+        if start >= end or not self.origin:
+            return start, start
+        first = self.origin[min(start, len(self.origin) - 1)]
+        last = self.origin[min(end, len(self.origin)) - 1]
+        # Extend over characters the normalization dropped inside the original span's last char.
+        stop = last + 1
+        while stop < len(self.original) and self.original[stop] in INVISIBLE:
+            stop += 1
+        return first, min(stop, len(self.original))
+
+
+@lru_cache(maxsize=65536)
+def fold_char(char: str) -> str:
+    """The folded form of one character: '' for invisible ones, else lowercase Latin where a
+    lookalike exists, accents removed."""
+    if char in INVISIBLE:
+        return ""
+    category = unicodedata.category(char)
+    if category in ("Cf", "Mn", "Me"):  # format controls and combining marks
+        return ""
+    lowered = char.lower()
+    if lowered in CONFUSABLES:
+        return CONFUSABLES[lowered]
+    folded = unicodedata.normalize("NFKC", lowered).lower()
+    out = []
+    for part in folded:
+        if part in CONFUSABLES:
+            out.append(CONFUSABLES[part])
+            continue
+        decomposed = unicodedata.normalize("NFKD", part)
+        out.append("".join(ch for ch in decomposed if not unicodedata.combining(ch)))
+    return "".join(out)
+
+
+def normalize(text: str) -> NormalizedText:
+    """Fold `text` for matching and keep the offset map back to the original."""
+    if text.isascii():
+        return NormalizedText(text, text.lower(), None)
+    folded_parts: list[str] = []
+    origin: list[int] = []
+    for index, char in enumerate(text):
+        folded = fold_char(char)
+        if folded:
+            folded_parts.append(folded)
+            origin.extend([index] * len(folded))
+    return NormalizedText(text, "".join(folded_parts), tuple(origin))

@@ -1,0 +1,171 @@
+"""The cascade: run stages cheapest first, stop each message as soon as the router is sure."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from chatguard.domain import Assessment, Message, Route, Span, StageResult, StageTrace
+from chatguard.normalize import normalize
+from chatguard.pipeline.router import Router
+from chatguard.pipeline.stage import ComponentHealth, Stage, StageInput
+from chatguard.taxonomy import Category
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class _Work:
+    """Mutable per-message state while the message is in the cascade."""
+
+    message: Message
+    item: StageInput
+    scores: dict[Category, float] = field(default_factory=dict)
+    results: list[StageResult] = field(default_factory=list)
+    trail: list[StageTrace] = field(default_factory=list)
+    route: Route = Route.UNCERTAIN
+    decided_by: str = ""
+    escalated: bool = False
+    done: bool = False
+
+    def merge(self, result: StageResult) -> None:
+        self.results.append(result)
+        for category, score in result.scores.items():
+            if result.authoritative:
+                self.scores[category] = score
+            else:
+                self.scores[category] = max(score, self.scores.get(category, 0.0))
+
+
+class Pipeline:
+    """Runs messages through `stages` in order; `router` decides after each stage."""
+
+    def __init__(self, stages: Sequence[Stage], router: Router | None = None) -> None:
+        names = [s.name for s in stages]
+        if len(set(names)) != len(names):
+            raise ValueError(f"a stage appears twice in the pipeline: {names}")
+        self.stages = list(stages)
+        self.router = router or Router()
+
+    @property
+    def stage_names(self) -> list[str]:
+        return [s.name for s in self.stages]
+
+    async def start(self) -> None:
+        for stage in self.stages:
+            await stage.start()
+
+    async def close(self) -> None:
+        for stage in self.stages:
+            await stage.close()
+
+    def health(self) -> list[ComponentHealth]:
+        return [stage.health() for stage in self.stages]
+
+    async def assess(
+        self, messages: Sequence[Message], context: Mapping[str, Any] | None = None
+    ) -> list[Assessment]:
+        """Assess every message; the result list matches `messages` in order."""
+        works = [
+            _Work(m, StageInput(m, normalize(m.text), context=context or {})) for m in messages
+        ]
+        for position, stage in enumerate(self.stages):
+            pending = [w for w in works if not w.done]
+            if stage.escalation:
+                pending = self._admit_to_escalation(pending)
+            if not pending:
+                break
+            results = await self._run_stage(stage, pending)
+            is_last = position == len(self.stages) - 1
+            for work, result in zip(pending, results, strict=True):
+                self._apply(work, stage, result, is_last=is_last)
+        for work in works:
+            if not work.done:
+                self._finish(work, self.router.final(work.scores), work.decided_by or "none")
+        return [self._assessment(w) for w in works]
+
+    def _admit_to_escalation(self, pending: list[_Work]) -> list[_Work]:
+        """Only messages in the uncertain band go to the adjudicator; the rest are settled here."""
+        admitted = []
+        for work in pending:
+            route = self.router.route(work.scores, can_clear=True)
+            if route is Route.UNCERTAIN:
+                work.escalated = True
+                admitted.append(work)
+            else:
+                self._finish(work, route, work.decided_by or "none")
+        return admitted
+
+    async def _run_stage(self, stage: Stage, pending: list[_Work]) -> list[StageResult]:
+        inputs = [
+            StageInput(
+                w.message, w.item.normalized, dict(w.scores), tuple(w.results), w.item.context
+            )
+            for w in pending
+        ]
+        started = time.perf_counter()
+        try:
+            results = await asyncio.wait_for(stage.assess(inputs), timeout=stage.timeout_s)
+            if len(results) != len(inputs):
+                raise RuntimeError(f"returned {len(results)} results for {len(inputs)} inputs")
+        except TimeoutError:
+            results = self._failed(stage, pending, f"timed out after {stage.timeout_s:g}s", started)
+        except Exception as exc:  # a failing stage must not stop moderation
+            log.warning("stage %s failed: %s", stage.name, type(exc).__name__, exc_info=exc)
+            results = self._failed(stage, pending, f"{type(exc).__name__}: {exc}", started)
+        return results
+
+    @staticmethod
+    def _failed(
+        stage: Stage, pending: list[_Work], error: str, started: float
+    ) -> list[StageResult]:
+        latency = (time.perf_counter() - started) * 1000
+        return [StageResult(stage.name, latency_ms=latency, error=error) for _ in pending]
+
+    def _apply(self, work: _Work, stage: Stage, result: StageResult, *, is_last: bool) -> None:
+        if result.error is None:
+            work.merge(result)
+            route = self.router.route(work.scores, can_clear=stage.can_clear or is_last)
+            work.decided_by = stage.name
+        else:
+            work.results.append(result)
+            route = Route.UNCERTAIN
+        top_category, top_score = _top(result.scores)
+        work.trail.append(
+            StageTrace(stage.name, result.latency_ms, route, top_category, top_score, result.error)
+        )
+        if route is not Route.UNCERTAIN:
+            self._finish(work, route, stage.name)
+
+    @staticmethod
+    def _finish(work: _Work, route: Route, decided_by: str) -> None:
+        work.route, work.decided_by, work.done = route, decided_by, True
+
+    def _assessment(self, work: _Work) -> Assessment:
+        spans: list[Span] = []
+        reasons: list[str] = []
+        for result in work.results:
+            spans.extend(result.spans)
+            reasons.extend(result.reasons)
+        return Assessment(
+            message_id=work.message.id,
+            scores=dict(work.scores),
+            route=work.route,
+            decided_by=work.decided_by or "none",
+            spans=tuple(spans),
+            reasons=tuple(dict.fromkeys(reasons)),
+            trail=tuple(work.trail),
+            escalated=work.escalated or work.route is Route.UNCERTAIN,
+            thresholds=self.router.thresholds.flag_map(),
+        )
+
+
+def _top(scores: Mapping[Category, float]) -> tuple[Category | None, float]:
+    if not scores:
+        return None, 0.0
+    category = max(scores, key=lambda c: scores[c])
+    return category, scores[category]

@@ -1,0 +1,82 @@
+"""The one interface every moderation stage implements.
+
+A stage receives a batch of `StageInput`s and returns one `StageResult` per input, in order.
+CPU-bound stages subclass `CpuStage` and implement `assess_sync`; small batches run inline (the
+work takes microseconds, a thread hop would cost more), large ones run off the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from chatguard.domain import Message, StageResult
+from chatguard.normalize import NormalizedText
+from chatguard.taxonomy import Category
+
+
+@dataclass(frozen=True, slots=True)
+class StageInput:
+    """A message on its way through the cascade, with what earlier stages found."""
+
+    message: Message
+    normalized: NormalizedText
+    scores: Mapping[Category, float] = field(default_factory=dict)
+    results: tuple[StageResult, ...] = ()
+    context: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ComponentHealth:
+    name: str
+    ok: bool
+    detail: str = ""
+
+
+class Stage(ABC):
+    """A moderation stage. Subclasses set `name` and implement `assess`."""
+
+    name: ClassVar[str]
+    #: May this stage's low scores allow a message? Rule stages only find things; their silence
+    #: proves nothing, so they leave clearing to a model.
+    can_clear: ClassVar[bool] = False
+    #: Is this the expensive adjudicator? Reaching it counts as an escalation.
+    escalation: ClassVar[bool] = False
+
+    def __init__(self, *, timeout_s: float = 1.0) -> None:
+        self.timeout_s = timeout_s
+
+    @abstractmethod
+    async def assess(self, items: Sequence[StageInput]) -> list[StageResult]:
+        """Return one result per item, in order."""
+
+    async def start(self) -> None:
+        """Acquire resources (connections, models). Called once before the first batch."""
+
+    async def close(self) -> None:
+        """Release resources."""
+
+    def health(self) -> ComponentHealth:
+        return ComponentHealth(self.name, True)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, timeout_s={self.timeout_s})"
+
+
+class CpuStage(Stage):
+    """A stage whose work is pure CPU. Implement `assess_sync`."""
+
+    #: Batches at least this large run in a worker thread instead of on the event loop.
+    offload_at: ClassVar[int] = 256
+
+    @abstractmethod
+    def assess_sync(self, items: Sequence[StageInput]) -> list[StageResult]:
+        """Return one result per item, in order."""
+
+    async def assess(self, items: Sequence[StageInput]) -> list[StageResult]:
+        if len(items) < self.offload_at:
+            return self.assess_sync(items)
+        return await asyncio.to_thread(self.assess_sync, items)

@@ -1,0 +1,72 @@
+"""Plain-data views of domain objects, shared by the API, the store and the event bus."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chatguard.domain import Assessment, Decision, Span, StageTrace
+from chatguard.taxonomy import ALL_CATEGORIES
+
+
+def span_dict(span: Span) -> dict[str, Any]:
+    return {
+        "start": span.start,
+        "end": span.end,
+        "category": span.category.value,
+        "label": span.label,
+        "score": round(span.score, 4),
+    }
+
+
+def trace_dict(trace: StageTrace) -> dict[str, Any]:
+    return {
+        "stage": trace.stage,
+        "latency_ms": round(trace.latency_ms, 3),
+        "route": trace.route.value,
+        "top_category": trace.top_category.value if trace.top_category else None,
+        "top_score": round(trace.top_score, 4),
+        "error": trace.error,
+    }
+
+
+def assessment_dict(assessment: Assessment) -> dict[str, Any]:
+    flagged = set(assessment.flagged_categories())
+    return {
+        "flagged": assessment.flagged,
+        "route": assessment.route.value,
+        "decided_by": assessment.decided_by,
+        "escalated": assessment.escalated,
+        "categories": {c.value: c in flagged for c in ALL_CATEGORIES},
+        "category_scores": {
+            c.value: round(float(assessment.scores.get(c, 0.0)), 6) for c in ALL_CATEGORIES
+        },
+        "spans": [span_dict(s) for s in assessment.spans],
+        "reasons": list(assessment.reasons),
+        "trail": [trace_dict(t) for t in assessment.trail],
+        "latency_ms": {k: round(v, 3) for k, v in assessment.latency_ms.items()},
+    }
+
+
+def decision_dict(decision: Decision) -> dict[str, Any]:
+    """The decision as the API returns it (and the store keeps it, for idempotent replays)."""
+    assessment = assessment_dict(decision.assessment)
+    return {
+        "message_id": decision.message_id,
+        "action": decision.action.value,
+        "approved": not decision.action.removes_message,
+        "reason": decision.reason,
+        "duration_s": decision.duration_s,
+        "provisional": decision.provisional,
+        "policy": decision.policy,
+        "flagged": assessment["flagged"],
+        "categories": assessment["categories"],
+        "category_scores": assessment["category_scores"],
+        "decided_by": assessment["decided_by"],
+        "route": assessment["route"],
+        "escalated": assessment["escalated"],
+        "reasons": [decision.reason, *assessment["reasons"]],
+        "spans": assessment["spans"],
+        "trail": assessment["trail"],
+        "stage_latency_ms": assessment["latency_ms"],
+        "processing_time_ms": round(decision.processing_time_ms, 3),
+    }

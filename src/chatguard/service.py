@@ -1,0 +1,179 @@
+"""The moderation service: the pipeline, the decider, the store, the event bus and the metrics
+wired together. Adapters (HTTP, CLI, MCP, connectors) call this and nothing deeper."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from chatguard.config import Settings
+from chatguard.decide import Decider, ThresholdDecider
+from chatguard.domain import Assessment, Decision, Message
+from chatguard.errors import InputTooLargeError, InvalidInputError
+from chatguard.events import EventBus, InProcessEventBus
+from chatguard.metrics import ModerationMetrics
+from chatguard.pipeline import Pipeline
+from chatguard.pipeline.registry import build_stage
+from chatguard.pipeline.stage import ComponentHealth
+from chatguard.serialize import decision_dict
+from chatguard.storage import SqlStore
+from chatguard.storage.store import check_same_text
+
+log = logging.getLogger(__name__)
+
+DECISIONS_TOPIC = "decisions"
+#: Context key telling stateful stages (rate, flood, strikes) to leave their state alone.
+STATELESS = "stateless"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """A decision as returned to a caller: the plain-data response and whether it was replayed."""
+
+    response: dict[str, Any]
+    replayed: bool = False
+    decision: Decision | None = None
+
+
+class ModerationService:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        pipeline: Pipeline,
+        decider: Decider | None = None,
+        store: SqlStore | None = None,
+        events: EventBus | None = None,
+        metrics: ModerationMetrics | None = None,
+    ) -> None:
+        self.settings = settings
+        self.pipeline = pipeline
+        self.decider = decider or ThresholdDecider()
+        self.store = store
+        self.events = events or InProcessEventBus()
+        self.metrics = metrics or ModerationMetrics()
+        self.started_at = time.time()
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, with_store: bool = True) -> ModerationService:
+        stages = [build_stage(name, settings) for name in settings.stage_names]
+        store = SqlStore(settings.database_url) if with_store else None
+        return cls(settings=settings, pipeline=Pipeline(stages), store=store)
+
+    async def start(self) -> None:
+        if self.store is not None:
+            await self.store.start()
+        await self.pipeline.start()
+
+    async def close(self) -> None:
+        await self.pipeline.close()
+        if self.store is not None:
+            await self.store.close()
+
+    def validate(self, message: Message) -> None:
+        limit = self.settings.max_message_chars
+        if len(message.text) > limit:
+            self.metrics.rejected.labels("too_large").inc()
+            raise InputTooLargeError(
+                f"message is {len(message.text)} characters; the limit is {limit}"
+            )
+        for field_name in ("id", "user_id", "channel_id"):
+            value = getattr(message, field_name)
+            if not value or len(value) > 128:
+                raise InvalidInputError(f"{field_name} must be 1 to 128 characters")
+
+    async def moderate(self, message: Message) -> Outcome:
+        return (await self.moderate_batch([message]))[0]
+
+    async def moderate_batch(self, messages: Sequence[Message]) -> list[Outcome]:
+        """Moderate messages together (one pass of the cascade); answers match the input order.
+        A message id seen before gets its stored decision back, not a second one."""
+        if len(messages) > self.settings.max_batch_size:
+            self.metrics.rejected.labels("batch_too_large").inc()
+            raise InputTooLargeError(
+                f"batch of {len(messages)} messages; the limit is {self.settings.max_batch_size}"
+            )
+        for message in messages:
+            self.validate(message)
+        started = time.perf_counter()
+        replays = await self._stored(messages)
+        fresh = [m for m in messages if m.id not in replays]
+        decisions = await self._decide(fresh, started) if fresh else []
+        if self.store is not None and decisions:
+            replays.update(await self.store.save(list(zip(fresh, decisions, strict=True))))
+        by_id = {d.message_id: d for d in decisions}
+        outcomes = []
+        for message in messages:
+            if message.id in replays:
+                outcomes.append(Outcome(replays[message.id].response, replayed=True))
+                continue
+            decision = by_id[message.id]
+            outcomes.append(Outcome(decision_dict(decision), decision=decision))
+            self.metrics.observe(decision)
+            await self.events.publish(DECISIONS_TOPIC, _event(message, decision))
+        return outcomes
+
+    async def _stored(self, messages: Sequence[Message]) -> dict[str, Any]:
+        if self.store is None:
+            return {}
+        stored = await self.store.get_many([m.id for m in messages])
+        for message in messages:
+            if message.id in stored:
+                check_same_text(stored[message.id], message)
+        return stored
+
+    async def _decide(self, messages: Sequence[Message], started: float) -> list[Decision]:
+        unique: dict[str, Message] = {}
+        for message in messages:
+            unique.setdefault(message.id, message)
+        batch = list(unique.values())
+        assessments = await self.pipeline.assess(batch)
+        decisions = {}
+        for message, assessment in zip(batch, assessments, strict=True):
+            decision = await self.decider.decide(message, assessment)
+            elapsed = (time.perf_counter() - started) * 1000
+            decisions[message.id] = _with_time(decision, elapsed)
+        return [decisions[m.id] for m in messages]
+
+    async def assess_texts(self, texts: Sequence[str]) -> list[Assessment]:
+        """Assess bare texts without storing them or touching per-user state."""
+        for text in texts:
+            if len(text) > self.settings.max_message_chars:
+                self.metrics.rejected.labels("too_large").inc()
+                raise InputTooLargeError(
+                    f"an input is {len(text)} characters; the limit is "
+                    f"{self.settings.max_message_chars}"
+                )
+        messages = [Message(text=t, user_id="api", channel_id="api") for t in texts]
+        return await self.pipeline.assess(messages, context={STATELESS: True})
+
+    async def health(self) -> list[ComponentHealth]:
+        components = list(self.pipeline.health())
+        if self.store is not None:
+            ok = await self.store.ping()
+            components.append(ComponentHealth("database", ok, self.store.dialect))
+        for component in components:
+            self.metrics.component_up.labels(component.name).set(1 if component.ok else 0)
+        return components
+
+
+def _with_time(decision: Decision, elapsed_ms: float) -> Decision:
+    return replace(decision, processing_time_ms=elapsed_ms)
+
+
+def _event(message: Message, decision: Decision) -> dict[str, Any]:
+    # Events carry ids, scores and the action; never the raw text.
+    return {
+        "type": "decision",
+        "message_id": message.id,
+        "channel_id": message.channel_id,
+        "user_id": message.user_id,
+        "action": decision.action.value,
+        "decided_by": decision.assessment.decided_by,
+        "flagged": decision.assessment.flagged,
+        "provisional": decision.provisional,
+        "at": time.time(),
+    }

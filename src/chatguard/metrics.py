@@ -7,8 +7,24 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 
 from chatguard.domain import Decision
 
-LATENCY_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
-                   0.5, 1.0, 2.5, 5.0, 10.0)
+LATENCY_BUCKETS = (
+    0.0001,
+    0.00025,
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+)
 
 
 class ModerationMetrics:
@@ -25,18 +41,25 @@ class ModerationMetrics:
             "chatguard_escalations_total", "Messages routed to the adjudicator", registry=r
         )
         self.stage_latency = Histogram(
-            "chatguard_stage_latency_seconds", "Time per stage", ["stage"],
-            buckets=LATENCY_BUCKETS, registry=r,
+            "chatguard_stage_latency_seconds",
+            "Time per stage",
+            ["stage"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
         )
         self.stage_errors = Counter(
             "chatguard_stage_errors_total", "Stage failures and timeouts", ["stage"], registry=r
         )
         self.latency = Histogram(
-            "chatguard_moderation_latency_seconds", "Time from arrival to decision",
-            buckets=LATENCY_BUCKETS, registry=r,
+            "chatguard_moderation_latency_seconds",
+            "Time from arrival to decision",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
         )
         self.rejected = Counter(
-            "chatguard_rejected_requests_total", "Requests refused as invalid", ["reason"],
+            "chatguard_rejected_requests_total",
+            "Requests refused as invalid",
+            ["reason"],
             registry=r,
         )
         self.component_up = Gauge(

@@ -84,6 +84,8 @@ class ModerationService:
             value = getattr(message, field_name)
             if not value or len(value) > 128:
                 raise InvalidInputError(f"{field_name} must be 1 to 128 characters")
+            require_valid_unicode(value, field_name)
+        require_valid_unicode(message.text, "message")
 
     async def moderate(self, message: Message) -> Outcome:
         return (await self.moderate_batch([message]))[0]
@@ -141,6 +143,7 @@ class ModerationService:
     async def assess_texts(self, texts: Sequence[str]) -> list[Assessment]:
         """Assess bare texts without storing them or touching per-user state."""
         for text in texts:
+            require_valid_unicode(text, "input")
             if len(text) > self.settings.max_message_chars:
                 self.metrics.rejected.labels("too_large").inc()
                 raise InputTooLargeError(
@@ -158,6 +161,16 @@ class ModerationService:
         for component in components:
             self.metrics.component_up.labels(component.name).set(1 if component.ok else 0)
         return components
+
+
+def require_valid_unicode(text: str, field_name: str) -> None:
+    """Refuse text that cannot be encoded (lone surrogates from `\\ud800`-style JSON escapes)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidInputError(
+            f"{field_name} is not valid Unicode: unpaired surrogate at position {exc.start}"
+        ) from None
 
 
 def _with_time(decision: Decision, elapsed_ms: float) -> Decision:

@@ -72,6 +72,10 @@ def parse_category(name: str) -> Category:
     except ValueError:
         pass
     for category in Category:
-        if category.value.replace("/", "_").replace("-", "_") == name.replace("/", "_").replace("-", "_"):
+        if category.value.replace("/", "_").replace("-", "_") == name.replace("/", "_").replace(
+            "-", "_"
+        ):
             return category
-    raise UnknownCategoryError(f"unknown category {name!r}; known: {', '.join(c.value for c in Category)}")
+    raise UnknownCategoryError(
+        f"unknown category {name!r}; known: {', '.join(c.value for c in Category)}"
+    )

@@ -43,5 +43,7 @@ def create_app(
     app.include_router(moderate.router)
     app.include_router(openai_compat.router)
     app.include_router(health.router)
+    if settings.enable_metrics:
+        app.include_router(health.metrics_router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     return app

@@ -13,6 +13,7 @@ from chatguard import __version__
 from chatguard.api.deps import ServiceDep
 
 router = APIRouter(tags=["operations"])
+metrics_router = APIRouter(tags=["operations"])
 
 
 @router.get("/health")
@@ -30,7 +31,7 @@ async def health(service: ServiceDep) -> JSONResponse:
     return JSONResponse(body, status_code=200 if ok else 503)
 
 
-@router.get("/metrics")
+@metrics_router.get("/metrics")
 async def metrics(service: ServiceDep) -> Response:
     """Prometheus text exposition of the service's metrics."""
     await service.health()  # refresh the component gauges

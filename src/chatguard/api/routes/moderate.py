@@ -12,7 +12,6 @@ from chatguard.api.schemas import (
     ModerateRequest,
     ModerateResponse,
 )
-from chatguard.errors import InputTooLargeError
 
 router = APIRouter(tags=["moderation"])
 ERRORS = {code: {"model": ErrorResponse} for code in (400, 409, 413, 422)}
@@ -25,12 +24,12 @@ async def moderate(body: ModerateRequest, service: ServiceDep) -> dict[str, obje
     return outcome.response
 
 
-@router.post("/moderate/batch", response_model=ModerateBatchResponse, responses=ERRORS)  # type: ignore[arg-type]
+@router.post(
+    "/moderate/batch",
+    response_model=ModerateBatchResponse,
+    responses=ERRORS,  # type: ignore[arg-type]
+)
 async def moderate_batch(body: ModerateBatchRequest, service: ServiceDep) -> dict[str, object]:
     """Moderate many messages in one pass of the cascade; results keep the input order."""
-    if len(body.messages) > service.settings.max_batch_size:
-        raise InputTooLargeError(
-            f"batch of {len(body.messages)} messages; the limit is {service.settings.max_batch_size}"
-        )
     outcomes = await service.moderate_batch([m.to_message() for m in body.messages])
     return {"results": [o.response for o in outcomes]}

@@ -1,0 +1,120 @@
+"""The cascade's orchestration, driven by small stages defined here."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+import pytest
+
+from chatguard.domain import Message, Route, StageResult
+from chatguard.pipeline import CpuStage, Pipeline, Stage, StageInput
+from chatguard.taxonomy import Category
+
+H = Category.HARASSMENT
+
+
+class KeywordStage(CpuStage):
+    """Scores harassment by a keyword table."""
+
+    def __init__(self, name: str, table: dict[str, float], *, can_clear: bool) -> None:
+        super().__init__(timeout_s=1.0)
+        self.name = name  # type: ignore[misc]
+        self.can_clear = can_clear  # type: ignore[misc]
+        self.table = table
+        self.seen: list[str] = []
+
+    def assess_sync(self, items: Sequence[StageInput]) -> list[StageResult]:
+        self.seen.extend(i.message.text for i in items)
+        return [
+            StageResult(
+                self.name,
+                {
+                    H: max(
+                        (s for w, s in self.table.items() if w in i.normalized.folded), default=0.0
+                    )
+                },
+            )
+            for i in items
+        ]
+
+
+class SlowStage(Stage):
+    name = "slow"
+    escalation = True
+    can_clear = True
+
+    async def assess(self, items: Sequence[StageInput]) -> list[StageResult]:
+        await asyncio.sleep(5)
+        return [StageResult(self.name) for _ in items]
+
+
+class BrokenStage(Stage):
+    name = "broken"
+    can_clear = True
+
+    async def assess(self, items: Sequence[StageInput]) -> list[StageResult]:
+        raise RuntimeError("model file missing")
+
+
+class Adjudicator(Stage):
+    name = "adjudicator"
+    escalation = True
+    can_clear = True
+
+    def __init__(self) -> None:
+        super().__init__(timeout_s=1.0)
+        self.seen: list[str] = []
+
+    async def assess(self, items: Sequence[StageInput]) -> list[StageResult]:
+        self.seen.extend(i.message.text for i in items)
+        return [StageResult(self.name, {H: 0.0}, authoritative=True) for _ in items]
+
+
+def msg(text: str) -> Message:
+    return Message(text=text, user_id="u", channel_id="c")
+
+
+async def test_each_message_stops_at_the_first_stage_that_is_sure() -> None:
+    rules = KeywordStage("rules", {"die": 0.95}, can_clear=False)
+    model = KeywordStage("model", {"idiot": 0.6, "hello": 0.01}, can_clear=True)
+    judge = Adjudicator()
+    pipeline = Pipeline([rules, model, judge])
+    die, hello, idiot = await pipeline.assess([msg("die"), msg("hello"), msg("idiot")])
+    assert (die.route, die.decided_by) == (Route.ACT, "rules")
+    assert (hello.route, hello.decided_by) == (Route.ALLOW, "model")
+    assert (idiot.route, idiot.decided_by, idiot.escalated) == (Route.ALLOW, "adjudicator", True)
+    assert model.seen == ["hello", "idiot"]
+    assert judge.seen == ["idiot"]
+    assert [t.stage for t in idiot.trail] == ["rules", "model", "adjudicator"]
+
+
+async def test_only_the_uncertain_band_reaches_the_adjudicator() -> None:
+    rules = KeywordStage("rules", {}, can_clear=False)
+    judge = Adjudicator()
+    results = await Pipeline([rules, judge]).assess([msg("fine"), msg("also fine")])
+    assert judge.seen == []
+    assert all(a.route is Route.ALLOW and not a.escalated for a in results)
+
+
+async def test_a_stage_timeout_leaves_the_message_uncertain_not_lost() -> None:
+    model = KeywordStage("model", {"idiot": 0.6}, can_clear=True)
+    slow = SlowStage(timeout_s=0.05)
+    [assessment] = await Pipeline([model, slow]).assess([msg("idiot")])
+    assert assessment.route is Route.UNCERTAIN
+    assert assessment.escalated
+    assert assessment.trail[-1].error == "timed out after 0.05s"
+    assert assessment.scores[H] == pytest.approx(0.6)
+
+
+async def test_a_failing_stage_is_recorded_and_the_cascade_goes_on() -> None:
+    model = KeywordStage("model", {"idiot": 0.95}, can_clear=True)
+    [assessment] = await Pipeline([BrokenStage(), model]).assess([msg("idiot")])
+    assert assessment.route is Route.ACT
+    assert assessment.decided_by == "model"
+    assert "RuntimeError" in (assessment.trail[0].error or "")
+
+
+def test_a_stage_listed_twice_is_refused() -> None:
+    with pytest.raises(ValueError, match="twice"):
+        Pipeline([BrokenStage(), BrokenStage()])

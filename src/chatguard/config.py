@@ -12,6 +12,7 @@ from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_core.core_schema import ValidationInfo
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from chatguard.errors import ConfigurationError
@@ -52,6 +53,10 @@ class Settings(BaseSettings):
     pipeline_stages: str = Field(
         default="rules", description="comma-separated stage names, cheapest first"
     )
+
+    # Decision handler: signed webhooks for platform integrations
+    webhook_urls: str = Field(default="", description="comma-separated URLs for decision events")
+    webhook_secret: SecretStr | None = Field(default=None, description="HMAC-SHA256 key")
 
     # Input limits
     max_message_chars: int = Field(default=4000, ge=1, le=1_000_000)
@@ -105,6 +110,29 @@ class Settings(BaseSettings):
         if not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must be a redis:// URL")
         return value
+
+    @field_validator("webhook_urls")
+    @classmethod
+    def _webhook_urls(cls, value: str) -> str:
+        urls = [u.strip() for u in value.split(",") if u.strip()]
+        for url in urls:
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                raise ValueError("each must be an http(s) URL")
+        return ",".join(urls)
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _webhook_secret(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        # Declared after webhook_urls, so the URLs are validated and in info.data already.
+        secret = value.get_secret_value() if value is not None else ""
+        if info.data.get("webhook_urls") and len(secret) < 16:
+            raise ValueError("webhooks need a secret of at least 16 characters")
+        return value
+
+    @property
+    def webhook_url_list(self) -> list[str]:
+        return [u for u in self.webhook_urls.split(",") if u]
 
     @cached_property
     def llm_base_url(self) -> str | None:

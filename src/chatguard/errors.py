@@ -35,3 +35,15 @@ class UnknownStageError(ConfigurationError):
 
 class StageUnavailableError(ChatguardError):
     """A stage cannot answer now (model missing, endpoint down, circuit open)."""
+
+
+class InvalidPolicyError(InvalidInputError):
+    """A channel policy document is invalid; the message names the field (422)."""
+
+
+class ReviewStateError(ConflictError):
+    """A held message was already resolved, by a moderator or by its timeout (409)."""
+
+
+class WebhookVerificationError(ChatguardError):
+    """A webhook request's signature or timestamp does not verify, or it is a replay."""

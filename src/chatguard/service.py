@@ -11,6 +11,7 @@ from typing import Any
 
 from chatguard.config import Settings
 from chatguard.decide import Decider, ThresholdDecider
+from chatguard.decisions import PolicyEngine
 from chatguard.domain import Assessment, Decision, Message
 from chatguard.errors import InputTooLargeError, InvalidInputError
 from chatguard.events import EventBus, InProcessEventBus
@@ -61,14 +62,24 @@ class ModerationService:
     def from_settings(cls, settings: Settings, *, with_store: bool = True) -> ModerationService:
         stages = [build_stage(name, settings) for name in settings.stage_names]
         store = SqlStore(settings.database_url) if with_store else None
-        return cls(settings=settings, pipeline=Pipeline(stages), store=store)
+        events = InProcessEventBus()
+        # Channel policy decides. Blocked/permitted terms reach the rule engine through
+        # `decider.set_terms_hook(<filter stage>.set_channel_terms)` once the filter offers it.
+        decider = PolicyEngine.from_settings(settings, store=store, events=events)
+        return cls(
+            settings=settings, pipeline=Pipeline(stages), decider=decider, store=store, events=events
+        )
 
     async def start(self) -> None:
         if self.store is not None:
             await self.store.start()
         await self.pipeline.start()
+        if isinstance(self.decider, PolicyEngine):
+            await self.decider.start()
 
     async def close(self) -> None:
+        if isinstance(self.decider, PolicyEngine):
+            await self.decider.close()
         await self.pipeline.close()
         if self.store is not None:
             await self.store.close()
@@ -185,6 +196,9 @@ def _event(message: Message, decision: Decision) -> dict[str, Any]:
         "channel_id": message.channel_id,
         "user_id": message.user_id,
         "action": decision.action.value,
+        "duration_s": decision.duration_s,
+        "reason": decision.reason,
+        "policy": decision.policy,
         "decided_by": decision.assessment.decided_by,
         "flagged": decision.assessment.flagged,
         "provisional": decision.provisional,

@@ -1,0 +1,190 @@
+"""The policy engine: the service's decider. It turns an assessment into a decision under the
+channel's policy, climbs the strike ladder for repeat offenders, holds messages for review,
+writes the audit log and forwards decisions to webhooks."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from chatguard.decisions.audit import SYSTEM, AuditLog
+from chatguard.decisions.evaluate import Verdict, evaluate
+from chatguard.decisions.policy_store import PolicyStore, ResolvedPolicy
+from chatguard.decisions.presets import Presets, load_presets
+from chatguard.decisions.records import Strike
+from chatguard.decisions.repository import DecisionRepository
+from chatguard.decisions.review import TOPIC, ReviewQueue
+from chatguard.decisions.strikes import Escalation, StrikeBook, StrikeLadder, harsher
+from chatguard.decisions.terms import TermsHook
+from chatguard.decisions.webhooks import WebhookSender
+from chatguard.domain import Action, Assessment, Decision, Message
+from chatguard.events import EventBus
+
+if TYPE_CHECKING:
+    from chatguard.config import Settings
+    from chatguard.storage import SqlStore
+
+log = logging.getLogger(__name__)
+
+
+class PolicyEngine:
+    """Implements the `Decider` protocol. Without a repository it still applies channel
+    presets, but keeps no strikes, review queue or audit log."""
+
+    name = "policy"
+
+    def __init__(
+        self,
+        *,
+        presets: Presets | None = None,
+        repository: DecisionRepository | None = None,
+        events: EventBus | None = None,
+        webhooks: WebhookSender | None = None,
+        on_terms: TermsHook | None = None,
+        clock: Callable[[], float] = time.time,
+        review_interval_s: float = 1.0,
+    ) -> None:
+        self.presets = presets or load_presets()
+        self.repository = repository
+        self.events = events
+        self.webhooks = webhooks
+        self.clock = clock
+        self.review_interval_s = review_interval_s
+        self.audit = AuditLog(repository=repository, clock=clock) if repository else None
+        self.strikes = StrikeBook(repository=repository) if repository else None
+        self.reviews = (
+            ReviewQueue(repository=repository, audit=self.audit, events=events, clock=clock)
+            if repository and self.audit
+            else None
+        )
+        self.policies = PolicyStore(
+            presets=self.presets, repository=repository, audit=self.audit, on_terms=on_terms
+        )
+        self._forwarder: asyncio.Task[None] | None = None
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, *, store: SqlStore | None, events: EventBus | None
+    ) -> PolicyEngine:
+        repository = DecisionRepository(engine=store.engine) if store is not None else None
+        webhooks = None
+        urls = settings.webhook_url_list
+        if urls and repository is not None and settings.webhook_secret is not None:
+            webhooks = WebhookSender(
+                urls=urls, secret=settings.webhook_secret, repository=repository
+            )
+        return cls(repository=repository, events=events, webhooks=webhooks)
+
+    def set_terms_hook(self, hook: TermsHook) -> None:
+        """Where blocked/permitted terms go when a channel's policy loads or changes."""
+        self.policies.on_terms = hook
+
+    async def start(self) -> None:
+        if self.reviews is not None:
+            self.reviews.start(interval_s=self.review_interval_s)
+        if self.webhooks is not None:
+            await self.webhooks.start()
+            if self.events is not None:
+                subscription = self.events.subscribe(TOPIC)
+                self._forwarder = asyncio.create_task(self._forward(subscription))
+                await asyncio.sleep(0)  # let the subscription register before events flow
+
+    async def close(self) -> None:
+        if self._forwarder is not None:
+            self._forwarder.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._forwarder
+        if self.reviews is not None:
+            await self.reviews.close()
+        if self.webhooks is not None:
+            await self.webhooks.close()
+
+    async def decide(self, message: Message, assessment: Assessment) -> Decision:
+        resolved = await self.policies.get(message.channel_id)
+        policy = resolved.policy
+        verdict = evaluate(policy, message, assessment, resolved.matcher)
+        rule, reason = verdict.rule, verdict.reason
+        steps = [f"policy:{resolved.label}", *verdict.steps]
+        escalation = None
+        if rule.action.severity >= policy.ladder.strike_at.severity and self.strikes is not None:
+            escalation = await self._escalate(message, resolved, verdict)
+            rule = harsher(rule, escalation.rung)
+            reason += f"; {escalation.describe()}"
+            steps.append(f"rung:{escalation.position}:{escalation.rung.name}")
+        decision = Decision(
+            message_id=message.id,
+            action=rule.action,
+            reason=reason,
+            assessment=assessment,
+            duration_s=rule.duration_s,
+            provisional=verdict.provisional,
+            policy=policy.name,
+            trail=(*(f"{t.stage}:{t.route.value}" for t in assessment.trail), *steps),
+        )
+        if escalation is not None and self.strikes is not None:
+            await self.strikes.record(_strike(message, decision, escalation, self.clock()))
+        if decision.action is Action.HOLD and self.reviews is not None:
+            await self.reviews.hold(message, decision, policy)
+        if decision.action is not Action.ALLOW and self.audit is not None:
+            await self._audit(message, decision, resolved)
+        return decision
+
+    async def _escalate(
+        self, message: Message, resolved: ResolvedPolicy, verdict: Verdict
+    ) -> Escalation:
+        assert self.strikes is not None
+        ladder = StrikeLadder(resolved.policy.ladder)
+        active = await self.strikes.active(
+            message.channel_id, message.user_id, ladder, self.clock()
+        )
+        return ladder.escalate(active)
+
+    async def _audit(self, message: Message, decision: Decision, resolved: ResolvedPolicy) -> None:
+        # Allowed messages are in the decisions table already; the audit log records actions.
+        assert self.audit is not None
+        category, score = decision.assessment.top()
+        await self.audit.record(
+            actor=f"policy:{resolved.policy.name}",
+            kind=SYSTEM,
+            action=f"decision.{decision.action.value}",
+            channel_id=message.channel_id,
+            user_id=message.user_id,
+            message_id=message.id,
+            reason=decision.reason,
+            details={
+                "policy_version": resolved.version,
+                "defaults_version": resolved.defaults_version,
+                "duration_s": decision.duration_s,
+                "provisional": decision.provisional,
+                "top_category": category.value if category else None,
+                "top_score": round(score, 4),
+                "trail": list(decision.trail),
+            },
+        )
+
+    async def _forward(self, subscription: Any) -> None:
+        assert self.webhooks is not None
+        async for event in subscription:
+            if event.get("action") == Action.ALLOW.value and event.get("type") == "decision":
+                continue  # platforms need to hear about actions, not every clean message
+            try:
+                await self.webhooks.send(event)
+            except Exception as exc:  # the database may be briefly away; keep forwarding
+                log.warning("webhook enqueue failed: %s", type(exc).__name__)
+
+
+def _strike(message: Message, decision: Decision, escalation: Escalation, now: float) -> Strike:
+    return Strike(
+        channel_id=message.channel_id,
+        user_id=message.user_id,
+        message_id=message.id,
+        at=now,
+        action=decision.action.value,
+        rung=escalation.rung.name,
+        reason=decision.reason,
+        source="auto",
+    )

@@ -1,0 +1,248 @@
+"""Channel policy: what a channel tolerates and what happens at each severity.
+
+A policy is data. Per category it sets a level (0 = off … 4 = strictest, like Twitch AutoMod) or
+explicit severity thresholds; per severity an action; a strike ladder for repeat offences;
+exempt roles; blocked and permitted terms; what to do while the LLM is unavailable; and how long a
+held message waits for a moderator. `parse_policy` validates a document and names the field of
+any mistake.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from chatguard.domain import Action, Role
+from chatguard.errors import InvalidPolicyError
+from chatguard.taxonomy import Category
+
+#: Twitch's longest timeout (two weeks); anything longer is a ban.
+MAX_TIMEOUT_S = 14 * 24 * 3600
+
+
+class Severity(StrEnum):
+    """How bad one message is under a channel's policy, in rising order."""
+
+    NONE = "none"
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+    @property
+    def rank(self) -> int:
+        return list(Severity).index(self)
+
+
+class FailMode(StrEnum):
+    """What happens to a message the LLM should have judged but could not (yet)."""
+
+    HOLD = "hold"  # hold it for review (the default)
+    OPEN = "open"  # let it through on what the fast stages found
+    CLOSED = "closed"  # remove it
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SeverityThresholds(_Strict):
+    """Score at which a category reaches each severity; `None` switches that severity off."""
+
+    low: float | None = Field(default=None, ge=0.0, le=1.0)
+    medium: float | None = Field(default=None, ge=0.0, le=1.0)
+    high: float | None = Field(default=None, ge=0.0, le=1.0)
+
+    @model_validator(mode="after")
+    def _ascending(self) -> SeverityThresholds:
+        present = [v for v in (self.low, self.medium, self.high) if v is not None]
+        if present != sorted(present):
+            raise ValueError("thresholds must rise: low <= medium <= high")
+        return self
+
+    def severity(self, score: float) -> Severity:
+        for severity, at in (
+            (Severity.HIGH, self.high),
+            (Severity.MEDIUM, self.medium),
+            (Severity.LOW, self.low),
+        ):
+            if at is not None and score >= at:
+                return severity
+        return Severity.NONE
+
+    @property
+    def enabled(self) -> bool:
+        return any(v is not None for v in (self.low, self.medium, self.high))
+
+
+#: Level → thresholds. 0 ignores the category; 4 catches the most.
+LEVELS: dict[int, SeverityThresholds] = {
+    0: SeverityThresholds(),
+    1: SeverityThresholds(high=0.9),
+    2: SeverityThresholds(medium=0.75, high=0.9),
+    3: SeverityThresholds(low=0.6, medium=0.75, high=0.85),
+    4: SeverityThresholds(low=0.35, medium=0.55, high=0.75),
+}
+
+
+class ActionRule(_Strict):
+    """An action, with its duration when it is a timeout. YAML may say just `delete`,
+    or `timeout 600`."""
+
+    action: Action
+    duration_s: int | None = Field(default=None, ge=1, le=MAX_TIMEOUT_S)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            word, _, duration = value.strip().partition(" ")
+            return {"action": word, **({"duration_s": duration.strip()} if duration else {})}
+        return value
+
+    @model_validator(mode="after")
+    def _duration(self) -> ActionRule:
+        if self.action is Action.TIMEOUT and self.duration_s is None:
+            raise ValueError("a timeout needs duration_s")
+        if self.action is not Action.TIMEOUT and self.duration_s is not None:
+            raise ValueError(f"duration_s applies only to timeout, not {self.action.value}")
+        return self
+
+
+class Rung(ActionRule):
+    """One rung of the strike ladder: its name (shown in the decision) and its action."""
+
+    name: str = Field(min_length=1, max_length=40)
+
+
+class LadderConfig(_Strict):
+    """Repeat offences climb the ladder; a strike stops counting `decay_s` after it was given.
+    An automated decision at or above `strike_at` gives a strike, and so does a moderator's
+    denial of a held message."""
+
+    rungs: tuple[Rung, ...] = Field(min_length=1, max_length=20)
+    decay_s: int = Field(default=86_400, ge=1, le=365 * 86_400)
+    strike_at: Action = Action.DELETE
+
+    @field_validator("strike_at")
+    @classmethod
+    def _removes(cls, value: Action) -> Action:
+        if value.severity < Action.DELETE.severity:
+            raise ValueError("strike_at must be delete, timeout or ban")
+        return value
+
+
+class ReviewConfig(_Strict):
+    """How long a held message waits for a moderator, and what happens when nobody comes."""
+
+    timeout_s: int = Field(default=300, ge=5, le=7 * 86_400)
+    default_action: ActionRule = ActionRule(action=Action.DELETE)
+
+    @field_validator("default_action")
+    @classmethod
+    def _final(cls, value: ActionRule) -> ActionRule:
+        if value.action is Action.HOLD:
+            raise ValueError("the action after the review timeout cannot be hold again")
+        return value
+
+
+class CategoryRule(_Strict):
+    """One category's sensitivity (a level or explicit thresholds) and, optionally, its own
+    actions per severity instead of the policy's."""
+
+    level: int | None = Field(default=None, ge=0, le=4)
+    thresholds: SeverityThresholds | None = None
+    actions: dict[Severity, ActionRule] | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> CategoryRule:
+        if self.level is not None and self.thresholds is not None:
+            raise ValueError("give a level or thresholds, not both")
+        if self.actions and Severity.NONE in self.actions:
+            raise ValueError("actions are set for low, medium and high")
+        return self
+
+
+class ChannelPolicy(_Strict):
+    """The full, validated policy of one channel."""
+
+    name: str = Field(default="default", min_length=1, max_length=64)
+    default_level: int = Field(default=2, ge=0, le=4)
+    categories: dict[Category, CategoryRule] = Field(default_factory=dict)
+    actions: dict[Severity, ActionRule]
+    ladder: LadderConfig
+    review: ReviewConfig = ReviewConfig()
+    exempt_roles: frozenset[Role] = frozenset({Role.BROADCASTER, Role.MODERATOR})
+    blocked_terms: tuple[str, ...] = Field(default=(), max_length=1000)
+    permitted_terms: tuple[str, ...] = Field(default=(), max_length=1000)
+    blocked_term_severity: Severity = Severity.HIGH
+    uncertain_action: ActionRule = ActionRule(action=Action.HOLD)
+    fail_mode: FailMode = FailMode.HOLD
+    llm_deadline_ms: int = Field(default=1500, ge=50, le=60_000)
+
+    @field_validator("actions")
+    @classmethod
+    def _every_severity(cls, value: dict[Severity, ActionRule]) -> dict[Severity, ActionRule]:
+        missing = [
+            s.value for s in (Severity.LOW, Severity.MEDIUM, Severity.HIGH) if s not in value
+        ]
+        if missing:
+            raise ValueError(f"missing an action for: {', '.join(missing)}")
+        if Severity.NONE in value:
+            raise ValueError("severity none always allows; set low, medium and high")
+        return value
+
+    @field_validator("blocked_terms", "permitted_terms")
+    @classmethod
+    def _terms(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        cleaned = []
+        for term in value:
+            term = term.strip().lower()
+            if not term or len(term) > 100:
+                raise ValueError("each term must be 1 to 100 characters")
+            cleaned.append(term)
+        return tuple(dict.fromkeys(cleaned))
+
+    @field_validator("blocked_term_severity")
+    @classmethod
+    def _some(cls, value: Severity) -> Severity:
+        if value is Severity.NONE:
+            raise ValueError("a blocked term must have a severity above none")
+        return value
+
+    def thresholds_for(self, category: Category) -> SeverityThresholds:
+        rule = self.categories.get(category)
+        if rule is not None and rule.thresholds is not None:
+            return rule.thresholds
+        level = rule.level if rule is not None and rule.level is not None else self.default_level
+        return LEVELS[level]
+
+    def action_for(self, severity: Severity, category: Category | None = None) -> ActionRule:
+        if severity is Severity.NONE:
+            return ActionRule(action=Action.ALLOW)
+        rule = self.categories.get(category) if category is not None else None
+        if rule is not None and rule.actions and severity in rule.actions:
+            return rule.actions[severity]
+        return self.actions[severity]
+
+    def watches(self, category: Category) -> bool:
+        """Does this channel care about the category at all (level above 0)?"""
+        return self.thresholds_for(category).enabled
+
+
+def parse_policy(document: Mapping[str, Any]) -> ChannelPolicy:
+    """Validate a complete policy document; the error names every wrong field."""
+    try:
+        return ChannelPolicy.model_validate(dict(document))
+    except ValidationError as exc:
+        raise InvalidPolicyError(describe(exc)) from None
+
+
+def describe(exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors()[:10]:
+        where = ".".join(str(p) for p in error["loc"]) or "policy"
+        problems.append(f"{where}: {error['msg']}")
+    return "invalid policy: " + "; ".join(problems)

@@ -1,0 +1,143 @@
+"""Channel policies: the defaults from `defaults.yaml`, overrides per channel in the database.
+Every change is a new version (nothing is overwritten), audited, and pushed to the terms hook."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from chatguard.decisions.audit import AuditLog
+from chatguard.decisions.policy import ChannelPolicy
+from chatguard.decisions.presets import Presets
+from chatguard.decisions.records import PolicyVersion
+from chatguard.decisions.repository import DecisionRepository
+from chatguard.decisions.terms import TermMatcher, TermsHook
+from chatguard.errors import InvalidPolicyError, NotFoundError
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedPolicy:
+    """A channel's policy in force, the override version it came from (0: the defaults) and
+    the version of the defaults file."""
+
+    channel_id: str
+    policy: ChannelPolicy
+    version: int
+    defaults_version: int
+    override: Mapping[str, Any] | None
+    matcher: TermMatcher
+
+    @property
+    def label(self) -> str:
+        return f"{self.policy.name} v{self.version} (defaults v{self.defaults_version})"
+
+
+class PolicyStore:
+    def __init__(
+        self,
+        *,
+        presets: Presets,
+        repository: DecisionRepository | None = None,
+        audit: AuditLog | None = None,
+        on_terms: TermsHook | None = None,
+        cache_ttl_s: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.presets = presets
+        self.repository = repository
+        self.audit = audit
+        self.on_terms = on_terms
+        self.cache_ttl_s = cache_ttl_s
+        self.clock = clock
+        # Short-lived cache: other processes' changes show within cache_ttl_s.
+        self._cache: dict[str, tuple[float, ResolvedPolicy]] = {}
+
+    async def get(self, channel_id: str) -> ResolvedPolicy:
+        cached = self._cache.get(channel_id)
+        if cached is not None and self.clock() - cached[0] < self.cache_ttl_s:
+            return cached[1]
+        latest = await self.repository.latest_policy(channel_id) if self.repository else None
+        resolved = self._resolve(channel_id, latest)
+        self._remember(resolved, changed=cached is None or cached[1].version != resolved.version)
+        return resolved
+
+    def preview(self, document: Mapping[str, Any] | None) -> ChannelPolicy:
+        """Validate an override without storing it."""
+        return self.presets.resolve(_checked(document))
+
+    async def put(
+        self, channel_id: str, document: Mapping[str, Any], *, actor: str, reason: str = ""
+    ) -> ResolvedPolicy:
+        """Validate and store a new version of the channel's override."""
+        override = _checked(document)
+        self.presets.resolve(override)  # refuses an invalid document before anything is stored
+        return await self._store(channel_id, override, actor=actor, reason=reason, action="update")
+
+    async def reset(self, channel_id: str, *, actor: str, reason: str = "") -> ResolvedPolicy:
+        """Remove the override (as a new version): the channel is back on the default preset."""
+        return await self._store(channel_id, None, actor=actor, reason=reason, action="reset")
+
+    async def versions(self, channel_id: str) -> list[PolicyVersion]:
+        if self.repository is None:
+            return []
+        return await self.repository.policy_versions(channel_id)
+
+    async def version(self, channel_id: str, number: int) -> PolicyVersion:
+        for version in await self.versions(channel_id):
+            if version.version == number:
+                return version
+        raise NotFoundError(f"channel {channel_id!r} has no policy version {number}")
+
+    async def _store(
+        self,
+        channel_id: str,
+        override: dict[str, Any] | None,
+        *,
+        actor: str,
+        reason: str,
+        action: str,
+    ) -> ResolvedPolicy:
+        if self.repository is None:
+            raise NotFoundError("policies cannot be changed without a database")
+        stored = await self.repository.add_policy_version(
+            channel_id, override, actor=actor, reason=reason
+        )
+        resolved = self._resolve(channel_id, stored)
+        self._remember(resolved, changed=True)
+        if self.audit is not None:
+            await self.audit.record(
+                actor=actor,
+                action=f"policy.{action}",
+                channel_id=channel_id,
+                reason=reason,
+                details={"version": stored.version, "document": override},
+            )
+        return resolved
+
+    def _resolve(self, channel_id: str, stored: PolicyVersion | None) -> ResolvedPolicy:
+        override = stored.document if stored is not None else None
+        policy = self.presets.resolve(override)
+        return ResolvedPolicy(
+            channel_id=channel_id,
+            policy=policy,
+            version=stored.version if stored is not None else 0,
+            defaults_version=self.presets.version,
+            override=override,
+            matcher=TermMatcher(policy.blocked_terms, policy.permitted_terms),
+        )
+
+    def _remember(self, resolved: ResolvedPolicy, *, changed: bool) -> None:
+        self._cache[resolved.channel_id] = (self.clock(), resolved)
+        if changed and self.on_terms is not None:
+            policy = resolved.policy
+            self.on_terms(resolved.channel_id, policy.blocked_terms, policy.permitted_terms)
+
+
+def _checked(document: Mapping[str, Any] | None) -> dict[str, Any]:
+    if document is None:
+        return {}
+    if not isinstance(document, Mapping):
+        raise InvalidPolicyError("invalid policy: policy: must be a mapping")
+    return dict(document)

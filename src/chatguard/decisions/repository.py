@@ -1,0 +1,274 @@
+"""Database access of the decision handler: one method per question, records in and out.
+
+The audit log has `append_audit` and queries only; nothing here updates or deletes it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+
+from chatguard.decisions.records import (
+    AuditEntry,
+    Delivery,
+    Label,
+    PolicyVersion,
+    ReviewItem,
+    ReviewStatus,
+    Strike,
+)
+from chatguard.decisions.tables import (
+    AuditRow,
+    PolicyVersionRow,
+    ReviewItemRow,
+    ReviewLabelRow,
+    StrikeRow,
+    WebhookDeliveryRow,
+)
+from chatguard.errors import ConflictError
+
+
+class DecisionRepository:
+    def __init__(self, *, engine: AsyncEngine) -> None:
+        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+
+    # Policy versions -----------------------------------------------------------------------
+
+    async def add_policy_version(
+        self, channel_id: str, document: dict[str, Any] | None, *, actor: str, reason: str
+    ) -> PolicyVersion:
+        """Store the next version; two writers racing for one number get a ConflictError."""
+        async with self._sessions() as session:
+            latest = await session.scalar(
+                select(func.max(PolicyVersionRow.version)).where(
+                    PolicyVersionRow.channel_id == channel_id
+                )
+            )
+            row = PolicyVersionRow(
+                channel_id=channel_id,
+                version=(latest or 0) + 1,
+                document=document,
+                actor=actor,
+                reason=reason,
+            )
+            session.add(row)
+            try:
+                await session.commit()
+            except IntegrityError:
+                raise ConflictError(
+                    f"the policy of {channel_id!r} changed meanwhile; read it and try again"
+                ) from None
+            return _policy_version(row)
+
+    async def latest_policy(self, channel_id: str) -> PolicyVersion | None:
+        async with self._sessions() as session:
+            row = await session.scalar(
+                select(PolicyVersionRow)
+                .where(PolicyVersionRow.channel_id == channel_id)
+                .order_by(PolicyVersionRow.version.desc())
+                .limit(1)
+            )
+            return _policy_version(row) if row is not None else None
+
+    async def policy_versions(self, channel_id: str) -> list[PolicyVersion]:
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(PolicyVersionRow)
+                .where(PolicyVersionRow.channel_id == channel_id)
+                .order_by(PolicyVersionRow.version)
+            )
+            return [_policy_version(r) for r in rows]
+
+    # Strikes -------------------------------------------------------------------------------
+
+    async def add_strike(self, strike: Strike) -> None:
+        async with self._sessions.begin() as session:
+            session.add(StrikeRow(**_fields(strike)))
+
+    async def strikes(self, channel_id: str, user_id: str, *, since: float = 0.0) -> list[Strike]:
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(StrikeRow)
+                .where(
+                    StrikeRow.channel_id == channel_id,
+                    StrikeRow.user_id == user_id,
+                    StrikeRow.at >= since,
+                )
+                .order_by(StrikeRow.at, StrikeRow.id)
+            )
+            return [_record(Strike, r) for r in rows]
+
+    # Review queue --------------------------------------------------------------------------
+
+    async def add_review(self, item: ReviewItem) -> ReviewItem:
+        """Store a held message; holding the same message twice returns the first item."""
+        try:
+            async with self._sessions.begin() as session:
+                session.add(ReviewItemRow(**_fields(item)))
+            return item
+        except IntegrityError:
+            existing = await self.review_by_message(item.message_id)
+            if existing is None:
+                raise
+            return existing
+
+    async def review(self, item_id: str) -> ReviewItem | None:
+        async with self._sessions() as session:
+            row = await session.get(ReviewItemRow, item_id)
+            return _review(row) if row is not None else None
+
+    async def review_by_message(self, message_id: str) -> ReviewItem | None:
+        async with self._sessions() as session:
+            row = await session.scalar(
+                select(ReviewItemRow).where(ReviewItemRow.message_id == message_id)
+            )
+            return _review(row) if row is not None else None
+
+    async def reviews(
+        self, *, channel_id: str | None = None, status: ReviewStatus | None = None, limit: int = 100
+    ) -> list[ReviewItem]:
+        query = select(ReviewItemRow).order_by(ReviewItemRow.created_at).limit(limit)
+        if channel_id is not None:
+            query = query.where(ReviewItemRow.channel_id == channel_id)
+        if status is not None:
+            query = query.where(ReviewItemRow.status == status.value)
+        async with self._sessions() as session:
+            return [_review(r) for r in await session.scalars(query)]
+
+    async def due_reviews(self, now: float, *, limit: int = 100) -> list[ReviewItem]:
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(ReviewItemRow)
+                .where(
+                    ReviewItemRow.status == ReviewStatus.PENDING.value,
+                    ReviewItemRow.expires_at <= now,
+                )
+                .order_by(ReviewItemRow.expires_at)
+                .limit(limit)
+            )
+            return [_review(r) for r in rows]
+
+    async def resolve_review(
+        self,
+        item_id: str,
+        *,
+        status: ReviewStatus,
+        at: float,
+        by: str,
+        outcome: str,
+        duration_s: int | None,
+        note: str,
+    ) -> bool:
+        """Resolve a pending item; False when it was resolved already (first resolver wins)."""
+        async with self._sessions.begin() as session:
+            result = await session.execute(
+                update(ReviewItemRow)
+                .where(
+                    ReviewItemRow.id == item_id,
+                    ReviewItemRow.status == ReviewStatus.PENDING.value,
+                )
+                .values(
+                    status=status.value,
+                    resolved_at=at,
+                    resolved_by=by,
+                    outcome=outcome,
+                    outcome_duration_s=duration_s,
+                    note=note,
+                )
+            )
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def add_label(self, label: Label) -> None:
+        async with self._sessions.begin() as session:
+            session.add(ReviewLabelRow(**_fields(label)))
+
+    async def labels(self, *, channel_id: str | None = None, limit: int = 1000) -> list[Label]:
+        query = select(ReviewLabelRow).order_by(ReviewLabelRow.id).limit(limit)
+        if channel_id is not None:
+            query = query.where(ReviewLabelRow.channel_id == channel_id)
+        async with self._sessions() as session:
+            return [_record(Label, r) for r in await session.scalars(query)]
+
+    # Audit log (append-only) ---------------------------------------------------------------
+
+    async def append_audit(self, entry: AuditEntry) -> AuditEntry:
+        fields = _fields(entry)
+        fields.pop("id")
+        async with self._sessions.begin() as session:
+            row = AuditRow(**fields)
+            session.add(row)
+            await session.flush()
+            return _record(AuditEntry, row)
+
+    async def audit_entries(
+        self,
+        *,
+        channel_id: str | None = None,
+        user_id: str | None = None,
+        actor: str | None = None,
+        before_id: int | None = None,
+        limit: int = 100,
+    ) -> list[AuditEntry]:
+        """Newest first; page with `before_id`."""
+        query = select(AuditRow).order_by(AuditRow.id.desc()).limit(limit)
+        for column, value in (
+            (AuditRow.channel_id, channel_id),
+            (AuditRow.user_id, user_id),
+            (AuditRow.actor, actor),
+        ):
+            if value is not None:
+                query = query.where(column == value)
+        if before_id is not None:
+            query = query.where(AuditRow.id < before_id)
+        async with self._sessions() as session:
+            return [_record(AuditEntry, r) for r in await session.scalars(query)]
+
+    # Webhook deliveries --------------------------------------------------------------------
+
+    async def add_delivery(self, delivery: Delivery) -> None:
+        async with self._sessions.begin() as session:
+            session.add(WebhookDeliveryRow(**_fields(delivery)))
+
+    async def update_delivery(
+        self, delivery_id: str, *, status: str, attempts: int, error: str | None, at: float
+    ) -> None:
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(WebhookDeliveryRow)
+                .where(WebhookDeliveryRow.id == delivery_id)
+                .values(status=status, attempts=attempts, last_error=error, updated_at=at)
+            )
+
+    async def delivery(self, delivery_id: str) -> Delivery | None:
+        async with self._sessions() as session:
+            row = await session.get(WebhookDeliveryRow, delivery_id)
+            return _record(Delivery, row) if row is not None else None
+
+    async def deliveries(self, *, status: str | None = None, limit: int = 100) -> list[Delivery]:
+        query = select(WebhookDeliveryRow).order_by(WebhookDeliveryRow.created_at).limit(limit)
+        if status is not None:
+            query = query.where(WebhookDeliveryRow.status == status)
+        async with self._sessions() as session:
+            return [_record(Delivery, r) for r in await session.scalars(query)]
+
+
+def _fields(record: Any) -> dict[str, Any]:
+    return {name: getattr(record, name) for name in record.__dataclass_fields__}
+
+
+def _record(kind: Any, row: Any) -> Any:
+    return kind(**{name: getattr(row, name) for name in kind.__dataclass_fields__})
+
+
+def _review(row: ReviewItemRow) -> ReviewItem:
+    item: ReviewItem = _record(ReviewItem, row)
+    return replace(item, status=ReviewStatus(row.status))
+
+
+def _policy_version(row: PolicyVersionRow) -> PolicyVersion:
+    version: PolicyVersion = _record(PolicyVersion, row)
+    return version

@@ -1,0 +1,69 @@
+"""Strikes and escalation: repeat offences climb a ladder (warn → delete → timeouts → ban), and
+strikes decay (stop counting) a set time after they were given."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from chatguard.decisions.policy import ActionRule, LadderConfig, Rung
+from chatguard.decisions.records import Strike
+from chatguard.decisions.repository import DecisionRepository
+
+
+@dataclass(frozen=True, slots=True)
+class Escalation:
+    """Where an offence lands on the ladder: the rung, its position, and the strikes that
+    count (those given within the decay window)."""
+
+    rung: Rung
+    position: int  # 1-based: the user's n-th live offence
+    active: int  # strikes still counting before this one
+
+    def describe(self) -> str:
+        return f"strike {self.position} ({self.rung.name}; {self.active} earlier within decay)"
+
+
+class StrikeLadder:
+    """Pure ladder arithmetic, no storage: which rung an offence reaches."""
+
+    def __init__(self, config: LadderConfig) -> None:
+        self.config = config
+
+    def window_start(self, now: float) -> float:
+        return now - self.config.decay_s
+
+    def active(self, strikes: Sequence[Strike], now: float) -> list[Strike]:
+        start = self.window_start(now)
+        return [s for s in strikes if s.at >= start]
+
+    def escalate(self, active_count: int) -> Escalation:
+        rungs = self.config.rungs
+        rung = rungs[min(active_count, len(rungs) - 1)]
+        return Escalation(rung=rung, position=active_count + 1, active=active_count)
+
+
+def harsher(first: ActionRule, second: ActionRule) -> ActionRule:
+    """The more severe action; between two timeouts, the longer one."""
+    if first.action.severity != second.action.severity:
+        return first if first.action.severity > second.action.severity else second
+    if (first.duration_s or 0) >= (second.duration_s or 0):
+        return ActionRule(action=first.action, duration_s=first.duration_s)
+    return ActionRule(action=second.action, duration_s=second.duration_s)
+
+
+class StrikeBook:
+    """Strikes per user and channel, stored."""
+
+    def __init__(self, *, repository: DecisionRepository) -> None:
+        self.repository = repository
+
+    async def active(self, channel_id: str, user_id: str, ladder: StrikeLadder, now: float) -> int:
+        live = await self.repository.strikes(channel_id, user_id, since=ladder.window_start(now))
+        return len(live)
+
+    async def record(self, strike: Strike) -> None:
+        await self.repository.add_strike(strike)
+
+    async def history(self, channel_id: str, user_id: str) -> list[Strike]:
+        return await self.repository.strikes(channel_id, user_id)

@@ -1,0 +1,236 @@
+"""Signed webhooks for platform integrations.
+
+Each request carries `X-Chatguard-Timestamp` (unix seconds), `X-Chatguard-Delivery` (a unique id)
+and `X-Chatguard-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">`. A receiver checks
+the signature, refuses timestamps outside a tolerance (a captured request cannot be replayed
+later) and remembers delivery ids within it (nor replayed now): `WebhookVerifier` does all three.
+
+The sender keeps every delivery in the database before the first attempt (an outbox), retries
+with exponential backoff and jitter, and after the last attempt leaves it in the dead-letter
+store, from which it can be retried by hand.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import json
+import logging
+import random
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from pydantic import SecretStr
+
+from chatguard.decisions.records import Delivery
+from chatguard.decisions.repository import DecisionRepository
+from chatguard.errors import NotFoundError, WebhookVerificationError
+
+log = logging.getLogger(__name__)
+
+TIMESTAMP_HEADER = "X-Chatguard-Timestamp"
+SIGNATURE_HEADER = "X-Chatguard-Signature"
+DELIVERY_HEADER = "X-Chatguard-Delivery"
+EVENT_HEADER = "X-Chatguard-Event"
+
+PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"
+
+
+def sign(secret: str | bytes, timestamp: int, body: bytes) -> str:
+    """The signature header's value for `body` sent at `timestamp`."""
+    key = secret.encode() if isinstance(secret, str) else secret
+    digest = hmac.new(key, str(timestamp).encode() + b"." + body, hashlib.sha256).hexdigest()
+    return f"sha256={digest}"
+
+
+def verify_signature(
+    secret: str | bytes,
+    body: bytes,
+    headers: Mapping[str, str],
+    *,
+    tolerance_s: float = 300.0,
+    now: float | None = None,
+) -> int:
+    """Check the signature and the timestamp's freshness; returns the timestamp.
+    Raises WebhookVerificationError naming what is wrong."""
+    lowered = {k.lower(): v for k, v in headers.items()}
+    raw_ts = lowered.get(TIMESTAMP_HEADER.lower())
+    signature = lowered.get(SIGNATURE_HEADER.lower())
+    if raw_ts is None or signature is None:
+        raise WebhookVerificationError("missing timestamp or signature header")
+    try:
+        timestamp = int(raw_ts)
+    except ValueError:
+        raise WebhookVerificationError("timestamp is not an integer") from None
+    if not hmac.compare_digest(sign(secret, timestamp, body), signature):
+        raise WebhookVerificationError("signature does not match")
+    current = time.time() if now is None else now
+    if abs(current - timestamp) > tolerance_s:
+        raise WebhookVerificationError("timestamp outside the tolerance (replayed or stale)")
+    return timestamp
+
+
+class WebhookVerifier:
+    """Receiver-side check: signature, fresh timestamp, and each delivery id accepted once
+    within the tolerance window."""
+
+    def __init__(self, *, secret: str | bytes, tolerance_s: float = 300.0) -> None:
+        self._secret = secret
+        self.tolerance_s = tolerance_s
+        self._seen: dict[str, float] = {}
+
+    def verify(self, body: bytes, headers: Mapping[str, str], *, now: float | None = None) -> None:
+        current = time.time() if now is None else now
+        verify_signature(self._secret, body, headers, tolerance_s=self.tolerance_s, now=current)
+        delivery = {k.lower(): v for k, v in headers.items()}.get(DELIVERY_HEADER.lower())
+        if not delivery:
+            raise WebhookVerificationError("missing delivery id")
+        # Ids older than the window can go: their timestamps would fail the check anyway.
+        horizon = current - 2 * self.tolerance_s
+        self._seen = {k: t for k, t in self._seen.items() if t >= horizon}
+        if delivery in self._seen:
+            raise WebhookVerificationError("delivery id already seen (replay)")
+        self._seen[delivery] = current
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """Delay before attempt n+1: base * factor**(n-1), capped, with up to 10% jitter."""
+
+    attempts: int = 6
+    base_s: float = 0.5
+    factor: float = 2.0
+    max_s: float = 60.0
+
+    def delay(self, attempt: int) -> float:
+        raw = min(self.max_s, self.base_s * self.factor ** (attempt - 1))
+        return raw * (1 + random.random() * 0.1)
+
+
+class WebhookSender:
+    """Delivers events to every configured URL, at least once; receivers dedupe by delivery id
+    (WebhookVerifier does)."""
+
+    def __init__(
+        self,
+        *,
+        urls: list[str],
+        secret: SecretStr,
+        repository: DecisionRepository,
+        backoff: Backoff | None = None,
+        timeout_s: float = 5.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.urls = urls
+        self._secret = secret
+        self.repository = repository
+        self.backoff = backoff or Backoff()
+        self.clock = clock
+        self._client = httpx.AsyncClient(timeout=timeout_s)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.delivered = 0
+        self.failed_attempts = 0
+        self.dead = 0
+
+    async def start(self) -> None:
+        """Resume deliveries left pending by a previous run."""
+        for delivery in await self.repository.deliveries(status=PENDING, limit=1000):
+            self._spawn(delivery)
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self._client.aclose()
+
+    async def send(self, event: Mapping[str, Any]) -> list[Delivery]:
+        """Store one delivery per URL, then attempt them in the background."""
+        body = json.dumps(event, separators=(",", ":"), sort_keys=True)
+        now = self.clock()
+        created = []
+        for url in self.urls:
+            delivery = Delivery(
+                id=uuid.uuid4().hex,
+                url=url,
+                event_type=str(event.get("type", "event")),
+                body=body,
+                status=PENDING,
+                attempts=0,
+                last_error=None,
+                created_at=now,
+                updated_at=now,
+            )
+            await self.repository.add_delivery(delivery)
+            self._spawn(delivery)
+            created.append(delivery)
+        return created
+
+    async def retry_dead(self, delivery_id: str) -> Delivery:
+        """Send a dead letter again, with a fresh round of attempts."""
+        delivery = await self.repository.delivery(delivery_id)
+        if delivery is None or delivery.status != DEAD:
+            raise NotFoundError(f"no dead letter {delivery_id!r}")
+        await self.repository.update_delivery(
+            delivery_id, status=PENDING, attempts=0, error=delivery.last_error, at=self.clock()
+        )
+        self._spawn(delivery)
+        return delivery
+
+    async def drain(self) -> None:
+        """Wait until every delivery in flight has succeeded or died."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    def _spawn(self, delivery: Delivery) -> None:
+        task = asyncio.create_task(self._deliver(delivery), name=f"webhook-{delivery.id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _deliver(self, delivery: Delivery) -> None:
+        body = delivery.body.encode()
+        error: str | None = None
+        for attempt in range(1, self.backoff.attempts + 1):
+            error = await self._attempt(delivery, body)
+            if error is None:
+                self.delivered += 1
+                await self.repository.update_delivery(
+                    delivery.id, status=DELIVERED, attempts=attempt, error=None, at=self.clock()
+                )
+                return
+            self.failed_attempts += 1
+            log.info("webhook %s attempt %d failed: %s", delivery.id, attempt, error)
+            await self.repository.update_delivery(
+                delivery.id, status=PENDING, attempts=attempt, error=error, at=self.clock()
+            )
+            if attempt < self.backoff.attempts:
+                await asyncio.sleep(self.backoff.delay(attempt))
+        self.dead += 1
+        log.warning("webhook %s dead after %d attempts", delivery.id, self.backoff.attempts)
+        await self.repository.update_delivery(
+            delivery.id, status=DEAD, attempts=self.backoff.attempts, error=error, at=self.clock()
+        )
+
+    async def _attempt(self, delivery: Delivery, body: bytes) -> str | None:
+        timestamp = int(self.clock())
+        headers = {
+            "Content-Type": "application/json",
+            TIMESTAMP_HEADER: str(timestamp),
+            SIGNATURE_HEADER: sign(self._secret.get_secret_value(), timestamp, body),
+            DELIVERY_HEADER: delivery.id,
+            EVENT_HEADER: delivery.event_type,
+        }
+        try:
+            response = await self._client.post(delivery.url, content=body, headers=headers)
+        except httpx.HTTPError as exc:
+            return f"{type(exc).__name__}"
+        if 200 <= response.status_code < 300:
+            return None
+        return f"HTTP {response.status_code}"

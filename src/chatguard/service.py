@@ -66,8 +66,9 @@ class ModerationService:
         # Channel policy decides. Blocked/permitted terms reach the rule engine through
         # `decider.set_terms_hook(<filter stage>.set_channel_terms)` once the filter offers it.
         decider = PolicyEngine.from_settings(settings, store=store, events=events)
+        pipeline = Pipeline(stages)
         return cls(
-            settings=settings, pipeline=Pipeline(stages), decider=decider, store=store, events=events
+            settings=settings, pipeline=pipeline, decider=decider, store=store, events=events
         )
 
     async def start(self) -> None:

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from chatguard import __version__
+from chatguard.api.decision_app import include_decision_routes
 from chatguard.api.errors import install_error_handlers
 from chatguard.api.limits import BodySizeLimit
 from chatguard.api.routes import health, moderate, openai_compat
@@ -43,6 +44,7 @@ def create_app(
     app.include_router(moderate.router)
     app.include_router(openai_compat.router)
     app.include_router(health.router)
+    include_decision_routes(app)
     if settings.enable_metrics:
         app.include_router(health.metrics_router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

@@ -1,0 +1,28 @@
+"""The audit log, newest first, filtered by channel, user or actor; page with `before_id`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from chatguard.api.decision_deps import AuditDep
+from chatguard.decisions.records import as_dict
+
+router = APIRouter(prefix="/audit", tags=["audit"])
+Filter = Annotated[str | None, Query(max_length=128)]
+
+
+@router.get("")
+async def entries(
+    audit: AuditDep,
+    channel_id: Filter = None,
+    user_id: Filter = None,
+    actor: Filter = None,
+    before_id: Annotated[int | None, Query(ge=1)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> dict[str, Any]:
+    found = await audit.entries(
+        channel_id=channel_id, user_id=user_id, actor=actor, before_id=before_id, limit=limit
+    )
+    return {"entries": [as_dict(e) for e in found]}

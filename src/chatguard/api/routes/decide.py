@@ -1,0 +1,22 @@
+"""`POST /decide`: the decision handler on its own: an assessment made elsewhere, in; the
+channel's decision, out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from chatguard.api.decision_deps import EngineDep
+from chatguard.api.decision_schemas import DecideRequest
+from chatguard.serialize import decision_dict
+
+router = APIRouter(tags=["decisions"])
+
+
+@router.post("/decide")
+async def decide(body: DecideRequest, engine: EngineDep) -> dict[str, Any]:
+    """Decide what to do about a message under its channel's policy, given its assessment."""
+    message = body.to_message()
+    decision = await engine.decide(message, body.assessment.to_assessment(message.id))
+    return decision_dict(decision)

@@ -1,0 +1,56 @@
+"""The review queue: held messages, approve or deny, and the labels the outcomes leave."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query
+
+from chatguard.api.decision_deps import ReviewsDep
+from chatguard.api.decision_schemas import ReviewDecision
+from chatguard.decisions.records import ReviewStatus, as_dict
+
+router = APIRouter(prefix="/review", tags=["review"])
+ItemId = Annotated[str, Path(min_length=1, max_length=32)]
+Limit = Annotated[int, Query(ge=1, le=1000)]
+
+
+@router.get("")
+async def items(
+    reviews: ReviewsDep,
+    channel_id: Annotated[str | None, Query(max_length=128)] = None,
+    status: ReviewStatus | None = ReviewStatus.PENDING,
+    limit: Limit = 100,
+) -> dict[str, Any]:
+    """Held messages, oldest first (pending ones unless `status` says otherwise)."""
+    found = await reviews.items(channel_id=channel_id, status=status, limit=limit)
+    return {"items": [as_dict(i) for i in found]}
+
+
+@router.get("/labels")
+async def labels(
+    reviews: ReviewsDep,
+    channel_id: Annotated[str | None, Query(max_length=128)] = None,
+    limit: Limit = 1000,
+) -> dict[str, Any]:
+    """Review outcomes as labels, for evaluation and retraining."""
+    found = await reviews.repository.labels(channel_id=channel_id, limit=limit)
+    return {"labels": [as_dict(label) for label in found]}
+
+
+@router.get("/{item_id}")
+async def item(item_id: ItemId, reviews: ReviewsDep) -> dict[str, Any]:
+    return as_dict(await reviews.get(item_id))
+
+
+@router.post("/{item_id}/approve")
+async def approve(item_id: ItemId, body: ReviewDecision, reviews: ReviewsDep) -> dict[str, Any]:
+    """The message is fine: show it. 409 when it was resolved already."""
+    return as_dict(await reviews.approve(item_id, actor=body.actor, reason=body.reason))
+
+
+@router.post("/{item_id}/deny")
+async def deny(item_id: ItemId, body: ReviewDecision, reviews: ReviewsDep) -> dict[str, Any]:
+    """The message breaks the rules: remove it (or time out / ban), give the author a strike."""
+    resolved = await reviews.deny(item_id, actor=body.actor, reason=body.reason, action=body.rule())
+    return as_dict(resolved)

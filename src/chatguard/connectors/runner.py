@@ -1,0 +1,78 @@
+"""Running a chat connector against the moderation service: every chat message is moderated and
+enforced, and moderators' denials from the review queue are enforced as they happen."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any, Protocol
+
+from chatguard.connectors.base import ChatConnector, ModerationLoop
+from chatguard.domain import Action, Decision, Message
+from chatguard.service import DECISIONS_TOPIC, ModerationService
+
+log = logging.getLogger(__name__)
+
+
+class Applies(Protocol):
+    async def apply(
+        self,
+        *,
+        channel_id: str,
+        user_id: str,
+        action: Action,
+        duration_s: int | None = None,
+        message_id: str | None = None,
+        reason: str = "",
+    ) -> None: ...
+
+
+async def enforce_reviews(service: ModerationService, connector: Applies) -> None:
+    """Carry out review outcomes that remove a message (denials, timeouts' default action)."""
+    async for event in service.events.subscribe(DECISIONS_TOPIC):
+        if event.get("type") != "review.resolved":
+            continue
+        action = Action(event["action"])
+        if not action.removes_message:
+            continue
+        try:
+            await connector.apply(
+                channel_id=event["channel_id"],
+                user_id=event["user_id"],
+                action=action,
+                duration_s=event.get("duration_s"),
+                message_id=event.get("message_id"),
+                reason="chatguard: removed after review",
+            )
+        except Exception as exc:
+            log.warning(
+                "enforcing review %s failed: %s", event.get("review_id"), type(exc).__name__
+            )
+
+
+async def run_connector(
+    service: ModerationService, connector: ChatConnector, *, ready: asyncio.Event | None = None
+) -> ModerationLoop:
+    """Connect and moderate until the connection ends or the task is cancelled. The service
+    must be started."""
+
+    async def moderate(message: Message) -> Decision | None:
+        return (await service.moderate(message)).decision
+
+    loop = ModerationLoop(connector=connector, moderate=moderate)
+    reviews: asyncio.Task[Any] | None = None
+    await connector.connect()
+    try:
+        if hasattr(connector, "apply"):
+            reviews = asyncio.create_task(enforce_reviews(service, connector))  # type: ignore[arg-type]
+        if ready is not None:
+            ready.set()
+        await loop.run()
+    finally:
+        if reviews is not None:
+            reviews.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reviews
+        await connector.close()
+    return loop

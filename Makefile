@@ -31,6 +31,7 @@ test: setup services
 
 services:
 	@bash scripts/ensure-services.sh
+	@bash scripts/ensure-tools.sh
 
 lint: setup
 	$(VENV)/bin/ruff check src tests bench

@@ -141,6 +141,7 @@ class IrcConnector(ChatConnector):
         }
         self._names: dict[str, str] = {channel_id_of(c): c for c in self.channels}
         self._roles: dict[tuple[str, str], set[Role]] = {}
+        self._closing = False
         self.sent: list[str] = []  # enforcement commands sent, for operators and tests
 
     # Connection ------------------------------------------------------------------------------
@@ -165,6 +166,7 @@ class IrcConnector(ChatConnector):
         log.info("irc: joined %s on %s:%d", ",".join(self.channels), self.host, self.port)
 
     async def close(self) -> None:
+        self._closing = True
         for task in list(self._timers):
             task.cancel()
         if self._writer is not None and not self._writer.is_closing():
@@ -212,7 +214,8 @@ class IrcConnector(ChatConnector):
                 if line.command == "PING":
                     await self._send("PONG :" + (line.params[-1] if line.params else ""))
         except (IrcError, OSError, ConnectionError) as exc:
-            log.warning("irc: connection lost: %s", type(exc).__name__)
+            if not self._closing:
+                log.warning("irc: connection lost: %s", type(exc).__name__)
         finally:
             self._queue.put_nowait(None)
 

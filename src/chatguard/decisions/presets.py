@@ -44,8 +44,15 @@ class Presets:
         return parse_policy(merged)
 
 
+#: Keys that replace each other: a category given `thresholds` drops the level it inherited.
+EXCLUSIVE = {"level": "thresholds", "thresholds": "level"}
+
+
 def deep_merge(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
     merged = dict(base)
+    for key, partner in EXCLUSIVE.items():
+        if key in top and partner not in top:
+            merged.pop(partner, None)
     for key, value in top.items():
         if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
             merged[key] = deep_merge(merged[key], value)

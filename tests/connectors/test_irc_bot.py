@@ -1,0 +1,113 @@
+"""The IRC bot against a real IRC server: a toxic author is removed per channel policy, a clean
+one is left alone."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from typing import Any
+
+import pytest
+
+from chatguard.config import Settings
+from chatguard.connectors.irc import IrcConnector, IrcLine
+from chatguard.connectors.runner import run_connector
+from chatguard.service import DECISIONS_TOPIC, ModerationService
+from tests.connectors.conftest import IrcClient
+
+pytestmark = pytest.mark.slow
+
+CASES = [
+    # preset, what the toxic author's first offence costs on a plain IRC server
+    pytest.param(None, {"KICK"}, id="default-policy-kicks"),
+    pytest.param({"preset": "kids"}, {"MODE +b", "KICK"}, id="kids-policy-bans-for-timeout"),
+    pytest.param(
+        {"preset": "default", "actions": {"high": "ban"}}, {"MODE +b", "KICK"}, id="ban-policy"
+    ),
+]
+
+
+def _kicked(nick: str, channel: str) -> Any:
+    return lambda line: (
+        line.command == "KICK" and line.params[0] == channel and line.params[1] == nick
+    )
+
+
+def _banned(nick: str, channel: str) -> Any:
+    return lambda line: (
+        line.command == "MODE"
+        and line.params[0] == channel
+        and line.params[1] == "+b"
+        and line.params[2].startswith(f"{nick}!")
+    )
+
+
+@pytest.mark.parametrize(("override", "expected"), CASES)
+async def test_bot_removes_the_toxic_author_and_spares_the_clean_one(
+    ngircd: int, settings: Settings, override: dict[str, Any] | None, expected: set[str]
+) -> None:
+    channel = f"#room{uuid.uuid4().hex[:8]}"
+    service = ModerationService.from_settings(settings)
+    await service.start()
+    events: list[dict[str, Any]] = []
+
+    async def collect() -> None:
+        async for event in service.events.subscribe(DECISIONS_TOPIC):
+            events.append(event)
+
+    collector = asyncio.create_task(collect())
+    bot = IrcConnector(host="127.0.0.1", port=ngircd, nick="guardbot", channels=[channel])
+    ready = asyncio.Event()
+    runner = asyncio.create_task(run_connector(service, bot, ready=ready))
+    try:
+        if override is not None:
+            await service.decider.policies.put(  # type: ignore[attr-defined]
+                channel.lstrip("#"), override, actor="test"
+            )
+        await asyncio.wait_for(ready.wait(), 10)
+        async with IrcClient(ngircd, "toxicuser") as toxic, IrcClient(ngircd, "cleanuser") as clean:
+            await toxic.join(channel)
+            await clean.join(channel)
+            await clean.say(channel, "good game everyone, well played")
+            await toxic.say(channel, "kys loser")
+
+            kick = await clean.wait_for(_kicked("toxicuser", channel))
+            assert "harassment/threatening" in kick.params[2]  # why, never what was said
+            if "MODE +b" in expected:
+                await clean.wait_for(_banned("toxicuser", channel))
+            else:
+                assert not any(_banned("toxicuser", channel)(line) for line in clean.lines)
+
+            by_user = {e["user_id"]: e for e in events if e.get("type") == "decision"}
+            assert by_user["cleanuser"]["action"] == "allow"
+            assert by_user["toxicuser"]["action"] in {"delete", "timeout", "ban"}
+            assert not any(
+                line.command in ("KICK", "MODE") and "cleanuser" in line.params
+                for line in clean.lines
+            )
+            assert not any("cleanuser" in command for command in bot.sent)
+            # The clean author is still in the channel and can keep talking.
+            mark = clean.mark()
+            await clean.send(f"NAMES {channel}")
+            names = await clean.wait_for(lambda line: line.command == "353", after=mark)
+            assert "cleanuser" in names.params[-1] and "toxicuser" not in names.params[-1]
+    finally:
+        runner.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await runner
+        collector.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await collector
+        await service.close()
+
+
+def test_irc_lines_parse_tags_prefix_and_trailing() -> None:
+    line = IrcLine.parse(
+        "@badges=moderator/1,subscriber/12;id=abc-1;display-name=A\\sB "
+        ":someone!someone@host PRIVMSG #chan :hello there :)"
+    )
+    assert line.command == "PRIVMSG"
+    assert line.params == ("#chan", "hello there :)")
+    assert line.nick == "someone"
+    assert line.tags["id"] == "abc-1" and line.tags["display-name"] == "A B"

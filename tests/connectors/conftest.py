@@ -107,8 +107,11 @@ class IrcClient:
         await self._writer.drain()
 
     async def join(self, channel: str) -> None:
+        mark = self.mark()
         await self.send(f"JOIN {channel}")
-        await self.wait_for(lambda line: line.command == "366" and line.params[1] == channel)
+        await self.wait_for(
+            lambda line: line.command == "366" and line.params[1] == channel, after=mark
+        )
 
     async def say(self, channel: str, text: str) -> None:
         await self.send(f"PRIVMSG {channel} :{text}")

@@ -97,8 +97,11 @@ async def test_actions_are_audited_and_clean_messages_are_not(engine: PolicyEngi
     await engine.decide(offence(user="ok"), make_assessment({}, Route.ALLOW))
     await engine.decide(offence(), TOXIC)
     [entry] = await engine.audit.entries(channel_id="lobby")
-    assert (entry.actor, entry.actor_kind, entry.action) == ("policy:default", "system",
-                                                              "decision.delete")
+    assert (entry.actor, entry.actor_kind, entry.action) == (
+        "policy:default",
+        "system",
+        "decision.delete",
+    )
     assert entry.user_id == "troll" and "strike 1" in entry.reason
     assert entry.details["policy_version"] == 0 and entry.details["top_score"] == 0.95
 
@@ -107,9 +110,7 @@ async def test_policy_changes_are_versioned_and_push_terms(engine: PolicyEngine)
     pushed: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = []
     engine.set_terms_hook(lambda c, b, p: pushed.append((c, tuple(b), tuple(p))))
     await engine.policies.put("arena", {"preset": "gaming"}, actor="alice", reason="esports")
-    await engine.policies.put(
-        "arena", {"preset": "gaming", "blocked_terms": ["Rekt"]}, actor="bob"
-    )
+    await engine.policies.put("arena", {"preset": "gaming", "blocked_terms": ["Rekt"]}, actor="bob")
     reset = await engine.policies.reset("arena", actor="carol", reason="back to normal")
     versions = await engine.policies.versions("arena")
     assert [(v.version, v.actor) for v in versions] == [(1, "alice"), (2, "bob"), (3, "carol")]

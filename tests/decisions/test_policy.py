@@ -24,8 +24,9 @@ def decide(preset: str | dict[str, Any], assessment: Any, *, text: str = "msg", 
     override = {"preset": preset} if isinstance(preset, str) else preset
     policy = PRESETS.resolve(override)
     message = Message(text=text, user_id="u", channel_id="c", roles=frozenset(roles))
-    return evaluate(policy, message, assessment, TermMatcher(policy.blocked_terms,
-                                                              policy.permitted_terms))
+    return evaluate(
+        policy, message, assessment, TermMatcher(policy.blocked_terms, policy.permitted_terms)
+    )
 
 
 # The same assessment, three channels: what each does with it.
@@ -59,7 +60,9 @@ EXEMPT = [
     pytest.param("gaming", Role.VIP, Action.ALLOW, id="vip-exempt-gaming"),
     pytest.param("kids", Role.SUBSCRIBER, Action.TIMEOUT, id="subscriber-not-exempt-kids"),
     pytest.param(
-        {"preset": "kids", "exempt_roles": ["subscriber"]}, Role.SUBSCRIBER, Action.ALLOW,
+        {"preset": "kids", "exempt_roles": ["subscriber"]},
+        Role.SUBSCRIBER,
+        Action.ALLOW,
         id="subscriber-exempt-by-override",
     ),
 ]
@@ -156,7 +159,8 @@ BAD_POLICIES = [
     pytest.param({"preset": "casino"}, "preset", id="unknown-preset"),
     pytest.param(
         {"categories": {"spam": {"thresholds": {"low": 0.9, "high": 0.5}}}},
-        "categories.spam.thresholds", id="falling-thresholds",
+        "categories.spam.thresholds",
+        id="falling-thresholds",
     ),
 ]
 
@@ -178,7 +182,7 @@ def test_every_preset_resolves_and_the_defaults_are_versioned() -> None:
 def test_a_broken_defaults_file_refuses_to_start(tmp_path: Any) -> None:
     bad = tmp_path / "defaults.yaml"
     bad.write_text("version: 1\nbase: {}\npresets:\n  default: {fail_mode: sometimes}\n")
-    with pytest.raises(ConfigurationError, match="presets.default"):
+    with pytest.raises(ConfigurationError, match=r"presets\.default"):
         load_presets(bad)
 
 

@@ -1,0 +1,82 @@
+"""`chatguard irc-bot`, run as a user runs it, against the real IRC server."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.connectors.conftest import IrcClient
+
+CHATGUARD = str(Path(sys.executable).with_name("chatguard"))
+pytestmark = pytest.mark.slow
+
+
+async def test_the_irc_bot_command_moderates_a_channel(ngircd: int, tmp_path: Path) -> None:
+    channel = f"#cli{uuid.uuid4().hex[:8]}"
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}", "LOG_LEVEL": "INFO"}
+    bot = await asyncio.create_subprocess_exec(
+        CHATGUARD,
+        "irc-bot",
+        "--server",
+        f"127.0.0.1:{ngircd}",
+        "--nick",
+        "clibot",
+        "--channel",
+        channel,
+        cwd=tmp_path,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    assert bot.stdout is not None
+    output: list[str] = []
+    try:
+        # The bot joins first, so it creates the channel and is its operator.
+        while not any("irc: joined" in line for line in output):
+            line = await asyncio.wait_for(bot.stdout.readline(), 20)
+            assert line, "the bot exited: " + "".join(output)
+            output.append(line.decode())
+        async with IrcClient(ngircd, "watcher") as watcher, IrcClient(ngircd, "rude") as rude:
+            await watcher.join(channel)
+            await rude.join(channel)
+            await watcher.say(channel, "hi all")
+            await rude.say(channel, "just kill yourself")
+            kick = await watcher.wait_for(
+                lambda line: line.command == "KICK" and line.params[1] == "rude", timeout=15
+            )
+            assert kick.params[0] == channel
+            assert not any(
+                line.command == "KICK" and line.params[1] == "watcher" for line in watcher.lines
+            )
+    finally:
+        if bot.returncode is None:
+            bot.send_signal(signal.SIGINT)
+        try:
+            rest, _ = await asyncio.wait_for(bot.communicate(), 10)
+        except TimeoutError:
+            bot.kill()
+            rest, _ = await bot.communicate()
+        output.append(rest.decode())
+    text = "".join(output)
+    assert "joining" in text
+    assert "kill yourself" not in text and "hi all" not in text  # never echoes what was said
+
+
+@pytest.mark.parametrize(
+    "server", [pytest.param("nohost", id="no-port"), pytest.param("host:99999", id="bad-port")]
+)
+def test_a_bad_server_address_is_refused_with_the_flag_named(server: str) -> None:
+    result = subprocess.run(
+        [CHATGUARD, "irc-bot", "--server", server, "--nick", "n", "--channel", "#c"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2 and "--server" in result.stderr

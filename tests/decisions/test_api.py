@@ -1,0 +1,236 @@
+"""The decision handler's HTTP API, on SQLite and PostgreSQL: the review queue round trip ends
+as a label in the store; policies CRUD with versions; /moderate follows channel policy; user
+records; the audit log; /decide."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from chatguard.api import create_app
+from chatguard.config import load_settings
+from chatguard.decisions import PolicyEngine
+from chatguard.decisions.records import ReviewStatus
+
+
+@pytest.fixture
+async def api(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(load_settings(database_url=database_url, _env_file=None))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://chatguard") as client:
+            client.app = app  # type: ignore[attr-defined]
+            yield client
+
+
+def engine_of(api: httpx.AsyncClient) -> PolicyEngine:
+    engine: PolicyEngine = api.app.state.service.decider  # type: ignore[attr-defined]
+    return engine
+
+
+async def moderate(api: httpx.AsyncClient, text: str, **fields: Any) -> dict[str, Any]:
+    body = {"message": text, "user_id": "viewer", "channel_id": "lobby", **fields}
+    response = await api.post("/moderate", json=body)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def held_item(api: httpx.AsyncClient, channel: str = "lobby") -> dict[str, Any]:
+    response = await api.get("/review", params={"channel_id": channel})
+    [item] = response.json()["items"]
+    return item
+
+
+@pytest.mark.parametrize(
+    ("verb", "body", "status", "label", "strikes"),
+    [
+        pytest.param("approve", {}, "approved", "acceptable", 0, id="approve"),
+        pytest.param("deny", {}, "denied", "violation", 1, id="deny"),
+        pytest.param(
+            "deny",
+            {"action": "timeout", "duration_s": 300},
+            "denied",
+            "violation",
+            1,
+            id="deny-with-timeout",
+        ),
+    ],
+)
+async def test_review_round_trip_leaves_a_label(
+    api: httpx.AsyncClient, verb: str, body: dict[str, Any], status: str, label: str, strikes: int
+) -> None:
+    decision = await moderate(api, "well fuck that")
+    assert decision["action"] == "hold" and decision["approved"] is False
+    item = await held_item(api)
+    assert item["message_id"] == decision["message_id"] and item["text"] == "well fuck that"
+
+    response = await api.post(
+        f"/review/{item['id']}/{verb}", json={"actor": "mod_anna", "reason": "checked", **body}
+    )
+    assert response.status_code == 200, response.text
+    resolved = response.json()
+    assert (resolved["status"], resolved["resolved_by"]) == (status, "mod_anna")
+    assert (await api.get("/review", params={"channel_id": "lobby"})).json()["items"] == []
+
+    # The outcome is a label in the store, for evaluation and retraining.
+    [stored] = await engine_of(api).repository.labels(channel_id="lobby")  # type: ignore[union-attr]
+    assert (stored.label, stored.source, stored.actor) == (label, "moderator", "mod_anna")
+    assert stored.text == "well fuck that" and stored.categories == ["profanity"]
+    labels = (await api.get("/review/labels", params={"channel_id": "lobby"})).json()["labels"]
+    assert [x["label"] for x in labels] == [label]
+
+    record = (await api.get("/users/lobby/viewer")).json()
+    assert record["active_strikes"] == strikes
+    audit = (await api.get("/audit", params={"actor": "mod_anna"})).json()["entries"]
+    assert [(e["action"], e["actor_kind"], e["reason"]) for e in audit] == [
+        (f"review.{status}", "human", "checked")
+    ]
+
+
+async def test_a_review_is_resolved_once(api: httpx.AsyncClient) -> None:
+    await moderate(api, "shit happens")
+    item = await held_item(api)
+    first = await api.post(f"/review/{item['id']}/approve", json={"actor": "a"})
+    again = await api.post(f"/review/{item['id']}/deny", json={"actor": "b"})
+    assert first.status_code == 200
+    assert again.status_code == 409 and "already approved" in again.json()["error"]["message"]
+    missing = await api.post("/review/nope/approve", json={"actor": "a"})
+    assert missing.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        pytest.param({}, "actor", id="no-actor"),
+        pytest.param({"actor": "m", "action": "timeout"}, "duration_s", id="timeout-no-duration"),
+        pytest.param({"actor": "m", "action": "flag"}, "action", id="deny-with-flag"),
+    ],
+)
+async def test_a_bad_review_request_is_a_clear_4xx(
+    api: httpx.AsyncClient, body: dict[str, Any], field: str
+) -> None:
+    await moderate(api, "shit happens")
+    item = await held_item(api)
+    response = await api.post(f"/review/{item['id']}/deny", json=body)
+    assert response.status_code == 422 and field in response.json()["error"]["message"]
+    assert (await held_item(api))["status"] == "pending"  # nothing was lost
+
+
+async def test_unreviewed_holds_get_the_default_action_after_the_timeout(
+    api: httpx.AsyncClient,
+) -> None:
+    await moderate(api, "shit happens")
+    item = await held_item(api)
+    engine = engine_of(api)
+    assert engine.reviews is not None
+    engine.reviews.clock = lambda: item["expires_at"] + 1
+    [expired] = await engine.reviews.expire_due()
+    assert (expired.status, expired.outcome, expired.resolved_by) == (
+        ReviewStatus.EXPIRED,
+        "delete",
+        "system",
+    )
+    [label] = (await api.get("/review/labels")).json()["labels"]
+    assert (label["label"], label["source"]) == ("violation", "timeout")
+    assert (await api.get("/users/lobby/viewer")).json()["active_strikes"] == 0
+
+
+async def test_policies_crud_with_versions(api: httpx.AsyncClient) -> None:
+    fresh = (await api.get("/policies/arena")).json()
+    assert fresh["version"] == 0 and fresh["policy"]["name"] == "default"
+    put = await api.put(
+        "/policies/arena",
+        json={"policy": {"preset": "gaming", "blocked_terms": ["noob"]}, "actor": "owner"},
+    )
+    assert put.status_code == 200 and put.json()["version"] == 1
+    assert put.json()["policy"]["blocked_terms"] == ["noob"]
+    bad = await api.put(
+        "/policies/arena",
+        json={"policy": {"preset": "gaming", "categories": {"hate": {"level": 9}}}, "actor": "x"},
+    )
+    assert bad.status_code == 422
+    assert "categories.hate.level" in bad.json()["error"]["message"]
+    reset = await api.delete("/policies/arena", params={"actor": "owner", "reason": "season over"})
+    assert reset.json()["version"] == 2 and reset.json()["policy"]["name"] == "default"
+    versions = (await api.get("/policies/arena/versions")).json()["versions"]
+    assert [(v["version"], v["actor"]) for v in versions] == [(1, "owner"), (2, "owner")]
+    assert (await api.get("/policies/arena/versions/1")).json()["document"]["preset"] == "gaming"
+    assert (await api.get("/policies/arena/versions/7")).status_code == 404
+    presets = (await api.get("/policies/presets")).json()
+    assert {"default", "gaming", "kids"} <= set(presets["presets"])
+    check = await api.post("/policies/validate", json={"policy": {"fail_mode": "sometimes"}})
+    assert check.status_code == 422 and "fail_mode" in check.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("preset", "action"),
+    [
+        pytest.param("gaming", "allow", id="gaming"),
+        pytest.param("default", "hold", id="default"),
+        pytest.param("kids", "delete", id="kids"),
+    ],
+)
+async def test_moderate_follows_channel_policy(
+    api: httpx.AsyncClient, preset: str, action: str
+) -> None:
+    channel = f"chan-{preset}"
+    await api.put(f"/policies/{channel}", json={"policy": {"preset": preset}, "actor": "owner"})
+    decision = await moderate(api, "fuck yeah", channel_id=channel)
+    assert decision["action"] == action and decision["policy"] == preset
+
+
+async def test_moderators_are_exempt_through_the_api(api: httpx.AsyncClient) -> None:
+    decision = await moderate(api, "kys", roles=["moderator"])
+    assert decision["action"] == "allow" and "exempt role: moderator" in decision["reason"]
+
+
+async def test_third_offence_escalates_through_the_api(api: httpx.AsyncClient) -> None:
+    actions = [(await moderate(api, "kys"))["action"] for _ in range(3)]
+    assert actions == ["delete", "delete", "timeout"]
+    record = (await api.get("/users/lobby/viewer")).json()
+    assert record["active_strikes"] == 3
+    assert record["next_rung"] == {
+        "name": "timeout 24h",
+        "action": "timeout",
+        "duration_s": 86400,
+        "position": 4,
+    }
+    assert [s["rung"] for s in record["strikes"]] == ["warn", "delete", "timeout 10m"]
+
+
+@pytest.mark.parametrize(
+    ("assessment", "action"),
+    [
+        pytest.param({"scores": {"hate": 0.95}, "route": "act"}, "delete", id="act"),
+        pytest.param({"scores": {"harassment": 0.1}, "route": "allow"}, "allow", id="clean"),
+        pytest.param(
+            {"scores": {"harassment": 0.5}, "route": "uncertain", "pending": ["llm"]},
+            "hold",
+            id="llm-pending-fail-mode-hold",
+        ),
+        pytest.param(
+            {"scores": {"self_harm_intent": 0.9}, "route": "act"}, "delete", id="sdk-style-name"
+        ),
+    ],
+)
+async def test_decide_takes_an_assessment_made_elsewhere(
+    api: httpx.AsyncClient, assessment: dict[str, Any], action: str
+) -> None:
+    body = {"message": "...", "user_id": "u", "channel_id": "lobby", "assessment": assessment}
+    response = await api.post("/decide", json=body)
+    assert response.status_code == 200, response.text
+    assert response.json()["action"] == action
+
+
+async def test_decide_refuses_an_unknown_category(api: httpx.AsyncClient) -> None:
+    body = {
+        "message": "x",
+        "user_id": "u",
+        "channel_id": "c",
+        "assessment": {"scores": {"rudeness": 0.9}, "route": "act"},
+    }
+    response = await api.post("/decide", json=body)
+    assert response.status_code == 422 and "rudeness" in response.json()["error"]["message"]

@@ -13,6 +13,7 @@ import pytest
 from chatguard.config import Settings
 from chatguard.connectors.irc import IrcConnector, IrcLine
 from chatguard.connectors.runner import run_connector
+from chatguard.domain import Role
 from chatguard.service import DECISIONS_TOPIC, ModerationService
 from tests.connectors.conftest import IrcClient
 
@@ -111,3 +112,80 @@ def test_irc_lines_parse_tags_prefix_and_trailing() -> None:
     assert line.params == ("#chan", "hello there :)")
     assert line.nick == "someone"
     assert line.tags["id"] == "abc-1" and line.tags["display-name"] == "A B"
+
+
+async def test_a_denial_in_the_review_queue_is_enforced_in_the_channel(
+    ngircd: int, settings: Settings
+) -> None:
+    channel = f"#held{uuid.uuid4().hex[:8]}"
+    service = ModerationService.from_settings(settings)
+    await service.start()
+    bot = IrcConnector(host="127.0.0.1", port=ngircd, nick="reviewbot", channels=[channel])
+    ready = asyncio.Event()
+    runner = asyncio.create_task(run_connector(service, bot, ready=ready))
+    try:
+        await asyncio.wait_for(ready.wait(), 10)
+        async with IrcClient(ngircd, "swearer") as swearer, IrcClient(ngircd, "other") as other:
+            await swearer.join(channel)
+            await other.join(channel)
+            await swearer.say(channel, "well fuck that")  # uncertain: held for review
+            reviews = service.decider.reviews  # type: ignore[attr-defined]
+            for _ in range(200):
+                items = await reviews.items(channel_id=channel.lstrip("#"))
+                if items:
+                    break
+                await asyncio.sleep(0.02)
+            [item] = items
+            assert not any(line.command == "KICK" for line in other.lines)  # held, not removed
+            await reviews.deny(item.id, actor="mod_anna", reason="not here")
+            kick = await other.wait_for(_kicked("swearer", channel))
+            assert "after review" in kick.params[2]
+    finally:
+        runner.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await runner
+        await service.close()
+
+
+@pytest.mark.parametrize(
+    ("names", "nick", "roles"),
+    [
+        pytest.param("@mod +helper viewer", "mod", {Role.MODERATOR}, id="op-is-moderator"),
+        pytest.param("@mod +helper viewer", "helper", {Role.VIP}, id="voice-is-vip"),
+        pytest.param("@mod +helper viewer", "viewer", set(), id="viewer"),
+        pytest.param("~owner", "owner", {Role.BROADCASTER}, id="owner-is-broadcaster"),
+    ],
+)
+def test_plain_irc_channel_status_becomes_roles(names: str, nick: str, roles: set[Role]) -> None:
+    bot = IrcConnector(host="h", port=1, nick="bot", channels=["#c"])
+    bot._handle(IrcLine.parse(f":srv 353 bot = #c :{names}"))
+    bot._handle(IrcLine.parse(f":{nick}!u@h PRIVMSG #c :hi"))
+    message = bot._queue.get_nowait()
+    assert message is not None and set(message.roles) == roles
+    assert (message.channel_id, message.user_id) == ("c", nick)
+
+
+def test_mode_changes_update_roles() -> None:
+    bot = IrcConnector(host="h", port=1, nick="bot", channels=["#c"])
+    bot._handle(IrcLine.parse(":srv 353 bot = #c :viewer"))
+    bot._handle(IrcLine.parse(":op!u@h MODE #c +o viewer"))
+    bot._handle(IrcLine.parse(":viewer!u@h PRIVMSG #c :hi"))
+    first = bot._queue.get_nowait()
+    bot._handle(IrcLine.parse(":op!u@h MODE #c -o viewer"))
+    bot._handle(IrcLine.parse(":viewer!u@h PRIVMSG #c :hi"))
+    second = bot._queue.get_nowait()
+    assert first is not None and first.roles == {Role.MODERATOR}
+    assert second is not None and second.roles == frozenset()
+
+
+def test_twitch_badges_become_roles_and_the_message_id_is_kept() -> None:
+    bot = IrcConnector(host="h", port=1, nick="bot", channels=["#streamer"], twitch=True)
+    bot._handle(
+        IrcLine.parse(
+            "@badges=vip/1,subscriber/6;id=5f1e-msg :fan!fan@fan.tmi.twitch.tv "
+            "PRIVMSG #streamer :hello"
+        )
+    )
+    message = bot._queue.get_nowait()
+    assert message is not None
+    assert message.roles == {Role.VIP, Role.SUBSCRIBER} and message.id == "5f1e-msg"

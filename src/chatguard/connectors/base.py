@@ -12,7 +12,7 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import ClassVar
 
-from chatguard.domain import Decision, Message
+from chatguard.domain import Action, Decision, Message
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,8 @@ class ModerationLoop:
                 log.warning("moderation of %s failed: %s", message.id, type(exc).__name__)
                 continue
             self.moderated += 1
-            if decision is None or not decision.action.removes_message:
+            # Allow and flag leave the message; a hold waits for the review queue's verdict.
+            if decision is None or decision.action.severity < Action.DELETE.severity:
                 continue
             try:
                 await self.connector.enforce(message, decision)

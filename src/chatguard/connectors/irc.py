@@ -3,8 +3,10 @@ enforces decisions. Twitch chat speaks IRC, so the same bot moderates Twitch (`t
 IRCv3 tags for message ids and badges, and Twitch's chat commands) or any plain IRC server
 (KICK and MODE +b, which need the bot to be a channel operator).
 
-Plain IRC cannot delete one message or hold it (it is already shown): delete and hold become a
-KICK there, a timeout a ban that is lifted after its duration.
+Chat has already shown a message when the bot reads it, so a hold cannot hide it: a held
+message stays until a moderator denies it in the review queue, and the denial is enforced then.
+Plain IRC cannot delete one message: a delete becomes a KICK there, a timeout a ban that is
+lifted after its duration, a ban a ban and a KICK.
 """
 
 from __future__ import annotations
@@ -319,7 +321,7 @@ class IrcConnector(ChatConnector):
             await self._command(f"PRIVMSG {channel} :.ban {nick} {reason}")
         elif action is Action.TIMEOUT:
             await self._command(f"PRIVMSG {channel} :.timeout {nick} {duration_s or 600} {reason}")
-        elif action in (Action.DELETE, Action.HOLD) and message_id:
+        elif action is Action.DELETE and message_id:
             await self._command(f"PRIVMSG {channel} :/delete {message_id}")
 
     async def _apply_irc(
@@ -330,7 +332,7 @@ class IrcConnector(ChatConnector):
             await self._command(f"MODE {channel} +b {mask}")
             if action is Action.TIMEOUT:
                 self._later(duration_s or 600, f"MODE {channel} -b {mask}")
-        if action.removes_message:
+        if action in (Action.DELETE, Action.TIMEOUT, Action.BAN):
             await self._command(f"KICK {channel} {nick} :{reason}")
 
     def _later(self, delay_s: float, command: str) -> None:

@@ -24,6 +24,31 @@ class AuditLog:
         self.repository = repository
         self.clock = clock
 
+    def entry(
+        self,
+        *,
+        actor: str,
+        action: str,
+        kind: str = HUMAN,
+        channel_id: str | None = None,
+        user_id: str | None = None,
+        message_id: str | None = None,
+        reason: str = "",
+        details: dict[str, Any] | None = None,
+    ) -> AuditEntry:
+        """An entry stamped now, not yet stored (for callers that store it with other rows)."""
+        return AuditEntry(
+            at=self.clock(),
+            actor=actor,
+            actor_kind=kind,
+            action=action,
+            channel_id=channel_id,
+            user_id=user_id,
+            message_id=message_id,
+            reason=reason,
+            details=details or {},
+        )
+
     async def record(
         self,
         *,
@@ -37,16 +62,15 @@ class AuditLog:
         details: dict[str, Any] | None = None,
     ) -> AuditEntry:
         """Append one entry. `details` must hold ids, scores and settings, never message text."""
-        entry = AuditEntry(
-            at=self.clock(),
+        entry = self.entry(
             actor=actor,
-            actor_kind=kind,
             action=action,
+            kind=kind,
             channel_id=channel_id,
             user_id=user_id,
             message_id=message_id,
             reason=reason,
-            details=details or {},
+            details=details,
         )
         stored = await self.repository.append_audit(entry)
         log.info("audit %s %s by %s (%s)", action, message_id or channel_id or "-", actor, kind)

@@ -15,7 +15,7 @@ from chatguard.decisions.audit import SYSTEM, AuditLog
 from chatguard.decisions.evaluate import Verdict, evaluate
 from chatguard.decisions.policy_store import PolicyStore, ResolvedPolicy
 from chatguard.decisions.presets import Presets, load_presets
-from chatguard.decisions.records import Strike
+from chatguard.decisions.records import AuditEntry, Strike
 from chatguard.decisions.repository import DecisionRepository
 from chatguard.decisions.review import TOPIC, ReviewQueue
 from chatguard.decisions.strikes import Escalation, StrikeBook, StrikeLadder, harsher
@@ -125,12 +125,14 @@ class PolicyEngine:
             policy=policy.name,
             trail=(*(f"{t.stage}:{t.route.value}" for t in assessment.trail), *steps),
         )
-        if escalation is not None and self.strikes is not None:
-            await self.strikes.record(_strike(message, decision, escalation, self.clock()))
         if decision.action is Action.HOLD and self.reviews is not None:
             await self.reviews.hold(message, decision, policy)
-        if decision.action is not Action.ALLOW and self.audit is not None:
-            await self._audit(message, decision, resolved)
+        if self.repository is not None and decision.action is not Action.ALLOW:
+            # Allowed messages are in the decisions table already; the audit log records actions.
+            strike = _strike(message, decision, escalation, self.clock()) if escalation else None
+            await self.repository.add_offence(
+                strike, self._audit_entry(message, decision, resolved)
+            )
         return decision
 
     async def _escalate(
@@ -143,11 +145,13 @@ class PolicyEngine:
         )
         return ladder.escalate(active)
 
-    async def _audit(self, message: Message, decision: Decision, resolved: ResolvedPolicy) -> None:
-        # Allowed messages are in the decisions table already; the audit log records actions.
-        assert self.audit is not None
+    def _audit_entry(
+        self, message: Message, decision: Decision, resolved: ResolvedPolicy
+    ) -> AuditEntry | None:
+        if self.audit is None:
+            return None
         category, score = decision.assessment.top()
-        await self.audit.record(
+        return self.audit.entry(
             actor=f"policy:{resolved.policy.name}",
             kind=SYSTEM,
             action=f"decision.{decision.action.value}",

@@ -89,6 +89,16 @@ class DecisionRepository:
         async with self._sessions.begin() as session:
             session.add(StrikeRow(**_fields(strike)))
 
+    async def add_offence(self, strike: Strike | None, entry: AuditEntry | None) -> None:
+        """A strike and its audit entry in one transaction (one commit on the hot path)."""
+        async with self._sessions.begin() as session:
+            if strike is not None:
+                session.add(StrikeRow(**_fields(strike)))
+            if entry is not None:
+                fields = _fields(entry)
+                fields.pop("id")
+                session.add(AuditRow(**fields))
+
     async def strikes(self, channel_id: str, user_id: str, *, since: float = 0.0) -> list[Strike]:
         async with self._sessions() as session:
             rows = await session.scalars(

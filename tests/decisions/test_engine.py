@@ -130,3 +130,38 @@ async def test_decisions_follow_the_newest_policy_version(engine: PolicyEngine) 
     await engine.policies.put("swap", {"preset": "gaming"}, actor="owner")
     decision = await engine.decide(message, swear)
     assert decision.action is Action.ALLOW and decision.policy == "gaming"
+
+
+async def test_a_stored_policy_that_no_longer_resolves_falls_back_to_the_default(
+    engine: PolicyEngine,
+) -> None:
+    assert engine.repository is not None
+    # Written directly, as an older release with a preset since removed would have left it.
+    await engine.repository.add_policy_version(
+        "legacy", {"preset": "retired"}, actor="old", reason=""
+    )
+    decision = await engine.decide(offence(channel="legacy"), TOXIC)
+    assert decision.action is Action.DELETE and decision.policy == "default"
+    assert "policy:default v1 (defaults v1, stored override invalid)" in decision.trail
+
+
+async def test_the_review_queue_applies_the_default_action_in_the_background(
+    engine: PolicyEngine, clock: Clock
+) -> None:
+    import asyncio
+
+    message = Message(text="borderline", user_id="u", channel_id="lobby")
+    await engine.decide(message, make_assessment({"hate": 0.5}, Route.UNCERTAIN))
+    assert engine.reviews is not None
+    engine.reviews.start(interval_s=0.01)
+    clock.advance(301)  # the default review timeout is 300 s
+    for _ in range(500):
+        [item] = await engine.reviews.items(channel_id="lobby", status=None)
+        if item.status is not ReviewStatus.PENDING:
+            break
+        await asyncio.sleep(0.01)
+    assert (item.status, item.outcome, item.resolved_by) == (
+        ReviewStatus.EXPIRED,
+        "delete",
+        "system",
+    )

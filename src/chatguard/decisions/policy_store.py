@@ -3,9 +3,10 @@ Every change is a new version (nothing is overwritten), audited, and pushed to t
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from chatguard.decisions.audit import AuditLog
@@ -15,6 +16,8 @@ from chatguard.decisions.records import PolicyVersion
 from chatguard.decisions.repository import DecisionRepository
 from chatguard.decisions.terms import TermMatcher, TermsHook
 from chatguard.errors import InvalidPolicyError, NotFoundError
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,10 +31,13 @@ class ResolvedPolicy:
     defaults_version: int
     override: Mapping[str, Any] | None
     matcher: TermMatcher
+    #: The stored override no longer resolves; the default preset is in force meanwhile.
+    stale: bool = False
 
     @property
     def label(self) -> str:
-        return f"{self.policy.name} v{self.version} (defaults v{self.defaults_version})"
+        suffix = ", stored override invalid" if self.stale else ""
+        return f"{self.policy.name} v{self.version} (defaults v{self.defaults_version}{suffix})"
 
 
 class PolicyStore:
@@ -59,7 +65,22 @@ class PolicyStore:
         if cached is not None and self.clock() - cached[0] < self.cache_ttl_s:
             return cached[1]
         latest = await self.repository.latest_policy(channel_id) if self.repository else None
-        resolved = self._resolve(channel_id, latest)
+        try:
+            resolved = self._resolve(channel_id, latest)
+        except InvalidPolicyError as exc:
+            # A stored override that no longer fits the defaults (a preset renamed, a field
+            # retired) must not stop moderation: the channel runs on the default until fixed.
+            log.error(
+                "policy of channel %s v%s no longer resolves: %s",
+                channel_id,
+                latest.version if latest else 0,
+                exc,
+            )
+            resolved = replace(
+                self._resolve(channel_id, None),
+                version=latest.version if latest else 0,
+                stale=True,
+            )
         self._remember(resolved, changed=cached is None or cached[1].version != resolved.version)
         return resolved
 

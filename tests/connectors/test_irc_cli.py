@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import free_port
 from tests.connectors.conftest import IrcClient
 
 CHATGUARD = str(Path(sys.executable).with_name("chatguard"))
@@ -80,3 +81,60 @@ def test_a_bad_server_address_is_refused_with_the_flag_named(server: str) -> Non
         timeout=60,
     )
     assert result.returncode == 2 and "--server" in result.stderr
+
+
+def test_the_bot_keeps_trying_while_the_server_is_away(tmp_path: Path) -> None:
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}"}
+    bot = subprocess.Popen(
+        [
+            CHATGUARD,
+            "irc-bot",
+            "--server",
+            f"127.0.0.1:{free_port()}",
+            "--nick",
+            "n",
+            "--channel",
+            "#c",
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert bot.stderr is not None
+        lines: list[str] = []
+        while len(lines) < 4:
+            line = bot.stderr.readline()
+            assert line, "the bot exited"
+            if "reach" in line or "reconnecting" in line:
+                lines.append(line)
+    finally:
+        bot.send_signal(signal.SIGINT)
+        bot.communicate(timeout=10)
+    assert "cannot reach" in lines[0] and "reconnecting in 1 s" in lines[1]
+    assert "cannot reach" in lines[2] and "reconnecting in 2 s" in lines[3]
+
+
+def test_once_exits_when_the_server_is_away(tmp_path: Path) -> None:
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}"}
+    result = subprocess.run(
+        [
+            CHATGUARD,
+            "irc-bot",
+            "--once",
+            "--server",
+            f"127.0.0.1:{free_port()}",
+            "--nick",
+            "n",
+            "--channel",
+            "#c",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0 and "cannot reach" in result.stderr

@@ -5,9 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import sys
+import time
 from typing import Any
 
 from chatguard.errors import ConfigurationError
+
+MAX_BACKOFF_S = 60.0
 
 
 def register(sub: Any) -> None:
@@ -26,6 +30,9 @@ def register(sub: Any) -> None:
         default="IRC_PASSWORD",
         help="environment variable holding the server password (Twitch: oauth:...)",
     )
+    parser.add_argument(
+        "--once", action="store_true", help="exit when the connection ends instead of reconnecting"
+    )
     parser.set_defaults(func=run)
 
 
@@ -40,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     from pydantic import SecretStr
 
     from chatguard.config import configure_logging, load_settings
-    from chatguard.connectors.irc import IrcConnector
+    from chatguard.connectors.irc import IrcConnector, IrcError
     from chatguard.connectors.runner import run_connector
     from chatguard.service import ModerationService
 
@@ -48,25 +55,42 @@ def run(args: argparse.Namespace) -> int:
     settings = load_settings()
     configure_logging(settings)
     password = os.environ.get(args.password_env)
-    connector = IrcConnector(
-        host=host,
-        port=port,
-        nick=args.nick,
-        channels=args.channel,
-        password=SecretStr(password) if password else None,
-        twitch=args.twitch,
-        tls=args.tls,
-    )
     service = ModerationService.from_settings(settings)
 
-    async def main() -> None:
+    def connector() -> IrcConnector:
+        return IrcConnector(
+            host=host,
+            port=port,
+            nick=args.nick,
+            channels=args.channel,
+            password=SecretStr(password) if password else None,
+            twitch=args.twitch,
+            tls=args.tls,
+        )
+
+    async def main() -> int:
         await service.start()
         try:
-            loop = await run_connector(service, connector)
-            print(f"disconnected: {loop.moderated} moderated, {loop.enforced} enforced")
+            delay = 1.0
+            while True:
+                started = time.monotonic()
+                try:
+                    loop = await run_connector(service, connector())
+                    print(f"disconnected: {loop.moderated} moderated, {loop.enforced} enforced")
+                except IrcError as exc:  # refused: nick taken, bad password; retrying won't help
+                    print(f"chatguard irc-bot: {exc}", file=sys.stderr)
+                    return 1
+                except (OSError, TimeoutError) as exc:
+                    print(f"cannot reach {host}:{port} ({type(exc).__name__})", file=sys.stderr)
+                if args.once:
+                    return 0
+                # Back off while the server stays away; start over after a long session.
+                delay = 1.0 if time.monotonic() - started > MAX_BACKOFF_S else delay
+                print(f"reconnecting in {delay:g} s", file=sys.stderr, flush=True)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, MAX_BACKOFF_S)
         finally:
             await service.close()
 
     print(f"chatguard irc-bot: {args.nick} joining {', '.join(args.channel)} on {host}:{port}")
-    asyncio.run(main())
-    return 0
+    return asyncio.run(main())

@@ -62,8 +62,8 @@ async def run_connector(
 
     loop = ModerationLoop(connector=connector, moderate=moderate)
     reviews: asyncio.Task[Any] | None = None
-    await connector.connect()
     try:
+        await connector.connect()
         if hasattr(connector, "apply"):
             reviews = asyncio.create_task(enforce_reviews(service, connector))  # type: ignore[arg-type]
         if ready is not None:

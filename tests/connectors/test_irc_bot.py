@@ -189,3 +189,45 @@ def test_twitch_badges_become_roles_and_the_message_id_is_kept() -> None:
     message = bot._queue.get_nowait()
     assert message is not None
     assert message.roles == {Role.VIP, Role.SUBSCRIBER} and message.id == "5f1e-msg"
+
+
+TWITCH = [
+    pytest.param(None, ("/delete ",), id="default-deletes"),
+    pytest.param({"preset": "kids"}, (".timeout toxicuser 600 ",), id="kids-times-out"),
+    pytest.param({"preset": "default", "actions": {"high": "ban"}}, (".ban toxicuser ",), id="ban"),
+]
+
+
+@pytest.mark.parametrize(("override", "commands"), TWITCH)
+async def test_twitch_mode_speaks_twitch_chat_commands(
+    ngircd: int, settings: Settings, override: dict[str, Any] | None, commands: tuple[str, ...]
+) -> None:
+    channel = f"#tw{uuid.uuid4().hex[:8]}"
+    service = ModerationService.from_settings(settings)
+    await service.start()
+    bot = IrcConnector(
+        host="127.0.0.1", port=ngircd, nick="twitchbot", channels=[channel], twitch=True
+    )
+    ready = asyncio.Event()
+    runner = asyncio.create_task(run_connector(service, bot, ready=ready))
+    try:
+        if override is not None:
+            await service.decider.policies.put(  # type: ignore[attr-defined]
+                channel.lstrip("#"), override, actor="test"
+            )
+        await asyncio.wait_for(ready.wait(), 10)
+        async with IrcClient(ngircd, "toxicuser") as toxic, IrcClient(ngircd, "viewer") as viewer:
+            await toxic.join(channel)
+            await viewer.join(channel)
+            await toxic.say(channel, "kys")
+            said = await viewer.wait_for(
+                lambda line: line.command == "PRIVMSG" and line.nick == "twitchbot"
+            )
+            assert said.params[0] == channel
+            assert said.params[1].startswith(commands)
+            assert not any(line.command == "KICK" for line in viewer.lines)
+    finally:
+        runner.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await runner
+        await service.close()

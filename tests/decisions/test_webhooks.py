@@ -213,3 +213,34 @@ async def test_the_service_sends_its_actions_to_the_webhook(
     assert (event["type"], event["action"], event["user_id"]) == ("decision", "delete", "u")
     assert "kys" not in json.dumps(event)  # ids, action and reason; never the text
     assert dead == []
+
+
+async def test_pending_deliveries_survive_a_restart(
+    repository: DecisionRepository, receiver: Receiver
+) -> None:
+    def new_sender() -> WebhookSender:
+        return WebhookSender(
+            urls=[receiver.url],
+            secret=SecretStr(SECRET),
+            repository=repository,
+            backoff=Backoff(attempts=50, base_s=0.05, max_s=0.1),
+        )
+
+    first = new_sender()
+    [delivery] = await first.send(EVENT)
+    await asyncio.sleep(0.1)  # a failed attempt or two, receiver down
+    await first.close()  # the process stops with the delivery still pending
+    stored = await repository.delivery(delivery.id)
+    assert stored is not None and stored.status == "pending" and stored.attempts >= 1
+    before = stored.attempts
+
+    receiver.up()
+    second = new_sender()
+    try:
+        await second.start()  # resumes what was pending
+        await second.drain()
+    finally:
+        await second.close()
+    assert receiver.accepted == [EVENT]
+    stored = await repository.delivery(delivery.id)
+    assert stored is not None and (stored.status, stored.attempts) == (DELIVERED, before + 1)

@@ -155,6 +155,8 @@ class IrcConnector(ChatConnector):
         )
         if self.twitch:
             await self._send("CAP REQ :twitch.tv/tags twitch.tv/commands twitch.tv/membership")
+            # Servers that negotiate capabilities hold registration until CAP END.
+            await self._send("CAP END")
         if self._password is not None:
             await self._send(f"PASS {self._password.get_secret_value()}", secret=True)
         await self._send(f"NICK {self.nick}")

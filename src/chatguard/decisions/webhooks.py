@@ -179,7 +179,11 @@ class WebhookSender:
         if delivery is None or delivery.status != DEAD:
             raise NotFoundError(f"no dead letter {delivery_id!r}")
         await self.repository.update_delivery(
-            delivery_id, status=PENDING, attempts=0, error=delivery.last_error, at=self.clock()
+            delivery_id,
+            status=PENDING,
+            attempts=delivery.attempts,
+            error=delivery.last_error,
+            at=self.clock(),
         )
         self._spawn(delivery)
         return delivery
@@ -195,27 +199,30 @@ class WebhookSender:
         task.add_done_callback(self._tasks.discard)
 
     async def _deliver(self, delivery: Delivery) -> None:
+        """One round of attempts; `attempts` in the store counts every attempt ever made."""
         body = delivery.body.encode()
         error: str | None = None
+        total = delivery.attempts
         for attempt in range(1, self.backoff.attempts + 1):
+            total += 1
             error = await self._attempt(delivery, body)
             if error is None:
                 self.delivered += 1
                 await self.repository.update_delivery(
-                    delivery.id, status=DELIVERED, attempts=attempt, error=None, at=self.clock()
+                    delivery.id, status=DELIVERED, attempts=total, error=None, at=self.clock()
                 )
                 return
             self.failed_attempts += 1
-            log.info("webhook %s attempt %d failed: %s", delivery.id, attempt, error)
+            log.info("webhook %s attempt %d failed: %s", delivery.id, total, error)
             await self.repository.update_delivery(
-                delivery.id, status=PENDING, attempts=attempt, error=error, at=self.clock()
+                delivery.id, status=PENDING, attempts=total, error=error, at=self.clock()
             )
             if attempt < self.backoff.attempts:
                 await asyncio.sleep(self.backoff.delay(attempt))
         self.dead += 1
-        log.warning("webhook %s dead after %d attempts", delivery.id, self.backoff.attempts)
+        log.warning("webhook %s dead after %d attempts", delivery.id, total)
         await self.repository.update_delivery(
-            delivery.id, status=DEAD, attempts=self.backoff.attempts, error=error, at=self.clock()
+            delivery.id, status=DEAD, attempts=total, error=error, at=self.clock()
         )
 
     async def _attempt(self, delivery: Delivery, body: bytes) -> str | None:

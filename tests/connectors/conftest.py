@@ -29,6 +29,7 @@ PidFile = {dir}/ngircd.pid
 
 [Limits]
 MaxConnectionsIP = 0
+MaxNickLength = 30
 PingTimeout = 120
 PongTimeout = 60
 
@@ -88,7 +89,10 @@ class IrcClient:
         self._task = asyncio.create_task(self._read(reader))
         await self.send(f"NICK {self.nick}")
         await self.send(f"USER {self.nick} 0 * :{self.nick}")
-        await self.wait_for(lambda line: line.command == "001")
+        welcome = await self.wait_for(lambda line: line.command in ("001", "432", "433"))
+        if welcome.command != "001":
+            await self.__aexit__()
+            raise RuntimeError(f"{self.nick}: registration refused ({welcome.command})")
         return self
 
     async def __aexit__(self, *_: object) -> None:

@@ -49,6 +49,8 @@ async def test_bot_removes_the_toxic_author_and_spares_the_clean_one(
     ngircd: int, settings: Settings, override: dict[str, Any] | None, expected: set[str]
 ) -> None:
     channel = f"#room{uuid.uuid4().hex[:8]}"
+    tag = uuid.uuid4().hex[:5]  # nicks of their own: the server frees a nick a moment after QUIT
+    toxic_nick, clean_nick = f"toxic{tag}", f"clean{tag}"
     service = ModerationService.from_settings(settings)
     await service.start()
     events: list[dict[str, Any]] = []
@@ -58,7 +60,9 @@ async def test_bot_removes_the_toxic_author_and_spares_the_clean_one(
             events.append(event)
 
     collector = asyncio.create_task(collect())
-    bot = IrcConnector(host="127.0.0.1", port=ngircd, nick="guardbot", channels=[channel])
+    bot = IrcConnector(
+        host="127.0.0.1", port=ngircd, nick=f"gb{uuid.uuid4().hex[:6]}", channels=[channel]
+    )
     ready = asyncio.Event()
     runner = asyncio.create_task(run_connector(service, bot, ready=ready))
     try:
@@ -67,32 +71,32 @@ async def test_bot_removes_the_toxic_author_and_spares_the_clean_one(
                 channel.lstrip("#"), override, actor="test"
             )
         await asyncio.wait_for(ready.wait(), 10)
-        async with IrcClient(ngircd, "toxicuser") as toxic, IrcClient(ngircd, "cleanuser") as clean:
+        async with IrcClient(ngircd, toxic_nick) as toxic, IrcClient(ngircd, clean_nick) as clean:
             await toxic.join(channel)
             await clean.join(channel)
             await clean.say(channel, "good game everyone, well played")
             await toxic.say(channel, "kys loser")
 
-            kick = await clean.wait_for(_kicked("toxicuser", channel))
+            kick = await clean.wait_for(_kicked(toxic_nick, channel))
             assert "harassment/threatening" in kick.params[2]  # why, never what was said
             if "MODE +b" in expected:
-                await clean.wait_for(_banned("toxicuser", channel))
+                await clean.wait_for(_banned(toxic_nick, channel))
             else:
-                assert not any(_banned("toxicuser", channel)(line) for line in clean.lines)
+                assert not any(_banned(toxic_nick, channel)(line) for line in clean.lines)
 
             by_user = {e["user_id"]: e for e in events if e.get("type") == "decision"}
-            assert by_user["cleanuser"]["action"] == "allow"
-            assert by_user["toxicuser"]["action"] in {"delete", "timeout", "ban"}
+            assert by_user[clean_nick]["action"] == "allow"
+            assert by_user[toxic_nick]["action"] in {"delete", "timeout", "ban"}
             assert not any(
-                line.command in ("KICK", "MODE") and "cleanuser" in line.params
+                line.command in ("KICK", "MODE") and clean_nick in line.params
                 for line in clean.lines
             )
-            assert not any("cleanuser" in command for command in bot.sent)
+            assert not any(clean_nick in command for command in bot.sent)
             # The clean author is still in the channel and can keep talking.
             mark = clean.mark()
             await clean.send(f"NAMES {channel}")
             names = await clean.wait_for(lambda line: line.command == "353", after=mark)
-            assert "cleanuser" in names.params[-1] and "toxicuser" not in names.params[-1]
+            assert clean_nick in names.params[-1] and toxic_nick not in names.params[-1]
     finally:
         runner.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -118,14 +122,21 @@ async def test_a_denial_in_the_review_queue_is_enforced_in_the_channel(
     ngircd: int, settings: Settings
 ) -> None:
     channel = f"#held{uuid.uuid4().hex[:8]}"
+    tag = uuid.uuid4().hex[:5]
+    swearer_nick, other_nick = f"swear{tag}", f"other{tag}"
     service = ModerationService.from_settings(settings)
     await service.start()
-    bot = IrcConnector(host="127.0.0.1", port=ngircd, nick="reviewbot", channels=[channel])
+    bot = IrcConnector(
+        host="127.0.0.1", port=ngircd, nick=f"rb{uuid.uuid4().hex[:6]}", channels=[channel]
+    )
     ready = asyncio.Event()
     runner = asyncio.create_task(run_connector(service, bot, ready=ready))
     try:
         await asyncio.wait_for(ready.wait(), 10)
-        async with IrcClient(ngircd, "swearer") as swearer, IrcClient(ngircd, "other") as other:
+        async with (
+            IrcClient(ngircd, swearer_nick) as swearer,
+            IrcClient(ngircd, other_nick) as other,
+        ):
             await swearer.join(channel)
             await other.join(channel)
             await swearer.say(channel, "well fuck that")  # uncertain: held for review
@@ -138,7 +149,7 @@ async def test_a_denial_in_the_review_queue_is_enforced_in_the_channel(
             [item] = items
             assert not any(line.command == "KICK" for line in other.lines)  # held, not removed
             await reviews.deny(item.id, actor="mod_anna", reason="not here")
-            kick = await other.wait_for(_kicked("swearer", channel))
+            kick = await other.wait_for(_kicked(swearer_nick, channel))
             assert "after review" in kick.params[2]
     finally:
         runner.cancel()
@@ -193,8 +204,8 @@ def test_twitch_badges_become_roles_and_the_message_id_is_kept() -> None:
 
 TWITCH = [
     pytest.param(None, ("/delete ",), id="default-deletes"),
-    pytest.param({"preset": "kids"}, (".timeout toxicuser 600 ",), id="kids-times-out"),
-    pytest.param({"preset": "default", "actions": {"high": "ban"}}, (".ban toxicuser ",), id="ban"),
+    pytest.param({"preset": "kids"}, (".timeout {toxic} 600 ",), id="kids-times-out"),
+    pytest.param({"preset": "default", "actions": {"high": "ban"}}, (".ban {toxic} ",), id="ban"),
 ]
 
 
@@ -203,10 +214,12 @@ async def test_twitch_mode_speaks_twitch_chat_commands(
     ngircd: int, settings: Settings, override: dict[str, Any] | None, commands: tuple[str, ...]
 ) -> None:
     channel = f"#tw{uuid.uuid4().hex[:8]}"
+    tag = uuid.uuid4().hex[:5]
+    bot_nick, toxic_nick, viewer_nick = f"tw{tag}", f"toxic{tag}", f"viewer{tag}"
     service = ModerationService.from_settings(settings)
     await service.start()
     bot = IrcConnector(
-        host="127.0.0.1", port=ngircd, nick="twitchbot", channels=[channel], twitch=True
+        host="127.0.0.1", port=ngircd, nick=bot_nick, channels=[channel], twitch=True
     )
     ready = asyncio.Event()
     runner = asyncio.create_task(run_connector(service, bot, ready=ready))
@@ -216,18 +229,54 @@ async def test_twitch_mode_speaks_twitch_chat_commands(
                 channel.lstrip("#"), override, actor="test"
             )
         await asyncio.wait_for(ready.wait(), 10)
-        async with IrcClient(ngircd, "toxicuser") as toxic, IrcClient(ngircd, "viewer") as viewer:
+        async with IrcClient(ngircd, toxic_nick) as toxic, IrcClient(ngircd, viewer_nick) as viewer:
             await toxic.join(channel)
             await viewer.join(channel)
             await toxic.say(channel, "kys")
             said = await viewer.wait_for(
-                lambda line: line.command == "PRIVMSG" and line.nick == "twitchbot"
+                lambda line: line.command == "PRIVMSG" and line.nick == bot_nick
             )
             assert said.params[0] == channel
-            assert said.params[1].startswith(commands)
+            assert said.params[1].startswith(tuple(c.format(toxic=toxic_nick) for c in commands))
             assert not any(line.command == "KICK" for line in viewer.lines)
     finally:
         runner.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await runner
         await service.close()
+
+
+def test_a_me_action_is_moderated_as_what_it_says() -> None:
+    bot = IrcConnector(host="h", port=1, nick="bot", channels=["#c"])
+    bot._handle(IrcLine.parse(":someone!u@h PRIVMSG #c :\x01ACTION says kys\x01"))
+    message = bot._queue.get_nowait()
+    assert message is not None and message.text == "says kys"
+
+
+@pytest.mark.parametrize(
+    ("where", "nick", "sent"),
+    [
+        pytest.param("joined", "troll", True, id="joined-channel-valid-nick"),
+        pytest.param("elsewhere", "troll", False, id="channel-not-served"),
+        pytest.param("joined", "two words", False, id="nick-with-space"),
+        pytest.param("joined", "*", False, id="mask"),
+    ],
+)
+async def test_only_valid_nicks_in_served_channels_are_acted_on(
+    ngircd: int, where: str, nick: str, sent: bool
+) -> None:
+    from chatguard.domain import Action
+
+    channel = f"#v{uuid.uuid4().hex[:8]}"
+    bot = IrcConnector(
+        host="127.0.0.1", port=ngircd, nick=f"vb{uuid.uuid4().hex[:6]}", channels=[channel]
+    )
+    await bot.connect()
+    try:
+        channel_id = channel.lstrip("#") if where == "joined" else "elsewhere"
+        if bot.serves(channel_id):
+            await bot.apply(channel_id=channel_id, user_id=nick, action=Action.BAN)
+    finally:
+        await bot.close()
+    expected = [f"MODE {channel} +b troll!*@*", f"KICK {channel} troll :chatguard"]
+    assert bot.sent == (expected if sent else [])

@@ -37,8 +37,34 @@ class ChatConnector(ABC):
         """Chat messages as they arrive (not the connector's own)."""
 
     @abstractmethod
+    async def apply(
+        self,
+        *,
+        channel_id: str,
+        user_id: str,
+        action: Action,
+        duration_s: int | None = None,
+        message_id: str | None = None,
+        reason: str = "chatguard",
+    ) -> None:
+        """Send the platform's commands for `action` against a user in a channel; allow, flag
+        and hold send nothing (chat has shown the message already)."""
+
+    def serves(self, channel_id: str) -> bool:
+        """Is this channel one the connector moderates? (Review outcomes of other channels,
+        decided through the API, are not its business.)"""
+        return True
+
     async def enforce(self, message: Message, decision: Decision) -> None:
-        """Carry out the decision with the platform's commands; allow and flag do nothing."""
+        """Carry out a decision about a message this connector delivered."""
+        await self.apply(
+            channel_id=message.channel_id,
+            user_id=message.user_id,
+            action=decision.action,
+            duration_s=decision.duration_s,
+            message_id=message.id,
+            reason=short_reason(decision),
+        )
 
 
 class ModerationLoop:
@@ -69,3 +95,11 @@ class ModerationLoop:
             except Exception as exc:
                 self.failed += 1
                 log.warning("enforcing %s failed: %s", message.id, type(exc).__name__)
+
+
+def short_reason(decision: Decision) -> str:
+    """What a kick or timeout says: the category, severity and rung, never the message text."""
+    reason = decision.reason.split(";")[0]
+    rung = next((s for s in decision.trail if s.startswith("rung:")), "")
+    text = f"chatguard: {reason}" + (f" ({rung.split(':', 2)[2]})" if rung else "")
+    return text[:200]

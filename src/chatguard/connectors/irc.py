@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import ssl
 import uuid
 from collections.abc import AsyncIterator
@@ -22,7 +23,7 @@ from dataclasses import dataclass, field
 from pydantic import SecretStr
 
 from chatguard.connectors.base import ChatConnector
-from chatguard.domain import Action, Decision, Message, Role
+from chatguard.domain import Action, Message, Role
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,10 @@ TWITCH_BADGES = {
     "subscriber": Role.SUBSCRIBER,
     "founder": Role.SUBSCRIBER,
 }
+
+
+VALID_NICK = re.compile(r"[A-Za-z0-9\[\]\\`_^{|}\-]{1,64}")
+CTCP_ACTION = "\x01ACTION "
 
 
 class IrcError(ConnectionError):
@@ -153,6 +158,14 @@ class IrcConnector(ChatConnector):
         self._reader, self._writer = await asyncio.wait_for(
             asyncio.open_connection(self.host, self.port, ssl=context), self.connect_timeout_s
         )
+        try:
+            await self._register()
+        except BaseException:
+            await self.close()
+            raise
+        log.info("irc: joined %s on %s:%d", ",".join(self.channels), self.host, self.port)
+
+    async def _register(self) -> None:
         if self.twitch:
             await self._send("CAP REQ :twitch.tv/tags twitch.tv/commands twitch.tv/membership")
             # Servers that negotiate capabilities hold registration until CAP END.
@@ -167,7 +180,6 @@ class IrcConnector(ChatConnector):
         await asyncio.wait_for(
             asyncio.gather(*(e.wait() for e in self._joined.values())), self.connect_timeout_s
         )
-        log.info("irc: joined %s on %s:%d", ",".join(self.channels), self.host, self.port)
 
     async def close(self) -> None:
         self._closing = True
@@ -253,6 +265,8 @@ class IrcConnector(ChatConnector):
 
     def _on_privmsg(self, line: IrcLine) -> None:
         target, text = line.params
+        if text.startswith(CTCP_ACTION):  # "/me ..." is said all the same
+            text = text[len(CTCP_ACTION) :].rstrip("\x01")
         sender = line.nick
         if target[0] not in "#&" or sender.lower() == self.nick.lower():
             return  # private messages and our own lines are not moderated
@@ -282,15 +296,8 @@ class IrcConnector(ChatConnector):
 
     # Enforcing -------------------------------------------------------------------------------
 
-    async def enforce(self, message: Message, decision: Decision) -> None:
-        await self.apply(
-            channel_id=message.channel_id,
-            user_id=message.user_id,
-            action=decision.action,
-            duration_s=decision.duration_s,
-            message_id=message.id,
-            reason=_short_reason(decision),
-        )
+    def serves(self, channel_id: str) -> bool:
+        return channel_id in self._joined
 
     async def apply(
         self,
@@ -305,6 +312,11 @@ class IrcConnector(ChatConnector):
         """Send the platform's commands for `action` against `user_id` in `channel_id`."""
         channel = self._names.get(channel_id, f"#{channel_id}")
         nick = user_id
+        if not VALID_NICK.fullmatch(nick):
+            # Only a nick that came from IRC can be acted on; anything else would split the
+            # command line (a space) or hit a mask (`*`).
+            log.warning("irc: not enforcing against an invalid nick in %s", channel_id)
+            return
         if self.twitch:
             await self._apply_twitch(channel, nick, action, duration_s, message_id, reason)
         else:
@@ -357,11 +369,3 @@ class IrcConnector(ChatConnector):
         self._writer.write(data + b"\r\n")
         await self._writer.drain()
         log.debug("irc> %s", "PASS ***" if secret else line.split(" :", 1)[0])
-
-
-def _short_reason(decision: Decision) -> str:
-    # The reason names categories and the strike rung, never the message text.
-    reason = decision.reason.split(";")[0]
-    rung = next((s for s in decision.trail if s.startswith("rung:")), "")
-    text = f"chatguard: {reason}" + (f" ({rung.split(':', 2)[2]})" if rung else "")
-    return text[:200]

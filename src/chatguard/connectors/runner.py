@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any, Protocol
+from typing import Any
 
 from chatguard.connectors.base import ChatConnector, ModerationLoop
 from chatguard.domain import Action, Decision, Message
@@ -15,26 +15,13 @@ from chatguard.service import DECISIONS_TOPIC, ModerationService
 log = logging.getLogger(__name__)
 
 
-class Applies(Protocol):
-    async def apply(
-        self,
-        *,
-        channel_id: str,
-        user_id: str,
-        action: Action,
-        duration_s: int | None = None,
-        message_id: str | None = None,
-        reason: str = "",
-    ) -> None: ...
-
-
-async def enforce_reviews(service: ModerationService, connector: Applies) -> None:
+async def enforce_reviews(service: ModerationService, connector: ChatConnector) -> None:
     """Carry out review outcomes that remove a message (denials, timeouts' default action)."""
     async for event in service.events.subscribe(DECISIONS_TOPIC):
         if event.get("type") != "review.resolved":
             continue
         action = Action(event["action"])
-        if not action.removes_message:
+        if action.severity < Action.DELETE.severity or not connector.serves(event["channel_id"]):
             continue
         try:
             await connector.apply(
@@ -64,8 +51,7 @@ async def run_connector(
     reviews: asyncio.Task[Any] | None = None
     try:
         await connector.connect()
-        if hasattr(connector, "apply"):
-            reviews = asyncio.create_task(enforce_reviews(service, connector))  # type: ignore[arg-type]
+        reviews = asyncio.create_task(enforce_reviews(service, connector))
         if ready is not None:
             ready.set()
         await loop.run()

@@ -165,3 +165,12 @@ async def test_the_review_queue_applies_the_default_action_in_the_background(
         "delete",
         "system",
     )
+
+
+async def test_a_provisional_removal_gives_no_strike(engine: PolicyEngine) -> None:
+    await engine.policies.put("strict", {"fail_mode": "closed"}, actor="owner")
+    pending = make_assessment({"harassment": 0.5}, Route.UNCERTAIN, pending=True)
+    decision = await engine.decide(offence(channel="strict"), pending)
+    assert (decision.action, decision.provisional) == (Action.DELETE, True)
+    assert engine.strikes is not None
+    assert await engine.strikes.history("strict", "troll") == []

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from chatguard.decisions.audit import SYSTEM, AuditLog
-from chatguard.decisions.evaluate import Verdict, evaluate
+from chatguard.decisions.evaluate import evaluate
 from chatguard.decisions.policy_store import PolicyStore, ResolvedPolicy
 from chatguard.decisions.presets import Presets, load_presets
 from chatguard.decisions.records import AuditEntry, Strike
@@ -110,8 +110,10 @@ class PolicyEngine:
         rule, reason = verdict.rule, verdict.reason
         steps = [f"policy:{resolved.label}", *verdict.steps]
         escalation = None
-        if rule.action.severity >= policy.ladder.strike_at.severity and self.strikes is not None:
-            escalation = await self._escalate(message, resolved, verdict)
+        # A provisional removal (the LLM could not judge) is not held against the user.
+        strikes_apply = not verdict.provisional and self.strikes is not None
+        if strikes_apply and rule.action.severity >= policy.ladder.strike_at.severity:
+            escalation = await self._escalate(message, resolved)
             rule = harsher(rule, escalation.rung)
             reason += f"; {escalation.describe()}"
             steps.append(f"rung:{escalation.position}:{escalation.rung.name}")
@@ -135,9 +137,7 @@ class PolicyEngine:
             )
         return decision
 
-    async def _escalate(
-        self, message: Message, resolved: ResolvedPolicy, verdict: Verdict
-    ) -> Escalation:
+    async def _escalate(self, message: Message, resolved: ResolvedPolicy) -> Escalation:
         assert self.strikes is not None
         ladder = StrikeLadder(resolved.policy.ladder)
         active = await self.strikes.active(

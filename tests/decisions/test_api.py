@@ -234,3 +234,22 @@ async def test_decide_refuses_an_unknown_category(api: httpx.AsyncClient) -> Non
     }
     response = await api.post("/decide", json=body)
     assert response.status_code == 422 and "rudeness" in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("raw_message", "status"),
+    [
+        pytest.param('"\\ud800 held"', 422, id="lone-surrogate"),
+        pytest.param('"' + "a" * 5000 + '"', 413, id="too-long"),
+    ],
+)
+async def test_decide_applies_the_input_checks_of_moderate(
+    api: httpx.AsyncClient, raw_message: str, status: int
+) -> None:
+    body = (
+        f'{{"message": {raw_message}, "user_id": "u", "channel_id": "lobby", '
+        '"assessment": {"scores": {"hate": 0.5}, "route": "uncertain"}}'
+    )
+    response = await api.post("/decide", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == status
+    assert (await api.get("/review")).json()["items"] == []

@@ -9,14 +9,16 @@ from fastapi import APIRouter
 
 from chatguard.api.decision_deps import EngineDep
 from chatguard.api.decision_schemas import DecideRequest
+from chatguard.api.deps import ServiceDep
 from chatguard.serialize import decision_dict
 
 router = APIRouter(tags=["decisions"])
 
 
 @router.post("/decide")
-async def decide(body: DecideRequest, engine: EngineDep) -> dict[str, Any]:
+async def decide(body: DecideRequest, engine: EngineDep, service: ServiceDep) -> dict[str, Any]:
     """Decide what to do about a message under its channel's policy, given its assessment."""
     message = body.to_message()
+    service.validate(message)  # the limits and checks /moderate applies
     decision = await engine.decide(message, body.assessment.to_assessment(message.id))
     return decision_dict(decision)

@@ -1,0 +1,44 @@
+"""Migration 0002 goes up, down and up again on SQLite and PostgreSQL, leaving 0001 intact."""
+
+from __future__ import annotations
+
+from alembic import command
+from sqlalchemy import inspect
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from chatguard.storage.migrate import alembic_config, upgrade
+
+DECISION_TABLES = {
+    "policy_versions",
+    "strikes",
+    "review_items",
+    "review_labels",
+    "audit_log",
+    "webhook_deliveries",
+}
+
+
+async def test_0002_upgrades_downgrades_and_upgrades_again(database_url: str) -> None:
+    engine = create_async_engine(database_url)
+
+    async def tables() -> set[str]:
+        async with engine.connect() as connection:
+            return set(await connection.run_sync(lambda c: inspect(c).get_table_names()))
+
+    def downgrade(connection: Connection) -> None:
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0001")
+
+    try:
+        await upgrade(engine)
+        assert await tables() >= DECISION_TABLES
+        async with engine.begin() as connection:
+            await connection.run_sync(downgrade)
+        after = await tables()
+        assert not DECISION_TABLES & after and {"messages", "decisions"} <= after
+        await upgrade(engine)
+        assert await tables() >= DECISION_TABLES
+    finally:
+        await engine.dispose()

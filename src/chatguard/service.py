@@ -76,7 +76,7 @@ class ModerationService:
             await self.store.start()
         await self.pipeline.start()
         if isinstance(self.decider, PolicyEngine):
-            await self.decider.start()
+            await self.decider.start(metrics=self.metrics.registry)
 
     async def close(self) -> None:
         if isinstance(self.decider, PolicyEngine):

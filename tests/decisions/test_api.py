@@ -253,3 +253,20 @@ async def test_decide_applies_the_input_checks_of_moderate(
     response = await api.post("/decide", content=body, headers={"content-type": "application/json"})
     assert response.status_code == status
     assert (await api.get("/review")).json()["items"] == []
+
+
+async def test_metrics_count_policy_actions_reviews_and_strikes(api: httpx.AsyncClient) -> None:
+    await moderate(api, "well fuck that")
+    await moderate(api, "kys")
+    item = await held_item(api)
+    await api.post(f"/review/{item['id']}/deny", json={"actor": "mod"})
+    text = (await api.get("/metrics")).text
+    for line in (
+        'chatguard_policy_actions_total{action="hold",policy="default"} 1.0',
+        'chatguard_policy_actions_total{action="delete",policy="default"} 1.0',
+        'chatguard_review_items_total{outcome="held"} 1.0',
+        'chatguard_review_items_total{outcome="denied"} 1.0',
+        'chatguard_strikes_total{source="auto"} 1.0',
+        'chatguard_strikes_total{source="review"} 1.0',
+    ):
+        assert line in text

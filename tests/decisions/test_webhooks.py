@@ -209,6 +209,8 @@ async def test_the_service_sends_its_actions_to_the_webhook(
                 await asyncio.sleep(0.02)
             await webhooks.drain()
             dead = (await api.get("/webhooks/dead-letters")).json()["dead_letters"]
+            metrics = (await api.get("/metrics")).text
+    assert 'chatguard_webhook_attempts_total{outcome="delivered"} 1.0' in metrics
     [event] = receiver.accepted  # the clean message is not sent, the removal is
     assert (event["type"], event["action"], event["user_id"]) == ("decision", "delete", "u")
     assert "kys" not in json.dumps(event)  # ids, action and reason; never the text

@@ -11,8 +11,11 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from prometheus_client import CollectorRegistry
+
 from chatguard.decisions.audit import SYSTEM, AuditLog
 from chatguard.decisions.evaluate import evaluate
+from chatguard.decisions.metrics import DecisionMetrics
 from chatguard.decisions.policy_store import PolicyStore, ResolvedPolicy
 from chatguard.decisions.presets import Presets, load_presets
 from chatguard.decisions.records import AuditEntry, Strike
@@ -65,6 +68,8 @@ class PolicyEngine:
             presets=self.presets, repository=repository, audit=self.audit, on_terms=on_terms
         )
         self._forwarder: asyncio.Task[None] | None = None
+        self.metrics = DecisionMetrics()
+        self._bound = False
 
     @classmethod
     def from_settings(
@@ -83,7 +88,19 @@ class PolicyEngine:
         """Where blocked/permitted terms go when a channel's policy loads or changes."""
         self.policies.on_terms = hook
 
-    async def start(self) -> None:
+    def bind_metrics(self, registry: CollectorRegistry) -> None:
+        """Count on `registry` (the service's) from now on; once."""
+        if self._bound:
+            return
+        self._bound = True
+        self.metrics = DecisionMetrics(registry)
+        for part in (self.reviews, self.webhooks):
+            if part is not None:
+                part.metrics = self.metrics
+
+    async def start(self, *, metrics: CollectorRegistry | None = None) -> None:
+        if metrics is not None:
+            self.bind_metrics(metrics)
         if self.reviews is not None:
             self.reviews.start(interval_s=self.review_interval_s)
         if self.webhooks is not None:
@@ -127,6 +144,9 @@ class PolicyEngine:
             policy=policy.name,
             trail=(*(f"{t.stage}:{t.route.value}" for t in assessment.trail), *steps),
         )
+        self.metrics.actions.labels(decision.action.value, policy.name).inc()
+        if escalation is not None:
+            self.metrics.strikes.labels("auto").inc()
         if decision.action is Action.HOLD and self.reviews is not None:
             await self.reviews.hold(message, decision, policy)
         if self.repository is not None and decision.action is not Action.ALLOW:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from chatguard.decisions.audit import HUMAN, SYSTEM, AuditLog
+from chatguard.decisions.metrics import DecisionMetrics
 from chatguard.decisions.policy import ActionRule, ChannelPolicy
 from chatguard.decisions.records import Label, ReviewItem, ReviewStatus, Strike
 from chatguard.decisions.repository import DecisionRepository
@@ -41,6 +42,7 @@ class ReviewQueue:
         self.events = events
         self.clock = clock
         self._expiry: asyncio.Task[None] | None = None
+        self.metrics = DecisionMetrics()
 
     async def hold(self, message: Message, decision: Decision, policy: ChannelPolicy) -> ReviewItem:
         now = self.clock()
@@ -61,6 +63,7 @@ class ReviewQueue:
             expires_at=now + policy.review.timeout_s,
         )
         stored = await self.repository.add_review(item)
+        self.metrics.reviews.labels("held").inc()
         await self._publish("review.held", stored, action=Action.HOLD.value, duration_s=None)
         return stored
 
@@ -147,6 +150,7 @@ class ReviewQueue:
                 f"(by {current.resolved_by})"
             )
         by_human = status is not ReviewStatus.EXPIRED
+        self.metrics.reviews.labels(status.value).inc()
         label = VIOLATION if rule.action.removes_message else ACCEPTABLE
         await self.repository.add_label(
             Label(
@@ -162,6 +166,7 @@ class ReviewQueue:
             )
         )
         if status is ReviewStatus.DENIED:
+            self.metrics.strikes.labels("review").inc()
             await self.repository.add_strike(
                 Strike(
                     channel_id=item.channel_id,

@@ -28,6 +28,7 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
+from chatguard.decisions.metrics import DecisionMetrics
 from chatguard.decisions.records import Delivery
 from chatguard.decisions.repository import DecisionRepository
 from chatguard.errors import NotFoundError, WebhookVerificationError
@@ -137,6 +138,7 @@ class WebhookSender:
         self.delivered = 0
         self.failed_attempts = 0
         self.dead = 0
+        self.metrics = DecisionMetrics()
 
     async def start(self) -> None:
         """Resume deliveries left pending by a previous run."""
@@ -208,11 +210,13 @@ class WebhookSender:
             error = await self._attempt(delivery, body)
             if error is None:
                 self.delivered += 1
+                self.metrics.webhooks.labels("delivered").inc()
                 await self.repository.update_delivery(
                     delivery.id, status=DELIVERED, attempts=total, error=None, at=self.clock()
                 )
                 return
             self.failed_attempts += 1
+            self.metrics.webhooks.labels("failed").inc()
             log.info("webhook %s attempt %d failed: %s", delivery.id, total, error)
             await self.repository.update_delivery(
                 delivery.id, status=PENDING, attempts=total, error=error, at=self.clock()
@@ -220,6 +224,7 @@ class WebhookSender:
             if attempt < self.backoff.attempts:
                 await asyncio.sleep(self.backoff.delay(attempt))
         self.dead += 1
+        self.metrics.webhooks.labels("dead").inc()
         log.warning("webhook %s dead after %d attempts", delivery.id, total)
         await self.repository.update_delivery(
             delivery.id, status=DEAD, attempts=total, error=error, at=self.clock()

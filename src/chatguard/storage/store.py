@@ -6,7 +6,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
@@ -104,6 +104,43 @@ class SqlStore:
                 check_same_text(stored, message)
                 existing[message.id] = stored
         return existing
+
+    async def replace_provisional(self, message: Message, decision: Decision) -> bool:
+        """Replace the stored provisional decision (and its assessment) for `message` with the
+        final `decision`. Returns False, changing nothing, when the stored decision is not
+        provisional or the message is not stored."""
+        response = decision_dict(decision)
+        assessment = decision.assessment
+        async with self._sessions.begin() as session:
+            changed = await session.execute(
+                update(DecisionRow)
+                .where(DecisionRow.message_id == message.id, DecisionRow.provisional.is_(True))
+                .values(
+                    action=decision.action.value,
+                    reason=decision.reason,
+                    policy=decision.policy,
+                    duration_s=decision.duration_s,
+                    provisional=decision.provisional,
+                    processing_time_ms=decision.processing_time_ms,
+                    response=response,
+                )
+            )
+            if not changed.rowcount:  # type: ignore[attr-defined]
+                return False
+            await session.execute(
+                update(AssessmentRow)
+                .where(AssessmentRow.message_id == message.id)
+                .values(
+                    route=assessment.route.value,
+                    decided_by=assessment.decided_by,
+                    flagged=assessment.flagged,
+                    escalated=assessment.escalated,
+                    scores={c.value: float(s) for c, s in assessment.scores.items()},
+                    spans=response["spans"],
+                    trail=response["trail"],
+                )
+            )
+        return True
 
     async def count(self, table: str = "messages") -> int:
         model = {"messages": MessageRow, "assessments": AssessmentRow, "decisions": DecisionRow}

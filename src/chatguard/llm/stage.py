@@ -1,0 +1,289 @@
+"""`LLMStage`: the adjudicator at the end of the cascade.
+
+It sees only the messages the fast tier was unsure about. Each is answered from the verdict
+cache when possible; otherwise it joins a micro-batch (one prompt for up to LLM_BATCH_SIZE
+messages) sent through the client's retries, breaker and concurrency limit. Its verdict is
+authoritative (it replaces the fast tier's scores), with one exception, the guard rail: a message
+the fast tier scored as prompt injection cannot be cleared by an LLM verdict (the injection may
+be aimed at the LLM); it stays in the uncertain band and goes to review.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from chatguard.channel import CHANNEL_CONTEXT, ChannelContext
+from chatguard.domain import StageResult
+from chatguard.llm.batcher import MicroBatcher
+from chatguard.llm.breaker import BreakerState, CircuitBreaker
+from chatguard.llm.cache import (
+    CachedVerdict,
+    LRUVerdictCache,
+    RedisVerdictCache,
+    VerdictCache,
+    cache_key,
+)
+from chatguard.llm.client import Completion, LLMClient, LLMSchemaUnsupportedError
+from chatguard.llm.metrics import LLMMetrics
+from chatguard.llm.parse import LLMParseError, ParsedAnswer, Verdict, parse_answer, strip_reasoning
+from chatguard.llm.prompt import (
+    PromptItem,
+    RecentMessage,
+    build_messages,
+    policy_version,
+    repair_messages,
+    response_format,
+)
+from chatguard.pipeline.router import Thresholds
+from chatguard.pipeline.stage import ComponentHealth, Stage, StageInput
+from chatguard.taxonomy import ALL_CATEGORIES, Category
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
+
+    from chatguard.config import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class _Job:
+    """One message on its way into a batch."""
+
+    text: str
+    recent: tuple[RecentMessage, ...]
+    strikes: int
+
+
+class LLMStage(Stage):
+    """Adjudicates uncertain messages with an LLM behind an OpenAI-compatible endpoint."""
+
+    name = "llm"
+    can_clear = True
+    escalation = True
+
+    def __init__(
+        self,
+        *,
+        client: LLMClient,
+        cache: VerdictCache | None = None,
+        batch_size: int = 16,
+        batch_wait_ms: float = 20.0,
+        temperature: float = 0.6,
+        max_tokens: int | None = 4096,
+        json_schema: bool = True,
+        system_prompt: bool = False,
+        context_messages: int = 10,
+        injection_allow_at: float | None = None,
+        timeout_s: float = 35.0,
+    ) -> None:
+        super().__init__(timeout_s=timeout_s)
+        self.client = client
+        self.cache: VerdictCache = cache if cache is not None else LRUVerdictCache(max_entries=0)
+        self.batch_size = batch_size
+        self.batch_wait_ms = batch_wait_ms
+        self.temperature = temperature
+        self.max_tokens = max_tokens
+        self.json_schema = json_schema
+        self.system_prompt = system_prompt
+        self.context_messages = context_messages
+        self.injection_allow_at = (
+            Thresholds().allow_at(Category.PROMPT_INJECTION)
+            if injection_allow_at is None
+            else injection_allow_at
+        )
+        self.metrics = LLMMetrics(self)
+        self._batchers: dict[str | None, MicroBatcher[_Job, Verdict]] = {}
+        self.parse_failures = 0
+        self.repairs = 0
+        self.guard_rail_hits = 0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LLMStage:
+        if settings.llm_base_url is None:
+            raise ValueError("the llm stage needs LLM_ENDPOINT")
+        client = LLMClient(
+            base_url=settings.llm_base_url,
+            model=settings.llm_model,
+            api_key=settings.llm_api_key.get_secret_value() if settings.llm_api_key else None,
+            timeout_s=settings.llm_timeout,
+            max_retries=settings.llm_max_retries,
+            concurrency=settings.llm_concurrency,
+            breaker=CircuitBreaker(
+                failure_threshold=settings.llm_breaker_failures,
+                reset_after_s=settings.llm_breaker_reset_s,
+            ),
+        )
+        cache: VerdictCache
+        if settings.redis_url and settings.llm_cache_size > 0:
+            cache = RedisVerdictCache(url=settings.redis_url, ttl_s=settings.llm_cache_ttl_s)
+        else:
+            cache = LRUVerdictCache(max_entries=settings.llm_cache_size)
+        # Budget for the whole escalation: every attempt, its backoff and the batch fill time.
+        budget = settings.llm_timeout * (settings.llm_max_retries + 1) + 5.0
+        return cls(
+            client=client,
+            cache=cache,
+            batch_size=settings.llm_batch_size,
+            batch_wait_ms=settings.llm_batch_wait_ms,
+            temperature=settings.llm_temperature,
+            max_tokens=settings.llm_max_tokens,
+            json_schema=settings.llm_json_schema,
+            system_prompt=settings.llm_system_prompt,
+            context_messages=settings.llm_context_messages,
+            timeout_s=budget + settings.llm_batch_wait_ms / 1000,
+        )
+
+    # -- Stage interface -------------------------------------------------------------------
+
+    async def assess(self, items: Sequence[StageInput]) -> list[StageResult]:
+        return list(await asyncio.gather(*(self._assess_one(item) for item in items)))
+
+    async def close(self) -> None:
+        for batcher in self._batchers.values():
+            await batcher.close()
+        await self.client.close()
+        await self.cache.close()
+
+    def health(self) -> ComponentHealth:
+        breaker = self.client.breaker
+        stats = self.client.stats
+        state = breaker.state
+        if state is BreakerState.OPEN:
+            detail = f"circuit open, next trial in {breaker.retry_in_s():.0f}s"
+        elif state is BreakerState.HALF_OPEN:
+            detail = "circuit half-open, next call is a trial"
+        else:
+            detail = f"ok, model {self.client.model}"
+        if stats.last_error:
+            detail += f"; last error: {stats.last_error}"
+        return ComponentHealth(self.name, state is not BreakerState.OPEN, detail, essential=False)
+
+    def register_metrics(self, registry: CollectorRegistry) -> None:
+        registry.register(self.metrics)
+
+    # -- one message -----------------------------------------------------------------------
+
+    async def _assess_one(self, item: StageInput) -> StageResult:
+        started = time.perf_counter()
+        channel = item.message.channel_id
+        context = _channel_context(item.context)
+        rules = context.rules(channel) if context is not None else None
+        key = cache_key(item.normalized.folded, self._policy_version(rules))
+        reasons: list[str] = []
+        try:
+            cached = await self.cache.get(key)
+            if cached is not None:
+                verdict = Verdict("cached", cached.scores, cached.reason)
+                reasons.append("llm verdict from cache")
+            else:
+                verdict = await self._batcher(rules).submit(self._job(item, context))
+                await self.cache.set(key, CachedVerdict(verdict.scores, verdict.reason))
+        except Exception as exc:  # unavailable or unusable: the result says so, moderation goes on
+            return StageResult(
+                self.name,
+                latency_ms=(time.perf_counter() - started) * 1000,
+                error=f"{type(exc).__name__}: {exc}",
+            )
+        scores = {c: float(verdict.scores.get(c, 0.0)) for c in ALL_CATEGORIES}
+        if verdict.reason:
+            reasons.insert(0, f"llm: {verdict.reason}")
+        review = False
+        injection = item.scores.get(Category.PROMPT_INJECTION, 0.0)
+        if injection >= self.injection_allow_at:
+            # Guard rail: the LLM may raise scores but lower none of the fast tier's.
+            self.guard_rail_hits += 1
+            review = True
+            scores = {c: max(s, item.scores.get(c, 0.0)) for c, s in scores.items()}
+            reasons.append(
+                f"guard rail: fast tier scored prompt_injection {injection:.2f}; "
+                "an LLM verdict cannot clear it"
+            )
+        return StageResult(
+            self.name,
+            scores,
+            reasons=tuple(reasons),
+            latency_ms=(time.perf_counter() - started) * 1000,
+            authoritative=True,
+            review=review,
+        )
+
+    def _job(self, item: StageInput, context: ChannelContext | None) -> _Job:
+        if context is None or self.context_messages <= 0:
+            return _Job(item.message.text, (), 0)
+        message = item.message
+        recent = tuple(
+            RecentMessage(m.text, m.user_id == message.user_id)
+            for m in context.recent(message.channel_id, limit=self.context_messages)
+            if m.message_id != message.id
+        )
+        return _Job(message.text, recent, context.strikes(message.channel_id, message.user_id))
+
+    def _policy_version(self, rules: str | None) -> str:
+        return policy_version(
+            model=self.client.model, rules=rules, system_prompt=self.system_prompt
+        )
+
+    def _batcher(self, rules: str | None) -> MicroBatcher[_Job, Verdict]:
+        # One batcher per rule set: a prompt carries one channel's rules.
+        batcher = self._batchers.get(rules)
+        if batcher is None:
+            batcher = MicroBatcher(
+                handler=lambda jobs: self._judge(jobs, rules),
+                max_size=self.batch_size,
+                max_wait_ms=self.batch_wait_ms,
+                on_flush=self.metrics.batch_size.observe,
+            )
+            self._batchers[rules] = batcher
+        return batcher
+
+    # -- one batch -------------------------------------------------------------------------
+
+    async def _judge(self, jobs: list[_Job], rules: str | None) -> dict[int, Verdict]:
+        """Verdicts by position for one batch; positions the answer left out are missing."""
+        ids = [f"m{i + 1}" for i in range(len(jobs))]
+        items = [PromptItem(i, j.text, j.recent, j.strikes) for i, j in zip(ids, jobs, strict=True)]
+        messages = build_messages(items, rules=rules, system_prompt=self.system_prompt)
+        completion = await self._complete(messages)
+        try:
+            parsed = parse_answer(completion.text, ids)
+        except LLMParseError as exc:
+            self.parse_failures += 1
+            log.info("LLM answer unusable (%s); asking once more", exc)
+            self.repairs += 1
+            answer = strip_reasoning(completion.text)[:4000]
+            completion = await self._complete(repair_messages(messages, answer, str(exc)))
+            try:
+                parsed = parse_answer(completion.text, ids)
+            except LLMParseError:
+                self.parse_failures += 1
+                raise
+        return _by_position(parsed, ids)
+
+    async def _complete(self, messages: list[dict[str, str]]) -> Completion:
+        kwargs: dict[str, Any] = {"temperature": self.temperature, "max_tokens": self.max_tokens}
+        if self.json_schema:
+            try:
+                return await self.client.complete(
+                    messages, response_format=response_format(), **kwargs
+                )
+            except LLMSchemaUnsupportedError:
+                # Remember it: this server does not do structured output; parse text instead.
+                log.warning("the LLM endpoint refused response_format; parsing plain answers")
+                self.json_schema = False
+        return await self.client.complete(messages, **kwargs)
+
+
+def _by_position(parsed: ParsedAnswer, ids: list[str]) -> dict[int, Verdict]:
+    position = {id_: i for i, id_ in enumerate(ids)}
+    return {position[v.id]: v for v in parsed.verdicts.values() if v.id in position}
+
+
+def _channel_context(context: Mapping[str, Any]) -> ChannelContext | None:
+    value = context.get(CHANNEL_CONTEXT)
+    return value if value is not None else None

@@ -8,7 +8,12 @@ from typing import Any
 
 from sqlalchemy import event, func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 from chatguard.domain import Decision, Message
 from chatguard.errors import ConflictError
@@ -87,7 +92,7 @@ class SqlStore:
             return {}
         try:
             async with self._sessions.begin() as session:
-                session.add_all([row for m, d in pairs for row in _rows(m, d)])
+                await _add(session, pairs)
             return {}
         except IntegrityError:
             pass
@@ -96,7 +101,7 @@ class SqlStore:
         for message, decision in pairs:
             try:
                 async with self._sessions.begin() as session:
-                    session.add_all(_rows(message, decision))
+                    await _add(session, [(message, decision)])
             except IntegrityError:
                 stored = await self.get(message.id)
                 if stored is None:
@@ -153,6 +158,15 @@ def check_same_text(stored: StoredDecision, message: Message) -> None:
         raise ConflictError(
             f"message id {message.id!r} was already used for a different message"
         )
+
+
+async def _add(session: AsyncSession, pairs: list[tuple[Message, Decision]]) -> None:
+    # Without ORM relationships the unit of work does not order inserts by foreign key, so the
+    # message rows go in first and the rows that refer to them after.
+    rows = [_rows(m, d) for m, d in pairs]
+    session.add_all([r[0] for r in rows])
+    await session.flush()
+    session.add_all([row for r in rows for row in r[1:]])
 
 
 def _rows(message: Message, decision: Decision) -> list[object]:

@@ -24,7 +24,9 @@ class LLMMetrics(Collector):
         self._stage = stage
         self._own = CollectorRegistry()
         self.batch_size = Histogram(
-            "chatguard_llm_batch_size", "Messages per LLM prompt", buckets=BATCH_BUCKETS,
+            "chatguard_llm_batch_size",
+            "Messages per LLM prompt",
+            buckets=BATCH_BUCKETS,
             registry=self._own,
         )
 
@@ -50,11 +52,13 @@ class LLMMetrics(Collector):
         yield _counter("chatguard_llm_cache_hits", "Verdicts served from the cache", cache.hits)
         yield _counter("chatguard_llm_cache_misses", "Verdict cache misses", cache.misses)
         yield _counter(
-            "chatguard_llm_parse_failures", "LLM answers with no usable verdict",
+            "chatguard_llm_parse_failures",
+            "LLM answers with no usable verdict",
             stage.parse_failures,
         )
         yield _counter(
-            "chatguard_llm_guard_rail", "Messages the guard rail kept from clearing",
+            "chatguard_llm_guard_rail",
+            "Messages the guard rail kept from clearing",
             stage.guard_rail_hits,
         )
         breaker = stage.client.breaker

@@ -208,9 +208,7 @@ class PipelineRun:
         if self._finished is not None:
             return list(self._finished)
         remaining = tuple(s.name for s in self._pipeline.stages[self._position :])
-        return [
-            self._pipeline._assessment(w, () if w.done else remaining) for w in self._works
-        ]
+        return [self._pipeline._assessment(w, () if w.done else remaining) for w in self._works]
 
     async def finish(self) -> list[Assessment]:
         """Run the remaining stages and return the final assessments, in input order."""

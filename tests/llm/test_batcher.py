@@ -108,3 +108,23 @@ async def test_close_fails_what_is_queued() -> None:
     await batcher.close()
     with pytest.raises(Exception, match="shutting down"):
         await waiting
+
+
+async def test_while_every_slot_is_busy_items_gather_into_full_batches() -> None:
+    release = asyncio.Event()
+    batches: list[list[int]] = []
+
+    async def slow(items: list[int]) -> Mapping[int, int]:
+        batches.append(list(items))
+        await release.wait()
+        return dict(enumerate(items))
+
+    batcher = MicroBatcher(handler=slow, max_size=4, max_wait_ms=1, max_concurrent=1)
+    first = asyncio.ensure_future(batcher.submit(0))
+    await asyncio.sleep(0.01)  # the first batch, alone, takes the only slot
+    rest = [asyncio.ensure_future(batcher.submit(i)) for i in range(1, 10)]
+    await asyncio.sleep(0.02)  # well past the wait: still nothing more goes out
+    assert batches == [[0]]
+    release.set()
+    assert await asyncio.gather(first, *rest) == list(range(10))
+    assert batches == [[0], [1, 2, 3, 4], [5, 6, 7, 8], [9]]

@@ -177,13 +177,16 @@ class FakeLLMServer:
     async def _shutdown(self) -> None:
         if self._server is not None:
             self._server.close()
+        # Closing the sockets ends each connection's read loop; wait for them to return, so no
+        # task is left pending (or cancelled under the stream machinery) when the loop stops.
         for writer in list(self._writers):
             writer.close()
         current = asyncio.current_task()
         others = [t for t in asyncio.all_tasks() if t is not current]
+        if others:
+            await asyncio.wait(others, timeout=2)
         for task in others:
             task.cancel()
-        await asyncio.gather(*others, return_exceptions=True)
         if self._server is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 2)
@@ -203,7 +206,7 @@ class FakeLLMServer:
                     keep = True
                 if not keep:
                     break
-        except (ConnectionError, asyncio.IncompleteReadError):
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
             pass
         finally:
             self._writers.discard(writer)

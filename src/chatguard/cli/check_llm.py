@@ -26,7 +26,8 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from chatguard.config import load_settings
 
-    overrides: dict[str, Any] = {}
+    # The test completion must reach the model, never a cached verdict.
+    overrides: dict[str, Any] = {"llm_cache_size": 0}
     if args.endpoint:
         overrides["llm_endpoint"] = args.endpoint
     if args.model:

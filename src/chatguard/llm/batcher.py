@@ -1,9 +1,14 @@
 """A micro-batcher: gathers items submitted by concurrent callers into one call.
 
-A batch is flushed when it holds `max_size` items or `max_wait_ms` after its first item arrived,
-whichever comes first. The handler answers by position; items it leaves unanswered (a batch
-answered partly) are retried one by one, and fail cleanly with `MissingVerdictError` if they
-still get no answer. An exception from the handler fails the whole batch.
+A batch goes out when it holds `max_size` items or when its oldest item has waited
+`max_wait_ms`, whichever comes first, but only while fewer than `max_concurrent` batches are in
+flight: when every slot is busy, items keep gathering and leave, up to `max_size` at a time, as
+soon as a slot frees. So under light load a message waits at most `max_wait_ms`, and under heavy
+load batches fill up instead of queueing half-empty behind the endpoint.
+
+The handler answers by position; items it leaves unanswered (a batch answered partly) are
+retried one by one, and fail cleanly with `MissingVerdictError` if they still get no answer. An
+exception from the handler fails the whole batch.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ class MissingVerdictError(StageUnavailableError):
 class _Pending(Generic[T, R]):
     item: T
     future: asyncio.Future[R]
+    arrived: float
 
 
 class MicroBatcher(Generic[T, R]):
@@ -45,6 +51,7 @@ class MicroBatcher(Generic[T, R]):
         handler: Handler[T, R],
         max_size: int = 16,
         max_wait_ms: float = 20.0,
+        max_concurrent: int | None = None,
         on_flush: Callable[[int], None] | None = None,
     ) -> None:
         if max_size < 1:
@@ -52,35 +59,63 @@ class MicroBatcher(Generic[T, R]):
         self._handler = handler
         self.max_size = max_size
         self.max_wait_s = max_wait_ms / 1000
+        self.max_concurrent = max_concurrent
         self._on_flush = on_flush
         self._pending: list[_Pending[T, R]] = []
         self._timer: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._running = 0
         self.batches = 0
         self.single_retries = 0
         self.missing = 0
 
     async def submit(self, item: T) -> R:
         """Queue `item` and wait for its result."""
-        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
-        self._pending.append(_Pending(item, future))
-        if len(self._pending) >= self.max_size:
-            self._flush()
-        elif self._timer is None:
-            self._timer = asyncio.get_running_loop().call_later(self.max_wait_s, self._flush)
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[R] = loop.create_future()
+        self._pending.append(_Pending(item, future, loop.time()))
+        self._dispatch()
         return await future
 
-    def _flush(self) -> None:
-        if self._timer is not None:
+    def _dispatch(self) -> None:
+        """Send every batch that is due while a slot is free; otherwise wait for the timer or
+        for a batch to finish."""
+        loop = asyncio.get_running_loop()
+        self._pending = [p for p in self._pending if not p.future.done()]  # cancelled callers
+        while self._pending and not self._slots_full():
+            full = len(self._pending) >= self.max_size
+            waited = loop.time() - self._pending[0].arrived
+            if not full and waited < self.max_wait_s:
+                break
+            batch, self._pending = self._pending[: self.max_size], self._pending[self.max_size :]
+            self._start(batch)
+        if self._pending and not self._slots_full():
+            if self._timer is None:
+                due = self._pending[0].arrived + self.max_wait_s
+                self._timer = loop.call_at(due, self._on_timer)
+        elif self._timer is not None:
+            # Nothing waits, or a finishing batch will dispatch again.
             self._timer.cancel()
             self._timer = None
-        batch = [p for p in self._pending if not p.future.done()]  # drop cancelled callers
-        self._pending = []
-        if not batch:
-            return
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._dispatch()
+
+    def _slots_full(self) -> bool:
+        return self.max_concurrent is not None and self._running >= self.max_concurrent
+
+    def _start(self, batch: list[_Pending[T, R]]) -> None:
+        self._running += 1
         task = asyncio.get_running_loop().create_task(self._run(batch))
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._running -= 1
+        if self._pending and not task.get_loop().is_closed():
+            self._dispatch()
 
     async def _run(self, batch: list[_Pending[T, R]]) -> None:
         self.batches += 1

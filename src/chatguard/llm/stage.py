@@ -237,6 +237,8 @@ class LLMStage(Stage):
                 handler=lambda jobs: self._judge(jobs, rules),
                 max_size=self.batch_size,
                 max_wait_ms=self.batch_wait_ms,
+                # Batches wait for a free request slot and fill up meanwhile.
+                max_concurrent=self.client.concurrency,
                 on_flush=self.metrics.batch_size.observe,
             )
             self._batchers[rules] = batcher

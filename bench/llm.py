@@ -143,6 +143,12 @@ async def main() -> None:
             f"{r.per_s / baseline:>8.1f}x {statistics.median(r.latencies_s):>6.2f} "
             f"{r.pct(0.95):>6.2f}"
         )
+        if r.scenario.rate is not None:
+            offered_s = r.scenario.messages / r.scenario.rate
+            print(
+                f"  offered {r.scenario.rate:g}/s for {offered_s:.1f} s; the last answer came "
+                f"{r.wall_s - offered_s:.1f} s after the last arrival (msgs/s counts that tail)"
+            )
         if r.escalated != len(r.latencies_s) or r.errors:
             print(f"  !! {r.escalated} decided by the LLM, {r.errors} with stage errors")
     best = max(r.per_s for r in results)

@@ -69,7 +69,7 @@ async def _check(settings: Any, text: str) -> int:
         print(
             f"completion: ok in {_ms(started)}, {stats.prompt_tokens} prompt + "
             f"{stats.completion_tokens} completion tokens, "
-            f"structured output {'on' if stage.json_schema else 'off'}"
+            f"structured output {'accepted' if stage.json_schema else 'off (plain text parsed)'}"
         )
         flagged = {c.value: round(s, 2) for c, s in result.scores.items() if s >= 0.5}
         print(f"verdict:    {flagged or 'clean'}")

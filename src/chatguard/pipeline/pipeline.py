@@ -200,7 +200,7 @@ class PipelineRun:
     @property
     def waiting(self) -> list[str]:
         """Ids of the messages that still wait for a stage."""
-        if self._finished is not None:
+        if self._finished is not None or self._position >= len(self._pipeline.stages):
             return []
         return [w.message.id for w in self._works if not w.done]
 

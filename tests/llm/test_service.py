@@ -122,6 +122,9 @@ async def test_past_the_deadline_a_provisional_hold_then_the_final_decision(
     ]
     replay = await service.moderate(msg("shit, you idiot", id="late-1"))
     assert replay.replayed and replay.response["action"] == "delete"
+    metrics = service.metrics.render().decode()
+    assert 'chatguard_provisional_decisions_total{action="hold"} 1.0' in metrics
+    assert 'chatguard_final_decisions_total{action="delete",changed="yes"} 1.0' in metrics
     collector.cancel()
 
 

@@ -18,21 +18,15 @@ from typing import Any
 import openai
 from openai import AsyncOpenAI
 
-from chatguard.errors import StageUnavailableError
 from chatguard.llm.breaker import CircuitBreaker
+from chatguard.llm.errors import LLMError, LLMSchemaUnsupportedError
+
+__all__ = ["Completion", "LLMClient", "LLMError", "LLMSchemaUnsupportedError"]
 
 log = logging.getLogger(__name__)
 
 #: vLLM and most local servers accept any key; the SDK insists on one.
 PLACEHOLDER_API_KEY = "EMPTY"
-
-
-class LLMError(StageUnavailableError):
-    """The endpoint could not give an answer (after retries)."""
-
-
-class LLMSchemaUnsupportedError(LLMError):
-    """The server refused `response_format`; the caller falls back to plain text."""
 
 
 @dataclass(slots=True)

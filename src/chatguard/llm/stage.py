@@ -28,7 +28,7 @@ from chatguard.llm.cache import (
     VerdictCache,
     cache_key,
 )
-from chatguard.llm.client import Completion, LLMClient, LLMSchemaUnsupportedError
+from chatguard.llm.errors import LLMSchemaUnsupportedError
 from chatguard.llm.metrics import LLMMetrics
 from chatguard.llm.parse import LLMParseError, ParsedAnswer, Verdict, parse_answer, strip_reasoning
 from chatguard.llm.prompt import (
@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
     from chatguard.config import Settings
+    from chatguard.llm.client import Completion, LLMClient
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +108,9 @@ class LLMStage(Stage):
     def from_settings(cls, settings: Settings) -> LLMStage:
         if settings.llm_base_url is None:
             raise ValueError("the llm stage needs LLM_ENDPOINT")
+        # Imported here: the SDK is only loaded when an LLM is configured.
+        from chatguard.llm.client import LLMClient
+
         client = LLMClient(
             base_url=settings.llm_base_url,
             model=settings.llm_model,

@@ -223,3 +223,14 @@ async def test_with_redis_a_verdict_is_shared_between_workers(fake: FakeLLMServe
     finally:
         for worker in workers:
             await worker.close()
+
+
+async def test_an_answer_cut_off_at_max_tokens_is_asked_again_briefly(
+    fake: FakeLLMServer, stage: LLMStage
+) -> None:
+    fake.script("truncated", "json")
+    [result] = await stage.assess([item("you idiot")])
+    assert result.scores[Category.HARASSMENT] == 0.95
+    repair = fake.completions[1].body["messages"][-1]["content"]
+    assert "cut off at 4096 tokens" in repair
+    assert stage.truncated == 1

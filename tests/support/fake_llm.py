@@ -8,8 +8,8 @@ category; any other message is clean.
 
 Behaviour per request is scripted: `server.script("429", "json")` makes the next request fail
 with 429 and the one after answer cleanly; when the script is empty, `default` applies.
-Behaviours: json, think, think_no_open, fenced, garbage, prose, partial, empty, 429, 500, drop,
-delay:SECONDS (then the default answer).
+Behaviours: json, think, think_no_open, fenced, garbage, prose, partial, empty, truncated (cut
+off mid-thought, finish_reason "length"), 429, 500, drop, delay:SECONDS (then the default answer).
 
 Standalone: python -m tests.support.fake_llm --port 8080 --latency 2 --slots 8
 """
@@ -266,9 +266,9 @@ class FakeLLMServer:
         messages = payload.get("messages", [])
         content = _answer(behaviour, items_in(messages))
         prompt_chars = sum(len(m.get("content") or "") for m in messages)
-        await _send(
-            writer, 200, _completion(payload.get("model", self.model), content, prompt_chars)
-        )
+        finish = "length" if behaviour == "truncated" else "stop"
+        body = _completion(payload.get("model", self.model), content, prompt_chars, finish)
+        await _send(writer, 200, body)
         return True
 
 
@@ -289,6 +289,8 @@ def _answer(behaviour: str, items: list[dict[str, Any]]) -> str:
         return "I cannot help with that request. {broken json"
     if behaviour == "empty":
         return ""
+    if behaviour == "truncated":
+        return "<think>\nFirst message: " + "hmm, " * 200
     if behaviour == "partial":
         keep = results[: max(1, len(results) // 2)] if len(results) > 1 else []
         return json.dumps({"results": keep})
@@ -310,7 +312,9 @@ def _models(model: str) -> dict[str, Any]:
     }
 
 
-def _completion(model: str, content: str, prompt_chars: int) -> dict[str, Any]:
+def _completion(
+    model: str, content: str, prompt_chars: int, finish_reason: str = "stop"
+) -> dict[str, Any]:
     prompt_tokens = max(1, prompt_chars // 4)
     completion_tokens = max(1, len(content) // 4)
     return {
@@ -322,7 +326,7 @@ def _completion(model: str, content: str, prompt_chars: int) -> dict[str, Any]:
             {
                 "index": 0,
                 "message": {"role": "assistant", "content": content},
-                "finish_reason": "stop",
+                "finish_reason": finish_reason,
                 "logprobs": None,
             }
         ],

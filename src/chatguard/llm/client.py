@@ -38,6 +38,8 @@ class Completion:
     completion_tokens: int = 0
     latency_ms: float = 0.0
     attempts: int = 1
+    #: "length" when the answer hit max_tokens (R1 can think past any budget).
+    finish_reason: str | None = None
 
 
 @dataclass(slots=True)
@@ -183,14 +185,16 @@ class LLMClient:
             **kwargs,
         )
         text = ""
+        finish_reason = None
         if response.choices:
             text = response.choices[0].message.content or ""
+            finish_reason = response.choices[0].finish_reason
         usage = response.usage
         prompt_tokens = usage.prompt_tokens if usage else 0
         completion_tokens = usage.completion_tokens if usage else 0
         self.stats.prompt_tokens += prompt_tokens
         self.stats.completion_tokens += completion_tokens
-        return Completion(text, prompt_tokens, completion_tokens)
+        return Completion(text, prompt_tokens, completion_tokens, finish_reason=finish_reason)
 
     def _backoff(self, attempt: int, exc: Exception) -> float:
         """Full jitter (a random wait up to the exponential cap), or the server's Retry-After

@@ -57,6 +57,11 @@ class LLMMetrics(Collector):
             stage.parse_failures,
         )
         yield _counter(
+            "chatguard_llm_truncated",
+            "LLM answers cut off at LLM_MAX_TOKENS",
+            stage.truncated,
+        )
+        yield _counter(
             "chatguard_llm_guard_rail",
             "Messages the guard rail kept from clearing",
             stage.guard_rail_hits,

@@ -102,6 +102,7 @@ class LLMStage(Stage):
         self._batchers: dict[str | None, MicroBatcher[_Job, Verdict]] = {}
         self.parse_failures = 0
         self.repairs = 0
+        self.truncated = 0
         self.guard_rail_hits = 0
 
     @classmethod
@@ -260,10 +261,15 @@ class LLMStage(Stage):
             parsed = parse_answer(completion.text, ids)
         except LLMParseError as exc:
             self.parse_failures += 1
+            problem = str(exc)
+            if completion.finish_reason == "length":
+                self.truncated += 1
+                problem += f" (the answer was cut off at {self.max_tokens} tokens: be brief)"
+                log.warning("LLM answer cut off at LLM_MAX_TOKENS=%s", self.max_tokens)
             log.info("LLM answer unusable (%s); asking once more", exc)
             self.repairs += 1
             answer = strip_reasoning(completion.text)[:4000]
-            completion = await self._complete(repair_messages(messages, answer, str(exc)))
+            completion = await self._complete(repair_messages(messages, answer, problem))
             try:
                 parsed = parse_answer(completion.text, ids)
             except LLMParseError:

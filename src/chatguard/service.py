@@ -220,18 +220,25 @@ class ModerationService:
             message = messages.get(assessment.message_id)
             if message is None:
                 continue
-            decision = _with_time(
-                await self.decider.decide(message, assessment),
-                (time.perf_counter() - started) * 1000,
-            )
-            if self.store is not None:
-                await self.store.replace_provisional(message, decision)
-            self.metrics.observe_final(decision, provisional[message.id])
-            if decision.action.removes_message and not decision.provisional:
-                self.channels.add_strike(message.channel_id, message.user_id)
-            await self.events.publish(
-                DECISIONS_TOPIC, _event(message, decision, kind=FINAL_DECISION)
-            )
+            try:
+                await self._final(message, assessment, provisional[message.id], started)
+            except Exception as exc:  # one message's failure must not lose the others'
+                log.warning(
+                    "final decision for %s failed: %s", message.id, type(exc).__name__, exc_info=exc
+                )
+
+    async def _final(
+        self, message: Message, assessment: Assessment, earlier: Decision, started: float
+    ) -> None:
+        decision = _with_time(
+            await self.decider.decide(message, assessment), (time.perf_counter() - started) * 1000
+        )
+        if self.store is not None:
+            await self.store.replace_provisional(message, decision)
+        self.metrics.observe_final(decision, earlier)
+        if decision.action.removes_message and not decision.provisional:
+            self.channels.add_strike(message.channel_id, message.user_id)
+        await self.events.publish(DECISIONS_TOPIC, _event(message, decision, kind=FINAL_DECISION))
 
     async def wait_for_followups(self, timeout: float | None = None) -> None:
         """Wait until the escalations running past their deadline have landed (for tests,

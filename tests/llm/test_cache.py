@@ -70,6 +70,16 @@ async def test_redis_round_trip_with_expiry(redis_cache: RedisVerdictCache) -> N
 
 
 @pytest.mark.redis
+@pytest.mark.parametrize("stored", [b"not json", b"[1, 2]", b'{"scores": 3}'])
+async def test_a_corrupt_redis_entry_is_a_miss(
+    redis_cache: RedisVerdictCache, stored: bytes
+) -> None:
+    await redis_cache._redis.set(redis_cache.prefix + "bad", stored, ex=60)
+    assert await redis_cache.get("bad") is None
+    assert redis_cache.errors == 1 and redis_cache.misses == 1
+
+
+@pytest.mark.redis
 async def test_redis_is_shared_between_workers(redis_cache: RedisVerdictCache) -> None:
     other = RedisVerdictCache(url="redis://127.0.0.1:6379/0", prefix=redis_cache.prefix)
     try:

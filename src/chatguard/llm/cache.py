@@ -114,11 +114,17 @@ class RedisVerdictCache:
         except Exception as exc:  # a cache outage is a miss
             self._failed("get", exc)
             raw = None
-        if raw is None:
+        verdict = None
+        if raw is not None:
+            try:
+                verdict = CachedVerdict.from_json(raw)
+            except (ValueError, TypeError, AttributeError) as exc:  # not ours, or corrupt
+                self._failed("decode", exc)
+        if verdict is None:
             self.misses += 1
             return None
         self.hits += 1
-        return CachedVerdict.from_json(raw)
+        return verdict
 
     async def set(self, key: str, verdict: CachedVerdict) -> None:
         try:

@@ -39,6 +39,7 @@ class Scenario:
     concurrency: int
     messages: int
     rate: float | None = None  # messages per second offered; None = all at once
+    distinct: int | None = None  # texts repeat after this many (a spam wave); None = all differ
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,7 @@ async def run(scenario: Scenario, url: str, latency: float) -> Result:
         llm_concurrency=scenario.concurrency,
         llm_timeout=max(30.0, latency * 10),
         llm_deadline_ms=600_000,  # wait for the verdict: this measures the adjudicator
-        llm_cache_size=0,
+        llm_cache_size=0 if scenario.distinct is None else 10_000,
         llm_json_schema=True,
     )
     service = ModerationService.from_settings(settings, with_store=False)
@@ -82,7 +83,8 @@ async def run(scenario: Scenario, url: str, latency: float) -> Result:
 
     async def one(i: int) -> None:
         started = time.perf_counter()
-        message = Message(text=text(i), user_id=f"u{i % 50}", channel_id="bench")
+        number = i if scenario.distinct is None else i % scenario.distinct
+        message = Message(text=text(number), user_id=f"u{i % 50}", channel_id="bench")
         outcomes.append(await service.moderate(message))
         latencies.append(time.perf_counter() - started)
 
@@ -118,6 +120,7 @@ async def main() -> None:
         Scenario(f"batches of 16, {slots} in flight", 16, slots, 16 * slots * rounds),
         Scenario(f"batches of 32, {slots} in flight", 32, slots, 32 * slots * rounds),
         Scenario(f"batches of 32, {slots} in flight, 120 msg/s offered", 32, slots, 960, 120.0),
+        Scenario("spam wave: 512 copies of 16 texts, batches of 32", 32, slots, 512, distinct=16),
     ]
     server = FakeLLMServer(latency_s=args.latency, slots=slots, default="think_no_open").start()
     print(

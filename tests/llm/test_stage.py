@@ -234,3 +234,26 @@ async def test_an_answer_cut_off_at_max_tokens_is_asked_again_briefly(
     repair = fake.completions[1].body["messages"][-1]["content"]
     assert "cut off at 4096 tokens" in repair
     assert stage.truncated == 1
+
+
+async def test_identical_messages_in_flight_share_one_verdict(
+    fake: FakeLLMServer, stage: LLMStage
+) -> None:
+    fake.latency_s = 0.1
+    wave = [stage.assess([item("FREE FOLLOWERS at example.com")]) for _ in range(5)]
+    other = stage.assess([item("free followers at example.com")])  # the same once normalized
+    results = await asyncio.gather(*wave, other)
+    assert all(r[0].scores[Category.SPAM] == 0.95 for r in results)
+    assert [r.ids for r in fake.completions] == [["m1"]]
+    assert stage.shared == 5
+
+
+async def test_a_failed_shared_call_fails_every_copy_cleanly(fake: FakeLLMServer) -> None:
+    stage = make_stage(fake.url, client={"max_retries": 0})
+    try:
+        fake.reset(default="500")
+        results = await asyncio.gather(*(stage.assess([item("same text")]) for _ in range(3)))
+        assert all(r[0].error is not None and "HTTP 500" in r[0].error for r in results)
+        assert len(fake.completions) == 1
+    finally:
+        await stage.close()

@@ -52,6 +52,11 @@ class LLMMetrics(Collector):
         yield _counter("chatguard_llm_cache_hits", "Verdicts served from the cache", cache.hits)
         yield _counter("chatguard_llm_cache_misses", "Verdict cache misses", cache.misses)
         yield _counter(
+            "chatguard_llm_shared",
+            "Verdicts shared with an identical message already being judged",
+            stage.shared,
+        )
+        yield _counter(
             "chatguard_llm_parse_failures",
             "LLM answers with no usable verdict",
             stage.parse_failures,

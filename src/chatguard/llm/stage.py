@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from chatguard.channel import CHANNEL_CONTEXT, ChannelContext
 from chatguard.domain import StageResult
+from chatguard.errors import StageUnavailableError
 from chatguard.llm.batcher import MicroBatcher
 from chatguard.llm.breaker import BreakerState, CircuitBreaker
 from chatguard.llm.cache import (
@@ -103,6 +104,8 @@ class LLMStage(Stage):
         self.parse_failures = 0
         self.repairs = 0
         self.truncated = 0
+        self.shared = 0
+        self._in_flight: dict[str, asyncio.Future[Verdict]] = {}
         self.guard_rail_hits = 0
 
     @classmethod
@@ -182,13 +185,7 @@ class LLMStage(Stage):
         key = cache_key(item.normalized.folded, self._policy_version(rules))
         reasons: list[str] = []
         try:
-            cached = await self.cache.get(key)
-            if cached is not None:
-                verdict = Verdict("cached", cached.scores, cached.reason)
-                reasons.append("llm verdict from cache")
-            else:
-                verdict = await self._batcher(rules).submit(self._job(item, context))
-                await self.cache.set(key, CachedVerdict(verdict.scores, verdict.reason))
+            verdict = await self._verdict(key, item, context, rules, reasons)
         except Exception as exc:  # unavailable or unusable: the result says so, moderation goes on
             return StageResult(
                 self.name,
@@ -217,6 +214,43 @@ class LLMStage(Stage):
             authoritative=True,
             review=review,
         )
+
+    async def _verdict(
+        self,
+        key: str,
+        item: StageInput,
+        context: ChannelContext | None,
+        rules: str | None,
+        reasons: list[str],
+    ) -> Verdict:
+        """From the cache, from a call already judging the same text, or from a new call."""
+        cached = await self.cache.get(key)
+        if cached is not None:
+            reasons.append("llm verdict from cache")
+            return Verdict("cached", cached.scores, cached.reason)
+        shared = self._in_flight.get(key)
+        if shared is not None:
+            # A spam wave: copies arrive while the first is still being judged. One call serves
+            # them all; shield it, so a copy whose caller gives up does not cancel the others.
+            self.shared += 1
+            reasons.append("llm verdict shared with an identical message")
+            return await asyncio.shield(shared)
+        future: asyncio.Future[Verdict] = asyncio.get_running_loop().create_future()
+        future.add_done_callback(_retrieved)
+        self._in_flight[key] = future
+        try:
+            verdict = await self._batcher(rules).submit(self._job(item, context))
+        except asyncio.CancelledError:
+            future.set_exception(StageUnavailableError("the call for this text was abandoned"))
+            raise
+        except Exception as exc:
+            future.set_exception(exc)
+            raise
+        finally:
+            del self._in_flight[key]
+        future.set_result(verdict)
+        await self.cache.set(key, CachedVerdict(verdict.scores, verdict.reason))
+        return verdict
 
     def _job(self, item: StageInput, context: ChannelContext | None) -> _Job:
         if context is None or self.context_messages <= 0:
@@ -294,6 +328,12 @@ class LLMStage(Stage):
 def _by_position(parsed: ParsedAnswer, ids: list[str]) -> dict[int, Verdict]:
     position = {id_: i for i, id_ in enumerate(ids)}
     return {position[v.id]: v for v in parsed.verdicts.values() if v.id in position}
+
+
+def _retrieved(future: asyncio.Future[Verdict]) -> None:
+    # Mark a failure as seen: a call nobody else waited on must not warn at shutdown.
+    if not future.cancelled():
+        future.exception()
 
 
 def _channel_context(context: Mapping[str, Any]) -> ChannelContext | None:

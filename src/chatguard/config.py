@@ -32,7 +32,7 @@ class Settings(BaseSettings):
     llm_api_key: SecretStr | None = None
     llm_timeout: float = Field(default=10.0, gt=0, le=600)
     llm_max_retries: int = Field(default=2, ge=0, le=10)
-    llm_batch_size: int = Field(default=16, ge=1, le=256, description="messages per prompt")
+    llm_batch_size: int = Field(default=32, ge=1, le=256, description="messages per prompt")
     llm_batch_wait_ms: float = Field(default=20.0, ge=0, le=5000, description="batch fill time")
     llm_concurrency: int = Field(default=8, ge=1, le=1024, description="requests in flight")
     llm_temperature: float = Field(default=0.6, ge=0, le=2)

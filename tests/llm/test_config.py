@@ -11,7 +11,7 @@ from chatguard.errors import ConfigurationError
 def test_defaults() -> None:
     settings = load_settings(llm_endpoint="http://localhost:8080")
     assert settings.llm_base_url == "http://localhost:8080/v1"
-    assert (settings.llm_batch_size, settings.llm_concurrency) == (16, 8)
+    assert (settings.llm_batch_size, settings.llm_concurrency) == (32, 8)
     assert settings.llm_fail_mode == "hold" and settings.llm_deadline_ms == 2000
     assert settings.llm_system_prompt is False and settings.llm_json_schema is True
     assert settings.llm_temperature == 0.6

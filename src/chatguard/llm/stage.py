@@ -74,7 +74,7 @@ class LLMStage(Stage):
         *,
         client: LLMClient,
         cache: VerdictCache | None = None,
-        batch_size: int = 16,
+        batch_size: int = 32,
         batch_wait_ms: float = 20.0,
         temperature: float = 0.6,
         max_tokens: int | None = 4096,

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -61,7 +62,7 @@ class MicroBatcher(Generic[T, R]):
         self.max_wait_s = max_wait_ms / 1000
         self.max_concurrent = max_concurrent
         self._on_flush = on_flush
-        self._pending: list[_Pending[T, R]] = []
+        self._pending: deque[_Pending[T, R]] = deque()
         self._timer: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._running = 0
@@ -74,21 +75,22 @@ class MicroBatcher(Generic[T, R]):
         loop = asyncio.get_running_loop()
         future: asyncio.Future[R] = loop.create_future()
         self._pending.append(_Pending(item, future, loop.time()))
-        self._dispatch()
+        if not self._slots_full():  # else the next batch to finish dispatches
+            self._dispatch()
         return await future
 
     def _dispatch(self) -> None:
         """Send every batch that is due while a slot is free; otherwise wait for the timer or
         for a batch to finish."""
         loop = asyncio.get_running_loop()
-        self._pending = [p for p in self._pending if not p.future.done()]  # cancelled callers
         while self._pending and not self._slots_full():
             full = len(self._pending) >= self.max_size
             waited = loop.time() - self._pending[0].arrived
             if not full and waited < self.max_wait_s:
                 break
-            batch, self._pending = self._pending[: self.max_size], self._pending[self.max_size :]
-            self._start(batch)
+            batch = self._take()
+            if batch:
+                self._start(batch)
         if self._pending and not self._slots_full():
             if self._timer is None:
                 due = self._pending[0].arrived + self.max_wait_s
@@ -97,6 +99,15 @@ class MicroBatcher(Generic[T, R]):
             # Nothing waits, or a finishing batch will dispatch again.
             self._timer.cancel()
             self._timer = None
+
+    def _take(self) -> list[_Pending[T, R]]:
+        """Up to `max_size` items from the front, leaving out callers that gave up."""
+        batch: list[_Pending[T, R]] = []
+        while self._pending and len(batch) < self.max_size:
+            pending = self._pending.popleft()
+            if not pending.future.done():
+                batch.append(pending)
+        return batch
 
     def _on_timer(self) -> None:
         self._timer = None
@@ -168,8 +179,8 @@ class MicroBatcher(Generic[T, R]):
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        _fail_all(self._pending, StageUnavailableError("the adjudicator is shutting down"))
-        self._pending = []
+        _fail_all(list(self._pending), StageUnavailableError("the adjudicator is shutting down"))
+        self._pending.clear()
         for task in list(self._tasks):
             task.cancel()
         for task in list(self._tasks):

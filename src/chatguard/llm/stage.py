@@ -106,6 +106,7 @@ class LLMStage(Stage):
         self.truncated = 0
         self.shared = 0
         self._in_flight: dict[str, asyncio.Future[Verdict]] = {}
+        self._versions: dict[str | None, str] = {}
         self.guard_rail_hits = 0
 
     @classmethod
@@ -168,8 +169,9 @@ class LLMStage(Stage):
             detail = "circuit half-open, next call is a trial"
         else:
             detail = f"ok, model {self.client.model}"
-        if stats.last_error:
-            detail += f"; last error: {stats.last_error}"
+        if stats.last_error and stats.last_error_at is not None:
+            age = time.time() - stats.last_error_at
+            detail += f"; last error: {stats.last_error}, {age:.0f}s ago"
         return ComponentHealth(self.name, state is not BreakerState.OPEN, detail, essential=False)
 
     def register_metrics(self, registry: CollectorRegistry) -> None:
@@ -264,9 +266,13 @@ class LLMStage(Stage):
         return _Job(message.text, recent, context.strikes(message.channel_id, message.user_id))
 
     def _policy_version(self, rules: str | None) -> str:
-        return policy_version(
-            model=self.client.model, rules=rules, system_prompt=self.system_prompt
-        )
+        version = self._versions.get(rules)
+        if version is None:  # a digest of the whole prompt: worth computing once per rule set
+            version = policy_version(
+                model=self.client.model, rules=rules, system_prompt=self.system_prompt
+            )
+            self._versions[rules] = version
+        return version
 
     def _batcher(self, rules: str | None) -> MicroBatcher[_Job, Verdict]:
         # One batcher per rule set: a prompt carries one channel's rules.

@@ -220,11 +220,12 @@ async def test_a_batch_shares_one_prompt_and_strikes_reach_the_next_prompt(
     assert len(fake.completions) == 1
     await service.moderate(msg("well shit"))
     data = fake.completions[-1]
-    from tests.support.fake_llm import items_in
+    from tests.support.fake_llm import data_in, items_in
 
     [item] = items_in(data.body["messages"])
     assert item["author_strikes"] == 2
-    assert [r["text"] for r in item["recent_channel_messages"]] == [
+    [channel] = data_in(data.body["messages"])["channels"]
+    assert [r["text"] for r in channel["recent_messages"]] == [
         "shit, idiot",
         "shit, bomb",
         "shit ok",

@@ -15,7 +15,7 @@ from chatguard.pipeline.registry import build_stage
 from chatguard.pipeline.stage import StageInput
 from chatguard.taxonomy import Category
 from tests.llm.conftest import make_stage
-from tests.support.fake_llm import FakeLLMServer, items_in
+from tests.support.fake_llm import FakeLLMServer, data_in, items_in
 
 
 def item(
@@ -119,12 +119,15 @@ async def test_channel_context_goes_into_the_prompt(fake: FakeLLMServer, stage: 
     [request] = fake.completions
     prompt = request.body["messages"][0]["content"]
     assert "No spoilers for the new season." in prompt
+    assert "u1" not in prompt and "c1" not in prompt  # pseudonyms only
     [data] = items_in(request.body["messages"])
-    assert data["author_strikes"] == 1
-    assert data["recent_channel_messages"] == [
-        {"from": "author", "text": "earlier 0"},
-        {"from": "other", "text": "earlier 1"},
-        {"from": "author", "text": "earlier 2"},
+    assert data["author_strikes"] == 1 and data["author"] == "user1"
+    [channel] = data_in(request.body["messages"])["channels"]
+    assert channel["channel"] == data["channel"]
+    assert channel["recent_messages"] == [
+        {"author": "user1", "text": "earlier 0"},
+        {"author": "user2", "text": "earlier 1"},
+        {"author": "user1", "text": "earlier 2"},
     ]
 
 

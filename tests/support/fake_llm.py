@@ -50,14 +50,20 @@ def judge(text: str) -> dict[str, Any]:
     return {"categories": categories, "reason": reason}
 
 
-def items_in(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The messages to judge, read from the data block of the first prompt that has one."""
+def data_in(messages: list[dict[str, Any]]) -> dict[str, Any]:
+    """The data block of the first user turn that has one (channels' context and messages)."""
     for message in messages:
         content = message.get("content") or ""
         found = _DATA_BLOCK.search(content) if message.get("role") == "user" else None
         if found:
-            return list(json.loads(found.group(1))["messages"])
-    return []
+            data: dict[str, Any] = json.loads(found.group(1))
+            return data
+    return {}
+
+
+def items_in(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The messages to judge."""
+    return list(data_in(messages).get("messages", []))
 
 
 @dataclass

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from chatguard.channel import CHANNEL_CONTEXT, ChannelContext
+from chatguard.channel import CHANNEL_CONTEXT, ChannelContext, ChannelMessage
 from chatguard.domain import StageResult
 from chatguard.errors import StageUnavailableError
 from chatguard.llm.batcher import MicroBatcher
@@ -33,8 +33,8 @@ from chatguard.llm.errors import LLMSchemaUnsupportedError
 from chatguard.llm.metrics import LLMMetrics
 from chatguard.llm.parse import LLMParseError, ParsedAnswer, Verdict, parse_answer, strip_reasoning
 from chatguard.llm.prompt import (
+    ChatLine,
     PromptItem,
-    RecentMessage,
     build_messages,
     policy_version,
     repair_messages,
@@ -55,11 +55,13 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class _Job:
-    """One message on its way into a batch."""
+    """One message on its way into a batch, with its channel's context as it stood."""
 
     text: str
-    recent: tuple[RecentMessage, ...]
-    strikes: int
+    user_id: str
+    channel_id: str
+    recent: tuple[ChannelMessage, ...] = ()
+    strikes: int = 0
 
 
 class LLMStage(Stage):
@@ -255,15 +257,16 @@ class LLMStage(Stage):
         return verdict
 
     def _job(self, item: StageInput, context: ChannelContext | None) -> _Job:
-        if context is None or self.context_messages <= 0:
-            return _Job(item.message.text, (), 0)
         message = item.message
+        if context is None or self.context_messages <= 0:
+            return _Job(message.text, message.user_id, message.channel_id)
         recent = tuple(
-            RecentMessage(m.text, m.user_id == message.user_id)
+            m
             for m in context.recent(message.channel_id, limit=self.context_messages)
             if m.message_id != message.id
         )
-        return _Job(message.text, recent, context.strikes(message.channel_id, message.user_id))
+        strikes = context.strikes(message.channel_id, message.user_id)
+        return _Job(message.text, message.user_id, message.channel_id, recent, strikes)
 
     def _policy_version(self, rules: str | None) -> str:
         version = self._versions.get(rules)
@@ -294,8 +297,10 @@ class LLMStage(Stage):
     async def _judge(self, jobs: list[_Job], rules: str | None) -> dict[int, Verdict]:
         """Verdicts by position for one batch; positions the answer left out are missing."""
         ids = [f"m{i + 1}" for i in range(len(jobs))]
-        items = [PromptItem(i, j.text, j.recent, j.strikes) for i, j in zip(ids, jobs, strict=True)]
-        messages = build_messages(items, rules=rules, system_prompt=self.system_prompt)
+        items, context = _prompt_items(ids, jobs)
+        messages = build_messages(
+            items, context=context, rules=rules, system_prompt=self.system_prompt
+        )
         completion = await self._complete(messages)
         try:
             parsed = parse_answer(completion.text, ids)
@@ -329,6 +334,31 @@ class LLMStage(Stage):
                 log.warning("the LLM endpoint refused response_format; parsing plain answers")
                 self.json_schema = False
         return await self.client.complete(messages, **kwargs)
+
+
+def _prompt_items(
+    ids: list[str], jobs: list[_Job]
+) -> tuple[list[PromptItem], dict[str, list[ChatLine]]]:
+    """Prompt items and each channel's context, with pseudonyms for users and channels (the
+    model needs to tell authors apart, not to know who they are)."""
+    users: dict[str, str] = {}
+    channels: dict[str, str] = {}
+
+    def user(user_id: str) -> str:
+        return users.setdefault(user_id, f"user{len(users) + 1}")
+
+    def channel(channel_id: str) -> str:
+        return channels.setdefault(channel_id, f"channel{len(channels) + 1}")
+
+    context: dict[str, list[ChatLine]] = {}
+    items = []
+    for id_, job in zip(ids, jobs, strict=True):
+        name = channel(job.channel_id)
+        if job.recent or name not in context:
+            # Jobs arrive in order, so the last one of a channel holds its freshest context.
+            context[name] = [ChatLine(user(m.user_id), m.text) for m in job.recent]
+        items.append(PromptItem(id_, job.text, user(job.user_id), name, job.strikes))
+    return items, context
 
 
 def _by_position(parsed: ParsedAnswer, ids: list[str]) -> dict[int, Verdict]:

@@ -260,3 +260,33 @@ async def test_a_failed_shared_call_fails_every_copy_cleanly(fake: FakeLLMServer
         assert len(fake.completions) == 1
     finally:
         await stage.close()
+
+
+async def test_a_batch_carries_each_channels_context_once(
+    fake: FakeLLMServer, stage: LLMStage
+) -> None:
+    memory = ChannelMemory()
+    memory.record(Message(text="first!", user_id="alice", channel_id="c1"), Action.ALLOW)
+    context = {CHANNEL_CONTEXT: memory}
+
+    def from_user(text: str, user: str, channel: str) -> StageInput:
+        message = Message(text=text, user_id=user, channel_id=channel)
+        return StageInput(message, normalize(text), context=context)
+
+    await stage.assess(
+        [
+            from_user("reply one", "bob", "c1"),
+            from_user("reply two", "alice", "c1"),
+            from_user("elsewhere", "bob", "c2"),
+        ]
+    )
+    [request] = fake.completions
+    data = data_in(request.body["messages"])
+    assert data["channels"] == [
+        {"channel": "channel1", "recent_messages": [{"author": "user1", "text": "first!"}]}
+    ]
+    assert [(m["channel"], m["author"]) for m in data["messages"]] == [
+        ("channel1", "user2"),
+        ("channel1", "user1"),  # alice, the author of the context line
+        ("channel2", "user2"),  # bob again
+    ]

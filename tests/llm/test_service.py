@@ -241,3 +241,16 @@ def test_llm_joins_the_default_stages_only_with_an_endpoint(fake: FakeLLMServer)
     assert service.pipeline.stage_names == ["rules", "llm"]
     assert service.decider.fail_mode is FailMode.CLOSED  # type: ignore[attr-defined]
     asyncio.run(service.close())
+
+
+async def test_openai_compatible_assessments_show_the_llm_no_channel_context(
+    fake: FakeLLMServer, services: ServiceFactory
+) -> None:
+    service = await _started(services(fake.url))
+    await service.moderate(msg("an earlier message"))
+    [assessment] = await service.assess_texts(["this is shit, idiot"])
+    assert assessment.decided_by == "llm" and assessment.pending == ()
+    from tests.support.fake_llm import data_in
+
+    data = data_in(fake.completions[-1].body["messages"])
+    assert "channels" not in data and data["messages"][0]["author_strikes"] == 0

@@ -290,3 +290,20 @@ async def test_a_batch_carries_each_channels_context_once(
         ("channel1", "user1"),  # alice, the author of the context line
         ("channel2", "user2"),  # bob again
     ]
+
+
+async def test_channels_with_different_rules_get_different_prompts(
+    fake: FakeLLMServer, stage: LLMStage
+) -> None:
+    memory = ChannelMemory()
+    memory.set_rules("strict", "No swearing at all.")
+    context = {CHANNEL_CONTEXT: memory}
+    inputs = [
+        StageInput(Message(text=t, user_id="u1", channel_id=c), normalize(t), context=context)
+        for t, c in [("one", "strict"), ("two", "relaxed"), ("three", "strict")]
+    ]
+    await stage.assess(inputs)
+    prompts = {tuple(r.ids): r.body["messages"][0]["content"] for r in fake.completions}
+    assert set(prompts) == {("m1", "m2"), ("m1",)}
+    assert "No swearing at all." in prompts[("m1", "m2")]
+    assert "No swearing at all." not in prompts[("m1",)]

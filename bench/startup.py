@@ -34,7 +34,10 @@ def one_start() -> tuple[float, float]:
         started = time.perf_counter()
         process = subprocess.Popen(
             [CHATGUARD, "serve", "--port", str(port)],
-            env=env, cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env=env,
+            cwd=tmp,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         try:
             while True:
@@ -61,8 +64,10 @@ def main() -> None:
     ready = [r for r, _ in results]
     first = [f * 1000 for _, f in results]
     print(f"chatguard serve, {RUNS} cold starts")
-    print(f"  ready (healthy):     median {statistics.median(ready):.2f} s, max {max(ready):.2f} s")
-    print(f"  first /moderate:     median {statistics.median(first):.1f} ms, max {max(first):.1f} ms")
+    print(f"  ready (healthy):    median {statistics.median(ready):.2f} s, max {max(ready):.2f} s")
+    print(
+        f"  first /moderate:    median {statistics.median(first):.1f} ms, max {max(first):.1f} ms"
+    )
 
 
 if __name__ == "__main__":

@@ -33,6 +33,20 @@ class Settings(BaseSettings):
     llm_api_key: SecretStr | None = None
     llm_timeout: float = Field(default=10.0, gt=0, le=600)
     llm_max_retries: int = Field(default=2, ge=0, le=10)
+    llm_batch_size: int = Field(default=32, ge=1, le=256, description="messages per prompt")
+    llm_batch_wait_ms: float = Field(default=20.0, ge=0, le=5000, description="batch fill time")
+    llm_concurrency: int = Field(default=8, ge=1, le=1024, description="requests in flight")
+    llm_temperature: float = Field(default=0.6, ge=0, le=2)
+    llm_max_tokens: int = Field(default=4096, ge=16, le=200_000)
+    llm_deadline_ms: float = Field(default=2000.0, ge=0, le=600_000, description="wait per message")
+    llm_fail_mode: Literal["hold", "open", "closed"] = "hold"
+    llm_cache_size: int = Field(default=10_000, ge=0, le=10_000_000, description="0 disables")
+    llm_cache_ttl_s: int = Field(default=86_400, ge=1)
+    llm_system_prompt: bool = False
+    llm_json_schema: bool = True
+    llm_context_messages: int = Field(default=10, ge=0, le=100)
+    llm_breaker_failures: int = Field(default=5, ge=1, le=1000)
+    llm_breaker_reset_s: float = Field(default=30.0, gt=0, le=3600)
     request_timeout: float = Field(default=30.0, gt=0, le=600)
 
     # Other roles' addresses in the distributed shape
@@ -51,7 +65,7 @@ class Settings(BaseSettings):
     enable_whisper: bool = False
     enable_metrics: bool = True
     pipeline_stages: str = Field(
-        default="rules", description="comma-separated stage names, cheapest first"
+        default="rules,llm", description="comma-separated stage names, cheapest first"
     )
 
     # Decision handler: signed webhooks for platform integrations
@@ -62,6 +76,11 @@ class Settings(BaseSettings):
     max_message_chars: int = Field(default=4000, ge=1, le=1_000_000)
     max_batch_size: int = Field(default=1000, ge=1, le=100_000)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+
+    @field_validator("llm_fail_mode", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -64,6 +64,8 @@ class StageResult:
     # An adjudicating stage (the LLM) replaces earlier scores for the categories it returns,
     # instead of raising them to the maximum.
     authoritative: bool = False
+    # The stage asks for a human to look whatever the scores say (the LLM's guard rail).
+    review: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +93,13 @@ class Assessment:
     trail: tuple[StageTrace, ...] = ()
     escalated: bool = False
     thresholds: Mapping[Category, float] = field(default_factory=dict)
+    #: Stages still working on the message (the LLM past the deadline): the assessment is
+    #: provisional and a final one follows.
+    pending: tuple[str, ...] = ()
+    #: The adjudicator was asked but could not answer (down, circuit open, unusable answer).
+    llm_unavailable: bool = False
+    #: A stage asked for human review (see `StageResult.review`).
+    review: bool = False
 
     @property
     def latency_ms(self) -> dict[str, float]:
@@ -129,6 +138,18 @@ class Action(StrEnum):
     @property
     def removes_message(self) -> bool:
         return self.severity >= Action.HOLD.severity
+
+
+class FailMode(StrEnum):
+    """What to do with a message the adjudicator has not (yet) judged."""
+
+    HOLD = "hold"  # hide it until the verdict or a moderator
+    OPEN = "open"  # show it
+    CLOSED = "closed"  # remove it
+
+    @property
+    def action(self) -> Action:
+        return {FailMode.HOLD: Action.HOLD, FailMode.OPEN: Action.ALLOW}.get(self, Action.DELETE)
 
 
 @dataclass(frozen=True, slots=True)

@@ -62,6 +62,18 @@ class ModerationMetrics:
             ["reason"],
             registry=r,
         )
+        self.provisional = Counter(
+            "chatguard_provisional_decisions_total",
+            "Decisions given before the adjudicator answered",
+            ["action"],
+            registry=r,
+        )
+        self.finals = Counter(
+            "chatguard_final_decisions_total",
+            "Final decisions replacing provisional ones",
+            ["action", "changed"],
+            registry=r,
+        )
         self.component_up = Gauge(
             "chatguard_component_up", "1 when a component is healthy", ["component"], registry=r
         )
@@ -78,6 +90,18 @@ class ModerationMetrics:
             if trace.error:
                 self.stage_errors.labels(trace.stage).inc()
         self.latency.observe(decision.processing_time_ms / 1000)
+        if decision.provisional:
+            self.provisional.labels(decision.action.value).inc()
+
+    def observe_final(self, decision: Decision, earlier: Decision) -> None:
+        """A final decision replacing the provisional `earlier` one (the message was counted
+        once already, in `messages`); the stages that ran since are measured here."""
+        changed = "yes" if decision.action != earlier.action else "no"
+        self.finals.labels(decision.action.value, changed).inc()
+        for trace in decision.assessment.trail[len(earlier.assessment.trail) :]:
+            self.stage_latency.labels(trace.stage).observe(trace.latency_ms / 1000)
+            if trace.error:
+                self.stage_errors.labels(trace.stage).inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -44,6 +44,8 @@ def assessment_dict(assessment: Assessment) -> dict[str, Any]:
         "reasons": list(assessment.reasons),
         "trail": [trace_dict(t) for t in assessment.trail],
         "latency_ms": {k: round(v, 3) for k, v in assessment.latency_ms.items()},
+        "pending": list(assessment.pending),
+        "review": assessment.review,
     }
 
 
@@ -64,6 +66,7 @@ def decision_dict(decision: Decision) -> dict[str, Any]:
         "decided_by": assessment["decided_by"],
         "route": assessment["route"],
         "escalated": assessment["escalated"],
+        "pending": assessment["pending"],
         "reasons": [decision.reason, *assessment["reasons"]],
         "spans": assessment["spans"],
         "trail": assessment["trail"],

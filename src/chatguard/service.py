@@ -3,12 +3,15 @@ wired together. Adapters (HTTP, CLI, MCP, connectors) call this and nothing deep
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from chatguard.channel import CHANNEL_CONTEXT, ChannelMemory
 from chatguard.config import Settings
 from chatguard.decide import Decider, ThresholdDecider
 from chatguard.decisions import PolicyEngine
@@ -17,6 +20,7 @@ from chatguard.errors import InputTooLargeError, InvalidInputError
 from chatguard.events import EventBus, InProcessEventBus
 from chatguard.metrics import ModerationMetrics
 from chatguard.pipeline import Pipeline
+from chatguard.pipeline.pipeline import PipelineRun
 from chatguard.pipeline.registry import build_stage
 from chatguard.pipeline.stage import ComponentHealth
 from chatguard.serialize import decision_dict
@@ -26,6 +30,8 @@ from chatguard.storage.store import check_same_text
 log = logging.getLogger(__name__)
 
 DECISIONS_TOPIC = "decisions"
+#: Event type of the decision that replaces a provisional one.
+FINAL_DECISION = "decision.final"
 #: Context key telling stateful stages (rate, flood, strikes) to leave their state alone.
 STATELESS = "stateless"
 
@@ -56,20 +62,36 @@ class ModerationService:
         self.store = store
         self.events = events or InProcessEventBus()
         self.metrics = metrics or ModerationMetrics()
+        self.channels = ChannelMemory(history=max(settings.llm_context_messages, 1))
         self.started_at = time.time()
+        # Escalations still running after their message got a provisional decision.
+        self._followups: set[asyncio.Task[None]] = set()
+        for stage in pipeline.stages:
+            stage.register_metrics(self.metrics.registry)
 
     @classmethod
     def from_settings(cls, settings: Settings, *, with_store: bool = True) -> ModerationService:
         stages = [build_stage(name, settings) for name in settings.stage_names]
         store = SqlStore(settings.database_url) if with_store else None
         events = InProcessEventBus()
-        # Channel policy decides. Blocked/permitted terms reach the rule engine through
+        # Channel policy decides (its fail mode and LLM deadline default to the LLM_* settings).
+        # Blocked/permitted terms reach the rule engine through
         # `decider.set_terms_hook(<filter stage>.set_channel_terms)` once the filter offers it.
         decider = PolicyEngine.from_settings(settings, store=store, events=events)
         pipeline = Pipeline(stages)
         return cls(
             settings=settings, pipeline=pipeline, decider=decider, store=store, events=events
         )
+
+    def deadline_for(self, channel_id: str) -> float:
+        """Seconds `/moderate` waits for the adjudicator in this channel before answering with
+        a provisional decision. The channel's policy (`llm_deadline_ms`) overrides the setting
+        once the policy engine has loaded it."""
+        if isinstance(self.decider, PolicyEngine):
+            deadline_ms = self.decider.deadline_ms(channel_id)
+            if deadline_ms is not None:
+                return deadline_ms / 1000
+        return self.settings.llm_deadline_ms / 1000
 
     async def start(self) -> None:
         if self.store is not None:
@@ -79,6 +101,13 @@ class ModerationService:
             await self.decider.start(metrics=self.metrics.registry)
 
     async def close(self) -> None:
+        # Let escalations in flight land briefly, then stop them: the provisional decision stands.
+        if self._followups:
+            await asyncio.wait(set(self._followups), timeout=1.0)
+        for task in list(self._followups):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         if isinstance(self.decider, PolicyEngine):
             await self.decider.close()
         await self.pipeline.close()
@@ -115,11 +144,12 @@ class ModerationService:
         started = time.perf_counter()
         replays = await self._stored(messages)
         fresh = [m for m in messages if m.id not in replays]
-        decisions = await self._decide(fresh, started) if fresh else []
+        decisions, run = await self._decide(fresh, started) if fresh else ([], None)
         if self.store is not None and decisions:
             replays.update(await self.store.save(list(zip(fresh, decisions, strict=True))))
         by_id = {d.message_id: d for d in decisions}
         outcomes = []
+        provisional: dict[str, Message] = {}
         for message in messages:
             if message.id in replays:
                 outcomes.append(Outcome(replays[message.id].response, replayed=True))
@@ -127,7 +157,12 @@ class ModerationService:
             decision = by_id[message.id]
             outcomes.append(Outcome(decision_dict(decision), decision=decision))
             self.metrics.observe(decision)
+            self.channels.record(message, decision.action, provisional=decision.provisional)
+            if decision.provisional:
+                provisional[message.id] = message
             await self.events.publish(DECISIONS_TOPIC, _event(message, decision))
+        if run is not None and provisional:
+            self._follow_up(run, provisional, by_id, started)
         return outcomes
 
     async def _stored(self, messages: Sequence[Message]) -> dict[str, Any]:
@@ -139,18 +174,96 @@ class ModerationService:
                 check_same_text(stored[message.id], message)
         return stored
 
-    async def _decide(self, messages: Sequence[Message], started: float) -> list[Decision]:
+    async def _decide(
+        self, messages: Sequence[Message], started: float
+    ) -> tuple[list[Decision], asyncio.Task[list[Assessment]] | None]:
+        """Decisions for `messages`, waiting for the adjudicator up to the deadline. Past it,
+        waiting messages get provisional decisions and the still-running escalation is
+        returned, to be followed up."""
         unique: dict[str, Message] = {}
         for message in messages:
             unique.setdefault(message.id, message)
         batch = list(unique.values())
-        assessments = await self.pipeline.assess(batch)
+        run = await self.pipeline.begin(batch, {CHANNEL_CONTEXT: self.channels})
+        assessments, running = await self._await_escalation(run, batch)
         decisions = {}
         for message, assessment in zip(batch, assessments, strict=True):
             decision = await self.decider.decide(message, assessment)
             elapsed = (time.perf_counter() - started) * 1000
             decisions[message.id] = _with_time(decision, elapsed)
-        return [decisions[m.id] for m in messages]
+        return [decisions[m.id] for m in messages], running
+
+    async def _await_escalation(
+        self, run: PipelineRun, batch: list[Message]
+    ) -> tuple[list[Assessment], asyncio.Task[list[Assessment]] | None]:
+        waiting = set(run.waiting)
+        if not waiting:
+            return await run.finish(), None
+        # The strictest channel in the batch sets the deadline.
+        deadline = min(self.deadline_for(m.channel_id) for m in batch if m.id in waiting)
+        task = asyncio.ensure_future(run.finish())
+        done, _ = await asyncio.wait({task}, timeout=deadline)
+        if task in done:
+            return task.result(), None
+        return run.provisional(), task
+
+    def _follow_up(
+        self,
+        running: asyncio.Task[list[Assessment]],
+        messages: dict[str, Message],
+        provisional: dict[str, Decision],
+        started: float,
+    ) -> None:
+        task = asyncio.ensure_future(self._finalize(running, messages, provisional, started))
+        self._followups.add(task)
+        task.add_done_callback(self._followups.discard)
+
+    async def _finalize(
+        self,
+        running: asyncio.Task[list[Assessment]],
+        messages: dict[str, Message],
+        provisional: dict[str, Decision],
+        started: float,
+    ) -> None:
+        """When the escalation lands: decide again, replace the stored provisional decisions and
+        publish the final ones."""
+        try:
+            assessments = await running
+        except asyncio.CancelledError:
+            running.cancel()
+            raise
+        except Exception as exc:  # the pipeline turns stage failures into results; be safe
+            log.warning("escalation failed after the deadline: %s", type(exc).__name__)
+            return
+        for assessment in assessments:
+            message = messages.get(assessment.message_id)
+            if message is None:
+                continue
+            try:
+                await self._final(message, assessment, provisional[message.id], started)
+            except Exception as exc:  # one message's failure must not lose the others'
+                log.warning(
+                    "final decision for %s failed: %s", message.id, type(exc).__name__, exc_info=exc
+                )
+
+    async def _final(
+        self, message: Message, assessment: Assessment, earlier: Decision, started: float
+    ) -> None:
+        decision = _with_time(
+            await self.decider.decide(message, assessment), (time.perf_counter() - started) * 1000
+        )
+        if self.store is not None:
+            await self.store.replace_provisional(message, decision)
+        self.metrics.observe_final(decision, earlier)
+        if decision.action.removes_message and not decision.provisional:
+            self.channels.add_strike(message.channel_id, message.user_id)
+        await self.events.publish(DECISIONS_TOPIC, _event(message, decision, kind=FINAL_DECISION))
+
+    async def wait_for_followups(self, timeout: float | None = None) -> None:
+        """Wait until the escalations running past their deadline have landed (for tests,
+        shutdown and benchmarks)."""
+        if self._followups:
+            await asyncio.wait(set(self._followups), timeout=timeout)
 
     async def assess_texts(self, texts: Sequence[str]) -> list[Assessment]:
         """Assess bare texts without storing them or touching per-user state."""
@@ -189,10 +302,10 @@ def _with_time(decision: Decision, elapsed_ms: float) -> Decision:
     return replace(decision, processing_time_ms=elapsed_ms)
 
 
-def _event(message: Message, decision: Decision) -> dict[str, Any]:
+def _event(message: Message, decision: Decision, *, kind: str = "decision") -> dict[str, Any]:
     # Events carry ids, scores and the action; never the raw text.
     return {
-        "type": "decision",
+        "type": kind,
         "message_id": message.id,
         "channel_id": message.channel_id,
         "user_id": message.user_id,

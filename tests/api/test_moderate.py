@@ -58,7 +58,7 @@ async def test_health_reports_each_component(client: httpx.AsyncClient) -> None:
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "ok"
-    assert body["components"]["database"] == {"ok": True, "detail": "sqlite"}
+    assert body["components"]["database"] == {"ok": True, "detail": "sqlite", "essential": True}
     assert "rules" in body["components"]
 
 

@@ -4,7 +4,6 @@ test moves, a policy engine on both, and assessments made to order."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
 
 import pytest
 
@@ -29,13 +28,6 @@ class Clock:
         self.now += seconds
 
 
-@dataclass(frozen=True, slots=True)
-class PendingAssessment(Assessment):
-    """An assessment whose LLM stage has not answered yet (the shape the LLM stage reports)."""
-
-    pending: tuple[str, ...] = ("llm",)
-
-
 def make_assessment(
     scores: Mapping[str, float],
     route: Route = Route.ACT,
@@ -43,13 +35,13 @@ def make_assessment(
     spans: tuple[Span, ...] = (),
     pending: bool = False,
     llm_failed: bool = False,
+    review: bool = False,
 ) -> Assessment:
     typed = {Category(k): v for k, v in scores.items()}
     trail: tuple[StageTrace, ...] = (StageTrace("rules", 0.01, route),)
     if llm_failed:
         trail += (StageTrace("llm", 1500.0, Route.UNCERTAIN, error="timed out"),)
-    kind = PendingAssessment if pending else Assessment
-    return kind(
+    return Assessment(
         message_id="m",
         scores=typed,
         route=route,
@@ -57,6 +49,9 @@ def make_assessment(
         spans=spans,
         trail=trail,
         escalated=pending or llm_failed,
+        pending=("llm",) if pending else (),
+        llm_unavailable=llm_failed,
+        review=review,
     )
 
 

@@ -104,22 +104,28 @@ def test_category_actions_override_the_policy_actions() -> None:
 
 
 FAIL_MODES = [
-    pytest.param("hold", Action.HOLD, True, id="hold"),
-    pytest.param("open", Action.ALLOW, False, id="open"),
-    pytest.param("closed", Action.DELETE, True, id="closed"),
+    pytest.param("hold", Action.HOLD, id="hold"),
+    pytest.param("open", Action.ALLOW, id="open"),
+    pytest.param("closed", Action.DELETE, id="closed"),
 ]
 
 
-@pytest.mark.parametrize(("mode", "expected", "provisional"), FAIL_MODES)
+@pytest.mark.parametrize(("mode", "expected"), FAIL_MODES)
 @pytest.mark.parametrize("how", ["pending", "llm_failed"])
-def test_fail_mode_when_the_llm_cannot_judge(
-    mode: str, expected: Action, provisional: bool, how: str
-) -> None:
+def test_fail_mode_when_the_llm_cannot_judge(mode: str, expected: Action, how: str) -> None:
     assessment = make_assessment({"harassment": 0.5}, Route.UNCERTAIN, **{how: True})
     verdict = decide({"fail_mode": mode}, assessment)
     assert verdict.rule.action is expected
-    assert verdict.provisional is provisional
+    assert verdict.fallback is True
+    # Only a pending adjudicator makes the decision provisional: a final one follows.
+    assert verdict.provisional is (how == "pending")
     assert f"fail_mode:{mode}" in verdict.steps
+
+
+def test_a_stage_asking_for_review_holds() -> None:
+    assessment = make_assessment({"harassment": 0.2}, Route.ALLOW, review=True)
+    verdict = decide("gaming", assessment)
+    assert verdict.rule.action is Action.HOLD and "review:requested" in verdict.steps
 
 
 def test_uncertain_goes_to_review_by_default_and_per_policy() -> None:

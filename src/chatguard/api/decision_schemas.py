@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError, f
 
 from chatguard.api.schemas import ModerateRequest
 from chatguard.decisions.policy import ActionRule
-from chatguard.domain import Action, Assessment, Route, Span, StageTrace
+from chatguard.domain import Action, Assessment, Route, Span
 from chatguard.errors import InvalidInputError
 from chatguard.taxonomy import Category, UnknownCategoryError, parse_category
 
@@ -48,6 +48,8 @@ class AssessmentIn(BaseModel):
     pending: list[Annotated[StrictStr, Field(max_length=64)]] = Field(
         default_factory=list, max_length=8, description="stages still to judge (e.g. the LLM)"
     )
+    llm_unavailable: bool = Field(default=False, description="the adjudicator could not answer")
+    review: bool = Field(default=False, description="a stage asked for human review")
 
     @field_validator("scores")
     @classmethod
@@ -56,12 +58,6 @@ class AssessmentIn(BaseModel):
 
     def to_assessment(self, message_id: str) -> Assessment:
         scores = {Category(k): v for k, v in self.scores.items()}
-        trail: tuple[StageTrace, ...] = ()
-        if self.pending:
-            # A stage that has not answered yet reads as an adjudicator that could not judge.
-            trail = tuple(
-                StageTrace(stage, 0.0, Route.UNCERTAIN, error="pending") for stage in self.pending
-            )
         return Assessment(
             message_id=message_id,
             scores=scores,
@@ -70,8 +66,10 @@ class AssessmentIn(BaseModel):
             spans=tuple(
                 Span(s.start, s.end, Category(s.category), s.label, s.score) for s in self.spans
             ),
-            trail=trail,
-            escalated=bool(self.pending),
+            escalated=bool(self.pending) or self.llm_unavailable,
+            pending=tuple(self.pending),
+            llm_unavailable=self.llm_unavailable,
+            review=self.review,
         )
 
 

@@ -14,6 +14,7 @@ from chatguard.errors import ConfigurationError
 COMMAND_MODULES = (
     "chatguard.cli.serve",
     "chatguard.cli.moderate",
+    "chatguard.cli.check_llm",
     "chatguard.cli.irc_bot",
 )
 

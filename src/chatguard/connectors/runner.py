@@ -10,15 +10,18 @@ from typing import Any
 
 from chatguard.connectors.base import ChatConnector, ModerationLoop
 from chatguard.domain import Action, Decision, Message
-from chatguard.service import DECISIONS_TOPIC, ModerationService
+from chatguard.service import DECISIONS_TOPIC, FINAL_DECISION, ModerationService
 
 log = logging.getLogger(__name__)
 
 
 async def enforce_reviews(service: ModerationService, connector: ChatConnector) -> None:
-    """Carry out review outcomes that remove a message (denials, timeouts' default action)."""
+    """Carry out decisions made after the message was handled: review outcomes that remove it
+    (denials, a timeout's default action) and late final decisions of the adjudicator."""
     async for event in service.events.subscribe(DECISIONS_TOPIC):
-        if event.get("type") != "review.resolved":
+        # Denials from the review queue, and final decisions that replace a provisional one
+        # (the adjudicator answered after the deadline).
+        if event.get("type") not in ("review.resolved", FINAL_DECISION):
             continue
         action = Action(event["action"])
         if action.severity < Action.DELETE.severity or not connector.serves(event["channel_id"]):
@@ -30,7 +33,7 @@ async def enforce_reviews(service: ModerationService, connector: ChatConnector) 
                 action=action,
                 duration_s=event.get("duration_s"),
                 message_id=event.get("message_id"),
-                reason="chatguard: removed after review",
+                reason=_reason(event),
             )
         except Exception as exc:
             log.warning(
@@ -62,3 +65,9 @@ async def run_connector(
                 await reviews
         await connector.close()
     return loop
+
+
+def _reason(event: dict[str, Any]) -> str:
+    if event.get("type") == FINAL_DECISION:
+        return ("chatguard: " + str(event.get("reason", "")).split(";")[0])[:200]
+    return "chatguard: removed after review"

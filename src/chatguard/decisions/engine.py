@@ -9,6 +9,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry
@@ -16,6 +17,7 @@ from prometheus_client import CollectorRegistry
 from chatguard.decisions.audit import SYSTEM, AuditLog
 from chatguard.decisions.evaluate import evaluate
 from chatguard.decisions.metrics import DecisionMetrics
+from chatguard.decisions.policy import ChannelPolicy
 from chatguard.decisions.policy_store import PolicyStore, ResolvedPolicy
 from chatguard.decisions.presets import Presets, load_presets
 from chatguard.decisions.records import AuditEntry, Strike
@@ -24,7 +26,7 @@ from chatguard.decisions.review import TOPIC, ReviewQueue
 from chatguard.decisions.strikes import Escalation, StrikeBook, StrikeLadder, harsher
 from chatguard.decisions.terms import TermsHook
 from chatguard.decisions.webhooks import WebhookSender
-from chatguard.domain import Action, Assessment, Decision, Message
+from chatguard.domain import Action, Assessment, Decision, FailMode, Message
 from chatguard.events import EventBus
 
 if TYPE_CHECKING:
@@ -32,6 +34,8 @@ if TYPE_CHECKING:
     from chatguard.storage import SqlStore
 
 log = logging.getLogger(__name__)
+
+MAX_PROVISIONAL_HOLDS = 100_000
 
 
 class PolicyEngine:
@@ -70,11 +74,23 @@ class PolicyEngine:
         self._forwarder: asyncio.Task[None] | None = None
         self.metrics = DecisionMetrics()
         self._bound = False
+        # Review items of provisional holds, by message id, until the final decision lands.
+        self._provisional_holds: dict[str, str] = {}
 
     @classmethod
     def from_settings(
         cls, settings: Settings, *, store: SqlStore | None, events: EventBus | None
     ) -> PolicyEngine:
+        # LLM_FAIL_MODE and LLM_DEADLINE_MS are every channel's defaults; presets may differ.
+        defaults = load_presets()
+        presets = replace(
+            defaults,
+            base={
+                **defaults.base,
+                "fail_mode": settings.llm_fail_mode,
+                "llm_deadline_ms": settings.llm_deadline_ms,
+            },
+        )
         repository = DecisionRepository(engine=store.engine) if store is not None else None
         webhooks = None
         urls = settings.webhook_url_list
@@ -82,7 +98,17 @@ class PolicyEngine:
             webhooks = WebhookSender(
                 urls=urls, secret=settings.webhook_secret, repository=repository
             )
-        return cls(repository=repository, events=events, webhooks=webhooks)
+        return cls(presets=presets, repository=repository, events=events, webhooks=webhooks)
+
+    @property
+    def fail_mode(self) -> FailMode:
+        """The fail mode of channels whose policy does not set its own (LLM_FAIL_MODE)."""
+        return FailMode(self.presets.base.get("fail_mode", FailMode.HOLD))
+
+    def deadline_ms(self, channel_id: str) -> float | None:
+        """The channel's LLM deadline, if its policy is loaded (synchronous, no database)."""
+        resolved = self.policies.peek(channel_id)
+        return resolved.policy.llm_deadline_ms if resolved is not None else None
 
     def set_terms_hook(self, hook: TermsHook) -> None:
         """Where blocked/permitted terms go when a channel's policy loads or changes."""
@@ -127,8 +153,8 @@ class PolicyEngine:
         rule, reason = verdict.rule, verdict.reason
         steps = [f"policy:{resolved.label}", *verdict.steps]
         escalation = None
-        # A provisional removal (the LLM could not judge) is not held against the user.
-        strikes_apply = not verdict.provisional and self.strikes is not None
+        # A removal by fail mode (the LLM could not judge) is not held against the user.
+        strikes_apply = not verdict.fallback and self.strikes is not None
         if strikes_apply and rule.action.severity >= policy.ladder.strike_at.severity:
             escalation = await self._escalate(message, resolved)
             rule = harsher(rule, escalation.rung)
@@ -147,8 +173,8 @@ class PolicyEngine:
         self.metrics.actions.labels(decision.action.value, policy.name).inc()
         if escalation is not None:
             self.metrics.strikes.labels("auto").inc()
-        if decision.action is Action.HOLD and self.reviews is not None:
-            await self.reviews.hold(message, decision, policy)
+        if self.reviews is not None:
+            await self._review(message, decision, policy)
         if self.repository is not None and decision.action is not Action.ALLOW:
             # Allowed messages are in the decisions table already; the audit log records actions.
             strike = _strike(message, decision, escalation, self.clock()) if escalation else None
@@ -156,6 +182,22 @@ class PolicyEngine:
                 strike, self._audit_entry(message, decision, resolved)
             )
         return decision
+
+    async def _review(self, message: Message, decision: Decision, policy: ChannelPolicy) -> None:
+        assert self.reviews is not None
+        earlier = self._provisional_holds.pop(message.id, None)
+        if earlier is not None and decision.action is not Action.HOLD:
+            await self.reviews.supersede(
+                earlier, action=decision.action, reason="final decision: " + decision.reason
+            )
+        if decision.action is Action.HOLD and earlier is None:
+            item = await self.reviews.hold(message, decision, policy)
+            if decision.provisional:
+                if len(self._provisional_holds) >= MAX_PROVISIONAL_HOLDS:
+                    # Finals that never came (a restart, a lost escalation): forget the oldest;
+                    # their items simply wait for a moderator or the review timeout.
+                    self._provisional_holds.pop(next(iter(self._provisional_holds)))
+                self._provisional_holds[message.id] = item.id
 
     async def _escalate(self, message: Message, resolved: ResolvedPolicy) -> Escalation:
         assert self.strikes is not None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from chatguard.decisions.policy import ActionRule, ChannelPolicy, FailMode, Severity
+from chatguard.decisions.policy import ActionRule, ChannelPolicy, Severity
 from chatguard.decisions.strikes import harsher
 from chatguard.decisions.terms import TermMatcher
 from chatguard.domain import Action, Assessment, Message, Route
@@ -23,21 +23,17 @@ class Verdict:
     category: Category | None
     reason: str
     steps: tuple[str, ...]
+    #: The adjudicator is still working; a final decision follows.
     provisional: bool = False
+    #: The fail mode decided, not the evidence.
+    fallback: bool = False
     exempt: bool = False
 
 
-def llm_unavailable(assessment: Assessment) -> bool:
-    """The adjudicator should have judged but did not: still pending, or it failed last."""
-    if getattr(assessment, "pending", ()):
-        return True
-    trail = assessment.trail
-    return (
-        assessment.route is Route.UNCERTAIN
-        and assessment.escalated
-        and bool(trail)
-        and trail[-1].error is not None
-    )
+def adjudicator_missing(assessment: Assessment) -> bool:
+    """The adjudicator should have judged but has not: still pending (a final decision
+    follows), or it could not answer."""
+    return bool(assessment.pending) or assessment.llm_unavailable
 
 
 def evaluate(
@@ -79,21 +75,27 @@ def evaluate(
         watched_signal = True
     rule = policy.action_for(severity, category)
     steps.append(f"action:{rule.action.value}")
-    provisional = False
-    if llm_unavailable(assessment) and watched_signal:
-        fallback = {
-            FailMode.HOLD: ActionRule(action=Action.HOLD),
-            FailMode.CLOSED: ActionRule(action=Action.DELETE),
-            FailMode.OPEN: ActionRule(action=Action.ALLOW),
-        }[policy.fail_mode]
-        rule = harsher(rule, fallback)
-        provisional = policy.fail_mode is not FailMode.OPEN
-        reason += f"; LLM unavailable, fail mode {policy.fail_mode.value}"
+    # While the adjudicator works, every decision is provisional: the final one follows,
+    # whatever this channel thinks of the fast stages' scores.
+    provisional = bool(assessment.pending)
+    fallback = False
+    if adjudicator_missing(assessment) and watched_signal:
+        rule = harsher(rule, ActionRule(action=policy.fail_mode.action))
+        fallback = True
+        waiting = "waiting for " + ", ".join(assessment.pending) if provisional else "unavailable"
+        reason += f"; adjudicator {waiting}, fail mode {policy.fail_mode.value}"
         steps.append(f"fail_mode:{policy.fail_mode.value}")
+    elif assessment.review:
+        # A stage (the LLM's guard rail) asked for a human whatever the scores say.
+        rule = harsher(rule, ActionRule(action=Action.HOLD))
+        reason += "; a stage asked for human review"
+        steps.append("review:requested")
     elif assessment.route is Route.UNCERTAIN and watched_signal:
         before = rule
         rule = harsher(rule, policy.uncertain_action)
         if rule != before:
             reason += f"; uncertain, policy says {policy.uncertain_action.action.value}"
             steps.append(f"uncertain:{policy.uncertain_action.action.value}")
-    return Verdict(rule, severity, category, reason, tuple(steps), provisional=provisional)
+    return Verdict(
+        rule, severity, category, reason, tuple(steps), provisional=provisional, fallback=fallback
+    )

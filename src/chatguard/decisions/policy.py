@@ -15,9 +15,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from chatguard.domain import Action, Role
+from chatguard.domain import Action, FailMode, Role
 from chatguard.errors import InvalidPolicyError
 from chatguard.taxonomy import Category
+
+__all__ = ["FailMode"]  # the domain's fail mode, part of a policy
 
 #: Twitch's longest timeout (two weeks); anything longer is a ban.
 MAX_TIMEOUT_S = 14 * 24 * 3600
@@ -34,14 +36,6 @@ class Severity(StrEnum):
     @property
     def rank(self) -> int:
         return list(Severity).index(self)
-
-
-class FailMode(StrEnum):
-    """What happens to a message the LLM should have judged but could not (yet)."""
-
-    HOLD = "hold"  # hold it for review (the default)
-    OPEN = "open"  # let it through on what the fast stages found
-    CLOSED = "closed"  # remove it
 
 
 class _Strict(BaseModel):
@@ -180,7 +174,7 @@ class ChannelPolicy(_Strict):
     blocked_term_severity: Severity = Severity.HIGH
     uncertain_action: ActionRule = ActionRule(action=Action.HOLD)
     fail_mode: FailMode = FailMode.HOLD
-    llm_deadline_ms: int = Field(default=1500, ge=50, le=60_000)
+    llm_deadline_ms: float = Field(default=2000.0, ge=0, le=600_000)
 
     @field_validator("actions")
     @classmethod

@@ -84,6 +84,11 @@ class PolicyStore:
         self._remember(resolved, changed=cached is None or cached[1].version != resolved.version)
         return resolved
 
+    def peek(self, channel_id: str) -> ResolvedPolicy | None:
+        """The channel's last loaded policy, without a database round trip (None: not loaded)."""
+        cached = self._cache.get(channel_id)
+        return cached[1] if cached is not None else None
+
     def preview(self, document: Mapping[str, Any] | None) -> ChannelPolicy:
         """Validate an override without storing it."""
         return self.presets.resolve(_checked(document))

@@ -13,6 +13,7 @@ class ReviewStatus(StrEnum):
     APPROVED = "approved"
     DENIED = "denied"
     EXPIRED = "expired"
+    SUPERSEDED = "superseded"  # a provisional hold replaced by the adjudicator's final decision
 
 
 @dataclass(frozen=True, slots=True)

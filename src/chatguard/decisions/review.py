@@ -109,6 +109,35 @@ class ReviewQueue:
                 )
         return resolved
 
+    async def supersede(self, item_id: str, *, action: Action, reason: str) -> None:
+        """The adjudicator's final decision replaces a provisional hold: the item leaves the
+        queue without a label or a strike (no human judged it); the final decision's own event
+        tells the sinks what to do."""
+        done = await self.repository.resolve_review(
+            item_id,
+            status=ReviewStatus.SUPERSEDED,
+            at=self.clock(),
+            by=SYSTEM,
+            outcome=action.value,
+            duration_s=None,
+            note=reason,
+        )
+        if not done:
+            return  # a moderator was faster; their verdict stands
+        self.metrics.reviews.labels(ReviewStatus.SUPERSEDED.value).inc()
+        item = await self.get(item_id)
+        await self.audit.record(
+            actor=SYSTEM,
+            kind=SYSTEM,
+            action="review.superseded",
+            channel_id=item.channel_id,
+            user_id=item.user_id,
+            message_id=item.message_id,
+            reason=reason,
+            details={"review_id": item.id, "outcome": action.value},
+        )
+        await self._publish("review.superseded", item, action=action.value, duration_s=None)
+
     def start(self, *, interval_s: float = 1.0) -> None:
         """Run `expire_due` every `interval_s` in the background."""
         if self._expiry is None:

@@ -30,10 +30,13 @@ class _Work:
     route: Route = Route.UNCERTAIN
     decided_by: str = ""
     escalated: bool = False
+    escalation_failed: bool = False
+    review: bool = False
     done: bool = False
 
     def merge(self, result: StageResult) -> None:
         self.results.append(result)
+        self.review = self.review or result.review
         for category, score in result.scores.items():
             if result.authoritative:
                 self.scores[category] = score
@@ -70,23 +73,36 @@ class Pipeline:
         self, messages: Sequence[Message], context: Mapping[str, Any] | None = None
     ) -> list[Assessment]:
         """Assess every message; the result list matches `messages` in order."""
+        run = await self.begin(messages, context)
+        return await run.finish()
+
+    async def begin(
+        self, messages: Sequence[Message], context: Mapping[str, Any] | None = None
+    ) -> PipelineRun:
+        """Run the fast tier (every stage before the first escalation stage). The returned run
+        tells which messages wait for escalation and finishes the cascade when awaited."""
         works = [
             _Work(m, StageInput(m, normalize(m.text), context=context or {})) for m in messages
         ]
-        for position, stage in enumerate(self.stages):
-            pending = [w for w in works if not w.done]
-            if stage.escalation:
-                pending = self._admit_to_escalation(pending)
-            if not pending:
-                break
-            results = await self._run_stage(stage, pending)
-            is_last = position == len(self.stages) - 1
-            for work, result in zip(pending, results, strict=True):
-                self._apply(work, stage, result, is_last=is_last)
-        for work in works:
-            if not work.done:
-                self._finish(work, self.router.final(work.scores), work.decided_by or "none")
-        return [self._assessment(w) for w in works]
+        position = 0
+        while position < len(self.stages) and not self.stages[position].escalation:
+            await self._run_position(works, position)
+            position += 1
+        if position < len(self.stages):
+            self._admit_to_escalation([w for w in works if not w.done])
+        return PipelineRun(self, works, position)
+
+    async def _run_position(self, works: list[_Work], position: int) -> None:
+        stage = self.stages[position]
+        pending = [w for w in works if not w.done]
+        if stage.escalation:
+            pending = self._admit_to_escalation(pending)
+        if not pending:
+            return
+        results = await self._run_stage(stage, pending)
+        is_last = position == len(self.stages) - 1
+        for work, result in zip(pending, results, strict=True):
+            self._apply(work, stage, result, is_last=is_last)
 
     def _admit_to_escalation(self, pending: list[_Work]) -> list[_Work]:
         """Only messages in the uncertain band go to the adjudicator; the rest are settled here."""
@@ -133,6 +149,7 @@ class Pipeline:
             work.decided_by = stage.name
         else:
             work.results.append(result)
+            work.escalation_failed = work.escalation_failed or stage.escalation
             route = Route.UNCERTAIN
         top_category, top_score = _top(result.scores)
         work.trail.append(
@@ -145,7 +162,7 @@ class Pipeline:
     def _finish(work: _Work, route: Route, decided_by: str) -> None:
         work.route, work.decided_by, work.done = route, decided_by, True
 
-    def _assessment(self, work: _Work) -> Assessment:
+    def _assessment(self, work: _Work, pending: tuple[str, ...] = ()) -> Assessment:
         spans: list[Span] = []
         reasons: list[str] = []
         for result in work.results:
@@ -161,7 +178,53 @@ class Pipeline:
             trail=tuple(work.trail),
             escalated=work.escalated or work.route is Route.UNCERTAIN,
             thresholds=self.router.thresholds.flag_map(),
+            pending=pending,
+            llm_unavailable=work.escalation_failed,
+            review=work.review,
         )
+
+
+class PipelineRun:
+    """A pass through the cascade that has done its fast tier and may still have to escalate.
+
+    `provisional()` gives the assessments as they stand (messages waiting for escalation name
+    the stages still to run in `Assessment.pending`); `finish()` runs the rest.
+    """
+
+    def __init__(self, pipeline: Pipeline, works: list[_Work], position: int) -> None:
+        self._pipeline = pipeline
+        self._works = works
+        self._position = position
+        self._finished: list[Assessment] | None = None
+
+    @property
+    def waiting(self) -> list[str]:
+        """Ids of the messages that still wait for a stage."""
+        if self._finished is not None or self._position >= len(self._pipeline.stages):
+            return []
+        return [w.message.id for w in self._works if not w.done]
+
+    def provisional(self) -> list[Assessment]:
+        if self._finished is not None:
+            return list(self._finished)
+        remaining = tuple(s.name for s in self._pipeline.stages[self._position :])
+        return [self._pipeline._assessment(w, () if w.done else remaining) for w in self._works]
+
+    async def finish(self) -> list[Assessment]:
+        """Run the remaining stages and return the final assessments, in input order."""
+        if self._finished is not None:
+            return list(self._finished)
+        pipeline = self._pipeline
+        for position in range(self._position, len(pipeline.stages)):
+            if all(w.done for w in self._works):
+                break
+            await pipeline._run_position(self._works, position)
+        for work in self._works:
+            if not work.done:
+                route = pipeline.router.final(work.scores)
+                pipeline._finish(work, route, work.decided_by or "none")
+        self._finished = [pipeline._assessment(w) for w in self._works]
+        return list(self._finished)
 
 
 def _top(scores: Mapping[Category, float]) -> tuple[Category | None, float]:

@@ -11,11 +11,14 @@ import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from chatguard.domain import Message, StageResult
 from chatguard.normalize import NormalizedText
 from chatguard.taxonomy import Category
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +37,8 @@ class ComponentHealth:
     name: str
     ok: bool
     detail: str = ""
+    #: Is moderation down without it? The LLM is not essential: the fast tier goes on.
+    essential: bool = True
 
 
 class Stage(ABC):
@@ -61,6 +66,10 @@ class Stage(ABC):
 
     def health(self) -> ComponentHealth:
         return ComponentHealth(self.name, True)
+
+    def register_metrics(self, registry: CollectorRegistry) -> None:
+        """Register the stage's own metrics on the service's registry (most stages have none)."""
+        return None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, timeout_s={self.timeout_s})"

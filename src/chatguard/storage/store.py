@@ -6,7 +6,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -92,7 +92,7 @@ class SqlStore:
             return {}
         try:
             async with self._sessions.begin() as session:
-                await _add(session, [_rows(m, d) for m, d in pairs])
+                await _add(session, pairs)
             return {}
         except IntegrityError:
             pass
@@ -101,7 +101,7 @@ class SqlStore:
         for message, decision in pairs:
             try:
                 async with self._sessions.begin() as session:
-                    await _add(session, [_rows(message, decision)])
+                    await _add(session, [(message, decision)])
             except IntegrityError:
                 stored = await self.get(message.id)
                 if stored is None:
@@ -109,6 +109,43 @@ class SqlStore:
                 check_same_text(stored, message)
                 existing[message.id] = stored
         return existing
+
+    async def replace_provisional(self, message: Message, decision: Decision) -> bool:
+        """Replace the stored provisional decision (and its assessment) for `message` with the
+        final `decision`. Returns False, changing nothing, when the stored decision is not
+        provisional or the message is not stored."""
+        response = decision_dict(decision)
+        assessment = decision.assessment
+        async with self._sessions.begin() as session:
+            changed = await session.execute(
+                update(DecisionRow)
+                .where(DecisionRow.message_id == message.id, DecisionRow.provisional.is_(True))
+                .values(
+                    action=decision.action.value,
+                    reason=decision.reason,
+                    policy=decision.policy,
+                    duration_s=decision.duration_s,
+                    provisional=decision.provisional,
+                    processing_time_ms=decision.processing_time_ms,
+                    response=response,
+                )
+            )
+            if not changed.rowcount:  # type: ignore[attr-defined]
+                return False
+            await session.execute(
+                update(AssessmentRow)
+                .where(AssessmentRow.message_id == message.id)
+                .values(
+                    route=assessment.route.value,
+                    decided_by=assessment.decided_by,
+                    flagged=assessment.flagged,
+                    escalated=assessment.escalated,
+                    scores={c.value: float(s) for c, s in assessment.scores.items()},
+                    spans=response["spans"],
+                    trail=response["trail"],
+                )
+            )
+        return True
 
     async def count(self, table: str = "messages") -> int:
         model = {"messages": MessageRow, "assessments": AssessmentRow, "decisions": DecisionRow}
@@ -121,11 +158,13 @@ def check_same_text(stored: StoredDecision, message: Message) -> None:
         raise ConflictError(f"message id {message.id!r} was already used for a different message")
 
 
-async def _add(session: AsyncSession, rows: list[list[object]]) -> None:
-    # Messages first: the other rows reference them.
+async def _add(session: AsyncSession, pairs: list[tuple[Message, Decision]]) -> None:
+    # Without ORM relationships the unit of work does not order inserts by foreign key, so the
+    # message rows go in first and the rows that refer to them after.
+    rows = [_rows(m, d) for m, d in pairs]
     session.add_all([r[0] for r in rows])
     await session.flush()
-    session.add_all([x for r in rows for x in r[1:]])
+    session.add_all([row for r in rows for row in r[1:]])
 
 
 def _rows(message: Message, decision: Decision) -> list[object]:

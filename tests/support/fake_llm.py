@@ -1,0 +1,415 @@
+"""A local stand-in for an OpenAI-compatible LLM server (vLLM serving DeepSeek-R1), for tests,
+benchmarks and the README's transcript. It lives under tests/ and is never part of the product.
+
+It speaks enough of the protocol for the official `openai` SDK: `GET /v1/models` and
+`POST /v1/chat/completions` (with `usage`), over HTTP/1.1 keep-alive. Verdicts follow a
+transparent rule: a message containing one of `KEYWORDS` scores 0.95 in that keyword's
+category; any other message is clean.
+
+Behaviour per request is scripted: `server.script("429", "json")` makes the next request fail
+with 429 and the one after answer cleanly; when the script is empty, `default` applies.
+Behaviours: json, think, think_no_open, fenced, garbage, prose, partial, empty, truncated (cut
+off mid-thought, finish_reason "length"), 429, 500, drop, delay:SECONDS (then the default answer).
+
+Standalone: python -m tests.support.fake_llm --port 8080 --latency 2 --slots 8
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import re
+import threading
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+MODEL = "deepseek-ai/DeepSeek-R1-Distill-Llama-8B"
+KEYWORDS: dict[str, str] = {
+    "idiot": "harassment",
+    "loser": "harassment",
+    "bomb": "violence",
+    "free followers": "spam",
+    "ignore previous instructions": "prompt_injection",
+    "ignore all instructions": "prompt_injection",
+}
+# The block itself, on lines of its own (the instructions also name the tags).
+_DATA_BLOCK = re.compile(r"^<chat_data>\n(.*?)\n</chat_data>$", re.DOTALL | re.MULTILINE)
+
+
+def judge(text: str) -> dict[str, Any]:
+    """The fake model's verdict for one message text."""
+    lowered = text.lower()
+    categories = {cat: 0.95 for word, cat in KEYWORDS.items() if word in lowered}
+    hits = [word for word in KEYWORDS if word in lowered]
+    reason = f"contains {hits[0]!r}" if hits else "nothing objectionable"
+    return {"categories": categories, "reason": reason}
+
+
+def data_in(messages: list[dict[str, Any]]) -> dict[str, Any]:
+    """The data block of the first user turn that has one (channels' context and messages)."""
+    for message in messages:
+        content = message.get("content") or ""
+        found = _DATA_BLOCK.search(content) if message.get("role") == "user" else None
+        if found:
+            data: dict[str, Any] = json.loads(found.group(1))
+            return data
+    return {}
+
+
+def items_in(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The messages to judge."""
+    return list(data_in(messages).get("messages", []))
+
+
+@dataclass
+class Recorded:
+    """One chat-completions request as the server saw it."""
+
+    body: dict[str, Any]
+    behaviour: str
+    at: float = field(default_factory=time.monotonic)
+
+    @property
+    def ids(self) -> list[str]:
+        return [item["id"] for item in items_in(self.body.get("messages", []))]
+
+
+class FakeLLMServer:
+    """Start with `start()` (a background thread) or `serve_forever()`; stop with `stop()`."""
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        latency_s: float = 0.0,
+        slots: int = 8,
+        model: str = MODEL,
+        default: str = "json",
+        supports_schema: bool = True,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.latency_s = latency_s
+        self.slots = slots
+        self.model = model
+        self.default = default
+        self.supports_schema = supports_schema
+        self.requests: list[Recorded] = []
+        self._script: deque[str] = deque()
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._server: asyncio.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._slots: asyncio.Semaphore | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    # -- control (any thread) -------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}/v1"
+
+    def script(self, *behaviours: str) -> None:
+        with self._lock:
+            self._script.extend(behaviours)
+
+    def reset(self, *, default: str = "json", supports_schema: bool = True) -> None:
+        with self._lock:
+            self._script.clear()
+            self.requests.clear()
+            self.default = default
+            self.supports_schema = supports_schema
+            self.latency_s = 0.0
+
+    @property
+    def completions(self) -> list[Recorded]:
+        with self._lock:
+            return list(self.requests)
+
+    def start(self) -> FakeLLMServer:
+        self._thread = threading.Thread(target=self._run_loop, name="fake-llm", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(10):
+            raise RuntimeError("the fake LLM server did not start")
+        return self
+
+    def stop(self) -> None:
+        if self._loop is None:
+            return
+        asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        if self._thread is not None:
+            self._thread.join(10)
+        self._loop = None
+
+    def serve_forever(self) -> None:
+        asyncio.run(self._serve_forever())
+
+    # -- server (its own event loop) --------------------------------------------------------
+
+    def _run_loop(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(self._listen())
+        self._ready.set()
+        try:
+            loop.run_forever()
+        finally:
+            loop.close()
+
+    async def _serve_forever(self) -> None:
+        await self._listen()
+        print(
+            f"fake OpenAI-compatible server on {self.url} (model {self.model}, "
+            f"latency {self.latency_s:g}s, {self.slots} slots)",
+            flush=True,
+        )
+        assert self._server is not None
+        await self._server.serve_forever()
+
+    async def _listen(self) -> None:
+        self._slots = asyncio.Semaphore(self.slots)
+        self._server = await asyncio.start_server(self._connection, self.host, self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def _shutdown(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        # Closing the sockets ends each connection's read loop; wait for them to return, so no
+        # task is left pending (or cancelled under the stream machinery) when the loop stops.
+        for writer in list(self._writers):
+            writer.close()
+        current = asyncio.current_task()
+        others = [t for t in asyncio.all_tasks() if t is not current]
+        if others:
+            await asyncio.wait(others, timeout=2)
+        for task in others:
+            task.cancel()
+        if self._server is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._server.wait_closed(), 2)
+
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._writers.add(writer)
+        try:
+            while True:
+                request = await _read_request(reader)
+                if request is None:
+                    break
+                method, path, body = request
+                try:
+                    keep = await self._respond(method, path, body, writer)
+                except Exception as exc:  # a bug here should show as a 500, not a hang
+                    await _send(writer, 500, _error(f"fake server error: {exc!r}", "ServerError"))
+                    keep = True
+                if not keep:
+                    break
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
+            pass
+        finally:
+            self._writers.discard(writer)
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+    async def _respond(
+        self, method: str, path: str, body: bytes, writer: asyncio.StreamWriter
+    ) -> bool:
+        route = path.split("?", 1)[0].rstrip("/")
+        if method == "GET" and route == "/v1/models":
+            await _send(writer, 200, _models(self.model))
+            return True
+        if method == "POST" and route == "/v1/chat/completions":
+            try:
+                payload = json.loads(body or b"{}")
+            except json.JSONDecodeError:
+                await _send(writer, 400, _error("invalid JSON body", "BadRequestError"))
+                return True
+            return await self._complete(payload, writer)
+        await _send(writer, 404, _error(f"no route {method} {route}", "NotFoundError"))
+        return True
+
+    def _next_behaviour(self) -> str:
+        with self._lock:
+            return self._script.popleft() if self._script else self.default
+
+    async def _complete(self, payload: dict[str, Any], writer: asyncio.StreamWriter) -> bool:
+        behaviour = self._next_behaviour()
+        with self._lock:
+            self.requests.append(Recorded(payload, behaviour))
+        if payload.get("response_format") and not self.supports_schema:
+            await _send(
+                writer,
+                400,
+                _error("response_format json_schema is not supported", "BadRequestError"),
+            )
+            return True
+        if behaviour == "429":
+            await _send(
+                writer, 429, _error("too many requests", "RateLimitError"), {"retry-after": "0"}
+            )
+            return True
+        if behaviour == "500":
+            await _send(writer, 500, _error("internal error", "InternalServerError"))
+            return True
+        if behaviour == "drop":
+            return False  # close the connection without a response
+        extra_delay = 0.0
+        if behaviour.startswith("delay:"):
+            extra_delay = float(behaviour.split(":", 1)[1])
+            behaviour = self.default if not self.default.startswith("delay:") else "json"
+        assert self._slots is not None
+        async with self._slots:  # the GPU: this many sequences at once, the rest queue
+            await asyncio.sleep(self.latency_s + extra_delay)
+        messages = payload.get("messages", [])
+        content = _answer(behaviour, items_in(messages))
+        prompt_chars = sum(len(m.get("content") or "") for m in messages)
+        finish = "length" if behaviour == "truncated" else "stop"
+        body = _completion(payload.get("model", self.model), content, prompt_chars, finish)
+        await _send(writer, 200, body)
+        return True
+
+
+def _answer(behaviour: str, items: list[dict[str, Any]]) -> str:
+    results = [{"id": item["id"], **judge(item["text"])} for item in items]
+    answer = json.dumps({"results": results})
+    if behaviour == "json":
+        return answer
+    if behaviour == "think":
+        return f"<think>\nLet me look at each message. {{not json}}\n</think>\n\n{answer}"
+    if behaviour == "think_no_open":
+        return f'Okay, the user wants verdicts {{"results": []}} for these.\n</think>\n\n{answer}'
+    if behaviour == "fenced":
+        return f"Here are the verdicts:\n```json\n{json.dumps({'results': results}, indent=2)}\n```"
+    if behaviour == "prose":
+        return f"Sure. {answer} Let me know if you need anything else."
+    if behaviour == "garbage":
+        return "I cannot help with that request. {broken json"
+    if behaviour == "empty":
+        return ""
+    if behaviour == "truncated":
+        return "<think>\nFirst message: " + "hmm, " * 200
+    if behaviour == "partial":
+        keep = results[: max(1, len(results) // 2)] if len(results) > 1 else []
+        return json.dumps({"results": keep})
+    raise ValueError(f"unknown behaviour {behaviour!r}")
+
+
+def _models(model: str) -> dict[str, Any]:
+    return {
+        "object": "list",
+        "data": [
+            {
+                "id": model,
+                "object": "model",
+                "created": 1_700_000_000,
+                "owned_by": "vllm",
+                "max_model_len": 32768,
+            }
+        ],
+    }
+
+
+def _completion(
+    model: str, content: str, prompt_chars: int, finish_reason: str = "stop"
+) -> dict[str, Any]:
+    prompt_tokens = max(1, prompt_chars // 4)
+    completion_tokens = max(1, len(content) // 4)
+    return {
+        "id": f"chatcmpl-{uuid.uuid4().hex}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": content},
+                "finish_reason": finish_reason,
+                "logprobs": None,
+            }
+        ],
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
+    }
+
+
+def _error(message: str, kind: str) -> dict[str, Any]:
+    return {"error": {"message": message, "type": kind, "param": None, "code": None}}
+
+
+async def _read_request(reader: asyncio.StreamReader) -> tuple[str, str, bytes] | None:
+    try:
+        head = await reader.readuntil(b"\r\n\r\n")
+    except (asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+        return None
+    lines = head.decode("latin-1").split("\r\n")
+    method, path, _ = lines[0].split(" ", 2)
+    headers = {}
+    for line in lines[1:]:
+        if ":" in line:
+            name, value = line.split(":", 1)
+            headers[name.strip().lower()] = value.strip()
+    length = int(headers.get("content-length", "0") or 0)
+    body = await reader.readexactly(length) if length else b""
+    return method, path, body
+
+
+async def _send(
+    writer: asyncio.StreamWriter,
+    status: int,
+    payload: dict[str, Any],
+    headers: dict[str, str] | None = None,
+) -> None:
+    body = json.dumps(payload).encode()
+    reason = {
+        200: "OK",
+        400: "Bad Request",
+        404: "Not Found",
+        429: "Too Many Requests",
+        500: "Internal Server Error",
+    }.get(status, "Status")
+    lines = [
+        f"HTTP/1.1 {status} {reason}",
+        "content-type: application/json",
+        f"content-length: {len(body)}",
+        "connection: keep-alive",
+    ]
+    lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
+    writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
+    await writer.drain()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds per request")
+    parser.add_argument("--slots", type=int, default=8, help="requests served at once")
+    parser.add_argument("--model", default=MODEL)
+    parser.add_argument("--default", default="think_no_open", help="answer style")
+    args = parser.parse_args()
+    server = FakeLLMServer(
+        host=args.host,
+        port=args.port,
+        latency_s=args.latency,
+        slots=args.slots,
+        model=args.model,
+        default=args.default,
+    )
+    with contextlib.suppress(KeyboardInterrupt):
+        server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

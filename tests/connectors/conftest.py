@@ -145,3 +145,13 @@ class IrcClient:
             async with self._changed:
                 self.lines.append(line)
                 self._changed.notify_all()
+
+
+@pytest.fixture(scope="module")
+def fake_llm() -> Iterator[object]:
+    """The local OpenAI-compatible stand-in (tests/support/fake_llm.py)."""
+    from tests.support.fake_llm import FakeLLMServer
+
+    server = FakeLLMServer().start()
+    yield server
+    server.stop()

@@ -280,3 +280,40 @@ async def test_only_valid_nicks_in_served_channels_are_acted_on(
         await bot.close()
     expected = [f"MODE {channel} +b troll!*@*", f"KICK {channel} troll :chatguard"]
     assert bot.sent == (expected if sent else [])
+
+
+async def test_a_late_final_decision_is_enforced(
+    ngircd: int, fake_llm: Any, settings: Settings
+) -> None:
+    # The LLM answers after the deadline: the message first gets a provisional hold (chat
+    # has shown it; nothing to do), then the final delete arrives and the bot kicks.
+    fake_llm.reset()
+    fake_llm.script("delay:0.5")
+    channel = f"#late{uuid.uuid4().hex[:8]}"
+    tag = uuid.uuid4().hex[:5]
+    author, witness = f"late{tag}", f"wit{tag}"
+    config = settings.model_copy(
+        update={"llm_endpoint": fake_llm.url, "llm_deadline_ms": 50.0, "llm_max_retries": 0}
+    )
+    service = ModerationService.from_settings(config)
+    assert service.pipeline.stage_names == ["rules", "llm"]
+    await service.start()
+    bot = IrcConnector(host="127.0.0.1", port=ngircd, nick=f"lb{tag}", channels=[channel])
+    ready = asyncio.Event()
+    runner = asyncio.create_task(run_connector(service, bot, ready=ready))
+    try:
+        await asyncio.wait_for(ready.wait(), 10)
+        async with IrcClient(ngircd, author) as rude, IrcClient(ngircd, witness) as other:
+            await rude.join(channel)
+            await other.join(channel)
+            await rude.say(channel, "shit, you idiot")
+            kick = await other.wait_for(_kicked(author, channel), timeout=10)
+            assert "harassment" in kick.params[2]
+            assert fake_llm.completions  # the verdict came from the adjudicator
+            metrics = service.metrics.render().decode()
+            assert 'chatguard_provisional_decisions_total{action="hold"} 1.0' in metrics
+    finally:
+        runner.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await runner
+        await service.close()

@@ -57,9 +57,12 @@ class NormalizedText:
             return start, start
         first = self.origin[min(start, len(self.origin) - 1)]
         last = self.origin[min(end, len(self.origin)) - 1]
-        # Extend over characters the normalization dropped inside the original span's last char.
+        # Extend over the combining marks that belong to the span's last character ("t̵").
         stop = last + 1
-        while stop < len(self.original) and self.original[stop] in INVISIBLE:
+        while stop < len(self.original) and unicodedata.category(self.original[stop]) in (
+            "Mn",
+            "Me",
+        ):
             stop += 1
         return first, min(stop, len(self.original))
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from chatguard.domain import Span
@@ -82,7 +82,7 @@ class ChannelRules:
         if hits and self._permitted is not None:
             allowed = self._permitted.find(item.skeleton)
             hits = [h for h in hits if not _covered(h, allowed)]
-        spans = [_term_span(item, hit) for hit in hits]
+        spans = _strongest_per_place(_term_span(item, hit) for hit in hits)
         for rule, regex in self._regexes:
             for match in regex.finditer(item.normalized.folded):
                 start, end = item.normalized.original_span(match.start(), match.end())
@@ -92,6 +92,16 @@ class ChannelRules:
             return NOTHING
         reasons = tuple(dict.fromkeys(f"{s.label} ({s.category.value})" for s in spans))
         return Detection(scores_from_spans(spans), tuple(spans), reasons)
+
+
+def _strongest_per_place(spans: Iterable[Span]) -> list[Span]:
+    """One span per place and category ("fucking" matches both "fuck*" and "*fucking")."""
+    best: dict[tuple[int, int, Category], Span] = {}
+    for span in spans:
+        key = (span.start, span.end, span.category)
+        if key not in best or span.score > best[key].score:
+            best[key] = span
+    return list(best.values())
 
 
 def _covered(hit: TermHit, allowed: list[TermHit]) -> bool:

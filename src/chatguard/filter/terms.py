@@ -71,13 +71,16 @@ def canonical(text: str) -> tuple[str, bool, bool]:
     lead = folded.startswith("*")
     trail = folded.endswith("*")
     core = folded.strip("*")
-    # A term written with leetspeak means its plain letters.
-    core = _LEET_TOKEN.sub(_unleet, core).lower()
-    core = _SPACES.sub(" ", _NON_WORD_KEEP_STAR.sub(" ", core)).strip()
-    if not core or "*" in core:
+    if not core.strip() or "*" in core:
         raise InvalidTermError(
             f"term {text!r}: needs at least one letter and a '*' only at its start or end"
         )
+    # Digits and symbols inside a term's words are read as the text's are ("w0rd" -> "wOrd"),
+    # and then match only that same disguise.
+    core = _LEET_TOKEN.sub(_unleet, core)
+    core = _SPACES.sub(" ", _NON_WORD_KEEP_STAR.sub(" ", core)).strip()
+    if not core:
+        raise InvalidTermError(f"term {text!r}: needs at least one letter or digit")
     return core, lead, trail
 
 

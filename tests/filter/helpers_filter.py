@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from chatguard.domain import Message
+from chatguard.domain import Message, Role
 from chatguard.filter.detection import FilterInput, prepare
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -13,8 +13,8 @@ DATA = REPO_ROOT.parent / "shared" / "data"
 
 
 def item(text: str, *, user: str = "u1", channel: str = "c1", at: float = 1_000.0,
-         stateless: bool = False) -> FilterInput:  # fmt: skip
-    message = Message(text=text, user_id=user, channel_id=channel, timestamp=at)
+         stateless: bool = False, roles: frozenset[Role] = frozenset()) -> FilterInput:  # fmt: skip
+    message = Message(text=text, user_id=user, channel_id=channel, timestamp=at, roles=roles)
     return prepare(message, context={"stateless": True} if stateless else None)
 
 

@@ -91,7 +91,7 @@ def ssn_ok(candidate: str) -> bool:
 
 def card_ok(candidate: str) -> bool:
     digits = re.sub(r"\D", "", candidate)
-    return 12 <= len(digits) <= 19 and len(set(digits)) > 2 and luhn_ok(digits)
+    return 12 <= len(digits) <= 19 and len(set(digits)) > 1 and luhn_ok(digits)
 
 
 def ip_ok(candidate: str) -> bool:
@@ -137,7 +137,11 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
     Recognizer(IBAN, re.compile(r"\b[a-z]{2}\d{2}(?: [a-z0-9]{4}){2,7}\b"), iban_ok),
     Recognizer(
         CARD,
-        re.compile(r"(?<![\d+-])\d(?:[ -]?\d){11,18}(?![\d-])"),
+        # Contiguous, in groups of four, or grouped 4-6-5 (American Express).
+        re.compile(
+            r"(?<![\d+-])(?:\d{12,19}|\d{4}([ -])\d{4}\1\d{4}\1\d{1,7}|\d{4}([ -])\d{6}\2\d{5})"
+            r"(?![\d-])"
+        ),
         card_ok,
     ),
     Recognizer(
@@ -217,12 +221,17 @@ class PiiDetector:
         if not _MAY_HOLD_PII.search(text):
             return []
         found: list[tuple[int, int, str]] = []
+        # Card-, SSN-, IBAN- and IP-shaped numbers are not phone numbers, even when their
+        # checksum fails (a mistyped card is still not a phone).
+        shaped: list[tuple[int, int]] = []
         for recognizer in self.recognizers:
             for match in recognizer.pattern.finditer(text):
+                if recognizer.entity != ADDRESS:
+                    shaped.append((match.start(), match.end()))
                 if recognizer.validate is None or recognizer.validate(match.group(0)):
                     found.append((match.start(), match.end(), recognizer.entity))
         if PHONE in self.entities and _MAY_HOLD_PHONE.search(text):
-            taken = [(s, e) for s, e, entity in found if entity != ADDRESS]
+            taken = shaped
             for start, end in self._phones(text):
                 digits = sum(c.isdigit() for c in text[start:end])
                 if not MIN_PHONE_DIGITS <= digits <= MAX_PHONE_DIGITS:

@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from chatguard.domain import Span
+from chatguard.domain import Role, Span
 from chatguard.filter.detection import NOTHING, Detection, FilterInput, scores_from_spans
 from chatguard.filter.state import InMemorySpamState, Observation, SpamState
 from chatguard.taxonomy import Category
@@ -73,6 +73,8 @@ class SpamConfig:
     link_allowlist: frozenset[str] = field(default_factory=lambda: DEFAULT_LINK_ALLOWLIST)
     link_score: float = 0.5
     shortener_score: float = 0.75
+    #: Roles the spam rules leave alone (the channel's own bots run as moderators).
+    exempt_roles: frozenset[Role] = frozenset({Role.BROADCASTER, Role.MODERATOR})
 
 
 @dataclass(slots=True)
@@ -141,6 +143,8 @@ class SpamDetector:
         text = item.message.text
         whole = (0, len(text))
         spans: list[Span] = []
+        if item.message.roles & config.exempt_roles:
+            return _Plan(item, spans, [], [], whole)
         self._caps(text, spans)
         self._floods(text, spans)
         links = self._links(text, spans)

@@ -147,7 +147,7 @@ MESSAGE_CHECKS = [
 
 
 @pytest.mark.parametrize(
-    ("text", "label", "score"), [pytest.param(t, l, s, id=i) for i, t, l, s in MESSAGE_CHECKS]
+    ("text", "label", "score"), [pytest.param(t, lb, s, id=i) for i, t, lb, s in MESSAGE_CHECKS]
 )
 def test_per_message_checks(text: str, label: str, score: float) -> None:
     detection = SpamDetector().detect(item(text))

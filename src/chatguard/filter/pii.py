@@ -124,7 +124,9 @@ _EUROPEAN_STREET = (
 RECOGNIZERS: tuple[Recognizer, ...] = (
     Recognizer(
         EMAIL,
-        re.compile(r"(?<![\w.+-])[a-z0-9][a-z0-9._%+-]*@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,24}\b"),
+        re.compile(
+            r"(?<![\w.+-])[a-z0-9][a-z0-9._%+-]*@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,24}\b"
+        ),
     ),
     # IBANs written compact or in groups of four; the second grouped form leaves out a short
     # last group, in case a short word follows the number ("... 1234 to").
@@ -151,7 +153,9 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
     ),
     Recognizer(
         IP,
-        re.compile(r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\d.])"),
+        re.compile(
+            r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\d.])"
+        ),
         ip_ok,
     ),
     Recognizer(

@@ -60,9 +60,7 @@ class ChannelTerms:
 class ChannelRules:
     """One channel's compiled rules. Immutable once built; `scan` is thread-safe."""
 
-    def __init__(
-        self, *, default: TermMatcher | None, channel: ChannelTerms | None = None
-    ) -> None:
+    def __init__(self, *, default: TermMatcher | None, channel: ChannelTerms | None = None) -> None:
         channel = channel or ChannelTerms()
         self._matchers = [m for m in (default if channel.use_defaults else None,) if m]
         if channel.blocked:

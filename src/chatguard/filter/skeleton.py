@@ -61,9 +61,7 @@ _SPACING = re.compile(r"[\s.\-_*,/\\~+|:;'\"]+")
 
 # Every ASCII character that is not a letter or digit becomes a space; non-ASCII text uses the
 # regex below, which knows every script's letters.
-_ASCII_SPACE_TABLE = str.maketrans(
-    {chr(c): " " for c in range(128) if not chr(c).isalnum()}
-)
+_ASCII_SPACE_TABLE = str.maketrans({chr(c): " " for c in range(128) if not chr(c).isalnum()})
 _NON_WORD = re.compile(r"[\W_]")
 _RUNS = re.compile(r"(.)\1+", re.DOTALL)
 

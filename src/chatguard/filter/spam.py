@@ -111,7 +111,7 @@ class SpamDetector:
     def __init__(self, *, state: SpamState | None = None, config: SpamConfig | None = None) -> None:
         self.state: SpamState = state if state is not None else InMemorySpamState()
         self.config = config or SpamConfig()
-        self._char_run = re.compile(r"(\S)\1{%d,}" % (self.config.char_run - 1))
+        self._char_run = re.compile(rf"(\S)\1{{{self.config.char_run - 1},}}")
 
     @property
     def synchronous(self) -> bool:
@@ -196,7 +196,7 @@ class SpamDetector:
         tokens = text.split()
         if len(tokens) < config.token_repeat:
             return
-        token, count = Counter(tokens).most_common(1)[0]
+        _, count = Counter(tokens).most_common(1)[0]
         if count >= config.token_repeat and count >= 0.6 * len(tokens):
             score = 0.8 if count >= 4 * config.token_repeat else 0.5
             spans.append(Span(0, len(text), Category.SPAM, "emote_flood", score))

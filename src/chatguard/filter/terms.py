@@ -23,7 +23,7 @@ import ahocorasick
 import yaml
 
 from chatguard.errors import ConfigurationError
-from chatguard.filter.skeleton import DISGUISED_VOWELS, _LEET_TOKEN, Skeleton, _unleet, collapse
+from chatguard.filter.skeleton import _LEET_TOKEN, DISGUISED_VOWELS, Skeleton, _unleet, collapse
 from chatguard.normalize import normalize
 from chatguard.taxonomy import Category, UnknownCategoryError, parse_category
 

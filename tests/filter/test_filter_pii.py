@@ -68,6 +68,10 @@ NOT_FOUND = [
     ("short-number", "code 12345"),
     ("chat", "LUL that was insane gg"),
     ("at-mention", "@streamer hi"),
+    ("status-link", "lol https://twitter.com/x/status/1593323806919106561"),
+    ("video-id", "youtube.com/watch?v=4111111111111111"),
+    ("bare-count", 'the choice with most wagered points is "Yes" with 10917819 points'),
+    ("zeros", "000000000-5 nice"),
 ]
 
 

@@ -105,11 +105,15 @@ def ip_ok(candidate: str) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class Recognizer:
-    """A pattern for one entity type, with an optional validator of each candidate."""
+    """A pattern for one entity type, with an optional validator of each candidate. The pattern
+    is only tried on text with at least `min_digits` digits and, if set, the `requires`
+    character: most chat has neither, and a regex not run costs nothing."""
 
     entity: str
     pattern: re.Pattern[str]
     validate: Callable[[str], bool] | None = None
+    min_digits: int = 0
+    requires: str = ""
 
 
 _STREET_SUFFIX = (
@@ -130,13 +134,16 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
     ),
     # IBANs written compact or in groups of four; the second grouped form leaves out a short
     # last group, in case a short word follows the number ("... 1234 to").
-    Recognizer(IBAN, re.compile(r"\b[a-z]{2}\d{2}[a-z0-9]{11,30}\b"), iban_ok),
+    Recognizer(IBAN, re.compile(r"\b[a-z]{2}\d{2}[a-z0-9]{11,30}\b"), iban_ok, min_digits=4),
     Recognizer(
         IBAN,
         re.compile(r"\b[a-z]{2}\d{2}(?: [a-z0-9]{4}){2,7}(?: [a-z0-9]{1,3})?\b"),
         iban_ok,
+        min_digits=4,
     ),
-    Recognizer(IBAN, re.compile(r"\b[a-z]{2}\d{2}(?: [a-z0-9]{4}){2,7}\b"), iban_ok),
+    Recognizer(
+        IBAN, re.compile(r"\b[a-z]{2}\d{2}(?: [a-z0-9]{4}){2,7}\b"), iban_ok, min_digits=4
+    ),
     Recognizer(
         CARD,
         # Contiguous, in groups of four, or grouped 4-6-5 (American Express).
@@ -145,11 +152,13 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
             r"(?![\d-])"
         ),
         card_ok,
+        min_digits=12,
     ),
     Recognizer(
         SSN,
         re.compile(r"(?<![\d-])\d{3}([- .])\d{2}\1\d{4}(?![\d-])"),
         ssn_ok,
+        min_digits=9,
     ),
     Recognizer(
         IP,
@@ -162,6 +171,7 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
         IP,
         re.compile(r"(?<![\w:])(?:[0-9a-f]{1,4}:){2,7}:?(?::?[0-9a-f]{1,4}){1,7}(?![\w:])"),
         ip_ok,
+        requires=":",
     ),
     Recognizer(
         ADDRESS,
@@ -169,6 +179,7 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
             r"\b\d{1,6}[a-z]?(?: [a-z][\w'.-]*){1,4} (?:" + _STREET_SUFFIX + r")\b\.?"
             r"(?:,? ?(?:apt|apartment|suite|ste|unit|#)\.? ?\w+)?"
         ),
+        min_digits=1,
     ),
     Recognizer(
         ADDRESS,
@@ -176,6 +187,7 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
             r"\b[a-zäöüß-]+(?:" + _EUROPEAN_STREET + r")\.? \d{1,5}[a-z]?\b"
             r"|\b(?:rua|rue|via|calle|avenida|av\.|avenue|ulica|strada) (?:[\w'.-]+ ){1,4}\d{1,5}\b"
         ),
+        min_digits=1,
     ),
 )
 
@@ -183,8 +195,13 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
 _MAY_HOLD_PII = re.compile(r"[\d@]")
 MIN_PHONE_DIGITS = 7
 MAX_PHONE_DIGITS = 15  # E.164
-#: Seven digits close together: the least a phone number has.
-_MAY_HOLD_PHONE = re.compile(r"\d(?:[\s().+-]{0,3}\d){6}")
+#: A link: a token with a scheme, "www." or a domain followed by a path.
+_LINKISH = re.compile(r"[^\s@]*(?:://|www\.|\.[a-z]{2,}/)[^\s@]*")
+#: Where a phone number may be: seven or more digits close together, with what may lead or
+#: trail them. Only these stretches are handed to phonenumbers, not the whole message.
+_PHONE_STRETCH = re.compile(
+    r"(?:\+\s?|\()?\d(?:[\s().+/-]{0,3}\d){6,}(?:\s?(?:x|ext\.?)\s?\d{1,6})?"
+)
 
 
 class PiiDetector:
@@ -224,22 +241,32 @@ class PiiDetector:
         """Every PII span in `text` (lowercase folded text; `to_original` maps spans back)."""
         if not _MAY_HOLD_PII.search(text):
             return []
+        if "/" in text:
+            # Numbers inside links (status ids, video ids) are not anyone's phone or card. Blank
+            # the links out with spaces, which keeps every offset.
+            text = _LINKISH.sub(lambda m: " " * len(m.group(0)), text)
+        raw = text.encode("utf-8")
+        digits = len(raw) - len(raw.translate(None, b"0123456789"))
         found: list[tuple[int, int, str]] = []
         # Card-, SSN-, IBAN- and IP-shaped numbers are not phone numbers, even when their
         # checksum fails (a mistyped card is still not a phone).
         shaped: list[tuple[int, int]] = []
         for recognizer in self.recognizers:
+            if digits < recognizer.min_digits or (
+                recognizer.requires and recognizer.requires not in text
+            ):
+                continue
             for match in recognizer.pattern.finditer(text):
                 if recognizer.entity != ADDRESS:
                     shaped.append((match.start(), match.end()))
                 if recognizer.validate is None or recognizer.validate(match.group(0)):
                     found.append((match.start(), match.end(), recognizer.entity))
-        if PHONE in self.entities and _MAY_HOLD_PHONE.search(text):
+        if PHONE in self.entities and digits >= MIN_PHONE_DIGITS:
             taken = shaped
             for start, end in self._phones(text):
-                digits = sum(c.isdigit() for c in text[start:end])
-                if not MIN_PHONE_DIGITS <= digits <= MAX_PHONE_DIGITS:
-                    continue  # postal codes and house numbers
+                number = text[start:end]
+                if not _phone_shaped(number):
+                    continue
                 if not any(s < end and start < e for s, e in taken):
                     found.append((start, end, PHONE))
                     taken.append((start, end))
@@ -252,14 +279,29 @@ class PiiDetector:
 
     def _phones(self, text: str) -> list[tuple[int, int]]:
         found: list[tuple[int, int]] = []
-        for region in self.regions:
-            matcher = phonenumbers.PhoneNumberMatcher(
-                text, region, leniency=phonenumbers.Leniency.POSSIBLE
-            )
-            for match in matcher:
-                if not any(s < match.end and match.start < e for s, e in found):
-                    found.append((match.start, match.end))
+        for stretch in _PHONE_STRETCH.finditer(text):
+            offset = stretch.start()
+            for region in self.regions:
+                matcher = phonenumbers.PhoneNumberMatcher(
+                    stretch.group(0), region, leniency=phonenumbers.Leniency.POSSIBLE
+                )
+                for match in matcher:
+                    start, end = offset + match.start, offset + match.end
+                    if not any(s < end and start < e for s, e in found):
+                        found.append((start, end))
         return found
+
+
+def _phone_shaped(number: str) -> bool:
+    """Enough digits for a phone number, and not a bare count ("with 10917819 points"): a
+    number written without any separator needs a leading + or 0, or nine digits or more."""
+    digits = sum(c.isdigit() for c in number)
+    distinct = len({c for c in number if c.isdigit()})
+    if not MIN_PHONE_DIGITS <= digits <= MAX_PHONE_DIGITS or distinct < 3:
+        return False  # postal codes, house numbers, "000000000"
+    if number.isdigit():
+        return number[0] == "0" or digits >= 9
+    return True
 
 
 def _without_nested(found: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:

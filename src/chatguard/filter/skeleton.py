@@ -47,7 +47,9 @@ LEET: dict[str, str] = {
 #: What a disguised vowel may stand for, in the confirmation regexes.
 DISGUISED_VOWELS = "AEIOX"
 _LEET_TABLE = str.maketrans(LEET)
-_LEET_TOKEN = re.compile(r"[a-z0-9@$+!|*]*[0-9@$+!|*][a-z0-9@$+!|*]*")
+_LEET_GATE = re.compile(r"[0-9@$+!|*]")
+# Anchored at a token's start, so a long word is not rescanned from every letter.
+_LEET_TOKEN = re.compile(r"(?<![a-z0-9@$+!|*])[a-z0-9@$+!|*]*[0-9@$+!|*][a-z0-9@$+!|*]*")
 _HAS_LETTER = re.compile(r"[a-z]")
 _EDGE_PUNCT = "!|+*"
 # The automaton's view is blind to vowels (plain or disguised); the regex check restores them.
@@ -57,13 +59,22 @@ _VOWEL_BLIND = str.maketrans({c: "a" for c in "aeiouAEIOX"})
 _SPACED_LETTERS = re.compile(
     r"(?<![a-z0-9@$])[a-z0-9@$](?:[\s.\-_*,/\\~+|:;'\"]+[a-z0-9@$](?![a-z0-9@$])){2,}"
 )
+# Two single letters in a row: cheaper to look for, and needed by every spaced-out word.
+_SPACED_GATE = re.compile(
+    r"(?<![a-z0-9@$])[a-z0-9@$][\s.\-_*,/\\~+|:;'\"]+[a-z0-9@$](?![a-z0-9@$])"
+)
 _SPACING = re.compile(r"[\s.\-_*,/\\~+|:;'\"]+")
 
-# Every ASCII character that is not a letter or digit becomes a space; non-ASCII text uses the
-# regex below, which knows every script's letters.
+# Every character that is not a letter or digit becomes a space (ASCII: the byte table below;
+# other text: this regex, which knows every script's letters).
 _ASCII_SPACE_TABLE = str.maketrans({chr(c): " " for c in range(128) if not chr(c).isalnum()})
 _NON_WORD = re.compile(r"[\W_]")
 _RUNS = re.compile(r"(.)\1+", re.DOTALL)
+_RUN_CHARS = re.compile(rb"(.)\1", re.DOTALL)
+# The ASCII path works on bytes: bytes.translate with a 256-byte table is many times faster than
+# str.translate with a dict.
+_ASCII_SPACE_BYTES = bytes(c if chr(c).isalnum() and c < 128 else 32 for c in range(256))
+_VOWEL_BLIND_BYTES = bytes(ord("a") if chr(c) in "aeiouAEIOX" else c for c in range(256))
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +111,8 @@ def _unleet(match: re.Match[str]) -> str:
 
 def _join_spaced(folded: str) -> tuple[str, tuple[int, ...] | None]:
     """Remove the spacing inside runs of single letters; return the text and its offset map."""
-    if not _SPACED_LETTERS.search(folded):
+    gate = _SPACED_GATE.search(folded)
+    if gate is None or not _SPACED_LETTERS.search(folded, gate.start()):
         return folded, None
     parts: list[str] = []
     origin: list[int] = []
@@ -121,11 +133,26 @@ def _join_spaced(folded: str) -> tuple[str, tuple[int, ...] | None]:
 def skeleton(normalized: NormalizedText) -> Skeleton:
     """Build the matching views of a normalized message."""
     text, to_folded = _join_spaced(normalized.folded)
-    if _LEET_TOKEN.search(text):
+    if _LEET_GATE.search(text):
         text = _LEET_TOKEN.sub(_unleet, text)
-    spaced = text.translate(_ASCII_SPACE_TABLE) if text.isascii() else _NON_WORD.sub(" ", text)
-    collapsed = " " + _RUNS.sub(r"\1", spaced.translate(_VOWEL_BLIND)) + " "
+    if text.isascii():
+        raw = text.encode("ascii").translate(_ASCII_SPACE_BYTES)
+        spaced = raw.decode("ascii")
+        collapsed = " " + _collapse_ascii(raw.translate(_VOWEL_BLIND_BYTES)) + " "
+    else:
+        spaced = _NON_WORD.sub(" ", text)
+        collapsed = " " + _RUNS.sub(r"\1", spaced.translate(_VOWEL_BLIND)) + " "
     return Skeleton(normalized, spaced, collapsed, to_folded)
+
+
+def _collapse_ascii(raw: bytes) -> str:
+    # A few C-level replaces per doubled character beat a regex substitution, whose template
+    # is expanded in Python for every run.
+    for char in set(_RUN_CHARS.findall(raw)):
+        double = char + char
+        while double in raw:
+            raw = raw.replace(double, char)
+    return raw.decode("ascii")
 
 
 def collapse(text: str) -> str:

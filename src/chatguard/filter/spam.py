@@ -47,8 +47,10 @@ _URL = re.compile(
     re.IGNORECASE,
 )
 _MENTION = re.compile(r"(?<!\w)@\w+")
-_UPPER = re.compile(r"[A-Z]")
-_LOWER = re.compile(r"[a-z]")
+_UPPER_BYTES = bytes(range(65, 91))
+_LOWER_BYTES = bytes(range(97, 123))
+#: A link needs a scheme, "www." or a dot between letters ("site.xyz"); most chat has none.
+_MAY_HOLD_LINK = re.compile(r"[a-z0-9-]\.[a-z]|://", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -154,7 +156,8 @@ class SpamDetector:
         message, channel, user = item.message, item.message.channel_id, item.message.user_id
         at = message.timestamp
         words = fingerprint(item)
-        print_ = _digest(words)
+        # Short fingerprints are their own key; long ones are hashed to keep keys small.
+        print_ = words if len(words) <= 48 else _digest(words)
         observations = [
             Observation(f"rate:{channel}:{user}", message.id, at, config.rate_window_s, record),
             Observation(
@@ -178,10 +181,11 @@ class SpamDetector:
         config = self.config
         if len(text) < config.caps_min_letters:
             return
-        upper = len(_UPPER.findall(text))
+        raw = text.encode("utf-8")
+        upper = len(raw) - len(raw.translate(None, _UPPER_BYTES))
         if upper < config.caps_min_letters:
             return
-        letters = upper + len(_LOWER.findall(text))
+        letters = upper + len(raw) - len(raw.translate(None, _LOWER_BYTES))
         if upper / letters >= config.caps_ratio:
             spans.append(Span(0, len(text), Category.SPAM, "caps", config.caps_score))
 
@@ -194,8 +198,8 @@ class SpamDetector:
         if text.count(" ") + 1 < config.token_repeat:
             return
         tokens = text.split()
-        if len(tokens) < config.token_repeat:
-            return
+        if len(tokens) < config.token_repeat or len(set(tokens)) > 0.4 * len(tokens):
+            return  # varied words: not a flood (a set is cheaper than counting each word)
         _, count = Counter(tokens).most_common(1)[0]
         if count >= config.token_repeat and count >= 0.6 * len(tokens):
             score = 0.8 if count >= 4 * config.token_repeat else 0.5
@@ -203,7 +207,7 @@ class SpamDetector:
 
     def _links(self, text: str, spans: list[Span]) -> int:
         config = self.config
-        if "." not in text:
+        if "." not in text or not _MAY_HOLD_LINK.search(text):
             return 0
         found = 0
         for match in _URL.finditer(text):

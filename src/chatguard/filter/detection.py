@@ -4,22 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from types import MappingProxyType
+from typing import Any, NamedTuple, Protocol
 
 from chatguard.domain import Message, Span
 from chatguard.filter.skeleton import Skeleton
 from chatguard.normalize import NormalizedText
 from chatguard.taxonomy import Category
 
+_NO_CONTEXT: Mapping[str, Any] = MappingProxyType({})
 
-@dataclass(frozen=True, slots=True)
-class FilterInput:
-    """One message as the detectors see it: the message, its normalized text and skeleton."""
+
+class FilterInput(NamedTuple):
+    """One message as the detectors see it: the message, its normalized text and skeleton.
+    (A named tuple: made once per message, the cheapest immutable record.)"""
 
     message: Message
     normalized: NormalizedText
     skeleton: Skeleton
-    context: Mapping[str, Any] = field(default_factory=dict)
+    context: Mapping[str, Any] = _NO_CONTEXT
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,4 +87,4 @@ def prepare(
     from chatguard.normalize import normalize
 
     normalized = normalized if normalized is not None else normalize(message.text)
-    return FilterInput(message, normalized, skeleton(normalized), context or {})
+    return FilterInput(message, normalized, skeleton(normalized), context or _NO_CONTEXT)

@@ -20,7 +20,7 @@ to the original text.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from chatguard.normalize import NormalizedText
 
@@ -77,9 +77,9 @@ _ASCII_SPACE_BYTES = bytes(c if chr(c).isalnum() and c < 128 else 32 for c in ra
 _VOWEL_BLIND_BYTES = bytes(ord("a") if chr(c) in "aeiouAEIOX" else c for c in range(256))
 
 
-@dataclass(frozen=True, slots=True)
-class Skeleton:
-    """The matching views of one message (see the module docstring)."""
+class Skeleton(NamedTuple):
+    """The matching views of one message (see the module docstring). Immutable; a named tuple
+    because one is made per message and a tuple is the cheapest immutable record."""
 
     normalized: NormalizedText
     spaced: str

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from chatguard.domain import StageResult
 from chatguard.errors import ConfigurationError
-from chatguard.filter.detection import Detection, Detector, FilterInput, prepare
+from chatguard.filter.detection import NOTHING, Detection, Detector, FilterInput, prepare
 from chatguard.filter.injection import InjectionDetector
 from chatguard.filter.pii import PiiDetector
 from chatguard.filter.rules import RuleDetector, RuleEngine
@@ -57,7 +57,7 @@ class DetectorStage(Stage):
         found = [self._detect(item) for item in inputs]
         if self.spam is not None:
             spam = self.spam.detect_many_now(inputs)
-            found = [Detection.merge((f, s)) for f, s in zip(found, spam, strict=True)]
+            found = [_both(f, s) for f, s in zip(found, spam, strict=True)]
         return self._results(found, started)
 
     async def assess(self, items: Sequence[StageInput]) -> list[StageResult]:
@@ -70,13 +70,16 @@ class DetectorStage(Stage):
         inputs = [prepare(i.message, i.normalized, i.context) for i in items]
         found = [self._detect(item) for item in inputs]
         spam = await self.spam.detect_many(inputs)
-        found = [Detection.merge((f, s)) for f, s in zip(found, spam, strict=True)]
+        found = [_both(f, s) for f, s in zip(found, spam, strict=True)]
         return self._results(found, started)
 
     def _detect(self, item: FilterInput) -> Detection:
         if len(self.detectors) == 1:
             return self.detectors[0].detect(item)
-        return Detection.merge(d.detect(item) for d in self.detectors)
+        found = [d for d in (detector.detect(item) for detector in self.detectors) if d]
+        if not found:
+            return NOTHING
+        return found[0] if len(found) == 1 else Detection.merge(found)
 
     def _results(self, found: list[Detection], started: float) -> list[StageResult]:
         latency = (time.perf_counter() - started) * 1000 / max(len(found), 1)
@@ -93,6 +96,12 @@ class DetectorStage(Stage):
         kind = "in-process" if self.synchronous else "redis"
         names = [d.name for d in self.detectors] + (["spam"] if self.spam else [])
         return ComponentHealth(self.name, True, f"detectors: {', '.join(names)}; state: {kind}")
+
+
+def _both(first: Detection, second: Detection) -> Detection:
+    if not second:
+        return first
+    return Detection.merge((first, second)) if first else second
 
 
 def spam_state_from_settings(settings: Settings) -> SpamState:

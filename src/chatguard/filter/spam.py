@@ -148,7 +148,7 @@ class SpamDetector:
         if item.message.roles & config.exempt_roles:
             return _Plan(item, spans, [], [], whole)
         self._caps(text, spans)
-        self._floods(text, spans)
+        self._floods(item, spans)
         links = self._links(text, spans)
         if "@" in text:
             self._mentions(text, spans)
@@ -189,9 +189,14 @@ class SpamDetector:
         if upper / letters >= config.caps_ratio:
             spans.append(Span(0, len(text), Category.SPAM, "caps", config.caps_score))
 
-    def _floods(self, text: str, spans: list[Span]) -> None:
+    def _floods(self, item: FilterInput, spans: list[Span]) -> None:
         config = self.config
-        run = self._char_run.search(text)
+        text = item.message.text
+        skeleton = item.skeleton
+        # A long run of one character shortens the collapsed view by at least its length; a
+        # message that lost less cannot hold one (cheaper than the backreference regex).
+        lost = len(skeleton.spaced) + 2 - len(skeleton.collapsed)
+        run = self._char_run.search(text) if lost >= config.char_run - 1 else None
         if run:
             score = 0.8 if run.end() - run.start() >= 4 * config.char_run else 0.5
             spans.append(Span(run.start(), run.end(), Category.SPAM, "char_flood", score))
@@ -235,29 +240,35 @@ class SpamDetector:
 
     def _finish(self, plans: list[_Plan], counts: list[int]) -> list[Detection]:
         config = self.config
+        # The count each window may reach before it means anything (most never do).
+        allowed = {
+            "rate": config.rate_max,
+            "repeat": config.repeat_max,
+            "raid": config.raid_min_users - 1,
+            "link": config.link_max,
+        }
         detections = []
         position = 0
         for plan in plans:
             spans = plan.spans
-            start, end = plan.whole
             for kind in plan.kinds:
                 count = counts[position]
                 position += 1
-                score = 0.0
-                if kind == "rate" and count > config.rate_max:
-                    excess = (count - config.rate_max) / config.rate_max
-                    score = min(0.95, 0.6 + 0.4 * excess)
-                elif kind == "repeat" and count > config.repeat_max:
-                    score = 0.95 if count >= config.repeat_max + 3 else 0.7
-                elif kind == "raid" and count >= config.raid_min_users:
-                    score = 0.95
-                elif kind == "link" and count > config.link_max:
-                    score = 0.9
-                if score:
-                    spans.append(Span(start, end, Category.SPAM, kind, score))
+                if count > allowed[kind]:
+                    score = self._window_score(kind, count)
+                    spans.append(Span(*plan.whole, Category.SPAM, kind, score))
             if not spans:
                 detections.append(NOTHING)
                 continue
             reasons = tuple(dict.fromkeys(f"spam:{s.label}" for s in spans))
             detections.append(Detection(scores_from_spans(spans), tuple(spans), reasons))
         return detections
+
+    def _window_score(self, kind: str, count: int) -> float:
+        config = self.config
+        if kind == "rate":
+            excess = (count - config.rate_max) / config.rate_max
+            return min(0.95, 0.6 + 0.4 * excess)
+        if kind == "repeat":
+            return 0.95 if count >= config.repeat_max + 3 else 0.7
+        return 0.95 if kind == "raid" else 0.9

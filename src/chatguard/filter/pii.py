@@ -106,14 +106,14 @@ def ip_ok(candidate: str) -> bool:
 @dataclass(frozen=True, slots=True)
 class Recognizer:
     """A pattern for one entity type, with an optional validator of each candidate. The pattern
-    is only tried on text with at least `min_digits` digits and, if set, the `requires`
-    character: most chat has neither, and a regex not run costs nothing."""
+    is only tried on text with at least `min_digits` digits and, if set, a match of the cheap
+    `hint` pattern: most chat has neither, and a regex not run costs nothing."""
 
     entity: str
     pattern: re.Pattern[str]
     validate: Callable[[str], bool] | None = None
     min_digits: int = 0
-    requires: str = ""
+    hint: re.Pattern[str] | None = None
 
 
 _STREET_SUFFIX = (
@@ -131,6 +131,7 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
         re.compile(
             r"(?<![\w.+-])[a-z0-9][a-z0-9._%+-]*@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,24}\b"
         ),
+        hint=re.compile(r"\w@[a-z0-9-]+\.[a-z0-9]"),  # not "@streamer hi"
     ),
     # IBANs written compact or in groups of four; the second grouped form leaves out a short
     # last group, in case a short word follows the number ("... 1234 to").
@@ -141,9 +142,7 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
         iban_ok,
         min_digits=4,
     ),
-    Recognizer(
-        IBAN, re.compile(r"\b[a-z]{2}\d{2}(?: [a-z0-9]{4}){2,7}\b"), iban_ok, min_digits=4
-    ),
+    Recognizer(IBAN, re.compile(r"\b[a-z]{2}\d{2}(?: [a-z0-9]{4}){2,7}\b"), iban_ok, min_digits=4),
     Recognizer(
         CARD,
         # Contiguous, in groups of four, or grouped 4-6-5 (American Express).
@@ -166,12 +165,14 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
             r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\d.])"
         ),
         ip_ok,
+        min_digits=4,
+        hint=re.compile(r"\d\.\d{1,3}\.\d"),
     ),
     Recognizer(
         IP,
         re.compile(r"(?<![\w:])(?:[0-9a-f]{1,4}:){2,7}:?(?::?[0-9a-f]{1,4}){1,7}(?![\w:])"),
         ip_ok,
-        requires=":",
+        hint=re.compile(r"[0-9a-f]:[0-9a-f:]*:"),
     ),
     Recognizer(
         ADDRESS,
@@ -188,6 +189,11 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
             r"|\b(?:rua|rue|via|calle|avenida|av\.|avenue|ulica|strada) (?:[\w'.-]+ ){1,4}\d{1,5}\b"
         ),
         min_digits=1,
+        # A street word before a house number, or a Romance street word at all.
+        hint=re.compile(
+            r"(?:" + _EUROPEAN_STREET + r")\.? \d"
+            r"|(?:rua|rue|via|calle|avenida|av\.|avenue|ulica|strada) "
+        ),
     ),
 )
 
@@ -253,7 +259,7 @@ class PiiDetector:
         shaped: list[tuple[int, int]] = []
         for recognizer in self.recognizers:
             if digits < recognizer.min_digits or (
-                recognizer.requires and recognizer.requires not in text
+                recognizer.hint is not None and not recognizer.hint.search(text)
             ):
                 continue
             for match in recognizer.pattern.finditer(text):

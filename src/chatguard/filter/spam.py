@@ -47,6 +47,8 @@ _URL = re.compile(
     re.IGNORECASE,
 )
 _MENTION = re.compile(r"(?<!\w)@\w+")
+_DIGITS_TO_SPACE = bytes(32 if 48 <= c <= 57 else c for c in range(256))
+_DIGITS = re.compile(r"\d")
 _UPPER_BYTES = bytes(range(65, 91))
 _LOWER_BYTES = bytes(range(97, 123))
 #: A link needs a scheme, "www." or a dot between letters ("site.xyz"); most chat has none.
@@ -90,10 +92,15 @@ class _Plan:
 
 def fingerprint(item: FilterInput) -> str:
     """The near-duplicate key of a message: its distinct normalized words, digits dropped."""
-    words = {w for w in item.skeleton.collapsed.split() if not w.isdigit()}
+    collapsed = item.skeleton.collapsed
+    if collapsed.isascii():
+        collapsed = collapsed.encode("ascii").translate(_DIGITS_TO_SPACE).decode("ascii")
+    else:
+        collapsed = _DIGITS.sub(" ", collapsed)
+    words = collapsed.split()
     if not words:
         return item.normalized.folded.strip()
-    return " ".join(sorted(words))
+    return " ".join(sorted(set(words)))
 
 
 def _digest(text: str) -> str:
@@ -145,7 +152,8 @@ class SpamDetector:
         text = item.message.text
         whole = (0, len(text))
         spans: list[Span] = []
-        if item.message.roles & config.exempt_roles:
+        roles = item.message.roles
+        if roles and not roles.isdisjoint(config.exempt_roles):
             return _Plan(item, spans, [], [], whole)
         self._caps(text, spans)
         self._floods(item, spans)

@@ -11,7 +11,6 @@ later ones see the earlier ones (fifty raid messages in one batch count up to fi
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Sequence
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
@@ -52,6 +51,7 @@ class InMemorySpamState:
         self._sweep_every = sweep_every
         self._max_keys = max_keys
         self._since_sweep = 0
+        self._latest = float("-inf")
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -62,33 +62,34 @@ class InMemorySpamState:
 
     def observe_now(self, observations: Sequence[Observation]) -> list[int]:
         """The synchronous form of `observe` (no I/O involved)."""
-        counts = []
         with self._lock:
-            for obs in observations:
-                counts.append(self._observe(obs))
+            counts = [self._observe(*obs) for obs in observations]
             self._since_sweep += len(observations)
+            if observations:
+                self._latest = max(self._latest, max(obs.at for obs in observations))
             if self._since_sweep >= self._sweep_every or len(self._windows) > self._max_keys:
-                self._sweep(time.time())
+                # Windows run on the messages' clock, so "now" is the latest message seen.
+                self._sweep(self._latest)
         return counts
 
-    def _observe(self, obs: Observation) -> int:
-        window = self._windows.get(obs.key)
+    def _observe(self, key: str, member: str, at: float, window_s: float, record: bool) -> int:
+        window = self._windows.get(key)
         if window is None:
-            if not obs.record:
+            if not record:
                 return 1
-            window = self._windows[obs.key] = {}
-        self._spans[obs.key] = obs.window_s
-        horizon = obs.at - obs.window_s
+            window = self._windows[key] = {}
+            self._spans[key] = window_s
+        horizon = at - window_s
         # Members are kept in the order they were last seen; the oldest come first.
         while window:
             oldest = next(iter(window))
             if window[oldest] > horizon:
                 break
             del window[oldest]
-        if not obs.record:
-            return len(window) + (obs.member not in window)
-        window.pop(obs.member, None)
-        window[obs.member] = obs.at
+        if not record:
+            return len(window) + (member not in window)
+        window.pop(member, None)
+        window[member] = at
         return len(window)
 
     def _sweep(self, now: float) -> None:

@@ -2,12 +2,12 @@
 undone, so that `f4ck`, `f u c k`, `f.u.c.k` and `fuuuck` all read `fuck`.
 
 Built on top of `chatguard.normalize` (which already removed invisible characters, accents and
-homoglyphs). Three views, each cheap to build with C-level string operations:
+homoglyphs). Two views, each cheap to build with C-level string operations:
 
 - `spaced`: the folded text with leetspeak mapped inside words, single letters separated by
   spaces or dots joined back, and every non-word character turned into a space. Its offsets map
-  to the folded text through `to_folded` (identity unless letters were joined).
-- `spaced` writes a disguised vowel as a capital letter ("f4ck" -> "fAck", "sh!t" -> "shIt").
+  to the folded text through `to_folded` (identity unless letters were joined). A disguised
+  vowel is written as a capital letter ("f4ck" -> "fAck", "sh!t" -> "shIt").
 - `collapsed`: `spaced` with every vowel read as "a" and every run of a repeated character cut
   to one, padded with a space at each end. The automaton runs on this view: a whole word is
   always ` word `.
@@ -67,7 +67,6 @@ _SPACING = re.compile(r"[\s.\-_*,/\\~+|:;'\"]+")
 
 # Every character that is not a letter or digit becomes a space (ASCII: the byte table below;
 # other text: this regex, which knows every script's letters).
-_ASCII_SPACE_TABLE = str.maketrans({chr(c): " " for c in range(128) if not chr(c).isalnum()})
 _NON_WORD = re.compile(r"[\W_]")
 _RUNS = re.compile(r"(.)\1+", re.DOTALL)
 _RUN_CHARS = re.compile(rb"(.)\1", re.DOTALL)
@@ -134,7 +133,7 @@ def skeleton(normalized: NormalizedText) -> Skeleton:
     """Build the matching views of a normalized message."""
     text, to_folded = _join_spaced(normalized.folded)
     if _LEET_GATE.search(text):
-        text = _LEET_TOKEN.sub(_unleet, text)
+        text = unleet(text)
     if text.isascii():
         raw = text.encode("ascii").translate(_ASCII_SPACE_BYTES)
         spaced = raw.decode("ascii")
@@ -153,6 +152,12 @@ def _collapse_ascii(raw: bytes) -> str:
         while double in raw:
             raw = raw.replace(double, char)
     return raw.decode("ascii")
+
+
+def unleet(text: str) -> str:
+    """Read leetspeak inside the words of folded text ("f4ck" -> "fAck", "$hit" -> "shit");
+    the length does not change."""
+    return _LEET_TOKEN.sub(_unleet, text)
 
 
 def collapse(text: str) -> str:

@@ -23,7 +23,7 @@ import ahocorasick
 import yaml
 
 from chatguard.errors import ConfigurationError
-from chatguard.filter.skeleton import _LEET_TOKEN, DISGUISED_VOWELS, Skeleton, _unleet, collapse
+from chatguard.filter.skeleton import DISGUISED_VOWELS, Skeleton, collapse, unleet
 from chatguard.normalize import normalize
 from chatguard.taxonomy import Category, UnknownCategoryError, parse_category
 
@@ -77,7 +77,7 @@ def canonical(text: str) -> tuple[str, bool, bool]:
         )
     # Digits and symbols inside a term's words are read as the text's are ("w0rd" -> "wOrd"),
     # and then match only that same disguise.
-    core = _LEET_TOKEN.sub(_unleet, core)
+    core = unleet(core)
     core = _SPACES.sub(" ", _NON_WORD_KEEP_STAR.sub(" ", core)).strip()
     if not core:
         raise InvalidTermError(f"term {text!r}: needs at least one letter or digit")

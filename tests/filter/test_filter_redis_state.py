@@ -54,15 +54,30 @@ async def test_redis_state_answers_like_the_in_process_one(state: RedisSpamState
     assert await state.observe(OBSERVATIONS) == expected
 
 
-async def test_unrecorded_observations_store_nothing(state: RedisSpamState) -> None:
+@pytest.fixture
+async def client():
+    import redis.asyncio as redis
+
+    connection = redis.Redis.from_url(REDIS_URL)
+    yield connection
+    await connection.aclose()
+
+
+async def test_unrecorded_observations_store_nothing(state: RedisSpamState, client) -> None:
     await state.observe([Observation("quiet", "m", 5.0, 10.0, record=False)])
-    assert await state._client.exists(state.prefix + "quiet") == 0
+    assert await client.exists(state.redis_key("quiet")) == 0
 
 
-async def test_windows_expire_in_redis(state: RedisSpamState) -> None:
+async def test_windows_expire_in_redis(state: RedisSpamState, client) -> None:
     await state.observe([Observation("short", "m", 5.0, 0.05)])
-    ttl = await state._client.pttl(state.prefix + "short")
+    ttl = await client.pttl(state.redis_key("short"))
     assert 0 < ttl <= 50
+
+
+async def test_keys_do_not_hold_message_words(state: RedisSpamState, client) -> None:
+    await SpamDetector(state=state).detect_many([item("my secret words here", user="u")])
+    keys = [k.decode() async for k in client.scan_iter(match=state.prefix + "*")]
+    assert keys and not any("secret" in k or ":u" in k for k in keys)
 
 
 async def test_raid_seen_across_two_workers(state: RedisSpamState) -> None:

@@ -10,6 +10,7 @@ later ones see the earlier ones (fifty raid messages in one batch count up to fi
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Sequence
 from typing import Any, NamedTuple, Protocol, runtime_checkable
@@ -151,12 +152,17 @@ class RedisSpamState:
     async def observe(self, observations: Sequence[Observation]) -> list[int]:
         if not observations:
             return []
-        keys = [self.prefix + obs.key for obs in observations]
+        keys = [self.redis_key(obs.key) for obs in observations]
         args: list[str] = []
         for obs in observations:
             args += [obs.member, repr(obs.at), repr(obs.window_s), "1" if obs.record else "0"]
         counts = await self._script(keys=keys, args=args)
         return [int(c) for c in counts]
+
+    def redis_key(self, key: str) -> str:
+        """The Redis key of a window: hashed, because window keys may hold a message's
+        normalized words, and those do not belong in a shared store's key space."""
+        return self.prefix + hashlib.blake2b(key.encode("utf-8"), digest_size=12).hexdigest()
 
     async def ping(self) -> bool:
         return bool(await self._client.ping())

@@ -64,8 +64,11 @@ class Settings(BaseSettings):
     enable_whisper: bool = False
     enable_metrics: bool = True
     pipeline_stages: str = Field(
-        default="rules,llm", description="comma-separated stage names, cheapest first"
+        default="filter,llm", description="comma-separated stage names, cheapest first"
     )
+    # Lightweight filter: where the spam windows live, and how PII is redacted
+    spam_state: Literal["memory", "redis"] = "memory"
+    pii_redaction: Literal["off", "label", "mask"] = "off"
 
     # Input limits
     max_message_chars: int = Field(default=4000, ge=1, le=1_000_000)

@@ -50,7 +50,10 @@ class Settings(BaseSettings):
     enable_whisper: bool = False
     enable_metrics: bool = True
     pipeline_stages: str = Field(
-        default="rules", description="comma-separated stage names, cheapest first"
+        default="rules,classifier", description="comma-separated stage names, cheapest first"
+    )
+    classifier_model: str | None = Field(
+        default=None, description="classifier model directory; default: the shipped model"
     )
 
     # Input limits

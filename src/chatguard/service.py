@@ -15,7 +15,7 @@ from chatguard.domain import Assessment, Decision, Message
 from chatguard.errors import InputTooLargeError, InvalidInputError
 from chatguard.events import EventBus, InProcessEventBus
 from chatguard.metrics import ModerationMetrics
-from chatguard.pipeline import Pipeline
+from chatguard.pipeline import Pipeline, Router, Thresholds
 from chatguard.pipeline.registry import build_stage
 from chatguard.pipeline.stage import ComponentHealth
 from chatguard.serialize import decision_dict
@@ -61,7 +61,8 @@ class ModerationService:
     def from_settings(cls, settings: Settings, *, with_store: bool = True) -> ModerationService:
         stages = [build_stage(name, settings) for name in settings.stage_names]
         store = SqlStore(settings.database_url) if with_store else None
-        return cls(settings=settings, pipeline=Pipeline(stages), store=store)
+        router = Router(stage_thresholds(stages))
+        return cls(settings=settings, pipeline=Pipeline(stages, router), store=store)
 
     async def start(self) -> None:
         if self.store is not None:
@@ -158,6 +159,17 @@ class ModerationService:
         for component in components:
             self.metrics.component_up.labels(component.name).set(1 if component.ok else 0)
         return components
+
+
+def stage_thresholds(stages: Sequence[Any]) -> Thresholds:
+    """The router's thresholds: defaults, overridden by what stages trained on data provide
+    (a stage with a `thresholds()` method, such as the classifier)."""
+    thresholds = Thresholds()
+    for stage in stages:
+        provided = getattr(stage, "thresholds", None)
+        if callable(provided):
+            thresholds = thresholds.merged(provided())
+    return thresholds
 
 
 def _with_time(decision: Decision, elapsed_ms: float) -> Decision:

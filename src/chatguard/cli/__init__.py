@@ -14,6 +14,8 @@ from chatguard.errors import ConfigurationError
 COMMAND_MODULES = (
     "chatguard.cli.serve",
     "chatguard.cli.moderate",
+    "chatguard.cli.train",
+    "chatguard.cli.evaluate",
 )
 
 Command = Callable[[argparse.Namespace], int]

@@ -154,21 +154,21 @@ def category_scores(heads: Sequence[str], probabilities: np.ndarray) -> dict[str
     """Per-category scores from head probabilities.
 
     The `flagged` head, trained on every source that says "harmful or not", ranks harm best; the
-    OpenAI category heads, each trained on the few sources that name it, say which kind. So an
-    OpenAI category's score is the general probability times its share relative to the top
-    category: the top category scores P(flagged), the others proportionally less, and "flagged"
-    (the maximum over the OpenAI categories) is the general head's calibrated probability.
-    Chat categories (profanity, spam, pii, prompt_injection) keep their own heads' scores.
+    OpenAI category heads, each trained on the few sources that name it, say which kind. So the
+    most likely OpenAI category scores the general probability P(flagged), and every other
+    OpenAI category keeps its own score capped at P(flagged). "Flagged" (the maximum over the
+    OpenAI categories) is then the general head's calibrated probability, and each category
+    keeps its own head's ranking below it. Chat categories (profanity, spam, pii,
+    prompt_injection) keep their own heads' scores.
     """
     openai = {c.value for c in OPENAI_CATEGORIES}
     scores = {name: probabilities[:, i] for i, name in enumerate(heads)}
     general = scores.pop(FLAGGED_HEAD, None)
     specific = [name for name in scores if name in openai]
     if general is not None and specific:
-        top = np.max(np.stack([scores[n] for n in specific], axis=1), axis=1)
-        factor = general / np.maximum(top, 1e-6)
-        for name in specific:
-            scores[name] = np.minimum(scores[name] * factor, 1.0)
+        top = np.argmax(np.stack([scores[n] for n in specific], axis=1), axis=1)
+        for j, name in enumerate(specific):
+            scores[name] = np.where(top == j, general, np.minimum(scores[name], general))
     return scores
 
 

@@ -47,7 +47,7 @@ class TrainConfig:
 
     name: str = "chatguard-linear"
     features: FeatureConfig = field(default_factory=FeatureConfig)
-    c: float = 8.0
+    c: float = 4.0
     min_positives: int = 20
     plan: SplitPlan = field(default_factory=SplitPlan)
     policy: ThresholdPolicy = field(default_factory=ThresholdPolicy)

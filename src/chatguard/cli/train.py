@@ -34,7 +34,7 @@ def register(sub: Any) -> None:
     parser.add_argument("--name", default=None, help="model name (default: the --out folder name)")
     parser.add_argument("--text-column", default="text")
     parser.add_argument("--eval-dir", type=Path, help="also write held-out rows per source here")
-    parser.add_argument("--c", type=float, default=8.0, help="inverse L2 regularization strength")
+    parser.add_argument("--c", type=float, default=4.0, help="inverse L2 regularization strength")
     parser.add_argument("--buckets-log2", type=int, default=18, help="hashed feature space size")
     parser.add_argument("--min-positives", type=int, default=20, help="fewest positives for a head")
     parser.add_argument("--test-percent", type=int, default=20)

@@ -86,7 +86,8 @@ class Pipeline:
         for work in works:
             if not work.done:
                 self._finish(work, self.router.final(work.scores), work.decided_by or "none")
-        return [self._assessment(w) for w in works]
+        flag_map = self.router.thresholds.flag_map()  # once per batch, not per message
+        return [self._assessment(w, flag_map) for w in works]
 
     def _admit_to_escalation(self, pending: list[_Work]) -> list[_Work]:
         """Only messages in the uncertain band go to the adjudicator; the rest are settled here."""
@@ -145,7 +146,7 @@ class Pipeline:
     def _finish(work: _Work, route: Route, decided_by: str) -> None:
         work.route, work.decided_by, work.done = route, decided_by, True
 
-    def _assessment(self, work: _Work) -> Assessment:
+    def _assessment(self, work: _Work, flag_map: dict[Category, float]) -> Assessment:
         spans: list[Span] = []
         reasons: list[str] = []
         for result in work.results:
@@ -160,7 +161,7 @@ class Pipeline:
             reasons=tuple(dict.fromkeys(reasons)),
             trail=tuple(work.trail),
             escalated=work.escalated or work.route is Route.UNCERTAIN,
-            thresholds=self.router.thresholds.flag_map(),
+            thresholds=flag_map,
         )
 
 

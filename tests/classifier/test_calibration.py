@@ -27,11 +27,13 @@ def test_platt_without_both_classes_is_the_identity() -> None:
     assert fit_platt(np.array([0.1, 2.0]), np.array([1, 1])) == (1.0, 0.0)
 
 
-def test_act_threshold_is_where_precision_holds_from_there_up() -> None:
+def test_act_threshold_is_the_lowest_score_keeping_the_precision() -> None:
     scores = np.array([0.95, 0.9, 0.8, 0.7, 0.6, 0.5])
-    labels = np.array([1, 1, 1, 0, 1, 0])
-    assert act_threshold(labels, scores, 0.9) == 0.8
-    assert act_threshold(labels, scores, 1.01) == 1.0
+    labels = np.array([0, 1, 1, 1, 1, 0])
+    # At 0.6 and above: 4 of 5 right (0.8); at 0.5: 4 of 6.
+    assert act_threshold(labels, scores, 0.8, min_support=1) == 0.6
+    assert act_threshold(labels, scores, 0.8, min_support=6) == 1.0
+    assert act_threshold(labels, scores, 1.01, min_support=1) == 1.0
 
 
 def test_allow_threshold_keeps_the_recall() -> None:
@@ -56,3 +58,14 @@ def test_thresholds_respect_the_escalation_budget_on_traffic() -> None:
     assert 0 <= t.allow <= t.act <= 1
     uncertain = (chat >= t.allow) & (chat < t.act)
     assert uncertain.mean() <= 0.05
+
+
+def test_report_only_categories_are_never_routed() -> None:
+    labels = np.array([1, 1, 0, 0] * 10)
+    scores = np.array([0.9, 0.8, 0.2, 0.1] * 10)
+    chosen = choose_thresholds(
+        {"profanity": (labels, scores), "spam": (labels, scores)}, {}, openai=frozenset()
+    )
+    assert (chosen["profanity"].allow, chosen["profanity"].act) == (1.0, 1.0)
+    assert chosen["profanity"].flag == 0.8
+    assert chosen["spam"].act < 1.0

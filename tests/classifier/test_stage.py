@@ -106,3 +106,12 @@ def test_scores_in_the_uncertain_band_escalate(stage: ClassifierStage) -> None:
     message = Message(text="hello", user_id="u", channel_id="c")
     (assessment,) = asyncio.run(pipeline.assess([message]))
     assert assessment.route is Route.UNCERTAIN and assessment.escalated
+
+
+def test_a_profanity_hit_does_not_stop_the_cascade_before_the_classifier() -> None:
+    service = ModerationService.from_settings(load_settings(), with_store=False)
+    assert service.pipeline.stage_names[:2] == ["rules", "classifier"]
+    message = Message(text="shit, you are a worthless idiot", user_id="u", channel_id="c")
+    (assessment,) = asyncio.run(service.pipeline.assess([message]))
+    assert [t.stage for t in assessment.trail][:2] == ["rules", "classifier"]
+    assert assessment.scores[Category.HARASSMENT] > 0.5

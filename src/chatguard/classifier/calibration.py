@@ -3,13 +3,14 @@
 Platt scaling fits probability = sigmoid(a * logit + b) per head, so a score of 0.8 means about
 80% of such messages were positive in validation. Thresholds per category:
 
-- `act`:   the lowest score at which validation precision reaches `act_precision` (acting without
-           the LLM must be right);
+- `act`:   the lowest score such that validation messages at or above it are positive with
+           precision `act_precision` (acting without the LLM must be right);
 - `allow`: the score below which only `1 - allow_recall` of validation positives fall;
 - then, on each source of real chat traffic, `allow` rises category by category until at most
   `escalation_budget` of its messages sit in an uncertain band (allow <= score < act);
 - `flag`:  best F1 on validation (one shared value for the OpenAI categories, so "flagged" means
-           one thing).
+           one thing);
+- report-only categories (profanity) get allow = act = 1.0: flagged in reports, never routed.
 """
 
 from __future__ import annotations
@@ -54,29 +55,31 @@ def fit_platt(
 class ThresholdPolicy:
     act_precision: float = 0.9
     allow_recall: float = 0.95
-    escalation_budget: float = 0.035
+    escalation_budget: float = 0.02
     min_positives: int = 5
+    #: Categories reported (flagged) but never routed on: allow = act = 1.0. Swearing is for
+    #: channel policy, not for the LLM, and a profanity hit from a filter stage must not stop the
+    #: cascade before the classifier scores the OpenAI categories.
+    report_only: tuple[str, ...] = ("profanity",)
 
 
-def act_threshold(labels: np.ndarray, scores: np.ndarray, precision: float) -> float:
-    """The lowest score whose precision (scores >= it) is at least `precision`, or 1.0."""
+def act_threshold(
+    labels: np.ndarray, scores: np.ndarray, precision: float, *, min_support: int = 10
+) -> float:
+    """The lowest score t such that the messages scoring >= t are positive with at least
+    `precision`, counting only cut-offs with `min_support` messages above them; 1.0 if none."""
     y = np.asarray(labels, dtype=bool)
     s = np.asarray(scores, dtype=np.float64)
     order = np.argsort(-s, kind="mergesort")
     s, y = s[order], y[order]
     last_of_tie = np.r_[np.flatnonzero(np.diff(s)), s.size - 1]
     tp = np.cumsum(y)[last_of_tie]
-    prec = tp / (last_of_tie + 1)
-    # The precision curve is not monotone: take the lowest threshold from which every higher
-    # one keeps the target too, so acting never dips below it on the way up.
-    ok = prec >= precision
+    support = last_of_tie + 1
+    ok = (tp / support >= precision) & (support >= min_support)
     if not ok.any():
         return 1.0
-    bad = np.flatnonzero(~ok)
-    first_bad = bad[0] if bad.size else ok.size
-    if first_bad == 0:
-        return 1.0
-    return float(s[last_of_tie[first_bad - 1]])
+    # Acting on everything at or above this score is right `precision` of the time.
+    return float(s[last_of_tie[np.flatnonzero(ok)[-1]]])
 
 
 def allow_threshold(labels: np.ndarray, scores: np.ndarray, recall: float) -> float:
@@ -103,9 +106,12 @@ def choose_thresholds(
     for name, (labels, scores) in validation.items():
         if int(np.sum(labels)) < policy.min_positives:
             continue
+        flag[name] = best_f1(labels, scores).threshold
+        if name in policy.report_only:
+            allow[name] = act[name] = 1.0
+            continue
         act[name] = act_threshold(labels, scores, policy.act_precision)
         allow[name] = min(allow_threshold(labels, scores, policy.allow_recall), act[name])
-        flag[name] = best_f1(labels, scores).threshold
     shared = _shared_flag(validation, openai & set(flag))
     for name in openai & set(flag):
         flag[name] = shared

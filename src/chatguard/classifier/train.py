@@ -128,30 +128,46 @@ def train(
         calibration=np.tile([1.0, 0.0], (len(heads), 1)),
         features=config.features,
     )
+    seconds = time.perf_counter() - started
+    calibrate(model, examples, config, files=files, fit_seconds=seconds)
+    return TrainResult(model, examples, time.perf_counter() - started)
+
+
+def calibrate(
+    model: LinearModel,
+    examples: Sequence[Example],
+    config: TrainConfig,
+    *,
+    files: Sequence[Path] = (),
+    fit_seconds: float = 0.0,
+) -> None:
+    """Fit each head's Platt scaling on the validation split, choose the router thresholds and
+    write the manifest. The uncertain band is sized on the real-chat rows of the validation
+    split (their texts; training rows would score too confidently)."""
+    validation = [e for e in examples if e.split is Split.VALIDATION]
     val_logits = _logits(model, validation)
-    for i, head in enumerate(heads):
+    for i, head in enumerate(model.heads):
         rows = [j for j, e in enumerate(validation) if head in e.targets]
         labels = np.array([validation[j].targets[head] for j in rows])
         w = np.array([validation[j].weight for j in rows])
         model.calibration[i] = fit_platt(val_logits[rows, i], labels, w)
-    val_scores = category_scores(model.heads, model.calibrate(val_logits))
-    val_scores[FLAGGED_HEAD] = _flagged_scores(model.heads, model.calibrate(val_logits))
+    probabilities = model.calibrate(val_logits)
+    val_scores = category_scores(model.heads, probabilities)
+    val_scores[FLAGGED_HEAD] = _flagged_scores(model.heads, probabilities)
     pairs = _labeled(validation, val_scores)
     traffic = {}
     for source in config.traffic_sources:
-        rows = [j for j, e in enumerate(validation) if e.source == source]
+        rows = [e for e in validation if e.source == source]
         if rows:
-            traffic[source] = {n: s[rows] for n, s in val_scores.items() if n != FLAGGED_HEAD}
-    openai = frozenset(c.value for c in OPENAI_CATEGORIES)
+            scores = category_scores(model.heads, model.calibrate(_logits(model, rows)))
+            traffic[source] = scores
     thresholds = choose_thresholds(
         {k: v for k, v in pairs.items() if k != FLAGGED_HEAD},
         traffic,
-        openai=openai,
+        openai=frozenset(c.value for c in OPENAI_CATEGORIES),
         policy=config.policy,
     )
-    seconds = time.perf_counter() - started
-    model.manifest = _manifest(config, files, examples, heads, pairs, thresholds, seconds)
-    return TrainResult(model, examples, seconds)
+    model.manifest = _manifest(config, files, examples, model.heads, pairs, thresholds, fit_seconds)
 
 
 def _heads(training: Sequence[Example], min_positives: int) -> list[str]:
@@ -299,6 +315,8 @@ def _manifest(
             "allow_recall": config.policy.allow_recall,
             "escalation_budget": config.policy.escalation_budget,
             "traffic_sources": list(config.traffic_sources),
+            "traffic_split": "validation",
+            "report_only": list(config.policy.report_only),
         },
         "thresholds": {
             name: {"allow": t.allow, "act": t.act, "flag": t.flag} for name, t in thresholds.items()

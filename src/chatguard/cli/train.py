@@ -43,7 +43,7 @@ def register(sub: Any) -> None:
     parser.add_argument(
         "--escalation-budget",
         type=float,
-        default=0.035,
+        default=0.02,
         help="largest uncertain share of each real-chat source's validation rows",
     )
     parser.add_argument("--jobs", type=int, default=2, help="processes fitting heads")

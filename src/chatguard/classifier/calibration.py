@@ -112,7 +112,7 @@ def choose_thresholds(
             continue
         act[name] = act_threshold(labels, scores, policy.act_precision)
         allow[name] = min(allow_threshold(labels, scores, policy.allow_recall), act[name])
-    shared = _shared_flag(validation, openai & set(flag))
+    shared = _shared_flag(validation, set(openai) & set(flag))
     for name in openai & set(flag):
         flag[name] = shared
     _fit_budget(allow, act, traffic, policy.escalation_budget)
@@ -150,7 +150,7 @@ def _fit_budget(
         hi = np.array([act[n] for n in names])
         bands = []
         for matrix in matrices:
-            acted = (matrix >= hi).any(axis=1)
+            acted = np.asarray((matrix >= hi).any(axis=1))
             bands.append((matrix >= lo) & (matrix < hi) & ~acted[:, None])
         shares = [band.any(axis=1).mean() for band in bands]
         worst_source = int(np.argmax(shares))

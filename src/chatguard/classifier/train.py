@@ -157,10 +157,9 @@ def calibrate(
     pairs = _labeled(validation, val_scores)
     traffic = {}
     for source in config.traffic_sources:
-        rows = [e for e in validation if e.source == source]
-        if rows:
-            scores = category_scores(model.heads, model.calibrate(_logits(model, rows)))
-            traffic[source] = scores
+        chat = [e for e in validation if e.source == source]
+        if chat:
+            traffic[source] = category_scores(model.heads, model.calibrate(_logits(model, chat)))
     thresholds = choose_thresholds(
         {k: v for k, v in pairs.items() if k != FLAGGED_HEAD},
         traffic,

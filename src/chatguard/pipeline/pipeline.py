@@ -34,11 +34,13 @@ class _Work:
 
     def merge(self, result: StageResult) -> None:
         self.results.append(result)
+        scores = self.scores
+        if result.authoritative or not scores:  # replacing, or nothing to compare with
+            scores.update(result.scores)
+            return
         for category, score in result.scores.items():
-            if result.authoritative:
-                self.scores[category] = score
-            else:
-                self.scores[category] = max(score, self.scores.get(category, 0.0))
+            if score > scores.get(category, 0.0):
+                scores[category] = score
 
 
 class Pipeline:
@@ -168,5 +170,5 @@ class Pipeline:
 def _top(scores: Mapping[Category, float]) -> tuple[Category | None, float]:
     if not scores:
         return None, 0.0
-    category = max(scores, key=lambda c: scores[c])
+    category = max(scores, key=scores.__getitem__)
     return category, scores[category]

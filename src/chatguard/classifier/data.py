@@ -26,6 +26,7 @@ from chatguard.taxonomy import OPENAI_CATEGORIES, Category, UnknownCategoryError
 
 DEFAULT_MAPPING = Path(__file__).with_name("mappings") / "label_map.yaml"
 OPENAI_NAMES = frozenset(c.value for c in OPENAI_CATEGORIES)
+_CATEGORY = frozenset(c.value for c in Category)
 
 
 class Split(StrEnum):
@@ -282,6 +283,3 @@ def eval_record(example: Example) -> dict[str, Any]:
     if flagged is None:
         flagged = int(any(v for t, v in categories.items() if t in OPENAI_NAMES))
     return {"text": example.text, "flagged": flagged, "categories": categories}
-
-
-_CATEGORY = frozenset(c.value for c in Category)

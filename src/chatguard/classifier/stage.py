@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+_CATEGORY_NAMES = frozenset(c.value for c in Category)
 #: The model that ships with chatguard (package data).
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "chatguard-linear-v1"
 
@@ -38,7 +39,7 @@ class ClassifierStage(CpuStage):
     def __init__(self, *, model: LinearModel, timeout_s: float = 1.0) -> None:
         super().__init__(timeout_s=timeout_s)
         self.model = model
-        self._categories = [Category(h) for h in model.heads if h in Category._value2member_map_]
+        self._categories = [Category(h) for h in model.heads if h in _CATEGORY_NAMES]
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ClassifierStage:
@@ -59,7 +60,7 @@ class ClassifierStage(CpuStage):
         """The router thresholds the model's training chose on validation data."""
         allow, act, flag = {}, {}, {}
         for name, t in self.model.thresholds().items():
-            if name not in Category._value2member_map_:
+            if name not in _CATEGORY_NAMES:
                 continue
             category = Category(name)
             allow[category], act[category], flag[category] = t.allow, t.act, t.flag

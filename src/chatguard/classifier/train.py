@@ -65,9 +65,12 @@ class Progress:
         if self.stream is not None:
             print(text, file=self.stream, flush=True)
 
-    def iterate(self, items: Sequence[T], label: str) -> Iterator[T]:
+    def iterate(self, items: Iterable[T], label: str, total: int | None = None) -> Iterator[T]:
+        """Yield `items`, drawing a bar as each one is done."""
         started = time.perf_counter()
-        total = len(items)
+        if total is None:
+            items = list(items)
+            total = len(items)
         for index, item in enumerate(items, 1):
             yield item
             self._draw(label, index, total, started)
@@ -214,12 +217,16 @@ def _fit_heads(
         labels = np.array([training[i].targets[head] for i in rows])
         sample_weight = np.array([training[i].weight for i in rows])
         jobs.append((rows, labels, sample_weight))
-    progress.note(f"fitting {len(heads)} heads on {config.jobs} cores")
-    started = time.perf_counter()
-    fitted = Parallel(n_jobs=config.jobs, prefer="processes")(
-        delayed(_fit_one)(x[rows], labels, w, config.c) for rows, labels, w in jobs
+    # Heads finish in order; the bar moves as each is fitted.
+    fitted = list(
+        progress.iterate(
+            Parallel(n_jobs=config.jobs, prefer="processes", return_as="generator")(
+                delayed(_fit_one)(x[rows], labels, w, config.c) for rows, labels, w in jobs
+            ),
+            "fitting heads",
+            total=len(jobs),
+        )
     )
-    progress.note(f"fitted in {time.perf_counter() - started:.1f}s")
     weights = np.stack([coef for coef, _ in fitted], axis=1).astype(np.float32)
     bias = np.array([b for _, b in fitted], dtype=np.float32)
     return weights, bias
@@ -288,8 +295,11 @@ def _manifest(
     return {
         "name": config.name,
         "created": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "description": "logistic regression per head over hashed char 2-5-grams and word 1-2-grams,"
-        " Platt-calibrated on validation",
+        "description": (
+            "logistic regression per head over hashed character "
+            f"{config.features.char_min}-{config.features.char_max}-grams and word "
+            f"1-{config.features.word_ngrams}-grams, Platt-calibrated on validation"
+        ),
         "training": {
             "files": [
                 {

@@ -18,7 +18,7 @@ from chatguard.domain import Assessment, Decision, FailMode, Message
 from chatguard.errors import InputTooLargeError, InvalidInputError
 from chatguard.events import EventBus, InProcessEventBus
 from chatguard.metrics import ModerationMetrics
-from chatguard.pipeline import Pipeline
+from chatguard.pipeline import Pipeline, Router, Thresholds
 from chatguard.pipeline.pipeline import PipelineRun
 from chatguard.pipeline.registry import build_stage
 from chatguard.pipeline.stage import ComponentHealth
@@ -73,7 +73,10 @@ class ModerationService:
         stages = [build_stage(name, settings) for name in settings.stage_names]
         store = SqlStore(settings.database_url) if with_store else None
         decider = ThresholdDecider(fail_mode=FailMode(settings.llm_fail_mode))
-        return cls(settings=settings, pipeline=Pipeline(stages), decider=decider, store=store)
+        router = Router(stage_thresholds(stages))
+        return cls(
+            settings=settings, pipeline=Pipeline(stages, router), decider=decider, store=store
+        )
 
     def deadline_for(self, channel_id: str) -> float:
         """Seconds `/moderate` waits for the adjudicator in this channel before answering with
@@ -279,6 +282,17 @@ def require_valid_unicode(text: str, field_name: str) -> None:
         raise InvalidInputError(
             f"{field_name} is not valid Unicode: unpaired surrogate at position {exc.start}"
         ) from None
+
+
+def stage_thresholds(stages: Sequence[Any]) -> Thresholds:
+    """The router's thresholds: defaults, overridden by what stages trained on data provide
+    (a stage with a `thresholds()` method, such as the classifier)."""
+    thresholds = Thresholds()
+    for stage in stages:
+        provided = getattr(stage, "thresholds", None)
+        if callable(provided):
+            thresholds = thresholds.merged(provided())
+    return thresholds
 
 
 def _with_time(decision: Decision, elapsed_ms: float) -> Decision:

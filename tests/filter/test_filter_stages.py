@@ -109,7 +109,7 @@ async def test_service_moderates_with_the_default_pipeline() -> None:
         assert outcome.decision is not None
         assert outcome.decision.action.severity >= Action.HOLD.severity
         assessments = await service.assess_texts(["hello"] * 50)
-        assert all(a.route is Route.ALLOW and not a.scores for a in assessments)
+        assert all(a.route is Route.ALLOW for a in assessments)
     finally:
         await service.close()
 
@@ -120,7 +120,9 @@ async def test_stateless_api_check_does_not_count_as_a_flood() -> None:
     try:
         for _ in range(5):
             assessments = await service.assess_texts(["same text again"] * 20)
-        assert all(Category.SPAM not in a.scores for a in assessments)
+        # The classifier scores spam on the text alone; the flood detector must add nothing.
+        assert all(a.scores.get(Category.SPAM, 0.0) < 0.3 for a in assessments)
+        assert not any(s.category is Category.SPAM for a in assessments for s in a.spans)
     finally:
         await service.close()
 

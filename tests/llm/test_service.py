@@ -235,12 +235,12 @@ async def test_a_batch_shares_one_prompt_and_strikes_reach_the_next_prompt(
 
 
 def test_llm_joins_the_default_stages_only_with_an_endpoint(fake: FakeLLMServer) -> None:
-    assert load_settings(llm_endpoint=None).stage_names == ["filter"]
-    assert load_settings(llm_endpoint=fake.url).stage_names == ["filter", "llm"]
+    assert load_settings(llm_endpoint=None).stage_names == ["filter", "classifier"]
+    assert load_settings(llm_endpoint=fake.url).stage_names == ["filter", "classifier", "llm"]
     service = ModerationService.from_settings(
         load_settings(llm_endpoint=fake.url, llm_fail_mode="CLOSED"), with_store=False
     )
-    assert service.pipeline.stage_names == ["filter", "llm"]
+    assert service.pipeline.stage_names == ["filter", "classifier", "llm"]
     assert service.decider.fail_mode is FailMode.CLOSED  # type: ignore[attr-defined]
     asyncio.run(service.close())
 

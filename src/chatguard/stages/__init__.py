@@ -4,6 +4,7 @@ Adding a stage: write its module here, then add one `register_stage` line below.
 that every module in this package is registered and buildable from settings.
 """
 
+from chatguard.classifier.stage import ClassifierStage
 from chatguard.llm.stage import LLMStage
 from chatguard.pipeline.registry import register_stage
 from chatguard.stages.filter import FilterStage
@@ -17,6 +18,15 @@ register_stage(FilterStage.name, FilterStage.from_settings)
 register_stage(PiiStage.name, PiiStage.from_settings)
 register_stage(SpamStage.name, SpamStage.from_settings)
 register_stage(PromptInjectionStage.name, PromptInjectionStage.from_settings)
+register_stage(ClassifierStage.name, ClassifierStage.from_settings)
 register_stage(LLMStage.name, LLMStage.from_settings)
 
-__all__ = ["FilterStage", "LLMStage", "PiiStage", "PromptInjectionStage", "RuleStage", "SpamStage"]
+__all__ = [
+    "ClassifierStage",
+    "FilterStage",
+    "LLMStage",
+    "PiiStage",
+    "PromptInjectionStage",
+    "RuleStage",
+    "SpamStage",
+]

@@ -139,7 +139,11 @@ async def service_path(tmp: Path) -> None:
     )
     baseline = None
     for label, make in (("ThresholdDecider", ThresholdDecider), ("PolicyEngine", None)):
-        settings = load_settings(database_url=f"sqlite:///{tmp / f'{label}.db'}", _env_file=None)
+        settings = load_settings(
+            database_url=f"sqlite:///{tmp / f'{label}.db'}",
+            pipeline_stages="rules",
+            _env_file=None,
+        )
         service = ModerationService.from_settings(settings)
         if make is not None:
             service.decider = make()

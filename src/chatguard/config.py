@@ -65,8 +65,14 @@ class Settings(BaseSettings):
     enable_whisper: bool = False
     enable_metrics: bool = True
     pipeline_stages: str = Field(
-        default="rules,llm", description="comma-separated stage names, cheapest first"
+        default="filter,classifier,llm", description="comma-separated stage names, cheapest first"
     )
+    classifier_model: str | None = Field(
+        default=None, description="classifier model directory; default: the shipped model"
+    )
+    # Lightweight filter: where the spam windows live, and how PII is redacted
+    spam_state: Literal["memory", "redis"] = "memory"
+    pii_redaction: Literal["off", "label", "mask"] = "off"
 
     # Decision handler: signed webhooks for platform integrations
     webhook_urls: str = Field(default="", description="comma-separated URLs for decision events")

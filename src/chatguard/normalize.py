@@ -24,6 +24,7 @@ INVISIBLE = frozenset(
 
 # Letters that look like Latin ones but NFKC leaves alone (Unicode's confusables, the part that
 # matters for chat evasion). NFKC already folds fullwidth and mathematical alphabets.
+# fmt: off
 CONFUSABLES: dict[str, str] = {
     # Cyrillic
     "а": "a",
@@ -129,6 +130,10 @@ CONFUSABLES: dict[str, str] = {
     "œ": "oe",
     "þ": "th",
 }
+# fmt: on
+
+
+MARKS = ("Mn", "Me")
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,9 +150,9 @@ class NormalizedText:
             return start, start
         first = self.origin[min(start, len(self.origin) - 1)]
         last = self.origin[min(end, len(self.origin)) - 1]
-        # Extend over characters the normalization dropped inside the original span's last char.
+        # Extend over the combining marks that belong to the span's last character ("t̵").
         stop = last + 1
-        while stop < len(self.original) and self.original[stop] in INVISIBLE:
+        while stop < len(self.original) and unicodedata.category(self.original[stop]) in MARKS:
             stop += 1
         return first, min(stop, len(self.original))
 

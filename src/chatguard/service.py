@@ -15,11 +15,12 @@ from chatguard.channel import CHANNEL_CONTEXT, ChannelMemory
 from chatguard.config import Settings
 from chatguard.decide import Decider, ThresholdDecider
 from chatguard.decisions import PolicyEngine
+from chatguard.decisions.terms import push_terms_to
 from chatguard.domain import Assessment, Decision, Message
 from chatguard.errors import InputTooLargeError, InvalidInputError
 from chatguard.events import EventBus, InProcessEventBus
 from chatguard.metrics import ModerationMetrics
-from chatguard.pipeline import Pipeline
+from chatguard.pipeline import Pipeline, Router, Thresholds
 from chatguard.pipeline.pipeline import PipelineRun
 from chatguard.pipeline.registry import build_stage
 from chatguard.pipeline.stage import ComponentHealth
@@ -74,13 +75,19 @@ class ModerationService:
         stages = [build_stage(name, settings) for name in settings.stage_names]
         store = SqlStore(settings.database_url) if with_store else None
         events = InProcessEventBus()
-        # Channel policy decides (its fail mode and LLM deadline default to the LLM_* settings).
-        # Blocked/permitted terms reach the rule engine through
-        # `decider.set_terms_hook(<filter stage>.set_channel_terms)` once the filter offers it.
+        # Channel policy decides (its fail mode and LLM deadline default to the LLM_* settings);
+        # its blocked and permitted terms go to every stage's rule engine.
         decider = PolicyEngine.from_settings(settings, store=store, events=events)
-        pipeline = Pipeline(stages)
+        decider.set_terms_hook(
+            push_terms_to([s.rule_engine for s in stages if hasattr(s, "rule_engine")])
+        )
+        router = Router(stage_thresholds(stages))
         return cls(
-            settings=settings, pipeline=pipeline, decider=decider, store=store, events=events
+            settings=settings,
+            pipeline=Pipeline(stages, router),
+            decider=decider,
+            store=store,
+            events=events,
         )
 
     def deadline_for(self, channel_id: str) -> float:
@@ -296,6 +303,17 @@ def require_valid_unicode(text: str, field_name: str) -> None:
         raise InvalidInputError(
             f"{field_name} is not valid Unicode: unpaired surrogate at position {exc.start}"
         ) from None
+
+
+def stage_thresholds(stages: Sequence[Any]) -> Thresholds:
+    """The router's thresholds: defaults, overridden by what stages trained on data provide
+    (a stage with a `thresholds()` method, such as the classifier)."""
+    thresholds = Thresholds()
+    for stage in stages:
+        provided = getattr(stage, "thresholds", None)
+        if callable(provided):
+            thresholds = thresholds.merged(provided())
+    return thresholds
 
 
 def _with_time(decision: Decision, elapsed_ms: float) -> Decision:

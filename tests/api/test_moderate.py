@@ -17,10 +17,10 @@ async def test_moderate_returns_the_decision_with_evidence(client: httpx.AsyncCl
     assert body["flagged"] is True
     assert body["categories"]["harassment/threatening"] is True
     assert body["category_scores"]["harassment/threatening"] >= 0.9
-    assert body["decided_by"] == "rules"
+    assert body["decided_by"] == "filter"
     assert body["processing_time_ms"] > 0
-    [span] = body["spans"]
-    assert "go kill yourself"[span["start"] : span["end"]] == "kill yourself"
+    evidence = {"go kill yourself"[s["start"] : s["end"]] for s in body["spans"]}
+    assert "kill yourself" in evidence
     assert set(body["category_scores"]) >= {"hate", "spam", "pii", "prompt_injection"}
 
 
@@ -59,7 +59,7 @@ async def test_health_reports_each_component(client: httpx.AsyncClient) -> None:
     body = response.json()
     assert body["status"] == "ok"
     assert body["components"]["database"] == {"ok": True, "detail": "sqlite", "essential": True}
-    assert "rules" in body["components"]
+    assert "filter" in body["components"]
 
 
 async def test_metrics_are_prometheus_text(client: httpx.AsyncClient) -> None:
@@ -67,7 +67,7 @@ async def test_metrics_are_prometheus_text(client: httpx.AsyncClient) -> None:
     response = await client.get("/metrics")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
-    assert 'chatguard_messages_total{action="delete",decided_by="rules"} 1.0' in response.text
+    assert 'chatguard_messages_total{action="delete",decided_by="filter"} 1.0' in response.text
     assert "chatguard_stage_latency_seconds_bucket" in response.text
 
 

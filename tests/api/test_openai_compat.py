@@ -16,7 +16,9 @@ def test_openai_sdk_parses_moderation_results(live_server: LiveServer) -> None:
     assert toxic.categories.harassment_threatening is True
     assert toxic.category_scores.harassment_threatening >= 0.9
     assert clean.flagged is False
-    assert clean.category_scores.hate == 0.0
+    assert clean.category_scores.hate < 0.5
+    assert clean.category_scores.self_harm < 0.5
+    assert clean.categories.sexual_minors is False
     assert result.model.startswith("chatguard")
 
 

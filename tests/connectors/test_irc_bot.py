@@ -19,6 +19,13 @@ from tests.connectors.conftest import IrcClient
 
 pytestmark = pytest.mark.slow
 
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    # The rule stage alone: fixed scores, so what the bot does follows from the policy.
+    return settings.model_copy(update={"pipeline_stages": "rules"})
+
+
 CASES = [
     # preset, what the toxic author's first offence costs on a plain IRC server
     pytest.param(None, {"KICK"}, id="default-policy-kicks"),
@@ -293,7 +300,12 @@ async def test_a_late_final_decision_is_enforced(
     tag = uuid.uuid4().hex[:5]
     author, witness = f"late{tag}", f"wit{tag}"
     config = settings.model_copy(
-        update={"llm_endpoint": fake_llm.url, "llm_deadline_ms": 50.0, "llm_max_retries": 0}
+        update={
+            "llm_endpoint": fake_llm.url,
+            "llm_deadline_ms": 50.0,
+            "llm_max_retries": 0,
+            "pipeline_stages": "rules,llm",
+        }
     )
     service = ModerationService.from_settings(config)
     assert service.pipeline.stage_names == ["rules", "llm"]

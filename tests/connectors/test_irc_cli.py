@@ -21,7 +21,12 @@ pytestmark = pytest.mark.slow
 
 async def test_the_irc_bot_command_moderates_a_channel(ngircd: int, tmp_path: Path) -> None:
     channel = f"#cli{uuid.uuid4().hex[:8]}"
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}", "LOG_LEVEL": "INFO"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}",
+        "LOG_LEVEL": "INFO",
+        "PIPELINE_STAGES": "rules",
+    }
     bot = await asyncio.create_subprocess_exec(
         CHATGUARD,
         "irc-bot",
@@ -84,7 +89,11 @@ def test_a_bad_server_address_is_refused_with_the_flag_named(server: str) -> Non
 
 
 def test_the_bot_keeps_trying_while_the_server_is_away(tmp_path: Path) -> None:
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}",
+        "PIPELINE_STAGES": "rules",
+    }
     bot = subprocess.Popen(
         [
             CHATGUARD,
@@ -118,7 +127,11 @@ def test_the_bot_keeps_trying_while_the_server_is_away(tmp_path: Path) -> None:
 
 
 def test_once_exits_when_the_server_is_away(tmp_path: Path) -> None:
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}",
+        "PIPELINE_STAGES": "rules",
+    }
     result = subprocess.run(
         [
             CHATGUARD,

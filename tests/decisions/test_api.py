@@ -18,7 +18,9 @@ from chatguard.decisions.records import ReviewStatus
 
 @pytest.fixture
 async def api(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(load_settings(database_url=database_url, _env_file=None))
+    # The rule stage alone: its scores are fixed, so the policy is what these tests vary.
+    settings = load_settings(database_url=database_url, pipeline_stages="rules", _env_file=None)
+    app = create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://chatguard") as client:
@@ -270,3 +272,38 @@ async def test_metrics_count_policy_actions_reviews_and_strikes(api: httpx.Async
         'chatguard_strikes_total{source="review"} 1.0',
     ):
         assert line in text
+
+
+@pytest.fixture
+async def filter_api(sqlite_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    """The service with the lightweight filter stage, whose rule engine takes channel terms."""
+    settings = load_settings(database_url=sqlite_url, pipeline_stages="filter", _env_file=None)
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://chatguard") as client:
+            yield client
+
+
+async def test_policy_terms_reach_the_filters_rule_engine(
+    filter_api: httpx.AsyncClient,
+) -> None:
+    api = filter_api
+    body = {"message": "the ending: snape dies", "user_id": "u1", "channel_id": "movies"}
+    before = (await api.post("/moderate", json=body)).json()
+    assert before["action"] == "allow" and before["spans"] == []
+    put = await api.put(
+        "/policies/movies",
+        json={"policy": {"blocked_terms": ["snape dies"]}, "actor": "owner"},
+    )
+    assert put.status_code == 200
+    after = (await api.post("/moderate", json={**body, "user_id": "u2"})).json()
+    assert after["action"] == "delete"
+    # The filter's rule engine found it (its span), not only the policy engine's own matcher.
+    assert [(s["start"], s["end"]) for s in after["spans"]] == [(12, 22)]
+    # A term the rule engine refuses refuses the policy, naming the field; nothing is stored.
+    bad = await api.put(
+        "/policies/movies", json={"policy": {"blocked_terms": ["!!!"]}, "actor": "owner"}
+    )
+    assert bad.status_code == 422 and "blocked_terms" in bad.json()["error"]["message"]
+    assert (await api.get("/policies/movies")).json()["version"] == 1

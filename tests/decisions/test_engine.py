@@ -116,8 +116,7 @@ async def test_policy_changes_are_versioned_and_push_terms(engine: PolicyEngine)
     assert [(v.version, v.actor) for v in versions] == [(1, "alice"), (2, "bob"), (3, "carol")]
     assert versions[0].document == {"preset": "gaming"} and versions[2].document is None
     assert reset.policy.name == "default" and reset.version == 3
-    assert pushed[1] == ("arena", ("rekt",), ())
-    assert pushed[-1] == ("arena", (), ())
+    assert pushed == [("arena", (), ()), ("arena", ("rekt",), ()), ("arena", (), ())]
     assert engine.audit is not None
     actions = [e.action for e in await engine.audit.entries(channel_id="arena")]
     assert actions == ["policy.reset", "policy.update", "policy.update"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
 
 from chatguard.api import create_app
@@ -9,6 +10,12 @@ from chatguard.api.decision_app import create_decision_app
 from chatguard.config import Settings
 from chatguard.decisions.review import TOPIC
 from chatguard.service import DECISIONS_TOPIC
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    # The rule stage alone: fixed scores, so the events follow from the policy.
+    return settings.model_copy(update={"pipeline_stages": "rules"})
 
 
 def test_the_websocket_streams_decisions_and_review_events(settings: Settings) -> None:

@@ -191,6 +191,7 @@ async def test_the_service_sends_its_actions_to_the_webhook(
     receiver.up()
     settings = load_settings(
         database_url=database_url,
+        pipeline_stages="rules",
         webhook_urls=receiver.url,
         webhook_secret=SECRET,
         _env_file=None,

@@ -16,16 +16,18 @@ from chatguard.api import create_app
 from chatguard.config import load_settings
 from chatguard.decide import ThresholdDecider
 from chatguard.domain import FailMode, Message
+from chatguard.filter.rules import RuleEngine
+from chatguard.filter.terms import Term, load_default_terms
 from chatguard.pipeline import Pipeline
 from chatguard.service import ModerationService
-from chatguard.stages.rules import DEFAULT_TERMS, RuleStage, Term
+from chatguard.stages.rules import RuleStage
 from chatguard.storage import SqlStore
 from chatguard.taxonomy import Category
 from tests.llm.conftest import make_stage
 from tests.support.fake_llm import FakeLLMServer
 
 #: A rule that puts a message in the uncertain band, so it reaches the LLM.
-TERMS = (*DEFAULT_TERMS, Term("ignore the rules", Category.PROMPT_INJECTION, 0.5))
+TERMS = (*load_default_terms("en"), Term("ignore the rules", Category.PROMPT_INJECTION, 0.5))
 
 ServiceFactory = Callable[..., ModerationService]
 
@@ -46,7 +48,7 @@ async def services(tmp_path: Path) -> AsyncIterator[ServiceFactory]:
         llm = make_stage(url, client={"max_retries": 0, "timeout_s": 2.0})
         service = ModerationService(
             settings=config,
-            pipeline=Pipeline([RuleStage(TERMS), llm]),
+            pipeline=Pipeline([RuleStage(rule_engine=RuleEngine(default_terms=TERMS)), llm]),
             decider=ThresholdDecider(fail_mode=FailMode(fail_mode)),
             store=SqlStore(config.database_url),
         )
@@ -233,12 +235,12 @@ async def test_a_batch_shares_one_prompt_and_strikes_reach_the_next_prompt(
 
 
 def test_llm_joins_the_default_stages_only_with_an_endpoint(fake: FakeLLMServer) -> None:
-    assert load_settings(llm_endpoint=None).stage_names == ["rules"]
-    assert load_settings(llm_endpoint=fake.url).stage_names == ["rules", "llm"]
+    assert load_settings(llm_endpoint=None).stage_names == ["filter", "classifier"]
+    assert load_settings(llm_endpoint=fake.url).stage_names == ["filter", "classifier", "llm"]
     service = ModerationService.from_settings(
         load_settings(llm_endpoint=fake.url, llm_fail_mode="CLOSED"), with_store=False
     )
-    assert service.pipeline.stage_names == ["rules", "llm"]
+    assert service.pipeline.stage_names == ["filter", "classifier", "llm"]
     assert service.decider.fail_mode is FailMode.CLOSED  # type: ignore[attr-defined]
     asyncio.run(service.close())
 

@@ -15,6 +15,8 @@ COMMAND_MODULES = (
     "chatguard.cli.serve",
     "chatguard.cli.moderate",
     "chatguard.cli.check_llm",
+    "chatguard.cli.train",
+    "chatguard.cli.evaluate",
     "chatguard.cli.irc_bot",
 )
 

@@ -15,7 +15,7 @@ from chatguard.decisions.presets import Presets
 from chatguard.decisions.records import PolicyVersion
 from chatguard.decisions.repository import DecisionRepository
 from chatguard.decisions.terms import TermMatcher, TermsHook
-from chatguard.errors import InvalidPolicyError, NotFoundError
+from chatguard.errors import ConfigurationError, InvalidPolicyError, NotFoundError
 
 log = logging.getLogger(__name__)
 
@@ -98,8 +98,16 @@ class PolicyStore:
     ) -> ResolvedPolicy:
         """Validate and store a new version of the channel's override."""
         override = _checked(document)
-        self.presets.resolve(override)  # refuses an invalid document before anything is stored
-        return await self._store(channel_id, override, actor=actor, reason=reason, action="update")
+        policy = self.presets.resolve(override)  # refuses an invalid document before storing
+        if self.on_terms is not None:
+            # The rule engine has its own checks on terms; a term it refuses refuses the policy.
+            try:
+                self.on_terms(channel_id, policy.blocked_terms, policy.permitted_terms)
+            except ConfigurationError as exc:
+                raise InvalidPolicyError(f"invalid policy: blocked_terms: {exc}") from None
+        return await self._store(
+            channel_id, override, actor=actor, reason=reason, action="update", pushed=True
+        )
 
     async def reset(self, channel_id: str, *, actor: str, reason: str = "") -> ResolvedPolicy:
         """Remove the override (as a new version): the channel is back on the default preset."""
@@ -124,6 +132,7 @@ class PolicyStore:
         actor: str,
         reason: str,
         action: str,
+        pushed: bool = False,
     ) -> ResolvedPolicy:
         if self.repository is None:
             raise NotFoundError("policies cannot be changed without a database")
@@ -131,7 +140,7 @@ class PolicyStore:
             channel_id, override, actor=actor, reason=reason
         )
         resolved = self._resolve(channel_id, stored)
-        self._remember(resolved, changed=True)
+        self._remember(resolved, changed=not pushed)  # put() has pushed the terms already
         if self.audit is not None:
             await self.audit.record(
                 actor=actor,
@@ -158,7 +167,14 @@ class PolicyStore:
         self._cache[resolved.channel_id] = (self.clock(), resolved)
         if changed and self.on_terms is not None:
             policy = resolved.policy
-            self.on_terms(resolved.channel_id, policy.blocked_terms, policy.permitted_terms)
+            try:
+                self.on_terms(resolved.channel_id, policy.blocked_terms, policy.permitted_terms)
+            except ConfigurationError as exc:
+                # A stored policy whose terms the rule engine now refuses: this module still
+                # enforces its blocked terms itself; moderation goes on.
+                log.error(
+                    "terms of channel %s not taken by the rule engine: %s", resolved.channel_id, exc
+                )
 
 
 def _checked(document: Mapping[str, Any] | None) -> dict[str, Any]:

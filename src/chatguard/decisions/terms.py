@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Sequence
+from typing import Protocol
 
 from chatguard.domain import Span
 from chatguard.normalize import normalize
@@ -14,6 +15,30 @@ from chatguard.taxonomy import Category
 #: `hook(channel_id, blocked_terms, permitted_terms)`. The lightweight filter's
 #: `set_channel_terms` has this shape.
 TermsHook = Callable[[str, Sequence[str], Sequence[str]], None]
+
+
+class TakesChannelTerms(Protocol):
+    """A rule engine that takes a channel's terms (the lightweight filter's `RuleEngine`)."""
+
+    def set_channel_terms(
+        self, channel_id: str, *, blocked: Sequence[str] = (), permitted: Sequence[str] = ()
+    ) -> None: ...
+
+    def clear_channel_terms(self, channel_id: str) -> None: ...
+
+
+def push_terms_to(engines: Sequence[TakesChannelTerms]) -> TermsHook:
+    """A terms hook feeding every given rule engine; no terms returns the channel to the
+    engine's defaults."""
+
+    def push(channel_id: str, blocked: Sequence[str], permitted: Sequence[str]) -> None:
+        for engine in engines:
+            if blocked or permitted:
+                engine.set_channel_terms(channel_id, blocked=blocked, permitted=permitted)
+            else:
+                engine.clear_channel_terms(channel_id)
+
+    return push
 
 
 class TermMatcher:

@@ -37,11 +37,13 @@ class _Work:
     def merge(self, result: StageResult) -> None:
         self.results.append(result)
         self.review = self.review or result.review
+        scores = self.scores
+        if result.authoritative or not scores:  # replacing, or nothing to compare with
+            scores.update(result.scores)
+            return
         for category, score in result.scores.items():
-            if result.authoritative:
-                self.scores[category] = score
-            else:
-                self.scores[category] = max(score, self.scores.get(category, 0.0))
+            if score > scores.get(category, 0.0):
+                scores[category] = score
 
 
 class Pipeline:
@@ -53,6 +55,7 @@ class Pipeline:
             raise ValueError(f"a stage appears twice in the pipeline: {names}")
         self.stages = list(stages)
         self.router = router or Router()
+        self._flag_map = self.router.thresholds.flag_map()  # fixed per router: build once
 
     @property
     def stage_names(self) -> list[str]:
@@ -177,7 +180,7 @@ class Pipeline:
             reasons=tuple(dict.fromkeys(reasons)),
             trail=tuple(work.trail),
             escalated=work.escalated or work.route is Route.UNCERTAIN,
-            thresholds=self.router.thresholds.flag_map(),
+            thresholds=self._flag_map,
             pending=pending,
             llm_unavailable=work.escalation_failed,
             review=work.review,
@@ -230,5 +233,5 @@ class PipelineRun:
 def _top(scores: Mapping[Category, float]) -> tuple[Category | None, float]:
     if not scores:
         return None, 0.0
-    category = max(scores, key=lambda c: scores[c])
+    category = max(scores, key=scores.__getitem__)
     return category, scores[category]

@@ -59,15 +59,18 @@ class Router:
     def __init__(self, thresholds: Thresholds | None = None) -> None:
         self.thresholds = thresholds or Thresholds()
         self.thresholds.validate()
+        # Looked up for every message after every stage: plain dicts, resolved once.
+        self._act = {c: self.thresholds.act_at(c) for c in ALL_CATEGORIES}
+        self._allow = {c: self.thresholds.allow_at(c) for c in ALL_CATEGORIES}
 
     def route(self, scores: Mapping[Category, float], *, can_clear: bool) -> Route:
         """The route after a stage. A stage that cannot clear may still act."""
-        t = self.thresholds
+        act, allow = self._act, self._allow
         uncertain = False
         for category, score in scores.items():
-            if score >= t.act_at(category):
+            if score >= act[category]:
                 return Route.ACT
-            if score >= t.allow_at(category):
+            if score >= allow[category]:
                 uncertain = True
         if uncertain or not can_clear:
             return Route.UNCERTAIN

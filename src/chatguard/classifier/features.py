@@ -1,0 +1,199 @@
+"""Hashed character and word n-gram features, computed for a whole batch at once in numpy.
+
+A batch of texts becomes one array of code points; every n-gram of every text is hashed with
+vectorized uint64 arithmetic, so the cost per message is a few numpy passes over its characters
+and no Python loop runs per character or per n-gram. Training and inference call the same code,
+so the features a model was trained on are the features it sees in production, bit for bit,
+whatever library versions are installed.
+
+The result is a sparse batch made of blocks (one per n-gram kind), each a pair of arrays
+(`doc`, `bucket`) sorted by `doc`: text `doc` has n-gram `bucket`. Every n-gram of a text weighs
+`scale[doc]` = 1/sqrt(number of n-grams of the text), an approximate L2 normalization that keeps
+long and short messages on one scale. Keeping the blocks apart (each already in text order) lets
+inference sum per text with `np.add.reduceat` and no sort.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+#: Separates texts in the batch buffer; no n-gram may cross it.
+_SEP = 0
+_SPACE = ord(" ")
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_BASE = np.uint64(0x100000001B3)
+_WORD_SEED = np.uint64(0x9E3779B97F4A7C15)
+_BIGRAM_SEED = np.uint64(0xC2B2AE3D27D4EB4F)
+#: BASE**k mod 2**64 for k < 64.
+_POWERS = np.array([pow(int(_BASE), k, 1 << 64) for k in range(64)], dtype=np.uint64)
+#: One hash seed per character n-gram order, so "ab" and the word "ab" land apart.
+_ORDER_SEEDS = np.array([(n * int(_WORD_SEED)) % (1 << 64) for n in range(16)], dtype=np.uint64)
+
+
+@dataclass(frozen=True, slots=True)
+class FeatureConfig:
+    """What the featurizer extracts. Stored in the model manifest; a model only ever runs with
+    the configuration it was trained with."""
+
+    buckets_log2: int = 18
+    char_min: int = 2
+    char_max: int = 5
+    word_ngrams: int = 2
+    max_chars: int = 1000
+    squeeze_repeats: int = 2
+
+    @property
+    def buckets(self) -> int:
+        return 1 << self.buckets_log2
+
+    def to_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, int]) -> FeatureConfig:
+        known = {k: int(v) for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+
+@dataclass(frozen=True, slots=True)
+class SparseBatch:
+    """Features of `n_docs` texts: blocks of (doc, bucket) sorted by doc, and a scale per doc."""
+
+    n_docs: int
+    blocks: tuple[tuple[np.ndarray, np.ndarray], ...]
+    scale: np.ndarray  # float32, (n_docs,)
+
+    @property
+    def doc(self) -> np.ndarray:
+        """Every feature's text index (all blocks)."""
+        if not self.blocks:
+            return np.zeros(0, dtype=np.int64)
+        return np.concatenate([d for d, _ in self.blocks])
+
+    @property
+    def bucket(self) -> np.ndarray:
+        """Every feature's hashed column (all blocks)."""
+        if not self.blocks:
+            return np.zeros(0, dtype=np.int64)
+        return np.concatenate([b for _, b in self.blocks])
+
+    @property
+    def value(self) -> np.ndarray:
+        """Every feature's weight (all blocks)."""
+        return self.scale[self.doc]
+
+
+def _mix(h: np.ndarray) -> np.ndarray:
+    """splitmix64's finalizer: spreads every input bit over every output bit."""
+    h = h ^ (h >> np.uint64(30))
+    h = h * _M1
+    h = h ^ (h >> np.uint64(27))
+    h = h * _M2
+    return h ^ (h >> np.uint64(31))
+
+
+def _codepoints(texts: Sequence[str], config: FeatureConfig) -> np.ndarray:
+    """One uint64 array: ` text ` for each text, separated by NUL."""
+    limit = config.max_chars
+    joined = "\0".join(" " + t[:limit].replace("\0", " ") + " " for t in texts)
+    cps = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    if config.squeeze_repeats and cps.size > config.squeeze_repeats:
+        # "loooool" and "loool" share their features: runs longer than the limit are cut.
+        k = config.squeeze_repeats
+        keep = np.ones(cps.size, dtype=bool)
+        same = cps[k:] == cps[:-k]
+        for j in range(1, k):
+            same &= cps[k:] == cps[k - j : cps.size - j]
+        keep[k:] = ~same
+        cps = cps[keep]
+    # Runs of whitespace count as one space.
+    is_space = (cps == _SPACE) | (cps == 9) | (cps == 10) | (cps == 13)
+    cps = np.where(is_space, np.uint64(_SPACE), cps)
+    if cps.size > 1:
+        keep = np.ones(cps.size, dtype=bool)
+        keep[1:] = ~((cps[1:] == _SPACE) & (cps[:-1] == _SPACE))
+        cps = cps[keep]
+    return cps
+
+
+def featurize(texts: Sequence[str], config: FeatureConfig) -> SparseBatch:
+    """Hash the n-grams of every text in `texts` (already normalized: lowercase, folded)."""
+    n_docs = len(texts)
+    if n_docs == 0:
+        return SparseBatch(0, (), np.zeros(0, dtype=np.float32))
+    cps = _codepoints(texts, config)
+    size = cps.size
+    is_sep = cps == _SEP
+    doc_of = np.cumsum(is_sep)  # text index of every position
+    seps_before = np.concatenate(([0], doc_of))  # separators in cps[:i]
+    mask = np.uint64((1 << config.buckets_log2) - 1)
+
+    docs: list[np.ndarray] = []
+    buckets: list[np.ndarray] = []
+    h = np.zeros(size, dtype=np.uint64)
+    not_space = cps != _SPACE
+    for n in range(1, config.char_max + 1):
+        if n > size:
+            break
+        count = size - n + 1
+        # h[i] covers cps[i : i + n]; extended by one character per order.
+        h = h[:count] + cps[n - 1 : n - 1 + count] * _POWERS[n - 1]
+        if n < config.char_min:
+            continue
+        valid = seps_before[n : n + count] == seps_before[:count]
+        if n == 1:
+            valid &= not_space
+        docs.append(doc_of[:count][valid])
+        buckets.append(_mix(h[valid] ^ _ORDER_SEEDS[n]) & mask)
+
+    word_doc, word_bucket = _words(cps, doc_of, config, mask)
+    docs.extend(word_doc)
+    buckets.extend(word_bucket)
+
+    per_doc = np.zeros(n_docs, dtype=np.float32)
+    for block_doc in docs:
+        per_doc += np.bincount(block_doc, minlength=n_docs)
+    scale = (1.0 / np.sqrt(np.maximum(per_doc, 1.0))).astype(np.float32)
+    blocks = tuple(
+        (d.astype(np.intp), b.astype(np.intp)) for d, b in zip(docs, buckets, strict=True) if d.size
+    )
+    return SparseBatch(n_docs, blocks, scale)
+
+
+def _words(
+    cps: np.ndarray, doc_of: np.ndarray, config: FeatureConfig, mask: np.uint64
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Word unigrams (and bigrams): maximal runs of letters and digits."""
+    if config.word_ngrams < 1 or cps.size == 0:
+        return [], []
+    alnum = (
+        ((cps >= ord("a")) & (cps <= ord("z")))
+        | ((cps >= ord("0")) & (cps <= ord("9")))
+        | (cps == ord("'"))
+        | (cps > 127)
+    )
+    prev = np.concatenate(([False], alnum[:-1]))
+    starts = np.flatnonzero(alnum & ~prev)
+    if starts.size == 0:
+        return [], []
+    token_of = np.cumsum(alnum & ~prev) - 1  # token index of every position (valid where alnum)
+    positions = np.flatnonzero(alnum)
+    tokens = token_of[positions]
+    offset = positions - starts[tokens]
+    # Polynomial hash of each token: sum of c * BASE**offset, offsets capped so powers stay tabled.
+    offset = np.minimum(offset, 63)
+    terms = cps[positions] * _POWERS[offset]
+    token_hash = np.add.reduceat(terms, np.flatnonzero(offset == 0)) if terms.size else terms
+    token_doc = doc_of[starts]
+    out_doc = [token_doc]
+    out_bucket = [_mix(token_hash ^ _WORD_SEED) & mask]
+    if config.word_ngrams >= 2 and token_hash.size > 1:
+        same_doc = token_doc[1:] == token_doc[:-1]
+        pair = token_hash[:-1] * _BASE + _mix(token_hash[1:])
+        out_doc.append(token_doc[1:][same_doc])
+        out_bucket.append(_mix(pair[same_doc] ^ _BIGRAM_SEED) & mask)
+    return out_doc, out_bucket

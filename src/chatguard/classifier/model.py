@@ -1,0 +1,179 @@
+"""The inference model: a linear layer over hashed n-grams, a calibration per head, numpy only.
+
+An artifact is a directory with two files:
+
+- `weights.npz`   `weights` (buckets x heads, float16), `bias` (heads), `calibration` (heads x 2:
+                  Platt slope and intercept). Plain arrays, loaded with `allow_pickle=False`.
+- `manifest.json` the heads, the feature configuration, the training data and counts, the date,
+                  the metrics and the router thresholds chosen on validation.
+
+Nothing is unpickled and no library version is pinned: any numpy reads the arrays and the
+featurizer is this package's own code.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from chatguard.classifier.features import FeatureConfig, SparseBatch, featurize
+from chatguard.errors import ChatguardError
+from chatguard.taxonomy import OPENAI_CATEGORIES
+
+WEIGHTS_FILE = "weights.npz"
+MANIFEST_FILE = "manifest.json"
+FORMAT_VERSION = 1
+#: The head that scores "harmful in any OpenAI category", without saying which.
+FLAGGED_HEAD = "flagged"
+
+
+class ModelLoadError(ChatguardError):
+    """A model artifact is missing, incomplete or of an unknown format."""
+
+
+@dataclass(frozen=True, slots=True)
+class HeadThresholds:
+    """The router's thresholds for one head, chosen on validation data."""
+
+    allow: float
+    act: float
+    flag: float
+
+
+@dataclass(slots=True)
+class LinearModel:
+    """Multi-label logistic regression over hashed n-grams with Platt calibration per head."""
+
+    heads: tuple[str, ...]
+    weights: np.ndarray  # (buckets, heads) float32
+    bias: np.ndarray  # (heads,) float32
+    calibration: np.ndarray  # (heads, 2): probability = sigmoid(a * logit + b)
+    features: FeatureConfig
+    manifest: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        k = len(self.heads)
+        if self.weights.shape != (self.features.buckets, k):
+            raise ModelLoadError(
+                f"weights have shape {self.weights.shape}; expected ({self.features.buckets}, {k})"
+            )
+        if self.bias.shape != (k,) or self.calibration.shape != (k, 2):
+            raise ModelLoadError("bias or calibration do not match the heads")
+
+    @property
+    def name(self) -> str:
+        return str(self.manifest.get("name", "unnamed"))
+
+    def logits(self, texts: Sequence[str]) -> np.ndarray:
+        """Uncalibrated scores, (len(texts), heads)."""
+        return self.logits_of(featurize(texts, self.features))
+
+    def logits_of(self, batch: SparseBatch) -> np.ndarray:
+        sums = np.zeros((batch.n_docs, len(self.heads)), dtype=np.float32)
+        doc_ids = np.arange(batch.n_docs)
+        for doc, bucket in batch.blocks:
+            # Each block is in text order, so a segment sum per text needs no sort.
+            starts = np.searchsorted(doc, doc_ids)
+            counts = np.diff(np.append(starts, doc.size))
+            present = counts > 0
+            block_sums = np.add.reduceat(self.weights[bucket], starts[present], axis=0)
+            sums[present] += block_sums
+        return sums * batch.scale[:, None] + self.bias
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """Calibrated probabilities, (len(texts), heads)."""
+        return self.calibrate(self.logits(texts))
+
+    def calibrate(self, logits: np.ndarray) -> np.ndarray:
+        a, b = self.calibration[:, 0], self.calibration[:, 1]
+        return 1.0 / (1.0 + np.exp(-(logits * a + b)))
+
+    def thresholds(self) -> dict[str, HeadThresholds]:
+        raw = self.manifest.get("thresholds", {})
+        return {
+            name: HeadThresholds(float(t["allow"]), float(t["act"]), float(t["flag"]))
+            for name, t in raw.items()
+        }
+
+    def save(self, directory: str | Path, manifest: Mapping[str, Any] | None = None) -> Path:
+        """Write `weights.npz` and `manifest.json` into `directory` (created if needed)."""
+        path = Path(directory)
+        path.mkdir(parents=True, exist_ok=True)
+        if manifest is not None:
+            self.manifest = dict(manifest)
+        self.manifest.update(
+            format=FORMAT_VERSION,
+            heads=list(self.heads),
+            features=self.features.to_dict(),
+        )
+        np.savez_compressed(
+            path / WEIGHTS_FILE,
+            weights=self.weights.astype(np.float16),
+            bias=self.bias.astype(np.float32),
+            calibration=self.calibration.astype(np.float32),
+        )
+        (path / MANIFEST_FILE).write_text(
+            json.dumps(self.manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
+        return path
+
+    @classmethod
+    def load(cls, directory: str | Path) -> LinearModel:
+        """Load an artifact directory written by `save`; raises `ModelLoadError` if unusable."""
+        path = Path(directory)
+        try:
+            manifest = json.loads((path / MANIFEST_FILE).read_text(encoding="utf-8"))
+            with np.load(path / WEIGHTS_FILE, allow_pickle=False) as arrays:
+                weights = arrays["weights"].astype(np.float32)
+                bias = arrays["bias"].astype(np.float32)
+                calibration = arrays["calibration"].astype(np.float64)
+        except (OSError, ValueError, KeyError) as exc:
+            raise ModelLoadError(f"cannot load the classifier model at {path}: {exc}") from exc
+        if manifest.get("format") != FORMAT_VERSION:
+            raise ModelLoadError(
+                f"model at {path} has format {manifest.get('format')!r}; "
+                f"this version reads format {FORMAT_VERSION}"
+            )
+        return cls(
+            heads=tuple(manifest["heads"]),
+            weights=weights,
+            bias=bias,
+            calibration=calibration,
+            features=FeatureConfig.from_dict(manifest["features"]),
+            manifest=manifest,
+        )
+
+
+def category_scores(heads: Sequence[str], probabilities: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-category scores from head probabilities.
+
+    The `flagged` head, trained on every source that says "harmful or not", ranks harm best; the
+    OpenAI category heads, each trained on the few sources that name it, say which kind. So the
+    most likely OpenAI category scores the general probability P(flagged), and every other
+    OpenAI category keeps its own score capped at P(flagged). "Flagged" (the maximum over the
+    OpenAI categories) is then the general head's calibrated probability, and each category
+    keeps its own head's ranking below it. Chat categories (profanity, spam, pii,
+    prompt_injection) keep their own heads' scores.
+    """
+    openai = {c.value for c in OPENAI_CATEGORIES}
+    scores = {name: probabilities[:, i] for i, name in enumerate(heads)}
+    general = scores.pop(FLAGGED_HEAD, None)
+    specific = [name for name in scores if name in openai]
+    if general is not None and specific:
+        top = np.argmax(np.stack([scores[n] for n in specific], axis=1), axis=1)
+        for j, name in enumerate(specific):
+            scores[name] = np.where(top == j, general, np.minimum(scores[name], general))
+    return scores
+
+
+def timed_load(directory: str | Path) -> tuple[LinearModel, float]:
+    """Load a model and return it with the seconds it took."""
+    started = time.perf_counter()
+    model = LinearModel.load(directory)
+    return model, time.perf_counter() - started

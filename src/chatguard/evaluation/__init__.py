@@ -1,0 +1,1 @@
+"""Measuring a configured pipeline on labeled data (`chatguard evaluate`)."""

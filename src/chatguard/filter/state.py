@@ -1,0 +1,171 @@
+"""Where the spam detector keeps its sliding windows: in-process, or in Redis for a deployment
+with several filter workers.
+
+The one primitive is `observe`: add a member (a message id, a user id) to a keyed window and
+return how many distinct members the window holds within its time span. Rates ("messages of this
+user in 10 s"), repeats ("this user's copies of this text in 30 s") and raids ("users who sent
+this text in 10 s") are all such counts. A batch of observations is answered in order, so
+later ones see the earlier ones (fifty raid messages in one batch count up to fifty).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Sequence
+from typing import Any, NamedTuple, Protocol, runtime_checkable
+
+
+class Observation(NamedTuple):
+    """Add `member` at time `at` to the window `key` spanning `window_s` seconds. With
+    `record=False` the window is only read: the count is what it would be, nothing is stored.
+    (A named tuple: several are made per message, and a tuple is the cheapest to make.)"""
+
+    key: str
+    member: str
+    at: float
+    window_s: float
+    record: bool = True
+
+
+@runtime_checkable
+class SpamState(Protocol):
+    """Sliding-window counters shared by the spam detector's rules."""
+
+    async def observe(self, observations: Sequence[Observation]) -> list[int]:
+        """For each observation, in order, the distinct members in its window counting it."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class InMemorySpamState:
+    """Windows in this process's memory: right for one worker, lost on restart.
+
+    Memory is bounded: each window forgets members older than its span as it is touched, and a
+    sweep every `sweep_every` observations drops windows nobody touched within their span.
+    """
+
+    def __init__(self, *, sweep_every: int = 50_000, max_keys: int = 1_000_000) -> None:
+        self._windows: dict[str, dict[str, float]] = {}
+        self._spans: dict[str, float] = {}
+        self._sweep_every = sweep_every
+        self._max_keys = max_keys
+        self._since_sweep = 0
+        self._latest = float("-inf")
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._windows)
+
+    async def observe(self, observations: Sequence[Observation]) -> list[int]:
+        return self.observe_now(observations)
+
+    def observe_now(self, observations: Sequence[Observation]) -> list[int]:
+        """The synchronous form of `observe` (no I/O involved)."""
+        with self._lock:
+            counts = [self._observe(*obs) for obs in observations]
+            self._since_sweep += len(observations)
+            if observations:
+                self._latest = max(self._latest, max(obs.at for obs in observations))
+            if self._since_sweep >= self._sweep_every or len(self._windows) > self._max_keys:
+                # Windows run on the messages' clock, so "now" is the latest message seen.
+                self._sweep(self._latest)
+        return counts
+
+    def _observe(self, key: str, member: str, at: float, window_s: float, record: bool) -> int:
+        window = self._windows.get(key)
+        if window is None:
+            if not record:
+                return 1
+            window = self._windows[key] = {}
+            self._spans[key] = window_s
+        horizon = at - window_s
+        # Members are kept in the order they were last seen; the oldest come first.
+        while window:
+            oldest = next(iter(window))
+            if window[oldest] > horizon:
+                break
+            del window[oldest]
+        if not record:
+            return len(window) + (member not in window)
+        window.pop(member, None)
+        window[member] = at
+        return len(window)
+
+    def _sweep(self, now: float) -> None:
+        self._since_sweep = 0
+        stale = [
+            key
+            for key, window in self._windows.items()
+            if not window or max(window.values()) <= now - self._spans.get(key, 0.0)
+        ]
+        for key in stale:
+            del self._windows[key]
+            self._spans.pop(key, None)
+        if len(self._windows) > self._max_keys:  # still too many: drop the oldest-made
+            for key in list(self._windows)[: len(self._windows) - self._max_keys]:
+                del self._windows[key]
+                self._spans.pop(key, None)
+
+    async def close(self) -> None:
+        with self._lock:
+            self._windows.clear()
+            self._spans.clear()
+
+
+# One round trip per observation batch: a sorted set per window, scored by time.
+_OBSERVE_SCRIPT = """
+local results = {}
+for i = 1, #KEYS do
+  local base = (i - 1) * 4
+  local member, at, span, record = ARGV[base + 1], tonumber(ARGV[base + 2]),
+    tonumber(ARGV[base + 3]), ARGV[base + 4]
+  local key = KEYS[i]
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', at - span)
+  if record == '1' then
+    redis.call('ZADD', key, at, member)
+    redis.call('PEXPIRE', key, math.ceil(span * 1000))
+    results[i] = redis.call('ZCARD', key)
+  else
+    local count = redis.call('ZCARD', key)
+    if not redis.call('ZSCORE', key, member) then count = count + 1 end
+    results[i] = count
+  end
+end
+return results
+"""
+
+
+class RedisSpamState:
+    """Windows in Redis, shared by every filter worker: one sorted set per window (member ->
+    time), trimmed and counted by a Lua script in one round trip per batch. Keys expire with
+    their window, so Redis holds only live windows."""
+
+    def __init__(self, *, url: str, prefix: str = "chatguard:spam:") -> None:
+        import redis.asyncio as redis  # the Redis client is needed only by this state
+
+        self.prefix = prefix
+        self._client: Any = redis.Redis.from_url(url)
+        self._script: Any = self._client.register_script(_OBSERVE_SCRIPT)
+
+    async def observe(self, observations: Sequence[Observation]) -> list[int]:
+        if not observations:
+            return []
+        keys = [self.redis_key(obs.key) for obs in observations]
+        args: list[str] = []
+        for obs in observations:
+            args += [obs.member, repr(obs.at), repr(obs.window_s), "1" if obs.record else "0"]
+        counts = await self._script(keys=keys, args=args)
+        return [int(c) for c in counts]
+
+    def redis_key(self, key: str) -> str:
+        """The Redis key of a window: hashed, because window keys may hold a message's
+        normalized words, and those do not belong in a shared store's key space."""
+        return self.prefix + hashlib.blake2b(key.encode("utf-8"), digest_size=12).hexdigest()
+
+    async def ping(self) -> bool:
+        return bool(await self._client.ping())
+
+    async def close(self) -> None:
+        await self._client.aclose()

@@ -1,0 +1,213 @@
+"""Term lists and the multi-pattern term matcher.
+
+A term is a word or phrase with an optional `*` wildcard at either end (as in Twitch and Discord
+AutoMod): `fuck*` matches "fucking", `*hole` matches "asshole", `kill yourself` matches the
+phrase with any spacing. Matching is word-boundary aware: "Scunthorpe", "assassin", "cocktail"
+and "classic" contain terms but never match them.
+
+One Aho-Corasick automaton over the collapsed skeleton finds candidate terms in a single pass;
+each candidate is confirmed by its own regular expression on the uncollapsed skeleton, which
+also requires the letter repeats the term has ("ass" needs two s's, so the word "as" is safe).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from itertools import product
+from typing import Any
+
+import ahocorasick
+import yaml
+
+from chatguard.errors import ConfigurationError
+from chatguard.filter.skeleton import DISGUISED_VOWELS, Skeleton, collapse, unleet
+from chatguard.normalize import normalize
+from chatguard.taxonomy import Category, UnknownCategoryError, parse_category
+
+_NON_WORD_KEEP_STAR = re.compile(r"[^\w*]|_")
+_SPACES = re.compile(r"\s+")
+
+
+class InvalidTermError(ConfigurationError):
+    """A term that cannot be matched as written (empty, or a `*` inside a word)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    """A blocked (or permitted) term with its category and severity (0..1, the score it gives)."""
+
+    text: str
+    category: Category = Category.PROFANITY
+    severity: float = 0.9
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.severity <= 1.0:
+            raise InvalidTermError(f"term {self.text!r}: severity must be in 0..1")
+
+
+@dataclass(frozen=True, slots=True)
+class TermHit:
+    """One match of a term: the term and the span in the skeleton's `spaced` view."""
+
+    term: Term
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    term: Term
+    keys: tuple[str, ...]  # automaton keys (collapsed, space-delimited unless wildcarded)
+    regex: re.Pattern[str]  # confirmation on the uncollapsed skeleton
+
+
+def canonical(text: str) -> tuple[str, bool, bool]:
+    """A term's matching form (folded, leetspeak undone, words separated by one space) and
+    whether it has a leading and a trailing wildcard."""
+    folded = normalize(text.strip()).folded
+    lead = folded.startswith("*")
+    trail = folded.endswith("*")
+    core = folded.strip("*")
+    if not core.strip() or "*" in core:
+        raise InvalidTermError(
+            f"term {text!r}: needs at least one letter and a '*' only at its start or end"
+        )
+    # Digits and symbols inside a term's words are read as the text's are ("w0rd" -> "wOrd"),
+    # and then match only that same disguise.
+    core = unleet(core)
+    core = _SPACES.sub(" ", _NON_WORD_KEEP_STAR.sub(" ", core)).strip()
+    if not core:
+        raise InvalidTermError(f"term {text!r}: needs at least one letter or digit")
+    return core, lead, trail
+
+
+def _runs(text: str) -> list[tuple[str, int]]:
+    return [(m.group(0)[0], len(m.group(0))) for m in re.finditer(r"(.)\1*", text)]
+
+
+def _confirm_regex(core: str, lead: bool, trail: bool) -> re.Pattern[str]:
+    parts = [r"\S*" if lead else r"(?<!\S)"]
+    for char, count in _runs(core):
+        if char == " ":
+            parts.append(r"\s+")
+            continue
+        if char in "aeiou":
+            atom = f"[{char}{DISGUISED_VOWELS}]"
+        elif char == "l":
+            atom = "[lI]"  # a written "1" may stand for "l" too ("ki11")
+        else:
+            atom = re.escape(char)
+        parts.append(f"{atom}+" if count == 1 else f"{atom}{{{count},}}")
+    parts.append(r"\S*" if trail else r"(?!\S)")
+    return re.compile("".join(parts))
+
+
+def _keys(core: str, lead: bool, trail: bool) -> tuple[str, ...]:
+    positions = [i for i, c in enumerate(core) if c == "l"]
+    variants = {core}
+    if positions:
+        # Each "l" may have been written as "1" (a disguised vowel); every combination for short
+        # terms, all-or-nothing for long ones.
+        if len(positions) <= 3:
+            for choice in product("lI", repeat=len(positions)):
+                chars = list(core)
+                for position, letter in zip(positions, choice, strict=True):
+                    chars[position] = letter
+                variants.add("".join(chars))
+        else:
+            variants.add(core.replace("l", "I"))
+    return tuple(
+        sorted(("" if lead else " ") + collapse(v) + ("" if trail else " ") for v in variants)
+    )
+
+
+def compile_term(term: Term) -> _Compiled:
+    core, lead, trail = canonical(term.text)
+    return _Compiled(term, _keys(core, lead, trail), _confirm_regex(core, lead, trail))
+
+
+class TermMatcher:
+    """Finds every term of a list in a skeleton, in one automaton pass."""
+
+    def __init__(self, terms: Iterable[Term]) -> None:
+        compiled = [compile_term(t) for t in terms]
+        self._compiled = compiled
+        by_key: dict[str, list[int]] = {}
+        for index, item in enumerate(compiled):
+            for key in item.keys:
+                by_key.setdefault(key, []).append(index)
+        self._automaton: Any = None
+        if by_key:
+            automaton = ahocorasick.Automaton()
+            for key, indices in by_key.items():
+                automaton.add_word(key, tuple(indices))
+            automaton.make_automaton()
+            self._automaton = automaton
+
+    def __len__(self) -> int:
+        return len(self._compiled)
+
+    @property
+    def terms(self) -> list[Term]:
+        return [c.term for c in self._compiled]
+
+    def find(self, skeleton: Skeleton) -> list[TermHit]:
+        """Every confirmed match, in order of position."""
+        if self._automaton is None:
+            return []
+        candidates: set[int] = set()
+        for _, indices in self._automaton.iter(skeleton.collapsed):
+            candidates.update(indices)
+        if not candidates:
+            return []
+        hits = []
+        for index in candidates:
+            item = self._compiled[index]
+            for match in item.regex.finditer(skeleton.spaced):
+                hits.append(TermHit(item.term, match.start(), match.end()))
+        hits.sort(key=lambda h: (h.start, -h.end))
+        return hits
+
+
+def parse_term_groups(data: Mapping[str, Any], *, source: str) -> list[Term]:
+    """Terms from the data format of `data/terms_en.yaml`: a list of groups, each with a
+    category, a severity and its terms."""
+    groups = data.get("groups")
+    if not isinstance(groups, list):
+        raise ConfigurationError(f"{source}: expected a 'groups' list")
+    terms: list[Term] = []
+    for number, group in enumerate(groups, 1):
+        where = f"{source}: group {number}"
+        if not isinstance(group, dict) or not isinstance(group.get("terms"), list):
+            raise ConfigurationError(f"{where}: expected category, severity and a terms list")
+        try:
+            category = parse_category(str(group.get("category")))
+        except UnknownCategoryError as exc:
+            raise ConfigurationError(f"{where}: {exc}") from None
+        severity = group.get("severity")
+        if not isinstance(severity, int | float) or not 0 <= severity <= 1:
+            raise ConfigurationError(f"{where}: severity must be a number in 0..1")
+        for text in group["terms"]:
+            if not isinstance(text, str):
+                raise ConfigurationError(f"{where}: term {text!r} is not a string")
+            term = Term(text, category, float(severity))
+            compile_term(term)  # refuse a bad term at load time, naming it
+            terms.append(term)
+    return terms
+
+
+def load_default_terms(language: str = "en") -> tuple[Term, ...]:
+    """The term list shipped with chatguard for `language`."""
+    resource = resources.files("chatguard.filter.data").joinpath(f"terms_{language}.yaml")
+    if not resource.is_file():
+        raise ConfigurationError(f"no shipped term list for language {language!r}")
+    data = yaml.safe_load(resource.read_text(encoding="utf-8"))
+    return tuple(parse_term_groups(data, source=f"terms_{language}.yaml"))
+
+
+def as_terms(items: Sequence[Term | str], *, category: Category, severity: float) -> list[Term]:
+    """Accept plain strings where terms are expected, giving them `category` and `severity`."""
+    return [t if isinstance(t, Term) else Term(t, category, severity) for t in items]

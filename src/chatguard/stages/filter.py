@@ -1,0 +1,140 @@
+"""The lightweight filter as one stage: rules, PII, spam and prompt-injection detectors in one
+pass over each message, sharing its normalization and skeleton.
+
+`DetectorStage` is the base of this stage and of the single-detector stages (`rules`, `pii`,
+`spam`, `prompt_injection`), for deployments that want them apart in the decision trail. Filter
+stages only find things (`can_clear = False`): their silence proves nothing, but a severe hit
+(a slur, a card number, a raid) reaches the act threshold and settles the message here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, ClassVar
+
+from chatguard.domain import StageResult
+from chatguard.errors import ConfigurationError
+from chatguard.filter.detection import NOTHING, Detection, Detector, FilterInput, prepare
+from chatguard.filter.injection import InjectionDetector
+from chatguard.filter.pii import PiiDetector
+from chatguard.filter.rules import RuleDetector, RuleEngine
+from chatguard.filter.spam import SpamDetector
+from chatguard.filter.state import InMemorySpamState, RedisSpamState, SpamState
+from chatguard.pipeline.stage import ComponentHealth, Stage, StageInput
+
+if TYPE_CHECKING:
+    from chatguard.config import Settings
+
+
+class DetectorStage(Stage):
+    """Runs synchronous detectors, and optionally the spam detector, on each message."""
+
+    can_clear = False
+    #: Batches at least this large run in a worker thread instead of on the event loop.
+    offload_at: ClassVar[int] = 256
+
+    def __init__(
+        self,
+        *,
+        detectors: Sequence[Detector] = (),
+        spam: SpamDetector | None = None,
+        timeout_s: float = 0.5,
+    ) -> None:
+        super().__init__(timeout_s=timeout_s)
+        self.detectors = tuple(detectors)
+        self.spam = spam
+
+    @property
+    def synchronous(self) -> bool:
+        return self.spam is None or self.spam.synchronous
+
+    def assess_sync(self, items: Sequence[StageInput]) -> list[StageResult]:
+        """Assess without awaiting (every detector in-process)."""
+        started = time.perf_counter()
+        inputs = [prepare(i.message, i.normalized, i.context) for i in items]
+        found = [self._detect(item) for item in inputs]
+        if self.spam is not None:
+            spam = self.spam.detect_many_now(inputs)
+            found = [_both(f, s) for f, s in zip(found, spam, strict=True)]
+        return self._results(found, started)
+
+    async def assess(self, items: Sequence[StageInput]) -> list[StageResult]:
+        if self.synchronous:
+            if len(items) < self.offload_at:
+                return self.assess_sync(items)
+            return await asyncio.to_thread(self.assess_sync, items)
+        assert self.spam is not None
+        started = time.perf_counter()
+        inputs = [prepare(i.message, i.normalized, i.context) for i in items]
+        found = [self._detect(item) for item in inputs]
+        spam = await self.spam.detect_many(inputs)
+        found = [_both(f, s) for f, s in zip(found, spam, strict=True)]
+        return self._results(found, started)
+
+    def _detect(self, item: FilterInput) -> Detection:
+        if len(self.detectors) == 1:
+            return self.detectors[0].detect(item)
+        found = [d for d in (detector.detect(item) for detector in self.detectors) if d]
+        if not found:
+            return NOTHING
+        return found[0] if len(found) == 1 else Detection.merge(found)
+
+    def _results(self, found: list[Detection], started: float) -> list[StageResult]:
+        latency = (time.perf_counter() - started) * 1000 / max(len(found), 1)
+        return [
+            StageResult(self.name, dict(d.scores), d.spans, d.reasons, latency_ms=latency)
+            for d in found
+        ]
+
+    async def close(self) -> None:
+        if self.spam is not None:
+            await self.spam.state.close()
+
+    def health(self) -> ComponentHealth:
+        kind = "in-process" if self.synchronous else "redis"
+        names = [d.name for d in self.detectors] + (["spam"] if self.spam else [])
+        return ComponentHealth(self.name, True, f"detectors: {', '.join(names)}; state: {kind}")
+
+
+def _both(first: Detection, second: Detection) -> Detection:
+    if not second:
+        return first
+    return Detection.merge((first, second)) if first else second
+
+
+def spam_state_from_settings(settings: Settings) -> SpamState:
+    """The spam windows' store the settings ask for (`SPAM_STATE`)."""
+    if settings.spam_state == "redis":
+        if not settings.redis_url:
+            raise ConfigurationError("SPAM_STATE: 'redis' needs REDIS_URL to be set")
+        return RedisSpamState(url=settings.redis_url)
+    return InMemorySpamState()
+
+
+class FilterStage(DetectorStage):
+    """Every lightweight detector in one pass. `rule_engine` takes each channel's terms."""
+
+    name = "filter"
+
+    def __init__(
+        self,
+        *,
+        rule_engine: RuleEngine | None = None,
+        pii: PiiDetector | None = None,
+        spam: SpamDetector | None = None,
+        injection: InjectionDetector | None = None,
+        timeout_s: float = 0.5,
+    ) -> None:
+        self.rule_engine = rule_engine or RuleEngine()
+        detectors: list[Detector] = [
+            RuleDetector(engine=self.rule_engine),
+            pii or PiiDetector(),
+            injection or InjectionDetector(),
+        ]
+        super().__init__(detectors=detectors, spam=spam or SpamDetector(), timeout_s=timeout_s)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> FilterStage:
+        return cls(spam=SpamDetector(state=spam_state_from_settings(settings)))

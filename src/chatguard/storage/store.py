@@ -175,7 +175,7 @@ def _rows(message: Message, decision: Decision) -> list[object]:
             id=message.id,
             channel_id=message.channel_id,
             user_id=message.user_id,
-            text=message.text,
+            text=decision.redacted_text or message.text,  # PII is not kept when redacting
             text_sha256=text_digest(message.text),
             roles=sorted(r.value for r in message.roles),
             sent_at=message.timestamp,

@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 DECISIONS_TOPIC = "decisions"
 #: Event type of the decision that replaces a provisional one.
 FINAL_DECISION = "decision.final"
+#: Texts that touch every fast detector once at start (email, phone, link, emote, caps).
+WARM_UP = ("hello chat, mail a@b.co or call +1 415 555 0132, see https://x.io PogChamp LOL",)
 #: Context key telling stateful stages (rate, flood, strikes) to leave their state alone.
 STATELESS = "stateless"
 
@@ -89,6 +91,14 @@ class ModerationService:
         if self.store is not None:
             await self.store.start()
         await self.pipeline.start()
+        await self._warm_up()
+
+    async def _warm_up(self) -> None:
+        """Run one harmless message through the fast tier so that lazy loading (models, term
+        automata, phone metadata) happens at start, not on the first user's message."""
+        warm = [Message(text=t, user_id="chatguard", channel_id="chatguard") for t in WARM_UP]
+        run = await self.pipeline.begin(warm, {STATELESS: True})
+        run.provisional()
 
     async def close(self) -> None:
         # Let escalations in flight land briefly, then stop them: the provisional decision stands.

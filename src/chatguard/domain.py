@@ -165,3 +165,5 @@ class Decision:
     policy: str = "default"
     trail: tuple[str, ...] = ()
     processing_time_ms: float = 0.0
+    #: the message with its PII replaced, when redaction is on and PII was found
+    redacted_text: str | None = None

@@ -72,4 +72,5 @@ def decision_dict(decision: Decision) -> dict[str, Any]:
         "trail": assessment["trail"],
         "stage_latency_ms": assessment["latency_ms"],
         "processing_time_ms": round(decision.processing_time_ms, 3),
+        "redacted_text": decision.redacted_text,
     }

@@ -19,6 +19,7 @@ from chatguard.decisions.terms import push_terms_to
 from chatguard.domain import Assessment, Decision, Message
 from chatguard.errors import InputTooLargeError, InvalidInputError
 from chatguard.events import EventBus, InProcessEventBus
+from chatguard.filter.pii import apply_redaction
 from chatguard.metrics import ModerationMetrics
 from chatguard.pipeline import Pipeline, Router, Thresholds
 from chatguard.pipeline.pipeline import PipelineRun
@@ -27,12 +28,15 @@ from chatguard.pipeline.stage import ComponentHealth
 from chatguard.serialize import decision_dict
 from chatguard.storage import SqlStore
 from chatguard.storage.store import check_same_text
+from chatguard.taxonomy import Category
 
 log = logging.getLogger(__name__)
 
 DECISIONS_TOPIC = "decisions"
 #: Event type of the decision that replaces a provisional one.
 FINAL_DECISION = "decision.final"
+#: Texts that touch every fast detector once at start (email, phone, link, emote, caps).
+WARM_UP = ("hello chat, mail a@b.co or call +1 415 555 0132, see https://x.io PogChamp LOL",)
 #: Context key telling stateful stages (rate, flood, strikes) to leave their state alone.
 STATELESS = "stateless"
 
@@ -104,8 +108,16 @@ class ModerationService:
         if self.store is not None:
             await self.store.start()
         await self.pipeline.start()
+        await self._warm_up()
         if isinstance(self.decider, PolicyEngine):
             await self.decider.start(metrics=self.metrics.registry)
+
+    async def _warm_up(self) -> None:
+        """Run one harmless message through the fast tier so that lazy loading (models, term
+        automata, phone metadata) happens at start, not on the first user's message."""
+        warm = [Message(text=t, user_id="chatguard", channel_id="chatguard") for t in WARM_UP]
+        run = await self.pipeline.begin(warm, {STATELESS: True})
+        run.provisional()
 
     async def close(self) -> None:
         # Let escalations in flight land briefly, then stop them: the provisional decision stands.
@@ -197,7 +209,7 @@ class ModerationService:
         for message, assessment in zip(batch, assessments, strict=True):
             decision = await self.decider.decide(message, assessment)
             elapsed = (time.perf_counter() - started) * 1000
-            decisions[message.id] = _with_time(decision, elapsed)
+            decisions[message.id] = self._complete(message, decision, elapsed)
         return [decisions[m.id] for m in messages], running
 
     async def _await_escalation(
@@ -256,8 +268,10 @@ class ModerationService:
     async def _final(
         self, message: Message, assessment: Assessment, earlier: Decision, started: float
     ) -> None:
-        decision = _with_time(
-            await self.decider.decide(message, assessment), (time.perf_counter() - started) * 1000
+        decision = self._complete(
+            message,
+            await self.decider.decide(message, assessment),
+            (time.perf_counter() - started) * 1000,
         )
         if self.store is not None:
             await self.store.replace_provisional(message, decision)
@@ -265,6 +279,9 @@ class ModerationService:
         if decision.action.removes_message and not decision.provisional:
             self.channels.add_strike(message.channel_id, message.user_id)
         await self.events.publish(DECISIONS_TOPIC, _event(message, decision, kind=FINAL_DECISION))
+
+    def _complete(self, message: Message, decision: Decision, elapsed_ms: float) -> Decision:
+        return _complete_decision(message, decision, elapsed_ms, self.settings.pii_redaction)
 
     async def wait_for_followups(self, timeout: float | None = None) -> None:
         """Wait until the escalations running past their deadline have landed (for tests,
@@ -316,8 +333,15 @@ def stage_thresholds(stages: Sequence[Any]) -> Thresholds:
     return thresholds
 
 
-def _with_time(decision: Decision, elapsed_ms: float) -> Decision:
-    return replace(decision, processing_time_ms=elapsed_ms)
+def _complete_decision(
+    message: Message, decision: Decision, elapsed_ms: float, redaction: str
+) -> Decision:
+    """The decision with its processing time and, when PII redaction is on and PII was found,
+    the redacted text (which is also what the store keeps)."""
+    redacted = None
+    if redaction != "off" and any(s.category is Category.PII for s in decision.assessment.spans):
+        redacted = apply_redaction(message.text, decision.assessment.spans, redaction)
+    return replace(decision, processing_time_ms=elapsed_ms, redacted_text=redacted)
 
 
 def _event(message: Message, decision: Decision, *, kind: str = "decision") -> dict[str, Any]:

@@ -75,7 +75,7 @@ def msg(text: str) -> Message:
     return Message(text=text, user_id="u", channel_id="c")
 
 
-async def test_each_message_stops_at_the_first_stage_that_is_sure() -> None:
+async def test_the_router_settles_after_the_model_and_names_the_deciding_stage() -> None:
     rules = KeywordStage("rules", {"die": 0.95}, can_clear=False)
     model = KeywordStage("model", {"idiot": 0.6, "hello": 0.01}, can_clear=True)
     judge = Adjudicator()
@@ -84,9 +84,19 @@ async def test_each_message_stops_at_the_first_stage_that_is_sure() -> None:
     assert (die.route, die.decided_by) == (Route.ACT, "rules")
     assert (hello.route, hello.decided_by) == (Route.ALLOW, "model")
     assert (idiot.route, idiot.decided_by, idiot.escalated) == (Route.ALLOW, "adjudicator", True)
-    assert model.seen == ["hello", "idiot"]
+    # Rules cannot settle while a model that scores every category follows them.
+    assert model.seen == ["die", "hello", "idiot"]
     assert judge.seen == ["idiot"]
     assert [t.stage for t in idiot.trail] == ["rules", "model", "adjudicator"]
+
+
+async def test_without_a_model_a_severe_rule_hit_settles_before_the_adjudicator() -> None:
+    rules = KeywordStage("rules", {"die": 0.95, "idiot": 0.5}, can_clear=False)
+    judge = Adjudicator()
+    die, idiot = await Pipeline([rules, judge]).assess([msg("die"), msg("idiot")])
+    assert (die.route, die.decided_by, die.escalated) == (Route.ACT, "rules", False)
+    assert idiot.decided_by == "adjudicator"
+    assert judge.seen == ["idiot"]
 
 
 async def test_only_the_uncertain_band_reaches_the_adjudicator() -> None:

@@ -7,6 +7,7 @@ import pytest
 
 from chatguard.decisions import PolicyEngine
 from chatguard.decisions.records import ReviewStatus
+from chatguard.decisions.repository import DecisionRepository
 from chatguard.domain import Action, Message, Route
 from tests.decisions.conftest import Clock, make_assessment
 
@@ -173,3 +174,30 @@ async def test_a_provisional_removal_gives_no_strike(engine: PolicyEngine) -> No
     assert (decision.action, decision.provisional) == (Action.DELETE, True)
     assert engine.strikes is not None
     assert await engine.strikes.history("strict", "troll") == []
+
+
+@pytest.mark.parametrize(
+    ("redaction", "stored"),
+    [
+        pytest.param("off", "mail me at ann@example.com, you people", id="off"),
+        pytest.param("label", "mail me at [EMAIL_ADDRESS], you people", id="label"),
+    ],
+)
+async def test_a_held_message_is_stored_redacted_when_redaction_is_on(
+    repository: DecisionRepository, clock: Clock, redaction: str, stored: str
+) -> None:
+    from chatguard.domain import Span
+    from chatguard.taxonomy import Category
+
+    engine = PolicyEngine(repository=repository, clock=clock, redaction=redaction)
+    text = "mail me at ann@example.com, you people"
+    spans = (Span(11, 26, Category.PII, "EMAIL_ADDRESS", 1.0),)
+    assessment = make_assessment({"hate": 0.5}, Route.UNCERTAIN, spans=spans)
+    decision = await engine.decide(Message(text=text, user_id="u", channel_id="c"), assessment)
+    assert decision.action is Action.HOLD
+    assert engine.reviews is not None
+    [item] = await engine.reviews.items(channel_id="c")
+    assert item.text == stored
+    await engine.reviews.deny(item.id, actor="mod")
+    [label] = await repository.labels(channel_id="c")
+    assert label.text == stored  # the label keeps what the store keeps

@@ -54,6 +54,7 @@ class PolicyEngine:
         on_terms: TermsHook | None = None,
         clock: Callable[[], float] = time.time,
         review_interval_s: float = 1.0,
+        redaction: str = "off",
     ) -> None:
         self.presets = presets or load_presets()
         self.repository = repository
@@ -64,7 +65,13 @@ class PolicyEngine:
         self.audit = AuditLog(repository=repository, clock=clock) if repository else None
         self.strikes = StrikeBook(repository=repository) if repository else None
         self.reviews = (
-            ReviewQueue(repository=repository, audit=self.audit, events=events, clock=clock)
+            ReviewQueue(
+                repository=repository,
+                audit=self.audit,
+                events=events,
+                clock=clock,
+                redaction=redaction,
+            )
             if repository and self.audit
             else None
         )
@@ -98,7 +105,13 @@ class PolicyEngine:
             webhooks = WebhookSender(
                 urls=urls, secret=settings.webhook_secret, repository=repository
             )
-        return cls(presets=presets, repository=repository, events=events, webhooks=webhooks)
+        return cls(
+            presets=presets,
+            repository=repository,
+            events=events,
+            webhooks=webhooks,
+            redaction=settings.pii_redaction,
+        )
 
     @property
     def fail_mode(self) -> FailMode:

@@ -20,6 +20,8 @@ from chatguard.decisions.repository import DecisionRepository
 from chatguard.domain import Action, Decision, Message
 from chatguard.errors import InvalidInputError, NotFoundError, ReviewStateError
 from chatguard.events import EventBus
+from chatguard.filter.pii import apply_redaction
+from chatguard.taxonomy import Category
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +38,11 @@ class ReviewQueue:
         audit: AuditLog,
         events: EventBus | None = None,
         clock: Callable[[], float] = time.time,
+        redaction: str = "off",
     ) -> None:
         self.repository = repository
+        #: PII_REDACTION: a held message's PII is redacted before it is stored.
+        self.redaction = redaction
         self.audit = audit
         self.events = events
         self.clock = clock
@@ -52,7 +57,7 @@ class ReviewQueue:
             message_id=message.id,
             channel_id=message.channel_id,
             user_id=message.user_id,
-            text=message.text,
+            text=self._stored_text(message, decision),
             reason=decision.reason,
             scores={c.value: round(float(s), 6) for c, s in decision.assessment.scores.items()},
             policy=policy.name,
@@ -66,6 +71,12 @@ class ReviewQueue:
         self.metrics.reviews.labels("held").inc()
         await self._publish("review.held", stored, action=Action.HOLD.value, duration_s=None)
         return stored
+
+    def _stored_text(self, message: Message, decision: Decision) -> str:
+        spans = decision.assessment.spans
+        if self.redaction == "off" or not any(s.category is Category.PII for s in spans):
+            return message.text
+        return apply_redaction(message.text, spans, self.redaction)
 
     async def get(self, item_id: str) -> ReviewItem:
         item = await self.repository.review(item_id)

@@ -25,6 +25,8 @@ class _Work:
     message: Message
     item: StageInput
     scores: dict[Category, float] = field(default_factory=dict)
+    #: which stage gave each category its current score (for naming the deciding stage)
+    source: dict[Category, str] = field(default_factory=dict)
     results: list[StageResult] = field(default_factory=list)
     trail: list[StageTrace] = field(default_factory=list)
     route: Route = Route.UNCERTAIN
@@ -37,13 +39,15 @@ class _Work:
     def merge(self, result: StageResult) -> None:
         self.results.append(result)
         self.review = self.review or result.review
-        scores = self.scores
+        scores, source, stage = self.scores, self.source, result.stage
         if result.authoritative or not scores:  # replacing, or nothing to compare with
             scores.update(result.scores)
+            source.update(dict.fromkeys(result.scores, stage))
             return
         for category, score in result.scores.items():
             if score > scores.get(category, 0.0):
                 scores[category] = score
+                source[category] = stage
 
 
 class Pipeline:
@@ -56,6 +60,14 @@ class Pipeline:
         self.stages = list(stages)
         self.router = router or Router()
         self._flag_map = self.router.thresholds.flag_map()  # fixed per router: build once
+        # A stage that cannot clear does not settle a message either while a later fast stage
+        # can still clear it: the model behind it then scores every category, so the verdict
+        # (and `flagged`) does not depend on which detector happened to fire first.
+        self._settles = [
+            stage.can_clear
+            or not any(s.can_clear and not s.escalation for s in self.stages[i + 1 :])
+            for i, stage in enumerate(self.stages)
+        ]
 
     @property
     def stage_names(self) -> list[str]:
@@ -104,8 +116,9 @@ class Pipeline:
             return
         results = await self._run_stage(stage, pending)
         is_last = position == len(self.stages) - 1
+        settles = self._settles[position]
         for work, result in zip(pending, results, strict=True):
-            self._apply(work, stage, result, is_last=is_last)
+            self._apply(work, stage, result, is_last=is_last, settles=settles)
 
     def _admit_to_escalation(self, pending: list[_Work]) -> list[_Work]:
         """Only messages in the uncertain band go to the adjudicator; the rest are settled here."""
@@ -145,11 +158,17 @@ class Pipeline:
         latency = (time.perf_counter() - started) * 1000
         return [StageResult(stage.name, latency_ms=latency, error=error) for _ in pending]
 
-    def _apply(self, work: _Work, stage: Stage, result: StageResult, *, is_last: bool) -> None:
+    def _apply(
+        self, work: _Work, stage: Stage, result: StageResult, *, is_last: bool, settles: bool
+    ) -> None:
+        decided_by = stage.name
         if result.error is None:
             work.merge(result)
             route = self.router.route(work.scores, can_clear=stage.can_clear or is_last)
-            work.decided_by = stage.name
+            if route is Route.ACT:
+                trigger = self.router.trigger(work.scores)
+                decided_by = work.source.get(trigger, stage.name) if trigger else stage.name
+            work.decided_by = decided_by
         else:
             work.results.append(result)
             work.escalation_failed = work.escalation_failed or stage.escalation
@@ -158,8 +177,8 @@ class Pipeline:
         work.trail.append(
             StageTrace(stage.name, result.latency_ms, route, top_category, top_score, result.error)
         )
-        if route is not Route.UNCERTAIN:
-            self._finish(work, route, stage.name)
+        if route is not Route.UNCERTAIN and (settles or is_last):
+            self._finish(work, route, decided_by)
 
     @staticmethod
     def _finish(work: _Work, route: Route, decided_by: str) -> None:

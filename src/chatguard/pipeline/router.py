@@ -76,6 +76,12 @@ class Router:
             return Route.UNCERTAIN
         return Route.ALLOW
 
+    def trigger(self, scores: Mapping[Category, float]) -> Category | None:
+        """The highest-scoring category at or above its act threshold, if any."""
+        act = self._act
+        over = [(score, category) for category, score in scores.items() if score >= act[category]]
+        return max(over)[1] if over else None
+
     def final(self, scores: Mapping[Category, float]) -> Route:
         """The route when no stage is left to consult."""
         return self.route(scores, can_clear=True)

@@ -120,15 +120,7 @@ class SqlStore:
             changed = await session.execute(
                 update(DecisionRow)
                 .where(DecisionRow.message_id == message.id, DecisionRow.provisional.is_(True))
-                .values(
-                    action=decision.action.value,
-                    reason=decision.reason,
-                    policy=decision.policy,
-                    duration_s=decision.duration_s,
-                    provisional=decision.provisional,
-                    processing_time_ms=decision.processing_time_ms,
-                    response=response,
-                )
+                .values(**_decision_values(decision, response))
             )
             if not changed.rowcount:  # type: ignore[attr-defined]
                 return False
@@ -175,7 +167,7 @@ def _rows(message: Message, decision: Decision) -> list[object]:
             id=message.id,
             channel_id=message.channel_id,
             user_id=message.user_id,
-            text=message.text,
+            text=decision.redacted_text or message.text,  # PII is not kept when redacting
             text_sha256=text_digest(message.text),
             roles=sorted(r.value for r in message.roles),
             sent_at=message.timestamp,
@@ -190,17 +182,20 @@ def _rows(message: Message, decision: Decision) -> list[object]:
             spans=response["spans"],
             trail=response["trail"],
         ),
-        DecisionRow(
-            message_id=message.id,
-            action=decision.action.value,
-            reason=decision.reason,
-            policy=decision.policy,
-            duration_s=decision.duration_s,
-            provisional=decision.provisional,
-            processing_time_ms=decision.processing_time_ms,
-            response=response,
-        ),
+        DecisionRow(message_id=message.id, **_decision_values(decision, response)),
     ]
+
+
+def _decision_values(decision: Decision, response: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "action": decision.action.value,
+        "reason": decision.reason,
+        "policy": decision.policy,
+        "duration_s": decision.duration_s,
+        "provisional": decision.provisional,
+        "processing_time_ms": decision.processing_time_ms,
+        "response": response,
+    }
 
 
 def _engine_options(url: str) -> dict[str, Any]:

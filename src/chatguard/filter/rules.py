@@ -72,6 +72,21 @@ class ChannelRules:
         )
         self._regexes = [(rule, rule.compile()) for rule in channel.regexes]
 
+    def scan_many(self, items: Sequence[FilterInput]) -> list[Detection]:
+        """`scan` for a batch: one automaton pass per matcher over the batch's joined collapsed
+        views finds the messages with a candidate term; only those (and, if the channel has
+        regex rules, every message) are scanned."""
+        if self._regexes:
+            return [self.scan(item) for item in items]
+        texts = [item.skeleton.collapsed for item in items]
+        found = [NOTHING] * len(items)
+        candidates: set[int] = set()
+        for matcher in self._matchers:
+            candidates.update(matcher.candidates(texts))
+        for index in sorted(candidates):
+            found[index] = self.scan(items[index])
+        return found
+
     def scan(self, item: FilterInput) -> Detection:
         """Every blocked term and regex rule that matches, minus what a permitted term covers."""
         hits: list[TermHit] = []
@@ -189,3 +204,19 @@ class RuleDetector:
 
     def detect(self, item: FilterInput) -> Detection:
         return self.engine.for_channel(item.message.channel_id).scan(item)
+
+    def detect_many(self, items: Sequence[FilterInput]) -> list[Detection]:
+        """`detect` for a batch, each channel's messages scanned together."""
+        channels: dict[str, list[int]] = {}
+        for index, item in enumerate(items):
+            channels.setdefault(item.message.channel_id, []).append(index)
+        if len(channels) == 1:
+            return self.engine.for_channel(items[0].message.channel_id).scan_many(items)
+        found = [NOTHING] * len(items)
+        for channel, indices in channels.items():
+            rules = self.engine.for_channel(channel)
+            for index, detection in zip(
+                indices, rules.scan_many([items[i] for i in indices]), strict=True
+            ):
+                found[index] = detection
+        return found

@@ -13,17 +13,18 @@ also requires the letter repeats the term has ("ass" needs two s's, so the word 
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
-from itertools import product
+from itertools import accumulate, product
 from typing import Any
 
 import ahocorasick
 import yaml
 
 from chatguard.errors import ConfigurationError
-from chatguard.filter.skeleton import DISGUISED_VOWELS, Skeleton, collapse, unleet
+from chatguard.filter.skeleton import DISGUISED_VOWELS, SEPARATOR, Skeleton, collapse, unleet
 from chatguard.normalize import normalize
 from chatguard.taxonomy import Category, UnknownCategoryError, parse_category
 
@@ -153,6 +154,22 @@ class TermMatcher:
     @property
     def terms(self) -> list[Term]:
         return [c.term for c in self._compiled]
+
+    def candidates(self, collapsed: Sequence[str]) -> list[int]:
+        """The indices of the collapsed views in which the automaton finds a candidate term
+        (`find` on any other finds nothing), in one pass over the joined views."""
+        if self._automaton is None or not collapsed:
+            return []
+        # Keys never hold the separator, so no key spans two views.
+        ends = list(accumulate(len(text) + 1 for text in collapsed))
+        found: list[int] = []
+        index = -1
+        for end, _ in self._automaton.iter(SEPARATOR.join(collapsed)):
+            if index >= 0 and end < ends[index]:
+                continue  # this view is a candidate already
+            index = bisect_right(ends, end)
+            found.append(index)
+        return found
 
     def find(self, skeleton: Skeleton) -> list[TermHit]:
         """Every confirmed match, in order of position."""

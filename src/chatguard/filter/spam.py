@@ -56,7 +56,8 @@ _LOWER_BYTES = bytes(range(97, 123))
 _PRINTS_MAX = 65536
 _observation: Any = partial(tuple.__new__, Observation)  # skips the named tuple's __new__
 #: A link needs a scheme, "www." or a dot between letters ("site.xyz"); most chat has none.
-_MAY_HOLD_LINK = re.compile(r"[a-z0-9-]\.[a-z]|://", re.IGNORECASE)
+#: (Written to start with a literal, so the regex engine skips ahead to each '.' or ':'.)
+_MAY_HOLD_LINK = re.compile(r"\.(?<=[a-z0-9-]\.)[a-z]|://", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -189,6 +189,9 @@ _LEET_IN_TEXT = re.compile(rb"[0-9@$+!|*][^\x00]*")
 _SPACE_KEEP_SEP = b"\x00" + _ASCII_SPACE_BYTES[1:]
 
 
+_new_skeleton = tuple.__new__
+
+
 def skeletons(batch: Sequence[NormalizedText]) -> list[Skeleton]:
     """`[skeleton(n) for n in batch]`, built for the whole batch at once.
 
@@ -217,7 +220,10 @@ def skeletons(batch: Sequence[NormalizedText]) -> list[Skeleton]:
         if view is None:
             result.append(skeleton(normalized))
         else:
-            result.append(Skeleton(normalized, view[0], " " + view[1] + " ", view[2]))
+            # tuple.__new__ skips the named tuple's Python-level __new__ (one per message)
+            result.append(
+                _new_skeleton(Skeleton, (normalized, view[0], " " + view[1] + " ", view[2]))
+            )
     return result
 
 
@@ -294,29 +300,31 @@ def _collapse_runs(codes: np.ndarray) -> np.ndarray:
     return codes[keep]
 
 
-#: Words read by `unleet`, for the words of chat that are not plain letters ("@name", "gg!",
-#: "1v1"): chat repeats its words, and a lookup costs less than the regex and its callback.
-_UNLEET_WORDS: dict[str, str] = {}
-_UNLEET_WORDS_MAX = 65536
+class _WordReadings(dict[str, str]):
+    """Each space-separated word as `unleet` reads it, filled in as words are first seen: chat
+    repeats its words, and `str.join(map(...))` over a dict is a C-level loop where the regex
+    and its callback ran per word. Bounded: cleared when full."""
+
+    __slots__ = ()
+    limit = 65536
+
+    def __missing__(self, word: str) -> str:
+        read = word if word.isalpha() else _LEET_TOKEN.sub(_unleet, word)
+        if len(self) >= self.limit:
+            self.clear()
+        self[word] = read
+        return read
+
+
+_UNLEET_WORDS = _WordReadings()
+_read_word = _UNLEET_WORDS.__getitem__
 
 
 def unleet(text: str) -> str:
     """Read leetspeak inside the words of folded text ("f4ck" -> "fAck", "$hit" -> "shit");
     the length does not change."""
     # A space is no token character, so each space-separated word reads on its own.
-    words = text.split(" ")
-    cache = _UNLEET_WORDS
-    for index, word in enumerate(words):
-        if word.isalpha():
-            continue  # letters only: nothing to read (isalpha is a C-level check)
-        read = cache.get(word)
-        if read is None:
-            read = _LEET_TOKEN.sub(_unleet, word)
-            if len(cache) >= _UNLEET_WORDS_MAX:
-                cache.clear()
-            cache[word] = read
-        words[index] = read
-    return " ".join(words)
+    return " ".join(map(_read_word, text.split(" ")))
 
 
 def clear_caches() -> None:

@@ -52,6 +52,7 @@ _MENTION = re.compile(r"(?<!\w)@\w+")
 _DIGITS_TO_SPACE = bytes(32 if 48 <= c <= 57 else c for c in range(256))
 _DIGITS = re.compile(r"\d")
 _UPPER_BYTES = bytes(range(65, 91))
+_NOT_UPPER_OR_SEPARATOR = bytes(c for c in range(1, 256) if not 65 <= c <= 90)
 _LOWER_BYTES = bytes(range(97, 123))
 _PRINTS_MAX = 65536
 _observation: Any = partial(tuple.__new__, Observation)  # skips the named tuple's __new__
@@ -104,6 +105,18 @@ def _words_key(collapsed: str) -> str | None:
     return " ".join(sorted(set(words)))
 
 
+def _upper_counts(texts: list[str]) -> list[int]:
+    """The ASCII capitals in each text (as `_caps` counts them), for the batch in one C-level
+    pass over the joined texts; per text only if a text holds the separator."""
+    joined = "\x00".join(texts)
+    if joined.count("\x00") == len(texts) - 1:
+        kept = joined.encode("utf-8").translate(None, _NOT_UPPER_OR_SEPARATOR)
+        return [len(part) for part in kept.split(b"\x00")]
+    return [
+        len(t.encode("utf-8")) - len(t.encode("utf-8").translate(None, _UPPER_BYTES)) for t in texts
+    ]
+
+
 def _digest(text: str) -> str:
     return hashlib.blake2b(text.encode("utf-8"), digest_size=8).hexdigest()
 
@@ -131,7 +144,8 @@ class SpamDetector:
         return isinstance(self.state, InMemorySpamState)
 
     async def detect_many(self, items: Sequence[FilterInput]) -> list[Detection]:
-        spans, observations, owners = self._plan(items)
+        spans, planned, owners = self._plan(items)
+        observations = [Observation(*o) for o in planned]
         counts = await self.state.observe(observations) if observations else []
         return self._finish(items, spans, observations, owners, counts)
 
@@ -140,7 +154,8 @@ class SpamDetector:
         if not isinstance(self.state, InMemorySpamState):
             raise TypeError("detect_many_now needs the in-process state; await detect_many")
         spans, observations, owners = self._plan(items)
-        counts = self.state.observe_now(observations) if observations else []
+        # Plain tuples: the in-process state only unpacks them (no named tuple to make).
+        counts = self.state.observe_now(observations) if observations else []  # type: ignore[arg-type]
         return self._finish(items, spans, observations, owners, counts)
 
     def detect(self, item: FilterInput) -> Detection:
@@ -150,19 +165,22 @@ class SpamDetector:
 
     def _plan(
         self, items: Sequence[FilterInput]
-    ) -> tuple[list[list[Span]], list[Observation], list[int]]:
-        """Each message's stateless findings, and the window observations of the batch with
-        the message each belongs to."""
+    ) -> tuple[list[list[Span]], list[tuple[str, str, float, float, bool]], list[int]]:
+        """Each message's stateless findings, and the window observations of the batch (as
+        plain tuples in `Observation` order) with the message each belongs to."""
         config = self.config
         exempt = config.exempt_roles
         caps_min = config.caps_min_letters
         token_repeat = config.token_repeat
+        char_run = config.char_run - 1
         rate_s, repeat_s = config.rate_window_s, config.repeat_window_s
         raid_s, link_s = config.raid_window_s, config.link_window_s
         raid_min = config.raid_min_chars
         prints = self._prints
+        texts = [item.message.text for item in items]
+        uppers = _upper_counts(texts)
         spans_of: list[list[Span]] = []
-        observations: list[Observation] = []
+        observations: list[tuple[str, str, float, float, bool]] = []
         owners: list[int] = []  # per observation: the message's index
         observe, own = observations.append, owners.append
         for index, item in enumerate(items):
@@ -172,24 +190,27 @@ class SpamDetector:
             roles = message.roles
             if roles and not roles.isdisjoint(exempt):
                 continue
-            text = message.text
+            text = texts[index]
             # Each check is gated by a C-level test most chat fails (see the methods).
-            if len(text) >= caps_min and not text.islower():
+            if uppers[index] >= caps_min:
                 self._caps(text, spans)
-            self._floods(item, spans)
+            skeleton = item.skeleton
+            if len(skeleton.spaced) + 2 - len(skeleton.collapsed) >= char_run:
+                self._floods(item, spans)
             if text.count(" ") + 1 >= token_repeat:
                 self._emotes(text, spans)
             links = self._links(text, spans) if "." in text else 0
             if "@" in text:
                 self._mentions(text, spans)
-            record = not item.context.get(STATELESS_KEY, False)
+            context = item.context
+            record = not context.get(STATELESS_KEY, False) if context else True
             channel, user, at, member = (
                 message.channel_id,
                 message.user_id,
                 message.timestamp,
                 message.id,
             )
-            collapsed = item.skeleton.collapsed
+            collapsed = skeleton.collapsed
             known = prints.get(collapsed)
             if known is None:
                 words = _words_key(collapsed)
@@ -203,17 +224,15 @@ class SpamDetector:
                         prints.clear()
                     prints[collapsed] = known
             print_, raid = known
-            observe(_observation((f"rate:{channel}:{user}", member, at, rate_s, record)))
-            observe(
-                _observation((f"repeat:{channel}:{user}:{print_}", member, at, repeat_s, record))
-            )
+            observe((f"rate:{channel}:{user}", member, at, rate_s, record))
+            observe((f"repeat:{channel}:{user}:{print_}", member, at, repeat_s, record))
             own(index)
             own(index)
             if raid:
-                observe(_observation((f"raid:{channel}:{print_}", user, at, raid_s, record)))
+                observe((f"raid:{channel}:{print_}", user, at, raid_s, record))
                 own(index)
             if links:
-                observe(_observation((f"link:{channel}:{user}", member, at, link_s, record)))
+                observe((f"link:{channel}:{user}", member, at, link_s, record))
                 own(index)
         return spans_of, observations, owners
 
@@ -230,13 +249,12 @@ class SpamDetector:
             spans.append(Span(0, len(text), Category.SPAM, "caps", config.caps_score))
 
     def _floods(self, item: FilterInput, spans: list[Span]) -> None:
+        """A long run of one character. `_plan` calls this only when the collapsed view is
+        shorter than the spaced one by `char_run - 1` or more: a long run shortens it by at
+        least its length, so a message that lost less cannot hold one."""
         config = self.config
         text = item.message.text
-        skeleton = item.skeleton
-        # A long run of one character shortens the collapsed view by at least its length; a
-        # message that lost less cannot hold one (cheaper than the backreference regex).
-        lost = len(skeleton.spaced) + 2 - len(skeleton.collapsed)
-        run = self._char_run.search(text) if lost >= config.char_run - 1 else None
+        run = self._char_run.search(text)
         if run:
             score = 0.8 if run.end() - run.start() >= 4 * config.char_run else 0.5
             spans.append(Span(run.start(), run.end(), Category.SPAM, "char_flood", score))
@@ -284,7 +302,7 @@ class SpamDetector:
         self,
         items: Sequence[FilterInput],
         spans_of: list[list[Span]],
-        observations: Sequence[Observation],
+        observations: Sequence[tuple[str, str, float, float, bool]],
         owners: list[int],
         counts: list[int],
     ) -> list[Detection]:
@@ -299,7 +317,7 @@ class SpamDetector:
         for observation, owner, count in zip(observations, owners, counts, strict=True):
             if count <= 1:
                 continue  # a first message in its window: nothing to say
-            key = observation.key
+            key = observation[0]
             kind = key[: key.index(":")]
             if count > allowed[kind]:
                 score = self._window_score(kind, count)

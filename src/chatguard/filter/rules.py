@@ -74,17 +74,20 @@ class ChannelRules:
 
     def scan_many(self, items: Sequence[FilterInput]) -> list[Detection]:
         """`scan` for a batch: one automaton pass per matcher over the batch's joined collapsed
-        views finds the messages with a candidate term; only those (and, if the channel has
-        regex rules, every message) are scanned."""
+        views finds the messages with a candidate term and the terms; only those candidates
+        are confirmed (with regex rules, every message is scanned)."""
         if self._regexes:
             return [self.scan(item) for item in items]
         texts = [item.skeleton.collapsed for item in items]
+        per_matcher = [(matcher, matcher.candidates(texts)) for matcher in self._matchers]
         found = [NOTHING] * len(items)
-        candidates: set[int] = set()
-        for matcher in self._matchers:
-            candidates.update(matcher.candidates(texts))
-        for index in sorted(candidates):
-            found[index] = self.scan(items[index])
+        for index in sorted({i for _, candidates in per_matcher for i in candidates}):
+            item = items[index]
+            hits: list[TermHit] = []
+            for matcher, candidates in per_matcher:
+                if index in candidates:
+                    hits.extend(matcher.confirm(item.skeleton, candidates[index]))
+            found[index] = self._detection(item, hits)
         return found
 
     def scan(self, item: FilterInput) -> Detection:
@@ -92,9 +95,14 @@ class ChannelRules:
         hits: list[TermHit] = []
         for matcher in self._matchers:
             hits.extend(matcher.find(item.skeleton))
+        return self._detection(item, hits)
+
+    def _detection(self, item: FilterInput, hits: list[TermHit]) -> Detection:
         if hits and self._permitted is not None:
             allowed = self._permitted.find(item.skeleton)
             hits = [h for h in hits if not _covered(h, allowed)]
+        if not hits and not self._regexes:
+            return NOTHING
         spans = _strongest_per_place(_term_span(item, hit) for hit in hits)
         for rule, regex in self._regexes:
             for match in regex.finditer(item.normalized.folded):

@@ -155,21 +155,33 @@ class TermMatcher:
     def terms(self) -> list[Term]:
         return [c.term for c in self._compiled]
 
-    def candidates(self, collapsed: Sequence[str]) -> list[int]:
-        """The indices of the collapsed views in which the automaton finds a candidate term
-        (`find` on any other finds nothing), in one pass over the joined views."""
+    def candidates(self, collapsed: Sequence[str]) -> dict[int, set[int]]:
+        """For each collapsed view in which the automaton finds a candidate term, the terms'
+        indices (for `confirm`; `find` on any other view finds nothing), in one pass over the
+        joined views."""
         if self._automaton is None or not collapsed:
-            return []
+            return {}
         # Keys never hold the separator, so no key spans two views.
         ends = list(accumulate(len(text) + 1 for text in collapsed))
-        found: list[int] = []
+        found: dict[int, set[int]] = {}
         index = -1
-        for end, _ in self._automaton.iter(SEPARATOR.join(collapsed)):
-            if index >= 0 and end < ends[index]:
-                continue  # this view is a candidate already
-            index = bisect_right(ends, end)
-            found.append(index)
+        terms: set[int] = set()
+        for end, indices in self._automaton.iter(SEPARATOR.join(collapsed)):
+            if index < 0 or end >= ends[index]:
+                index = bisect_right(ends, end)
+                terms = found[index] = set()
+            terms.update(indices)
         return found
+
+    def confirm(self, skeleton: Skeleton, candidates: Iterable[int]) -> list[TermHit]:
+        """`find`'s confirmation of the candidate terms the automaton found."""
+        hits = []
+        for index in candidates:
+            item = self._compiled[index]
+            for match in item.regex.finditer(skeleton.spaced):
+                hits.append(TermHit(item.term, match.start(), match.end()))
+        hits.sort(key=lambda h: (h.start, -h.end))
+        return hits
 
     def find(self, skeleton: Skeleton) -> list[TermHit]:
         """Every confirmed match, in order of position."""
@@ -180,13 +192,7 @@ class TermMatcher:
             candidates.update(indices)
         if not candidates:
             return []
-        hits = []
-        for index in candidates:
-            item = self._compiled[index]
-            for match in item.regex.finditer(skeleton.spaced):
-                hits.append(TermHit(item.term, match.start(), match.end()))
-        hits.sort(key=lambda h: (h.start, -h.end))
-        return hits
+        return self.confirm(skeleton, candidates)
 
 
 def parse_term_groups(data: Mapping[str, Any], *, source: str) -> list[Term]:

@@ -137,6 +137,8 @@ class SpamDetector:
         self._char_run = re.compile(rf"(\S)\1{{{self.config.char_run - 1},}}")
         #: fingerprint key and raid eligibility per collapsed view: chat repeats itself
         self._prints: dict[str, tuple[str, bool]] = {}
+        #: the per-message checks' spans and link count per text (spans are immutable)
+        self._checked: dict[str, tuple[tuple[Span, ...], int]] = {}
 
     @property
     def synchronous(self) -> bool:
@@ -176,7 +178,7 @@ class SpamDetector:
         rate_s, repeat_s = config.rate_window_s, config.repeat_window_s
         raid_s, link_s = config.raid_window_s, config.link_window_s
         raid_min = config.raid_min_chars
-        prints = self._prints
+        prints, checked = self._prints, self._checked
         texts = [item.message.text for item in items]
         uppers = _upper_counts(texts)
         spans_of: list[list[Span]] = []
@@ -191,17 +193,25 @@ class SpamDetector:
             if roles and not roles.isdisjoint(exempt):
                 continue
             text = texts[index]
-            # Each check is gated by a C-level test most chat fails (see the methods).
-            if uppers[index] >= caps_min:
-                self._caps(text, spans)
             skeleton = item.skeleton
-            if len(skeleton.spaced) + 2 - len(skeleton.collapsed) >= char_run:
-                self._floods(item, spans)
-            if text.count(" ") + 1 >= token_repeat:
-                self._emotes(text, spans)
-            links = self._links(text, spans) if "." in text else 0
-            if "@" in text:
-                self._mentions(text, spans)
+            seen = checked.get(text)
+            if seen is not None:  # the same text again: its own checks say the same
+                spans.extend(seen[0])
+                links = seen[1]
+            else:
+                # Each check is gated by a C-level test most chat fails (see the methods).
+                if uppers[index] >= caps_min:
+                    self._caps(text, spans)
+                if len(skeleton.spaced) + 2 - len(skeleton.collapsed) >= char_run:
+                    self._floods(item, spans)
+                if text.count(" ") + 1 >= token_repeat:
+                    self._emotes(text, spans)
+                links = self._links(text, spans) if "." in text else 0
+                if "@" in text:
+                    self._mentions(text, spans)
+                if len(checked) >= _PRINTS_MAX:
+                    checked.clear()
+                checked[text] = (tuple(spans), links)
             context = item.context
             record = not context.get(STATELESS_KEY, False) if context else True
             channel, user, at, member = (

@@ -82,9 +82,12 @@ class DetectorStage(Stage):
         """Each detector's batch, then per message: nothing, the one finding, or their merge."""
         if not self.detectors:
             return [NOTHING] * len(items)
+        if len(items) < _BATCH_FROM:  # one or two messages: the batch screens cost more
+            columns = [[detector.detect(item) for item in items] for detector in self.detectors]
+        else:
+            columns = [detect_many(detector, items) for detector in self.detectors]
         if len(self.detectors) == 1:
-            return detect_many(self.detectors[0], items)
-        columns = [detect_many(detector, items) for detector in self.detectors]
+            return columns[0]
         found = []
         for row in zip(*columns, strict=True):
             # Most messages: every detector returned the shared NOTHING (checked by identity,
@@ -117,6 +120,10 @@ class DetectorStage(Stage):
         kind = "in-process" if self.synchronous else "redis"
         names = [d.name for d in self.detectors] + (["spam"] if self.spam else [])
         return ComponentHealth(self.name, True, f"detectors: {', '.join(names)}; state: {kind}")
+
+
+#: Batches from this size on go through the detectors' batch screens.
+_BATCH_FROM = 4
 
 
 def _inputs(items: Sequence[StageInput]) -> list[FilterInput]:

@@ -14,7 +14,6 @@ from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
-from itertools import accumulate
 from typing import Any
 
 import ahocorasick
@@ -23,7 +22,7 @@ import yaml
 from chatguard.domain import Span
 from chatguard.errors import ConfigurationError
 from chatguard.filter.detection import NOTHING, Detection, FilterInput
-from chatguard.filter.skeleton import SEPARATOR
+from chatguard.filter.skeleton import SEPARATOR, text_ends
 from chatguard.taxonomy import Category
 
 
@@ -150,7 +149,7 @@ class InjectionDetector:
         texts = [item.normalized.folded for item in items]
         joined = SEPARATOR.join(texts)  # no keyword holds the separator: none spans two texts
         found = [NOTHING] * len(items)
-        ends = list(accumulate(len(text) + 1 for text in texts))
+        ends = text_ends(texts)
         index = -1
         for end, _ in self._keywords.iter(joined):
             if index >= 0 and end < ends[index]:

@@ -15,14 +15,13 @@ import re
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from itertools import accumulate
 from typing import Literal
 
 import phonenumbers
 
 from chatguard.domain import Span
 from chatguard.filter.detection import NOTHING, Detection, FilterInput, scores_from_spans
-from chatguard.filter.skeleton import SEPARATOR
+from chatguard.filter.skeleton import SEPARATOR, text_ends
 from chatguard.taxonomy import Category
 
 EMAIL = "EMAIL_ADDRESS"
@@ -288,7 +287,7 @@ class PiiDetector:
         those before any recognizer runs."""
         texts = [item.normalized.folded for item in items]
         found = [NOTHING] * len(items)
-        ends = list(accumulate(len(text) + 1 for text in texts))
+        ends = text_ends(texts)
         for match in _DIGIT_OR_AT_TO_END.finditer(SEPARATOR.join(texts)):
             index = bisect_right(ends, match.start())
             text = _without_links(texts[index])

@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from collections.abc import Sequence
+from itertools import accumulate
 from typing import NamedTuple
 
 import numpy as np
@@ -190,6 +191,13 @@ _SPACE_KEEP_SEP = b"\x00" + _ASCII_SPACE_BYTES[1:]
 
 
 _new_skeleton = tuple.__new__
+_plus_one = (1).__add__
+
+
+def text_ends(texts: Sequence[str]) -> list[int]:
+    """Where each text of `SEPARATOR.join(texts)` ends, its separator included: the text
+    holding position p is `bisect_right(ends, p)`. (C-level: map and accumulate.)"""
+    return list(accumulate(map(_plus_one, map(len, texts))))
 
 
 def skeletons(batch: Sequence[NormalizedText]) -> list[Skeleton]:
@@ -234,20 +242,16 @@ def _ascii_views(
 ) -> None:
     """The views of ASCII texts (no separator inside)."""
     raw = SEPARATOR.join(texts).encode("ascii")
-    starts: list[int] = []
-    position = 0
-    for text in texts:
-        starts.append(position)
-        position += len(text) + 1
+    ends = text_ends(texts)
     own: set[int] = set()  # texts whose spaced-out letters are joined: built on their own
     # led by a boundary for the first text; a match's lone letter is at its start + 1 - 1
     for match in _SPACED_GATE_CLASSES.finditer(b"#" + raw.translate(_SPACED_CLASSES)):
-        index = bisect_right(starts, match.start()) - 1
+        index = bisect_right(ends, match.start())
         if index not in own and _join_spaced(texts[index])[1] is not None:
             own.add(index)
     changed = False
     for match in _LEET_IN_TEXT.finditer(raw):
-        index = bisect_right(starts, match.start()) - 1
+        index = bisect_right(ends, match.start())
         if index not in own:
             text = texts[index]
             read = unleet(text)

@@ -19,8 +19,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import partial
-from typing import Any
+from itertools import compress
 
 from chatguard.domain import Role, Span
 from chatguard.filter.detection import NOTHING, Detection, FilterInput, scores_from_spans
@@ -55,7 +54,7 @@ _UPPER_BYTES = bytes(range(65, 91))
 _NOT_UPPER_OR_SEPARATOR = bytes(c for c in range(1, 256) if not 65 <= c <= 90)
 _LOWER_BYTES = bytes(range(97, 123))
 _PRINTS_MAX = 65536
-_observation: Any = partial(tuple.__new__, Observation)  # skips the named tuple's __new__
+_ONE_LESS_THAN = (1).__lt__
 #: A link needs a scheme, "www." or a dot between letters ("site.xyz"); most chat has none.
 #: (Written to start with a literal, so the regex engine skips ahead to each '.' or ':'.)
 _MAY_HOLD_LINK = re.compile(r"\.(?<=[a-z0-9-]\.)[a-z]|://", re.IGNORECASE)
@@ -324,22 +323,22 @@ class SpamDetector:
             "raid": config.raid_min_users - 1,
             "link": config.link_max,
         }
-        for observation, owner, count in zip(observations, owners, counts, strict=True):
-            if count <= 1:
-                continue  # a first message in its window: nothing to say
-            key = observation[0]
+        # Most counts are 1 (a message alone in its window): only the others are looked at,
+        # picked out at C level.
+        for position in compress(range(len(counts)), map(_ONE_LESS_THAN, counts)):
+            key = observations[position][0]
             kind = key[: key.index(":")]
+            count = counts[position]
             if count > allowed[kind]:
+                owner = owners[position]
                 score = self._window_score(kind, count)
                 whole = len(items[owner].message.text)
                 spans_of[owner].append(Span(0, whole, Category.SPAM, kind, score))
-        detections = []
-        for spans in spans_of:
-            if not spans:
-                detections.append(NOTHING)
-                continue
+        detections = [NOTHING] * len(spans_of)
+        for index in compress(range(len(spans_of)), spans_of):  # the messages with spans
+            spans = spans_of[index]
             reasons = tuple(dict.fromkeys(f"spam:{s.label}" for s in spans))
-            detections.append(Detection(scores_from_spans(spans), tuple(spans), reasons))
+            detections[index] = Detection(scores_from_spans(spans), tuple(spans), reasons)
         return detections
 
     def _window_score(self, kind: str, count: int) -> float:

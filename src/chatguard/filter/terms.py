@@ -17,14 +17,21 @@ from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
-from itertools import accumulate, product
+from itertools import product
 from typing import Any
 
 import ahocorasick
 import yaml
 
 from chatguard.errors import ConfigurationError
-from chatguard.filter.skeleton import DISGUISED_VOWELS, SEPARATOR, Skeleton, collapse, unleet
+from chatguard.filter.skeleton import (
+    DISGUISED_VOWELS,
+    SEPARATOR,
+    Skeleton,
+    collapse,
+    text_ends,
+    unleet,
+)
 from chatguard.normalize import normalize
 from chatguard.taxonomy import Category, UnknownCategoryError, parse_category
 
@@ -162,7 +169,7 @@ class TermMatcher:
         if self._automaton is None or not collapsed:
             return {}
         # Keys never hold the separator, so no key spans two views.
-        ends = list(accumulate(len(text) + 1 for text in collapsed))
+        ends = text_ends(collapsed)
         found: dict[int, set[int]] = {}
         index = -1
         terms: set[int] = set()

@@ -89,9 +89,13 @@ class DetectorStage(Stage):
         if len(self.detectors) == 1:
             return columns[0]
         found = []
+        silent = (NOTHING,) * len(columns)
         for row in zip(*columns, strict=True):
-            # Most messages: every detector returned the shared NOTHING (checked by identity,
-            # which costs less than Detection.__bool__).
+            # Most messages: every detector returned the shared NOTHING (the tuple comparison
+            # checks identity first, at C level).
+            if row == silent:
+                found.append(NOTHING)
+                continue
             hits = [d for d in row if d is not NOTHING and d]
             if not hits:
                 found.append(NOTHING)

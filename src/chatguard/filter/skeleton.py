@@ -313,7 +313,10 @@ class _WordReadings(dict[str, str]):
     limit = 65536
 
     def __missing__(self, word: str) -> str:
-        read = word if word.isalpha() else _LEET_TOKEN.sub(_unleet, word)
+        if word.isalpha() or not _LEET_GATE.search(word) or not _HAS_LETTER.search(word):
+            read = word  # no leet character, or no letter for one to sit in: nothing to read
+        else:
+            read = _LEET_TOKEN.sub(_unleet, word)
         if len(self) >= self.limit:
             self.clear()
         self[word] = read

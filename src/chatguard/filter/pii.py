@@ -248,7 +248,7 @@ def _without_links(text: str) -> str:
 
 
 def _digits(text: str) -> int:
-    raw = text.encode("utf-8")
+    raw = text.encode("utf-8", "surrogatepass")
     return len(raw) - len(raw.translate(None, b"0123456789"))
 
 

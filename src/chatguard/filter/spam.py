@@ -109,15 +109,17 @@ def _upper_counts(texts: list[str]) -> list[int]:
     pass over the joined texts; per text only if a text holds the separator."""
     joined = "\x00".join(texts)
     if joined.count("\x00") == len(texts) - 1:
-        kept = joined.encode("utf-8").translate(None, _NOT_UPPER_OR_SEPARATOR)
+        kept = joined.encode("utf-8", "surrogatepass").translate(None, _NOT_UPPER_OR_SEPARATOR)
         return [len(part) for part in kept.split(b"\x00")]
     return [
-        len(t.encode("utf-8")) - len(t.encode("utf-8").translate(None, _UPPER_BYTES)) for t in texts
+        len(t.encode("utf-8", "surrogatepass"))
+        - len(t.encode("utf-8", "surrogatepass").translate(None, _UPPER_BYTES))
+        for t in texts
     ]
 
 
 def _digest(text: str) -> str:
-    return hashlib.blake2b(text.encode("utf-8"), digest_size=8).hexdigest()
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
 
 
 def _host_allowed(host: str, allowlist: frozenset[str]) -> bool:
@@ -249,7 +251,7 @@ class SpamDetector:
         config = self.config
         if len(text) < config.caps_min_letters:
             return
-        raw = text.encode("utf-8")
+        raw = text.encode("utf-8", "surrogatepass")
         upper = len(raw) - len(raw.translate(None, _UPPER_BYTES))
         if upper < config.caps_min_letters:
             return

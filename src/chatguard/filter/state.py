@@ -195,7 +195,10 @@ class RedisSpamState:
     def redis_key(self, key: str) -> str:
         """The Redis key of a window: hashed, because window keys may hold a message's
         normalized words, and those do not belong in a shared store's key space."""
-        return self.prefix + hashlib.blake2b(key.encode("utf-8"), digest_size=12).hexdigest()
+        return (
+            self.prefix
+            + hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=12).hexdigest()
+        )
 
     async def ping(self) -> bool:
         return bool(await self._client.ping())

@@ -205,9 +205,10 @@ _FOLD = _FoldTable()
 # Slot setters: they build a NormalizedText without the frozen dataclass's __init__, which
 # costs more than the ASCII fold itself (one is made per message).
 _new = object.__new__
-_set_original = NormalizedText.original.__set__  # type: ignore[attr-defined]
-_set_folded = NormalizedText.folded.__set__  # type: ignore[attr-defined]
-_set_origin = NormalizedText.origin.__set__  # type: ignore[attr-defined]
+_slots = vars(NormalizedText)  # the slots' member descriptors
+_set_original = _slots["original"].__set__
+_set_folded = _slots["folded"].__set__
+_set_origin = _slots["origin"].__set__
 
 
 def _make(original: str, folded: str, origin: tuple[int, ...] | None) -> NormalizedText:

@@ -158,7 +158,7 @@ class SpamDetector:
             raise TypeError("detect_many_now needs the in-process state; await detect_many")
         spans, observations, owners = self._plan(items)
         # Plain tuples: the in-process state only unpacks them (no named tuple to make).
-        counts = self.state.observe_now(observations) if observations else []  # type: ignore[arg-type]
+        counts = self.state.observe_now(observations) if observations else []
         return self._finish(items, spans, observations, owners, counts)
 
     def detect(self, item: FilterInput) -> Detection:

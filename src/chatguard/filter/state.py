@@ -65,8 +65,11 @@ class InMemorySpamState:
     async def observe(self, observations: Sequence[Observation]) -> list[int]:
         return self.observe_now(observations)
 
-    def observe_now(self, observations: Sequence[Observation]) -> list[int]:
-        """The synchronous form of `observe` (no I/O involved)."""
+    def observe_now(
+        self, observations: Sequence[Observation] | Sequence[tuple[str, str, float, float, bool]]
+    ) -> list[int]:
+        """The synchronous form of `observe` (no I/O involved). Plain tuples in `Observation`
+        order are taken too: the spam detector's batches skip making the named tuples."""
         with self._lock:
             counts = self._observe_all(observations)
             self._since_sweep += len(observations)
@@ -77,11 +80,13 @@ class InMemorySpamState:
                 self._sweep(self._latest)
         return counts
 
-    def _observe_all(self, observations: Sequence[Observation]) -> list[int]:
+    def _observe_all(
+        self, observations: Sequence[Observation] | Sequence[tuple[str, str, float, float, bool]]
+    ) -> list[int]:
         # `_observe` inlined: a batch holds two to four observations per message, and the
         # call per observation cost as much as the window update itself.
         windows, spans = self._windows, self._spans
-        counts = []
+        counts: list[int] = []
         append = counts.append
         for key, member, at, window_s, record in observations:
             window = windows.get(key)
@@ -105,26 +110,6 @@ class InMemorySpamState:
             window[member] = at
             append(len(window))
         return counts
-
-    def _observe(self, key: str, member: str, at: float, window_s: float, record: bool) -> int:
-        window = self._windows.get(key)
-        if window is None:
-            if not record:
-                return 1
-            window = self._windows[key] = {}
-            self._spans[key] = window_s
-        horizon = at - window_s
-        # Members are kept in the order they were last seen; the oldest come first.
-        while window:
-            oldest = next(iter(window))
-            if window[oldest] > horizon:
-                break
-            del window[oldest]
-        if not record:
-            return len(window) + (member not in window)
-        window.pop(member, None)
-        window[member] = at
-        return len(window)
 
     def _sweep(self, now: float) -> None:
         self._since_sweep = 0

@@ -82,7 +82,7 @@ class DetectorStage(Stage):
         """Each detector's batch, then per message: nothing, the one finding, or their merge."""
         if not self.detectors:
             return [NOTHING] * len(items)
-        if len(items) < _BATCH_FROM:  # one or two messages: the batch screens cost more
+        if len(items) < _BATCH_FROM:  # a few messages: the batch screens cost more than they save
             columns = [[detector.detect(item) for item in items] for detector in self.detectors]
         else:
             columns = [detect_many(detector, items) for detector in self.detectors]

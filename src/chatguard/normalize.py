@@ -180,15 +180,64 @@ def fold_char(char: str) -> str:
     return "".join(out)
 
 
+class _FoldTable(dict[int, str]):
+    """`str.translate` table of `fold_char`, filled in as characters are first seen. Characters
+    whose folded form is not exactly one character (invisible ones, ligatures) are also noted
+    in `uneven`: only text holding one of those needs the per-character offset map."""
+
+    __slots__ = ("uneven",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.uneven: set[str] = set()
+
+    def __missing__(self, code: int) -> str:
+        char = chr(code)
+        folded = fold_char(char)
+        if len(folded) != 1:
+            self.uneven.add(char)
+        if len(self) < 65536:  # bounded like fold_char's cache: random text cannot grow it
+            self[code] = folded
+        return folded
+
+
+_FOLD = _FoldTable()
+# Slot setters: they build a NormalizedText without the frozen dataclass's __init__, which
+# costs more than the ASCII fold itself (one is made per message).
+_new = object.__new__
+_slots = vars(NormalizedText)  # the slots' member descriptors
+_set_original = _slots["original"].__set__
+_set_folded = _slots["folded"].__set__
+_set_origin = _slots["origin"].__set__
+
+
+def _make(original: str, folded: str, origin: tuple[int, ...] | None) -> NormalizedText:
+    result = _new(NormalizedText)
+    _set_original(result, original)
+    _set_folded(result, folded)
+    _set_origin(result, origin)
+    return result
+
+
 def normalize(text: str) -> NormalizedText:
     """Fold `text` for matching and keep the offset map back to the original."""
     if text.isascii():
-        return NormalizedText(text, text.lower(), None)
-    folded_parts: list[str] = []
+        return _make(text, text.lower(), None)
+    # One C-level pass through the fold table; when every character folds to exactly one
+    # character the offset map is the identity (kept as a tuple: non-ASCII text always has
+    # one, and `original_span` treats it as such).
+    folded = text.translate(_FOLD)
+    if _FOLD.uneven.isdisjoint(text):
+        return _make(text, folded, tuple(range(len(text))))
+    return _make(text, folded, _origin_map(text))
+
+
+def _origin_map(text: str) -> tuple[int, ...]:
     origin: list[int] = []
     for index, char in enumerate(text):
-        folded = fold_char(char)
-        if folded:
-            folded_parts.append(folded)
-            origin.extend([index] * len(folded))
-    return NormalizedText(text, "".join(folded_parts), tuple(origin))
+        width = len(fold_char(char))
+        if width == 1:
+            origin.append(index)
+        elif width:
+            origin.extend([index] * width)
+    return tuple(origin)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, NamedTuple, Protocol
 
 from chatguard.domain import Message, Span
-from chatguard.filter.skeleton import Skeleton
+from chatguard.filter.skeleton import Skeleton, skeletons
 from chatguard.normalize import NormalizedText
 from chatguard.taxonomy import Category
 
@@ -61,11 +61,22 @@ NOTHING = Detection()
 
 
 class Detector(Protocol):
-    """A synchronous detector: one message in, one detection out."""
+    """A synchronous detector: one message in, one detection out. A detector may also have
+    `detect_many(items) -> list[Detection]`, the same results for a batch (see `detect_many`
+    below), which is how the filter stages call it."""
 
     name: str
 
     def detect(self, item: FilterInput) -> Detection: ...
+
+
+def detect_many(detector: Detector, items: Sequence[FilterInput]) -> list[Detection]:
+    """`[detector.detect(i) for i in items]`, through the detector's batch form if it has one
+    (a batch can be screened at C level before any per-message work)."""
+    batch = getattr(detector, "detect_many", None)
+    if batch is not None:
+        return list(batch(items))
+    return [detector.detect(item) for item in items]
 
 
 def scores_from_spans(spans: Iterable[Span]) -> dict[Category, float]:
@@ -88,3 +99,20 @@ def prepare(
 
     normalized = normalized if normalized is not None else normalize(message.text)
     return FilterInput(message, normalized, skeleton(normalized), context or _NO_CONTEXT)
+
+
+_new_input = tuple.__new__
+
+
+def prepare_many(
+    messages: Sequence[Message],
+    normalized: Sequence[NormalizedText],
+    contexts: Sequence[Mapping[str, Any] | None],
+) -> list[FilterInput]:
+    """`prepare` for a batch: the skeletons are built together (see `skeletons`)."""
+    views = skeletons(normalized)
+    # tuple.__new__ skips the named tuple's Python-level __new__: one is made per message.
+    return [
+        _new_input(FilterInput, (m, n, k, c or _NO_CONTEXT))
+        for m, n, k, c in zip(messages, normalized, views, contexts, strict=True)
+    ]

@@ -8,6 +8,10 @@ gated by a keyword automaton so ordinary chat costs one automaton pass.
 from __future__ import annotations
 
 import re
+import re._constants as sre
+import re._parser as sre_parse
+from bisect import bisect_right
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -18,6 +22,7 @@ import yaml
 from chatguard.domain import Span
 from chatguard.errors import ConfigurationError
 from chatguard.filter.detection import NOTHING, Detection, FilterInput
+from chatguard.filter.skeleton import SEPARATOR, text_ends
 from chatguard.taxonomy import Category
 
 
@@ -61,6 +66,53 @@ def parse_cues(data: Any, *, source: str) -> CueSet:
     return CueSet(keywords, tuple(cues))
 
 
+def required_literals(pattern: re.Pattern[str]) -> frozenset[str] | None:
+    """Strings of which every match of `pattern` holds at least one (read from the parsed
+    pattern: a run of literal characters, or the alternatives of a group, each of which must
+    hold one), or None when the pattern requires no literal text (or ignores case)."""
+    if pattern.flags & re.IGNORECASE:
+        return None
+    return _required(sre_parse.parse(pattern.pattern, pattern.flags).data)
+
+
+def _required(items: list[tuple[Any, Any]]) -> frozenset[str] | None:
+    options: list[frozenset[str]] = []
+    run: list[str] = []
+    for op, av in items:
+        if op is sre.LITERAL:
+            run.append(chr(av))
+            continue
+        if run:
+            options.append(frozenset({"".join(run)}))
+            run = []
+        needed = _required_one(op, av)
+        if needed is not None:
+            options.append(needed)
+    if run:
+        options.append(frozenset({"".join(run)}))
+    if not options:
+        return None
+    # Any one requirement will do; the one with the longest shortest string screens best.
+    return max(options, key=lambda strings: (min(map(len, strings)), -len(strings)))
+
+
+def _required_one(op: Any, av: Any) -> frozenset[str] | None:
+    if op is sre.SUBPATTERN:
+        _, add_flags, _, sub = av
+        return None if add_flags & sre.SRE_FLAG_IGNORECASE else _required(sub.data)
+    if op is sre.BRANCH:
+        parts = [_required(branch.data) for branch in av[1]]
+        if any(part is None for part in parts):
+            return None
+        return frozenset().union(*parts)  # type: ignore[arg-type]
+    if op in (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT):
+        low, _, sub = av
+        return _required(sub.data) if low >= 1 else None
+    if op is sre.IN and av and all(item_op is sre.LITERAL for item_op, _ in av):
+        return frozenset(chr(code) for _, code in av)
+    return None
+
+
 class InjectionDetector:
     """Scores `prompt_injection` from weighted cues."""
 
@@ -73,6 +125,38 @@ class InjectionDetector:
             automaton.add_word(keyword, keyword)
         automaton.make_automaton()
         self._keywords = automaton
+        # Each cue is tried only on text holding one of its required strings (read from its
+        # pattern); a cue that has none is always tried.
+        self._always = frozenset(
+            index
+            for index, cue in enumerate(self.cues.cues)
+            if required_literals(cue.pattern) is None
+        )
+        screen: Any = ahocorasick.Automaton()
+        by_literal: dict[str, set[int]] = {}
+        for index, cue in enumerate(self.cues.cues):
+            for literal in required_literals(cue.pattern) or ():
+                by_literal.setdefault(literal, set()).add(index)
+        for literal, indices in by_literal.items():
+            screen.add_word(literal, frozenset(indices))
+        if by_literal:
+            screen.make_automaton()
+        self._screen = screen if by_literal else None
+
+    def detect_many(self, items: Sequence[FilterInput]) -> list[Detection]:
+        """`detect` for a batch: one automaton pass over the batch's joined texts finds the few
+        messages holding a keyword; only those are matched against the cues."""
+        texts = [item.normalized.folded for item in items]
+        joined = SEPARATOR.join(texts)  # no keyword holds the separator: none spans two texts
+        found = [NOTHING] * len(items)
+        ends = text_ends(texts)
+        index = -1
+        for end, _ in self._keywords.iter(joined):
+            if index >= 0 and end < ends[index]:
+                continue  # this text is done already
+            index = bisect_right(ends, end)
+            found[index] = self.detect(items[index])
+        return found
 
     def detect(self, item: FilterInput) -> Detection:
         text = item.normalized.folded
@@ -80,9 +164,15 @@ class InjectionDetector:
             break
         else:
             return NOTHING
+        tried = set(self._always)
+        if self._screen is not None:
+            for _, indices in self._screen.iter(text):
+                tried |= indices
         spans = []
         remaining = 1.0
-        for cue in self.cues.cues:
+        for index, cue in enumerate(self.cues.cues):
+            if index not in tried:
+                continue  # the text lacks every string the cue requires
             match = cue.pattern.search(text)
             if match is None:
                 continue

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from bisect import bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -20,6 +21,7 @@ import phonenumbers
 
 from chatguard.domain import Span
 from chatguard.filter.detection import NOTHING, Detection, FilterInput, scores_from_spans
+from chatguard.filter.skeleton import SEPARATOR, text_ends
 from chatguard.taxonomy import Category
 
 EMAIL = "EMAIL_ADDRESS"
@@ -114,6 +116,10 @@ class Recognizer:
     validate: Callable[[str], bool] | None = None
     min_digits: int = 0
     hint: re.Pattern[str] | None = None
+    #: A pattern that finds something in every text `pattern` finds something in, led by a
+    #: literal or a digit so the regex engine skips ahead: the batch screen (`detect_many`)
+    #: passes over texts it does not match. None: no screen beyond `min_digits`.
+    screen: re.Pattern[str] | None = None
 
 
 _STREET_SUFFIX = (
@@ -125,6 +131,9 @@ _EUROPEAN_STREET = (
     r"plein|utca|ulica|ul"
 )
 
+#: A letter right before a digit, as an IBAN starts ("de89...").
+_LETTER_DIGIT = re.compile(r"\d(?<=[a-z]\d)")
+
 RECOGNIZERS: tuple[Recognizer, ...] = (
     Recognizer(
         EMAIL,
@@ -132,17 +141,31 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
             r"(?<![\w.+-])[a-z0-9][a-z0-9._%+-]*@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,24}\b"
         ),
         hint=re.compile(r"\w@[a-z0-9-]+\.[a-z0-9]"),  # not "@streamer hi"
+        screen=re.compile(r"@(?<=\w@)[a-z0-9-]+\.[a-z0-9]"),
     ),
     # IBANs written compact or in groups of four; the second grouped form leaves out a short
     # last group, in case a short word follows the number ("... 1234 to").
-    Recognizer(IBAN, re.compile(r"\b[a-z]{2}\d{2}[a-z0-9]{11,30}\b"), iban_ok, min_digits=4),
+    Recognizer(
+        IBAN,
+        re.compile(r"\b[a-z]{2}\d{2}[a-z0-9]{11,30}\b"),
+        iban_ok,
+        min_digits=4,
+        screen=_LETTER_DIGIT,
+    ),
     Recognizer(
         IBAN,
         re.compile(r"\b[a-z]{2}\d{2}(?: [a-z0-9]{4}){2,7}(?: [a-z0-9]{1,3})?\b"),
         iban_ok,
         min_digits=4,
+        screen=_LETTER_DIGIT,
     ),
-    Recognizer(IBAN, re.compile(r"\b[a-z]{2}\d{2}(?: [a-z0-9]{4}){2,7}\b"), iban_ok, min_digits=4),
+    Recognizer(
+        IBAN,
+        re.compile(r"\b[a-z]{2}\d{2}(?: [a-z0-9]{4}){2,7}\b"),
+        iban_ok,
+        min_digits=4,
+        screen=_LETTER_DIGIT,
+    ),
     Recognizer(
         CARD,
         # Contiguous, in groups of four, or grouped 4-6-5 (American Express).
@@ -167,12 +190,14 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
         ip_ok,
         min_digits=4,
         hint=re.compile(r"\d\.\d{1,3}\.\d"),
+        screen=re.compile(r"\d\.\d{1,3}\.\d"),
     ),
     Recognizer(
         IP,
         re.compile(r"(?<![\w:])(?:[0-9a-f]{1,4}:){2,7}:?(?::?[0-9a-f]{1,4}){1,7}(?![\w:])"),
         ip_ok,
         hint=re.compile(r"[0-9a-f]:[0-9a-f:]*:"),
+        screen=re.compile(r":(?<=[0-9a-f]:)[0-9a-f:]*:"),
     ),
     Recognizer(
         ADDRESS,
@@ -181,6 +206,10 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
             r"(?:,? ?(?:apt|apartment|suite|ste|unit|#)\.? ?\w+)?"
         ),
         min_digits=1,
+        # a number, then up to four words and a street suffix (the pattern, led by a digit)
+        screen=re.compile(
+            r"\d[a-z]?(?: [a-z][\w'.-]*){1,4} (?:" + _STREET_SUFFIX + r")\b",
+        ),
     ),
     Recognizer(
         ADDRESS,
@@ -189,6 +218,7 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
             r"|\b(?:rua|rue|via|calle|avenida|av\.|avenue|ulica|strada) (?:[\w'.-]+ ){1,4}\d{1,5}\b"
         ),
         min_digits=1,
+        screen=re.compile(r"\d(?<= \d)"),  # either form has a number after a space
         # A street word before a house number, or a Romance street word at all.
         hint=re.compile(
             r"(?:" + _EUROPEAN_STREET + r")\.? \d"
@@ -199,10 +229,29 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
 
 #: Digits or '@': without one, nothing here can match (street names alone are not matched).
 _MAY_HOLD_PII = re.compile(r"[\d@]")
+#: The same, and the rest of its text in a batch's joined texts: one match per text at most.
+_DIGIT_OR_AT_TO_END = re.compile(r"[\d@][^\x00]*")
 MIN_PHONE_DIGITS = 7
 MAX_PHONE_DIGITS = 15  # E.164
-#: A link: a token with a scheme, "www." or a domain followed by a path.
-_LINKISH = re.compile(r"[^\s@]*(?:://|www\.|\.[a-z]{2,}/)[^\s@]*")
+#: A link: a token with a scheme, "www." or a domain followed by a path. Tried only where a
+#: token starts (the lookbehind), so a long token without one is not rescanned from each of
+#: its characters.
+_LINKISH = re.compile(r"(?<![^\s@])[^\s@]*?(?:://|www\.|\.[a-z]{2,}/)[^\s@]*")
+
+
+def _without_links(text: str) -> str:
+    """Numbers inside links (status ids, video ids) are not anyone's phone or card: the links
+    are blanked out with spaces, which keeps every offset."""
+    if "/" not in text:
+        return text
+    return _LINKISH.sub(lambda m: " " * len(m.group(0)), text)
+
+
+def _digits(text: str) -> int:
+    raw = text.encode("utf-8", "surrogatepass")
+    return len(raw) - len(raw.translate(None, b"0123456789"))
+
+
 #: Where a phone number may be: seven or more digits close together, with what may lead or
 #: trail them. Only these stretches are handed to phonenumbers, not the whole message.
 _PHONE_STRETCH = re.compile(
@@ -232,8 +281,42 @@ class PiiDetector:
         self.regions = tuple(regions)
         self.recognizers = tuple(r for r in recognizers if r.entity in self.entities)
 
+    def detect_many(self, items: Sequence[FilterInput]) -> list[Detection]:
+        """`detect` for a batch: one regex pass over the joined texts finds the messages with a
+        digit or an '@' (a third of chat), and each recognizer's `screen` leaves out most of
+        those before any recognizer runs."""
+        texts = [item.normalized.folded for item in items]
+        found = [NOTHING] * len(items)
+        ends = text_ends(texts)
+        for match in _DIGIT_OR_AT_TO_END.finditer(SEPARATOR.join(texts)):
+            index = bisect_right(ends, match.start())
+            text = _without_links(texts[index])
+            digits = _digits(text)
+            if self._may_match(text, digits):
+                normalized = items[index].normalized
+                found[index] = self._detection(self._find(text, digits, normalized.original_span))
+        return found
+
+    def _may_match(self, text: str, digits: int) -> bool:
+        """Could `_find` find anything? False only when no recognizer can match."""
+        if digits >= MIN_PHONE_DIGITS and PHONE in self.entities:
+            return True
+        for recognizer in self.recognizers:
+            # `_find` runs a recognizer only when its hint matches too: the screen first (it
+            # skips ahead), then the hint on what is left.
+            if (
+                digits >= recognizer.min_digits
+                and (recognizer.screen is None or recognizer.screen.search(text))
+                and (recognizer.hint is None or recognizer.hint.search(text))
+            ):
+                return True
+        return False
+
     def detect(self, item: FilterInput) -> Detection:
-        spans = self.find(item.normalized.folded, item.normalized.original_span)
+        return self._detection(self.find(item.normalized.folded, item.normalized.original_span))
+
+    @staticmethod
+    def _detection(spans: list[Span]) -> Detection:
         if not spans:
             return NOTHING
         reasons = tuple(dict.fromkeys(f"pii:{s.label}" for s in spans))
@@ -247,12 +330,15 @@ class PiiDetector:
         """Every PII span in `text` (lowercase folded text; `to_original` maps spans back)."""
         if not _MAY_HOLD_PII.search(text):
             return []
-        if "/" in text:
-            # Numbers inside links (status ids, video ids) are not anyone's phone or card. Blank
-            # the links out with spaces, which keeps every offset.
-            text = _LINKISH.sub(lambda m: " " * len(m.group(0)), text)
-        raw = text.encode("utf-8")
-        digits = len(raw) - len(raw.translate(None, b"0123456789"))
+        text = _without_links(text)
+        return self._find(text, _digits(text), to_original)
+
+    def _find(
+        self,
+        text: str,
+        digits: int,
+        to_original: Callable[[int, int], tuple[int, int]] | None,
+    ) -> list[Span]:
         found: list[tuple[int, int, str]] = []
         # Card-, SSN-, IBAN- and IP-shaped numbers are not phone numbers, even when their
         # checksum fails (a mistyped card is still not a phone).

@@ -72,14 +72,37 @@ class ChannelRules:
         )
         self._regexes = [(rule, rule.compile()) for rule in channel.regexes]
 
+    def scan_many(self, items: Sequence[FilterInput]) -> list[Detection]:
+        """`scan` for a batch: one automaton pass per matcher over the batch's joined collapsed
+        views finds the messages with a candidate term and the terms; only those candidates
+        are confirmed (with regex rules, every message is scanned)."""
+        if self._regexes:
+            return [self.scan(item) for item in items]
+        texts = [item.skeleton.collapsed for item in items]
+        per_matcher = [(matcher, matcher.candidates(texts)) for matcher in self._matchers]
+        found = [NOTHING] * len(items)
+        for index in sorted({i for _, candidates in per_matcher for i in candidates}):
+            item = items[index]
+            hits: list[TermHit] = []
+            for matcher, candidates in per_matcher:
+                if index in candidates:
+                    hits.extend(matcher.confirm(item.skeleton, candidates[index]))
+            found[index] = self._detection(item, hits)
+        return found
+
     def scan(self, item: FilterInput) -> Detection:
         """Every blocked term and regex rule that matches, minus what a permitted term covers."""
         hits: list[TermHit] = []
         for matcher in self._matchers:
             hits.extend(matcher.find(item.skeleton))
+        return self._detection(item, hits)
+
+    def _detection(self, item: FilterInput, hits: list[TermHit]) -> Detection:
         if hits and self._permitted is not None:
             allowed = self._permitted.find(item.skeleton)
             hits = [h for h in hits if not _covered(h, allowed)]
+        if not hits and not self._regexes:
+            return NOTHING
         spans = _strongest_per_place(_term_span(item, hit) for hit in hits)
         for rule, regex in self._regexes:
             for match in regex.finditer(item.normalized.folded):
@@ -189,3 +212,19 @@ class RuleDetector:
 
     def detect(self, item: FilterInput) -> Detection:
         return self.engine.for_channel(item.message.channel_id).scan(item)
+
+    def detect_many(self, items: Sequence[FilterInput]) -> list[Detection]:
+        """`detect` for a batch, each channel's messages scanned together."""
+        channels: dict[str, list[int]] = {}
+        for index, item in enumerate(items):
+            channels.setdefault(item.message.channel_id, []).append(index)
+        if len(channels) == 1:
+            return self.engine.for_channel(items[0].message.channel_id).scan_many(items)
+        found = [NOTHING] * len(items)
+        for channel, indices in channels.items():
+            rules = self.engine.for_channel(channel)
+            for index, detection in zip(
+                indices, rules.scan_many([items[i] for i in indices]), strict=True
+            ):
+                found[index] = detection
+        return found

@@ -20,7 +20,12 @@ to the original text.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
+from collections.abc import Sequence
+from itertools import accumulate
 from typing import NamedTuple
+
+import numpy as np
 
 from chatguard.normalize import NormalizedText
 
@@ -154,10 +159,184 @@ def _collapse_ascii(raw: bytes) -> str:
     return raw.decode("ascii")
 
 
+#: Joins a batch's texts into one string for the vectorized passes. It is in none of the
+#: character classes below (so no match crosses from one text into the next) and no view holds
+#: it (the views turn it into a space); a text that holds it is built on its own.
+SEPARATOR = "\x00"
+
+
+def _byte_classes(**classes: str) -> bytes:
+    """A byte table mapping each ASCII character to the letter of the first one-character
+    pattern it matches (`#` if none): the vectorized checks below work on this small alphabet,
+    derived from the regular expressions above so that the two paths cannot disagree."""
+    compiled = [(re.compile(pattern), name) for name, pattern in classes.items()]
+    table = bytearray(b"#" * 256)
+    for code in range(128):
+        for regex, name in compiled:
+            if regex.fullmatch(chr(code)):
+                table[code] = ord(name)
+                break
+    table[0] = ord("#")  # the separator: a boundary, as the start and end of a text are
+    return bytes(table)
+
+
+#: Lone letters: `a` (a letter or digit of `_SPACED_LETTERS`), ` ` (spacing), `#` (other).
+_SPACED_CLASSES = _byte_classes(a=r"[a-z0-9@$]", s=_SPACING.pattern[:-1]).replace(b"s", b" ")
+#: `_SPACED_GATE` on that alphabet, led by a boundary so the regex engine can skip ahead to
+#: each space or boundary instead of trying every position.
+_SPACED_GATE_CLASSES = re.compile(rb"[ #]a +a(?!a)")
+#: A leet character, and the rest of its text (one match per text at most).
+_LEET_IN_TEXT = re.compile(rb"[0-9@$+!|*][^\x00]*")
+_SPACE_KEEP_SEP = b"\x00" + _ASCII_SPACE_BYTES[1:]
+
+
+_new_skeleton = tuple.__new__
+_plus_one = (1).__add__
+
+
+def text_ends(texts: Sequence[str]) -> list[int]:
+    """Where each text of `SEPARATOR.join(texts)` ends, its separator included: the text
+    holding position p is `bisect_right(ends, p)`. (C-level: map and accumulate.)"""
+    return list(accumulate(map(_plus_one, map(len, texts))))
+
+
+def skeletons(batch: Sequence[NormalizedText]) -> list[Skeleton]:
+    """`[skeleton(n) for n in batch]`, built for the whole batch at once.
+
+    The texts are joined and the checks and mappings run once over the whole batch at C level:
+    which texts may hold spaced-out letters or leetspeak (most hold neither, and skip those
+    steps), the space mapping, vowel blinding and run collapsing (vectorized with numpy), so a
+    message costs a few C calls instead of a Python-level replace loop per repeated character.
+    """
+    count = len(batch)
+    if count < 4:
+        return [skeleton(n) for n in batch]
+    views: list[tuple[str, str, tuple[int, ...] | None] | None] = [None] * count
+    ascii_at: list[int] = []
+    other_at: list[int] = []
+    for index, normalized in enumerate(batch):
+        folded = normalized.folded
+        if SEPARATOR in folded:
+            continue  # built on its own below
+        (ascii_at if folded.isascii() else other_at).append(index)
+    if ascii_at:
+        _ascii_views([batch[i].folded for i in ascii_at], ascii_at, views)
+    if other_at:
+        _other_views([batch[i].folded for i in other_at], other_at, views)
+    result = []
+    for normalized, view in zip(batch, views, strict=True):
+        if view is None:
+            result.append(skeleton(normalized))
+        else:
+            # tuple.__new__ skips the named tuple's Python-level __new__ (one per message)
+            result.append(
+                _new_skeleton(Skeleton, (normalized, view[0], " " + view[1] + " ", view[2]))
+            )
+    return result
+
+
+def _ascii_views(
+    texts: list[str],
+    at: list[int],
+    views: list[tuple[str, str, tuple[int, ...] | None] | None],
+) -> None:
+    """The views of ASCII texts (no separator inside)."""
+    raw = SEPARATOR.join(texts).encode("ascii")
+    ends = text_ends(texts)
+    own: set[int] = set()  # texts whose spaced-out letters are joined: built on their own
+    # led by a boundary for the first text; a match's lone letter is at its start + 1 - 1
+    for match in _SPACED_GATE_CLASSES.finditer(b"#" + raw.translate(_SPACED_CLASSES)):
+        index = bisect_right(ends, match.start())
+        if index not in own and _join_spaced(texts[index])[1] is not None:
+            own.add(index)
+    changed = False
+    for match in _LEET_IN_TEXT.finditer(raw):
+        index = bisect_right(ends, match.start())
+        if index not in own:
+            text = texts[index]
+            read = unleet(text)
+            if read != text:
+                texts[index] = read
+                changed = True
+    if changed:  # leetspeak keeps the length: the offsets stay
+        raw = SEPARATOR.join(texts).encode("ascii")
+    spaced = raw.translate(_SPACE_KEEP_SEP)
+    blind = np.frombuffer(spaced.translate(_VOWEL_BLIND_BYTES), dtype=np.uint8)
+    spaced_all = spaced.decode("ascii").split(SEPARATOR)
+    collapsed_all = _collapse_runs(blind).tobytes().decode("ascii").split(SEPARATOR)
+    for position, index in enumerate(at):
+        if position not in own:
+            views[index] = (spaced_all[position], collapsed_all[position], None)
+
+
+def _other_views(
+    texts: list[str],
+    at: list[int],
+    views: list[tuple[str, str, tuple[int, ...] | None] | None],
+) -> None:
+    """The views of other texts: per-message steps, run collapsing batched."""
+    spaced_list = []
+    maps = []
+    for folded in texts:
+        text, to_folded = _join_spaced(folded)
+        if _LEET_GATE.search(text):
+            text = unleet(text)
+        spaced_list.append(_NON_WORD.sub(" ", text))  # the separator cannot survive this
+        maps.append(to_folded)
+    joined = SEPARATOR.join(spaced_list).translate(_VOWEL_BLIND)
+    wide = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    collapsed_all = (
+        _collapse_runs(wide).tobytes().decode("utf-32-le", "surrogatepass").split(SEPARATOR)
+    )
+    for position, index in enumerate(at):
+        views[index] = (spaced_list[position], collapsed_all[position], maps[position])
+
+
+def _collapse_runs(codes: np.ndarray) -> np.ndarray:
+    """`codes` with every run of one character cut to one; separators are never merged (two in
+    a row hold an empty text between them)."""
+    if len(codes) < 2:
+        return codes
+    keep = np.empty(len(codes), dtype=bool)
+    keep[0] = True
+    np.not_equal(codes[1:], codes[:-1], out=keep[1:])
+    keep |= codes == 0
+    return codes[keep]
+
+
+class _WordReadings(dict[str, str]):
+    """Each space-separated word as `unleet` reads it, filled in as words are first seen: chat
+    repeats its words, and `str.join(map(...))` over a dict is a C-level loop where the regex
+    and its callback ran per word. Bounded: cleared when full."""
+
+    __slots__ = ()
+    limit = 65536
+
+    def __missing__(self, word: str) -> str:
+        if word.isalpha() or not _LEET_GATE.search(word) or not _HAS_LETTER.search(word):
+            read = word  # no leet character, or no letter for one to sit in: nothing to read
+        else:
+            read = _LEET_TOKEN.sub(_unleet, word)
+        if len(self) >= self.limit:
+            self.clear()
+        self[word] = read
+        return read
+
+
+_UNLEET_WORDS = _WordReadings()
+_read_word = _UNLEET_WORDS.__getitem__
+
+
 def unleet(text: str) -> str:
     """Read leetspeak inside the words of folded text ("f4ck" -> "fAck", "$hit" -> "shit");
     the length does not change."""
-    return _LEET_TOKEN.sub(_unleet, text)
+    # A space is no token character, so each space-separated word reads on its own.
+    return " ".join(map(_read_word, text.split(" ")))
+
+
+def clear_caches() -> None:
+    """Forget the cached word readings (benchmarks start cold with this)."""
+    _UNLEET_WORDS.clear()
 
 
 def collapse(text: str) -> str:

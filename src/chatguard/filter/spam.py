@@ -19,6 +19,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import compress
 
 from chatguard.domain import Role, Span
 from chatguard.filter.detection import NOTHING, Detection, FilterInput, scores_from_spans
@@ -50,9 +51,13 @@ _MENTION = re.compile(r"(?<!\w)@\w+")
 _DIGITS_TO_SPACE = bytes(32 if 48 <= c <= 57 else c for c in range(256))
 _DIGITS = re.compile(r"\d")
 _UPPER_BYTES = bytes(range(65, 91))
+_NOT_UPPER_OR_SEPARATOR = bytes(c for c in range(1, 256) if not 65 <= c <= 90)
 _LOWER_BYTES = bytes(range(97, 123))
+_PRINTS_MAX = 65536
+_ONE_LESS_THAN = (1).__lt__
 #: A link needs a scheme, "www." or a dot between letters ("site.xyz"); most chat has none.
-_MAY_HOLD_LINK = re.compile(r"[a-z0-9-]\.[a-z]|://", re.IGNORECASE)
+#: (Written to start with a literal, so the regex engine skips ahead to each '.' or ':'.)
+_MAY_HOLD_LINK = re.compile(r"\.(?<=[a-z0-9-]\.)[a-z]|://", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -81,30 +86,40 @@ class SpamConfig:
     exempt_roles: frozenset[Role] = frozenset({Role.BROADCASTER, Role.MODERATOR})
 
 
-@dataclass(slots=True)
-class _Plan:
-    item: FilterInput
-    spans: list[Span]
-    observations: list[Observation]
-    kinds: list[str]  # what each observation measures: rate, repeat, raid or link
-    whole: tuple[int, int]
-
-
 def fingerprint(item: FilterInput) -> str:
     """The near-duplicate key of a message: its distinct normalized words, digits dropped."""
-    collapsed = item.skeleton.collapsed
+    words = _words_key(item.skeleton.collapsed)
+    return item.normalized.folded.strip() if words is None else words
+
+
+def _words_key(collapsed: str) -> str | None:
+    """The distinct words of a collapsed view, digits dropped and sorted; None if it has none."""
     if collapsed.isascii():
         collapsed = collapsed.encode("ascii").translate(_DIGITS_TO_SPACE).decode("ascii")
     else:
         collapsed = _DIGITS.sub(" ", collapsed)
     words = collapsed.split()
     if not words:
-        return item.normalized.folded.strip()
+        return None
     return " ".join(sorted(set(words)))
 
 
+def _upper_counts(texts: list[str]) -> list[int]:
+    """The ASCII capitals in each text (as `_caps` counts them), for the batch in one C-level
+    pass over the joined texts; per text only if a text holds the separator."""
+    joined = "\x00".join(texts)
+    if joined.count("\x00") == len(texts) - 1:
+        kept = joined.encode("utf-8", "surrogatepass").translate(None, _NOT_UPPER_OR_SEPARATOR)
+        return [len(part) for part in kept.split(b"\x00")]
+    return [
+        len(t.encode("utf-8", "surrogatepass"))
+        - len(t.encode("utf-8", "surrogatepass").translate(None, _UPPER_BYTES))
+        for t in texts
+    ]
+
+
 def _digest(text: str) -> str:
-    return hashlib.blake2b(text.encode("utf-8"), digest_size=8).hexdigest()
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
 
 
 def _host_allowed(host: str, allowlist: frozenset[str]) -> bool:
@@ -121,6 +136,10 @@ class SpamDetector:
         self.state: SpamState = state if state is not None else InMemorySpamState()
         self.config = config or SpamConfig()
         self._char_run = re.compile(rf"(\S)\1{{{self.config.char_run - 1},}}")
+        #: fingerprint key and raid eligibility per collapsed view: chat repeats itself
+        self._prints: dict[str, tuple[str, bool]] = {}
+        #: the per-message checks' spans and link count per text (spans are immutable)
+        self._checked: dict[str, tuple[tuple[Span, ...], int]] = {}
 
     @property
     def synchronous(self) -> bool:
@@ -128,68 +147,111 @@ class SpamDetector:
         return isinstance(self.state, InMemorySpamState)
 
     async def detect_many(self, items: Sequence[FilterInput]) -> list[Detection]:
-        plans = [self._plan(item) for item in items]
-        observations = [o for plan in plans for o in plan.observations]
+        spans, planned, owners = self._plan(items)
+        observations = [Observation(*o) for o in planned]
         counts = await self.state.observe(observations) if observations else []
-        return self._finish(plans, counts)
+        return self._finish(items, spans, observations, owners, counts)
 
     def detect_many_now(self, items: Sequence[FilterInput]) -> list[Detection]:
         """`detect_many` without awaiting; only for the in-process state."""
         if not isinstance(self.state, InMemorySpamState):
             raise TypeError("detect_many_now needs the in-process state; await detect_many")
-        plans = [self._plan(item) for item in items]
-        observations = [o for plan in plans for o in plan.observations]
+        spans, observations, owners = self._plan(items)
+        # Plain tuples: the in-process state only unpacks them (no named tuple to make).
         counts = self.state.observe_now(observations) if observations else []
-        return self._finish(plans, counts)
+        return self._finish(items, spans, observations, owners, counts)
 
     def detect(self, item: FilterInput) -> Detection:
         return self.detect_many_now([item])[0]
 
     # -- per message -------------------------------------------------------------------------
 
-    def _plan(self, item: FilterInput) -> _Plan:
+    def _plan(
+        self, items: Sequence[FilterInput]
+    ) -> tuple[list[list[Span]], list[tuple[str, str, float, float, bool]], list[int]]:
+        """Each message's stateless findings, and the window observations of the batch (as
+        plain tuples in `Observation` order) with the message each belongs to."""
         config = self.config
-        text = item.message.text
-        whole = (0, len(text))
-        spans: list[Span] = []
-        roles = item.message.roles
-        if roles and not roles.isdisjoint(config.exempt_roles):
-            return _Plan(item, spans, [], [], whole)
-        self._caps(text, spans)
-        self._floods(item, spans)
-        links = self._links(text, spans)
-        if "@" in text:
-            self._mentions(text, spans)
-        record = not item.context.get(STATELESS_KEY, False)
-        message, channel, user = item.message, item.message.channel_id, item.message.user_id
-        at = message.timestamp
-        words = fingerprint(item)
-        # Short fingerprints are their own key; long ones are hashed to keep keys small.
-        print_ = words if len(words) <= 48 else _digest(words)
-        observations = [
-            Observation(f"rate:{channel}:{user}", message.id, at, config.rate_window_s, record),
-            Observation(
-                f"repeat:{channel}:{user}:{print_}", message.id, at, config.repeat_window_s, record
-            ),
-        ]
-        kinds = ["rate", "repeat"]
-        if len(words) >= config.raid_min_chars:
-            observations.append(
-                Observation(f"raid:{channel}:{print_}", user, at, config.raid_window_s, record)
+        exempt = config.exempt_roles
+        caps_min = config.caps_min_letters
+        token_repeat = config.token_repeat
+        char_run = config.char_run - 1
+        rate_s, repeat_s = config.rate_window_s, config.repeat_window_s
+        raid_s, link_s = config.raid_window_s, config.link_window_s
+        raid_min = config.raid_min_chars
+        prints, checked = self._prints, self._checked
+        texts = [item.message.text for item in items]
+        uppers = _upper_counts(texts)
+        spans_of: list[list[Span]] = []
+        observations: list[tuple[str, str, float, float, bool]] = []
+        owners: list[int] = []  # per observation: the message's index
+        observe, own = observations.append, owners.append
+        for index, item in enumerate(items):
+            spans: list[Span] = []
+            spans_of.append(spans)
+            message = item.message
+            roles = message.roles
+            if roles and not roles.isdisjoint(exempt):
+                continue
+            text = texts[index]
+            skeleton = item.skeleton
+            seen = checked.get(text)
+            if seen is not None:  # the same text again: its own checks say the same
+                spans.extend(seen[0])
+                links = seen[1]
+            else:
+                # Each check is gated by a C-level test most chat fails (see the methods).
+                if uppers[index] >= caps_min:
+                    self._caps(text, spans)
+                if len(skeleton.spaced) + 2 - len(skeleton.collapsed) >= char_run:
+                    self._floods(item, spans)
+                if text.count(" ") + 1 >= token_repeat:
+                    self._emotes(text, spans)
+                links = self._links(text, spans) if "." in text else 0
+                if "@" in text:
+                    self._mentions(text, spans)
+                if len(checked) >= _PRINTS_MAX:
+                    checked.clear()
+                checked[text] = (tuple(spans), links)
+            context = item.context
+            record = not context.get(STATELESS_KEY, False) if context else True
+            channel, user, at, member = (
+                message.channel_id,
+                message.user_id,
+                message.timestamp,
+                message.id,
             )
-            kinds.append("raid")
-        if links:
-            observations.append(
-                Observation(f"link:{channel}:{user}", message.id, at, config.link_window_s, record)
-            )
-            kinds.append("link")
-        return _Plan(item, spans, observations, kinds, whole)
+            collapsed = skeleton.collapsed
+            known = prints.get(collapsed)
+            if known is None:
+                words = _words_key(collapsed)
+                cacheable = words is not None  # else it depends on more than `collapsed`
+                if words is None:
+                    words = item.normalized.folded.strip()
+                # Short fingerprints are their own key; long ones are hashed to keep keys small.
+                known = (words if len(words) <= 48 else _digest(words), len(words) >= raid_min)
+                if cacheable:
+                    if len(prints) >= _PRINTS_MAX:
+                        prints.clear()
+                    prints[collapsed] = known
+            print_, raid = known
+            observe((f"rate:{channel}:{user}", member, at, rate_s, record))
+            observe((f"repeat:{channel}:{user}:{print_}", member, at, repeat_s, record))
+            own(index)
+            own(index)
+            if raid:
+                observe((f"raid:{channel}:{print_}", user, at, raid_s, record))
+                own(index)
+            if links:
+                observe((f"link:{channel}:{user}", member, at, link_s, record))
+                own(index)
+        return spans_of, observations, owners
 
     def _caps(self, text: str, spans: list[Span]) -> None:
         config = self.config
         if len(text) < config.caps_min_letters:
             return
-        raw = text.encode("utf-8")
+        raw = text.encode("utf-8", "surrogatepass")
         upper = len(raw) - len(raw.translate(None, _UPPER_BYTES))
         if upper < config.caps_min_letters:
             return
@@ -198,18 +260,19 @@ class SpamDetector:
             spans.append(Span(0, len(text), Category.SPAM, "caps", config.caps_score))
 
     def _floods(self, item: FilterInput, spans: list[Span]) -> None:
+        """A long run of one character. `_plan` calls this only when the collapsed view is
+        shorter than the spaced one by `char_run - 1` or more: a long run shortens it by at
+        least its length, so a message that lost less cannot hold one."""
         config = self.config
         text = item.message.text
-        skeleton = item.skeleton
-        # A long run of one character shortens the collapsed view by at least its length; a
-        # message that lost less cannot hold one (cheaper than the backreference regex).
-        lost = len(skeleton.spaced) + 2 - len(skeleton.collapsed)
-        run = self._char_run.search(text) if lost >= config.char_run - 1 else None
+        run = self._char_run.search(text)
         if run:
             score = 0.8 if run.end() - run.start() >= 4 * config.char_run else 0.5
             spans.append(Span(run.start(), run.end(), Category.SPAM, "char_flood", score))
-        if text.count(" ") + 1 < config.token_repeat:
-            return
+
+    def _emotes(self, text: str, spans: list[Span]) -> None:
+        """One word or emote repeated: only for messages of `token_repeat` words or more."""
+        config = self.config
         tokens = text.split()
         if len(tokens) < config.token_repeat or len(set(tokens)) > 0.4 * len(tokens):
             return  # varied words: not a flood (a set is cheaper than counting each word)
@@ -246,7 +309,14 @@ class SpamDetector:
 
     # -- with the windows' counts ------------------------------------------------------------
 
-    def _finish(self, plans: list[_Plan], counts: list[int]) -> list[Detection]:
+    def _finish(
+        self,
+        items: Sequence[FilterInput],
+        spans_of: list[list[Span]],
+        observations: Sequence[tuple[str, str, float, float, bool]],
+        owners: list[int],
+        counts: list[int],
+    ) -> list[Detection]:
         config = self.config
         # The count each window may reach before it means anything (most never do).
         allowed = {
@@ -255,21 +325,22 @@ class SpamDetector:
             "raid": config.raid_min_users - 1,
             "link": config.link_max,
         }
-        detections = []
-        position = 0
-        for plan in plans:
-            spans = plan.spans
-            for kind in plan.kinds:
-                count = counts[position]
-                position += 1
-                if count > allowed[kind]:
-                    score = self._window_score(kind, count)
-                    spans.append(Span(*plan.whole, Category.SPAM, kind, score))
-            if not spans:
-                detections.append(NOTHING)
-                continue
+        # Most counts are 1 (a message alone in its window): only the others are looked at,
+        # picked out at C level.
+        for position in compress(range(len(counts)), map(_ONE_LESS_THAN, counts)):
+            key = observations[position][0]
+            kind = key[: key.index(":")]
+            count = counts[position]
+            if count > allowed[kind]:
+                owner = owners[position]
+                score = self._window_score(kind, count)
+                whole = len(items[owner].message.text)
+                spans_of[owner].append(Span(0, whole, Category.SPAM, kind, score))
+        detections = [NOTHING] * len(spans_of)
+        for index in compress(range(len(spans_of)), spans_of):  # the messages with spans
+            spans = spans_of[index]
             reasons = tuple(dict.fromkeys(f"spam:{s.label}" for s in spans))
-            detections.append(Detection(scores_from_spans(spans), tuple(spans), reasons))
+            detections[index] = Detection(scores_from_spans(spans), tuple(spans), reasons)
         return detections
 
     def _window_score(self, kind: str, count: int) -> float:

@@ -13,6 +13,7 @@ also requires the letter repeats the term has ("ass" needs two s's, so the word 
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -23,7 +24,14 @@ import ahocorasick
 import yaml
 
 from chatguard.errors import ConfigurationError
-from chatguard.filter.skeleton import DISGUISED_VOWELS, Skeleton, collapse, unleet
+from chatguard.filter.skeleton import (
+    DISGUISED_VOWELS,
+    SEPARATOR,
+    Skeleton,
+    collapse,
+    text_ends,
+    unleet,
+)
 from chatguard.normalize import normalize
 from chatguard.taxonomy import Category, UnknownCategoryError, parse_category
 
@@ -154,6 +162,34 @@ class TermMatcher:
     def terms(self) -> list[Term]:
         return [c.term for c in self._compiled]
 
+    def candidates(self, collapsed: Sequence[str]) -> dict[int, set[int]]:
+        """For each collapsed view in which the automaton finds a candidate term, the terms'
+        indices (for `confirm`; `find` on any other view finds nothing), in one pass over the
+        joined views."""
+        if self._automaton is None or not collapsed:
+            return {}
+        # Keys never hold the separator, so no key spans two views.
+        ends = text_ends(collapsed)
+        found: dict[int, set[int]] = {}
+        index = -1
+        terms: set[int] = set()
+        for end, indices in self._automaton.iter(SEPARATOR.join(collapsed)):
+            if index < 0 or end >= ends[index]:
+                index = bisect_right(ends, end)
+                terms = found[index] = set()
+            terms.update(indices)
+        return found
+
+    def confirm(self, skeleton: Skeleton, candidates: Iterable[int]) -> list[TermHit]:
+        """`find`'s confirmation of the candidate terms the automaton found."""
+        hits = []
+        for index in candidates:
+            item = self._compiled[index]
+            for match in item.regex.finditer(skeleton.spaced):
+                hits.append(TermHit(item.term, match.start(), match.end()))
+        hits.sort(key=lambda h: (h.start, -h.end))
+        return hits
+
     def find(self, skeleton: Skeleton) -> list[TermHit]:
         """Every confirmed match, in order of position."""
         if self._automaton is None:
@@ -163,13 +199,7 @@ class TermMatcher:
             candidates.update(indices)
         if not candidates:
             return []
-        hits = []
-        for index in candidates:
-            item = self._compiled[index]
-            for match in item.regex.finditer(skeleton.spaced):
-                hits.append(TermHit(item.term, match.start(), match.end()))
-        hits.sort(key=lambda h: (h.start, -h.end))
-        return hits
+        return self.confirm(skeleton, candidates)
 
 
 def parse_term_groups(data: Mapping[str, Any], *, source: str) -> list[Term]:

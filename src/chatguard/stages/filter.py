@@ -16,7 +16,14 @@ from typing import TYPE_CHECKING, ClassVar
 
 from chatguard.domain import StageResult
 from chatguard.errors import ConfigurationError
-from chatguard.filter.detection import NOTHING, Detection, Detector, FilterInput, prepare
+from chatguard.filter.detection import (
+    NOTHING,
+    Detection,
+    Detector,
+    FilterInput,
+    detect_many,
+    prepare_many,
+)
 from chatguard.filter.injection import InjectionDetector
 from chatguard.filter.pii import PiiDetector
 from chatguard.filter.rules import RuleDetector, RuleEngine
@@ -53,11 +60,10 @@ class DetectorStage(Stage):
     def assess_sync(self, items: Sequence[StageInput]) -> list[StageResult]:
         """Assess without awaiting (every detector in-process)."""
         started = time.perf_counter()
-        inputs = [prepare(i.message, i.normalized, i.context) for i in items]
-        found = [self._detect(item) for item in inputs]
+        inputs = _inputs(items)
+        found = self._detect(inputs)
         if self.spam is not None:
-            spam = self.spam.detect_many_now(inputs)
-            found = [_both(f, s) for f, s in zip(found, spam, strict=True)]
+            found = _both(found, self.spam.detect_many_now(inputs))
         return self._results(found, started)
 
     async def assess(self, items: Sequence[StageInput]) -> list[StageResult]:
@@ -67,24 +73,46 @@ class DetectorStage(Stage):
             return await asyncio.to_thread(self.assess_sync, items)
         assert self.spam is not None
         started = time.perf_counter()
-        inputs = [prepare(i.message, i.normalized, i.context) for i in items]
-        found = [self._detect(item) for item in inputs]
-        spam = await self.spam.detect_many(inputs)
-        found = [_both(f, s) for f, s in zip(found, spam, strict=True)]
+        inputs = _inputs(items)
+        found = self._detect(inputs)
+        found = _both(found, await self.spam.detect_many(inputs))
         return self._results(found, started)
 
-    def _detect(self, item: FilterInput) -> Detection:
+    def _detect(self, items: list[FilterInput]) -> list[Detection]:
+        """Each detector's batch, then per message: nothing, the one finding, or their merge."""
+        if not self.detectors:
+            return [NOTHING] * len(items)
+        if len(items) < _BATCH_FROM:  # a few messages: the batch screens cost more than they save
+            columns = [[detector.detect(item) for item in items] for detector in self.detectors]
+        else:
+            columns = [detect_many(detector, items) for detector in self.detectors]
         if len(self.detectors) == 1:
-            return self.detectors[0].detect(item)
-        found = [d for d in (detector.detect(item) for detector in self.detectors) if d]
-        if not found:
-            return NOTHING
-        return found[0] if len(found) == 1 else Detection.merge(found)
+            return columns[0]
+        found = []
+        silent = (NOTHING,) * len(columns)
+        for row in zip(*columns, strict=True):
+            # Most messages: every detector returned the shared NOTHING (the tuple comparison
+            # checks identity first, at C level).
+            if row == silent:
+                found.append(NOTHING)
+                continue
+            hits = [d for d in row if d is not NOTHING and d]
+            if not hits:
+                found.append(NOTHING)
+            else:
+                found.append(hits[0] if len(hits) == 1 else Detection.merge(hits))
+        return found
 
     def _results(self, found: list[Detection], started: float) -> list[StageResult]:
         latency = (time.perf_counter() - started) * 1000 / max(len(found), 1)
+        name = self.name
+        # Results are immutable and the pipeline only reads them: one empty result serves
+        # every message of the batch in which nothing was found.
+        empty = StageResult(name, {}, (), (), latency_ms=latency)
         return [
-            StageResult(self.name, dict(d.scores), d.spans, d.reasons, latency_ms=latency)
+            empty
+            if d is NOTHING
+            else StageResult(name, dict(d.scores), d.spans, d.reasons, latency_ms=latency)
             for d in found
         ]
 
@@ -98,10 +126,27 @@ class DetectorStage(Stage):
         return ComponentHealth(self.name, True, f"detectors: {', '.join(names)}; state: {kind}")
 
 
-def _both(first: Detection, second: Detection) -> Detection:
-    if not second:
-        return first
-    return Detection.merge((first, second)) if first else second
+#: Batches from this size on go through the detectors' batch screens.
+_BATCH_FROM = 4
+
+
+def _inputs(items: Sequence[StageInput]) -> list[FilterInput]:
+    return prepare_many(
+        [i.message for i in items], [i.normalized for i in items], [i.context for i in items]
+    )
+
+
+def _both(first: list[Detection], second: list[Detection]) -> list[Detection]:
+    """Per message, the merge of the two detectors' findings."""
+    merged = []
+    for one, other in zip(first, second, strict=True):
+        if other is NOTHING or not other:
+            merged.append(one)
+        elif one is NOTHING or not one:
+            merged.append(other)
+        else:
+            merged.append(Detection.merge((one, other)))
+    return merged
 
 
 def spam_state_from_settings(settings: Settings) -> SpamState:

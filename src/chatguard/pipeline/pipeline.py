@@ -117,8 +117,7 @@ class Pipeline:
         results = await self._run_stage(stage, pending)
         is_last = position == len(self.stages) - 1
         settles = self._settles[position]
-        for work, result in zip(pending, results, strict=True):
-            self._apply(work, stage, result, is_last=is_last, settles=settles)
+        self._apply(pending, stage, results, is_last=is_last, settles=settles)
 
     def _admit_to_escalation(self, pending: list[_Work]) -> list[_Work]:
         """Only messages in the uncertain band go to the adjudicator; the rest are settled here."""
@@ -134,9 +133,10 @@ class Pipeline:
 
     async def _run_stage(self, stage: Stage, pending: list[_Work]) -> list[StageResult]:
         inputs = [
-            StageInput(
-                w.message, w.item.normalized, dict(w.scores), tuple(w.results), w.item.context
-            )
+            # Stages read `scores` and never change it: no copy per message and stage.
+            StageInput(w.message, w.item.normalized, w.scores, tuple(w.results), w.item.context)
+            if w.results
+            else w.item  # nothing found yet: the first input serves as it is
             for w in pending
         ]
         started = time.perf_counter()
@@ -159,26 +159,40 @@ class Pipeline:
         return [StageResult(stage.name, latency_ms=latency, error=error) for _ in pending]
 
     def _apply(
-        self, work: _Work, stage: Stage, result: StageResult, *, is_last: bool, settles: bool
+        self,
+        pending: list[_Work],
+        stage: Stage,
+        results: list[StageResult],
+        *,
+        is_last: bool,
+        settles: bool,
     ) -> None:
-        decided_by = stage.name
-        if result.error is None:
-            work.merge(result)
-            route = self.router.route(work.scores, can_clear=stage.can_clear or is_last)
-            if route is Route.ACT:
-                trigger = self.router.trigger(work.scores)
-                decided_by = work.source.get(trigger, stage.name) if trigger else stage.name
-            work.decided_by = decided_by
-        else:
-            work.results.append(result)
-            work.escalation_failed = work.escalation_failed or stage.escalation
-            route = Route.UNCERTAIN
-        top_category, top_score = _top(result.scores)
-        work.trail.append(
-            StageTrace(stage.name, result.latency_ms, route, top_category, top_score, result.error)
-        )
-        if route is not Route.UNCERTAIN and (settles or is_last):
-            self._finish(work, route, decided_by)
+        """Merge a stage's results and route each message. One loop for the whole batch, with
+        the lookups hoisted: this runs for every message after every stage."""
+        name, escalation = stage.name, stage.escalation
+        can_clear = stage.can_clear or is_last
+        may_finish = settles or is_last
+        route_of, trigger_of = self.router.route, self.router.trigger
+        for work, result in zip(pending, results, strict=True):
+            decided_by = name
+            if result.error is None:
+                work.merge(result)
+                route = route_of(work.scores, can_clear=can_clear)
+                if route is Route.ACT:
+                    trigger = trigger_of(work.scores)
+                    if trigger is not None:
+                        decided_by = work.source.get(trigger, name)
+                work.decided_by = decided_by
+            else:
+                work.results.append(result)
+                work.escalation_failed = work.escalation_failed or escalation
+                route = Route.UNCERTAIN
+            top_category, top_score = _top(result.scores)
+            work.trail.append(
+                StageTrace(name, result.latency_ms, route, top_category, top_score, result.error)
+            )
+            if route is not Route.UNCERTAIN and may_finish:
+                work.route, work.decided_by, work.done = route, decided_by, True
 
     @staticmethod
     def _finish(work: _Work, route: Route, decided_by: str) -> None:

@@ -3,15 +3,10 @@ own for running the decision handler as a separate role (port 8003 by convention
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 from fastapi import APIRouter, FastAPI
 
-from chatguard import __version__
-from chatguard.api.errors import install_error_handlers
-from chatguard.api.limits import BodySizeLimit
-from chatguard.api.routes import audit, decide, health, policies, review, users, webhooks, ws
+from chatguard.api.base import service_app
+from chatguard.api.routes import audit, decide, policies, review, users, webhooks, ws
 from chatguard.config import Settings, load_settings
 from chatguard.service import ModerationService
 
@@ -38,26 +33,11 @@ def create_decision_app(
     """The decision handler alone: /decide, policies, review, users, audit, webhooks, the event
     stream and /health; no /moderate (assessments come from the filter role)."""
     settings = settings or load_settings()
-    service = service or ModerationService.from_settings(settings)
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await service.start()
-        try:
-            yield
-        finally:
-            await service.close()
-
-    app = FastAPI(
+    app = service_app(
         title="chatguard decisions",
-        version=__version__,
         description="Channel policies, strikes, review queue, audit log and action sinks.",
-        lifespan=lifespan,
+        settings=settings,
+        service=service or ModerationService.from_settings(settings),
     )
-    app.state.service = service
-    app.state.settings = settings
-    install_error_handlers(app)
     include_decision_routes(app)
-    app.include_router(health.router)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     return app

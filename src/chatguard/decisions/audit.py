@@ -49,31 +49,18 @@ class AuditLog:
             details=details or {},
         )
 
-    async def record(
-        self,
-        *,
-        actor: str,
-        action: str,
-        kind: str = HUMAN,
-        channel_id: str | None = None,
-        user_id: str | None = None,
-        message_id: str | None = None,
-        reason: str = "",
-        details: dict[str, Any] | None = None,
-    ) -> AuditEntry:
-        """Append one entry. `details` must hold ids, scores and settings, never message text."""
-        entry = self.entry(
-            actor=actor,
-            action=action,
-            kind=kind,
-            channel_id=channel_id,
-            user_id=user_id,
-            message_id=message_id,
-            reason=reason,
-            details=details,
-        )
+    async def record(self, **fields: Any) -> AuditEntry:
+        """Append one entry, built from `entry`'s keyword arguments. `details` must hold ids,
+        scores and settings, never message text."""
+        entry = self.entry(**fields)
         stored = await self.repository.append_audit(entry)
-        log.info("audit %s %s by %s (%s)", action, message_id or channel_id or "-", actor, kind)
+        log.info(
+            "audit %s %s by %s (%s)",
+            entry.action,
+            entry.message_id or entry.channel_id or "-",
+            entry.actor,
+            entry.actor_kind,
+        )
         return stored
 
     async def entries(self, **filters: Any) -> list[AuditEntry]:

@@ -115,7 +115,6 @@ class SqlStore:
         final `decision`. Returns False, changing nothing, when the stored decision is not
         provisional or the message is not stored."""
         response = decision_dict(decision)
-        assessment = decision.assessment
         async with self._sessions.begin() as session:
             changed = await session.execute(
                 update(DecisionRow)
@@ -127,15 +126,7 @@ class SqlStore:
             await session.execute(
                 update(AssessmentRow)
                 .where(AssessmentRow.message_id == message.id)
-                .values(
-                    route=assessment.route.value,
-                    decided_by=assessment.decided_by,
-                    flagged=assessment.flagged,
-                    escalated=assessment.escalated,
-                    scores={c.value: float(s) for c, s in assessment.scores.items()},
-                    spans=response["spans"],
-                    trail=response["trail"],
-                )
+                .values(**_assessment_values(decision, response))
             )
         return True
 
@@ -161,7 +152,6 @@ async def _add(session: AsyncSession, pairs: list[tuple[Message, Decision]]) -> 
 
 def _rows(message: Message, decision: Decision) -> list[object]:
     response = decision_dict(decision)
-    assessment = decision.assessment
     return [
         MessageRow(
             id=message.id,
@@ -172,18 +162,22 @@ def _rows(message: Message, decision: Decision) -> list[object]:
             roles=sorted(r.value for r in message.roles),
             sent_at=message.timestamp,
         ),
-        AssessmentRow(
-            message_id=message.id,
-            route=assessment.route.value,
-            decided_by=assessment.decided_by,
-            flagged=assessment.flagged,
-            escalated=assessment.escalated,
-            scores={c.value: float(s) for c, s in assessment.scores.items()},
-            spans=response["spans"],
-            trail=response["trail"],
-        ),
+        AssessmentRow(message_id=message.id, **_assessment_values(decision, response)),
         DecisionRow(message_id=message.id, **_decision_values(decision, response)),
     ]
+
+
+def _assessment_values(decision: Decision, response: dict[str, Any]) -> dict[str, Any]:
+    assessment = decision.assessment
+    return {
+        "route": assessment.route.value,
+        "decided_by": assessment.decided_by,
+        "flagged": assessment.flagged,
+        "escalated": assessment.escalated,
+        "scores": {c.value: float(s) for c, s in assessment.scores.items()},
+        "spans": response["spans"],
+        "trail": response["trail"],
+    }
 
 
 def _decision_values(decision: Decision, response: dict[str, Any]) -> dict[str, Any]:

@@ -128,3 +128,18 @@ async def test_a_failing_stage_is_recorded_and_the_cascade_goes_on() -> None:
 def test_a_stage_listed_twice_is_refused() -> None:
     with pytest.raises(ValueError, match="twice"):
         Pipeline([BrokenStage(), BrokenStage()])
+
+
+@pytest.mark.parametrize(
+    ("rule_score", "model_score", "decided_by"),
+    [(0.95, 0.90, "rules"), (0.90, 0.97, "model"), (0.95, 0.95, "rules")],
+    ids=["rule-higher", "model-higher", "tie-first-stage"],
+)
+async def test_the_deciding_stage_is_the_one_that_gave_the_triggering_score(
+    rule_score: float, model_score: float, decided_by: str
+) -> None:
+    rules = KeywordStage("rules", {"die": rule_score}, can_clear=False)
+    model = KeywordStage("model", {"die": model_score}, can_clear=True)
+    [assessment] = await Pipeline([rules, model]).assess([msg("die")])
+    assert assessment.route is Route.ACT
+    assert assessment.decided_by == decided_by

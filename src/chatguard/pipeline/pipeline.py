@@ -25,8 +25,6 @@ class _Work:
     message: Message
     item: StageInput
     scores: dict[Category, float] = field(default_factory=dict)
-    #: which stage gave each category its current score (for naming the deciding stage)
-    source: dict[Category, str] = field(default_factory=dict)
     results: list[StageResult] = field(default_factory=list)
     trail: list[StageTrace] = field(default_factory=list)
     route: Route = Route.UNCERTAIN
@@ -38,16 +36,30 @@ class _Work:
 
     def merge(self, result: StageResult) -> None:
         self.results.append(result)
-        self.review = self.review or result.review
-        scores, source, stage = self.scores, self.source, result.stage
-        if result.authoritative or not scores:  # replacing, or nothing to compare with
-            scores.update(result.scores)
-            source.update(dict.fromkeys(result.scores, stage))
+        if result.review:
+            self.review = True
+        new = result.scores
+        if not new:
             return
-        for category, score in result.scores.items():
+        scores = self.scores
+        if result.authoritative or not scores:  # replacing, or nothing to compare with
+            scores.update(new)
+            return
+        for category, score in new.items():
             if score > scores.get(category, 0.0):
                 scores[category] = score
-                source[category] = stage
+
+    def source_of(self, category: Category) -> str | None:
+        """The stage whose result gave `category` its current score (looked up only for the
+        few messages that act, instead of being tracked for every score of every message)."""
+        score = self.scores.get(category)
+        found = None
+        for result in self.results:
+            if result.error is None and result.scores.get(category) == score:
+                found = result.stage
+                if not result.authoritative:
+                    break  # by maximum, the first stage to reach the score set it
+        return found
 
 
 class Pipeline:
@@ -181,13 +193,18 @@ class Pipeline:
                 if route is Route.ACT:
                     trigger = trigger_of(work.scores)
                     if trigger is not None:
-                        decided_by = work.source.get(trigger, name)
+                        decided_by = work.source_of(trigger) or name
                 work.decided_by = decided_by
             else:
                 work.results.append(result)
                 work.escalation_failed = work.escalation_failed or escalation
                 route = Route.UNCERTAIN
-            top_category, top_score = _top(result.scores)
+            found = result.scores
+            top_category: Category | None = None
+            top_score = 0.0
+            if found:
+                top = max(found, key=found.__getitem__)
+                top_category, top_score = top, found[top]
             work.trail.append(
                 StageTrace(name, result.latency_ms, route, top_category, top_score, result.error)
             )
@@ -199,18 +216,20 @@ class Pipeline:
         work.route, work.decided_by, work.done = route, decided_by, True
 
     def _assessment(self, work: _Work, pending: tuple[str, ...] = ()) -> Assessment:
-        spans: list[Span] = []
-        reasons: list[str] = []
+        spans: tuple[Span, ...] = ()
+        reasons: tuple[str, ...] = ()
         for result in work.results:
-            spans.extend(result.spans)
-            reasons.extend(result.reasons)
+            if result.spans:
+                spans += result.spans
+            if result.reasons:
+                reasons += result.reasons
         return Assessment(
             message_id=work.message.id,
             scores=dict(work.scores),
             route=work.route,
             decided_by=work.decided_by or "none",
-            spans=tuple(spans),
-            reasons=tuple(dict.fromkeys(reasons)),
+            spans=spans,
+            reasons=tuple(dict.fromkeys(reasons)) if len(reasons) > 1 else reasons,
             trail=tuple(work.trail),
             escalated=work.escalated or work.route is Route.UNCERTAIN,
             thresholds=self._flag_map,
@@ -261,10 +280,3 @@ class PipelineRun:
                 pipeline._finish(work, route, work.decided_by or "none")
         self._finished = [pipeline._assessment(w) for w in self._works]
         return list(self._finished)
-
-
-def _top(scores: Mapping[Category, float]) -> tuple[Category | None, float]:
-    if not scores:
-        return None, 0.0
-    category = max(scores, key=scores.__getitem__)
-    return category, scores[category]

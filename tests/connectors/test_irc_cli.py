@@ -19,14 +19,19 @@ CHATGUARD = str(Path(sys.executable).with_name("chatguard"))
 pytestmark = pytest.mark.slow
 
 
-async def test_the_irc_bot_command_moderates_a_channel(ngircd: int, tmp_path: Path) -> None:
-    channel = f"#cli{uuid.uuid4().hex[:8]}"
-    env = {
+def bot_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """The bot's environment: its own SQLite file and the rule stage only (predictable)."""
+    return {
         **os.environ,
         "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}",
-        "LOG_LEVEL": "INFO",
         "PIPELINE_STAGES": "rules",
+        **extra,
     }
+
+
+async def test_the_irc_bot_command_moderates_a_channel(ngircd: int, tmp_path: Path) -> None:
+    channel = f"#cli{uuid.uuid4().hex[:8]}"
+    env = bot_env(tmp_path, LOG_LEVEL="INFO")
     bot = await asyncio.create_subprocess_exec(
         CHATGUARD,
         "irc-bot",
@@ -89,11 +94,7 @@ def test_a_bad_server_address_is_refused_with_the_flag_named(server: str) -> Non
 
 
 def test_the_bot_keeps_trying_while_the_server_is_away(tmp_path: Path) -> None:
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}",
-        "PIPELINE_STAGES": "rules",
-    }
+    env = bot_env(tmp_path)
     bot = subprocess.Popen(
         [
             CHATGUARD,
@@ -127,11 +128,7 @@ def test_the_bot_keeps_trying_while_the_server_is_away(tmp_path: Path) -> None:
 
 
 def test_once_exits_when_the_server_is_away(tmp_path: Path) -> None:
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}",
-        "PIPELINE_STAGES": "rules",
-    }
+    env = bot_env(tmp_path)
     result = subprocess.run(
         [
             CHATGUARD,

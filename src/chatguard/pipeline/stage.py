@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 from chatguard.domain import Message, StageResult
 from chatguard.normalize import NormalizedText
@@ -21,15 +22,19 @@ if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
 
-@dataclass(frozen=True, slots=True)
-class StageInput:
-    """A message on its way through the cascade, with what earlier stages found."""
+_EMPTY: Mapping[Any, Any] = MappingProxyType({})
+
+
+class StageInput(NamedTuple):
+    """A message on its way through the cascade, with what earlier stages found. Immutable; a
+    named tuple because one is made per message per stage, and a tuple is the cheapest record
+    to make (the empty defaults are shared, read-only mappings)."""
 
     message: Message
     normalized: NormalizedText
-    scores: Mapping[Category, float] = field(default_factory=dict)
+    scores: Mapping[Category, float] = _EMPTY
     results: tuple[StageResult, ...] = ()
-    context: Mapping[str, Any] = field(default_factory=dict)
+    context: Mapping[str, Any] = _EMPTY
 
 
 @dataclass(frozen=True, slots=True)

@@ -64,6 +64,11 @@ class Settings(BaseSettings):
     enable_lightweight_filter: bool = True
     enable_whisper: bool = False
     enable_metrics: bool = True
+    gc_young_threshold: int = Field(
+        default=50_000,
+        ge=0,
+        description="young-generation GC threshold of `chatguard serve` (0: CPython's default)",
+    )
     pipeline_stages: str = Field(
         default="filter,classifier,llm", description="comma-separated stage names, cheapest first"
     )

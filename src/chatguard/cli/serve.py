@@ -19,10 +19,13 @@ def run(args: argparse.Namespace) -> int:
     from chatguard import __version__
     from chatguard.api import create_app
     from chatguard.config import configure_logging, load_settings
+    from chatguard.runtime import tune_gc_for_serving
 
     settings = load_settings()
     configure_logging(settings)
     app = create_app(settings)
+    # Everything made so far lives as long as the process: out of the collector's sight.
+    tune_gc_for_serving(settings.gc_young_threshold)
     print(f"chatguard {__version__} serving on http://{args.host}:{args.port} (docs at /docs)")
     uvicorn.run(
         app,

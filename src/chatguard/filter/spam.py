@@ -14,8 +14,8 @@ but not written: a one-off check does not count against the user.
 
 from __future__ import annotations
 
-import hashlib
 import re
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -23,6 +23,7 @@ from itertools import compress
 
 from chatguard.domain import Role, Span
 from chatguard.filter.detection import NOTHING, Detection, FilterInput, scores_from_spans
+from chatguard.filter.skeleton import SEPARATOR, text_ends
 from chatguard.filter.state import InMemorySpamState, Observation, SpamState
 from chatguard.taxonomy import Category
 
@@ -118,8 +119,17 @@ def _upper_counts(texts: list[str]) -> list[int]:
     ]
 
 
-def _digest(text: str) -> str:
-    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
+def _may_hold_links(texts: list[str]) -> set[int]:
+    """The indices of the texts `_links` may find a link in, from one C-level search over the
+    joined texts (most chat has no link: the separator is no character of one, so no match
+    crosses from one text into the next)."""
+    if len(texts) < 4:
+        return {i for i, t in enumerate(texts) if "." in t and _MAY_HOLD_LINK.search(t)}
+    ends = text_ends(texts)
+    found: set[int] = set()
+    for match in _MAY_HOLD_LINK.finditer(SEPARATOR.join(texts)):
+        found.add(bisect_right(ends, match.start()))
+    return found
 
 
 def _host_allowed(host: str, allowlist: frozenset[str]) -> bool:
@@ -182,6 +192,8 @@ class SpamDetector:
         prints, checked = self._prints, self._checked
         texts = [item.message.text for item in items]
         uppers = _upper_counts(texts)
+        linked = _may_hold_links(texts)
+        mention_max = config.mention_max
         spans_of: list[list[Span]] = []
         observations: list[tuple[str, str, float, float, bool]] = []
         owners: list[int] = []  # per observation: the message's index
@@ -207,8 +219,8 @@ class SpamDetector:
                     self._floods(item, spans)
                 if text.count(" ") + 1 >= token_repeat:
                     self._emotes(text, spans)
-                links = self._links(text, spans) if "." in text else 0
-                if "@" in text:
+                links = self._links(text, spans) if index in linked else 0
+                if text.count("@") > mention_max:
                     self._mentions(text, spans)
                 if len(checked) >= _PRINTS_MAX:
                     checked.clear()
@@ -228,8 +240,8 @@ class SpamDetector:
                 cacheable = words is not None  # else it depends on more than `collapsed`
                 if words is None:
                     words = item.normalized.folded.strip()
-                # Short fingerprints are their own key; long ones are hashed to keep keys small.
-                known = (words if len(words) <= 48 else _digest(words), len(words) >= raid_min)
+                # The fingerprint is the window key as it is (a shared store hashes its keys).
+                known = (words, len(words) >= raid_min)
                 if cacheable:
                     if len(prints) >= _PRINTS_MAX:
                         prints.clear()

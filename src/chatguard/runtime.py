@@ -1,0 +1,29 @@
+"""Garbage-collector settings for a long-running chatguard process.
+
+The fast tier makes a few short-lived tuples and lists per message and keeps almost none of
+them. With CPython's default young-generation threshold (700 container allocations) a
+collection then runs every few messages, and each one walks every young object only to find it
+still referenced by the batch in flight: on the filter that is about a tenth of its time.
+A server therefore moves everything made at start-up (modules, models, automata, term lists)
+out of the collector's sight with `gc.freeze()` and collects the young generation every
+`young` allocations instead. Reference counting still frees almost everything at once; the
+collector only exists for cycles, which the hot path does not make.
+"""
+
+from __future__ import annotations
+
+import gc
+
+#: The young-generation threshold a server runs with (CPython's default is 700).
+SERVING_YOUNG_THRESHOLD = 50_000
+
+
+def tune_gc_for_serving(young: int = SERVING_YOUNG_THRESHOLD) -> tuple[int, int, int]:
+    """Freeze what exists now and collect the young generation every `young` allocations
+    (0 leaves CPython's settings alone). Returns the thresholds in force afterwards."""
+    if young > 0:
+        gc.collect()
+        gc.freeze()
+        _, older, oldest = gc.get_threshold()
+        gc.set_threshold(young, older, oldest)
+    return gc.get_threshold()

@@ -24,6 +24,7 @@ from itertools import compress
 from chatguard.domain import Role, Span
 from chatguard.filter.detection import NOTHING, Detection, FilterInput, scores_from_spans
 from chatguard.filter.skeleton import SEPARATOR, text_ends
+from chatguard.filter.speedups import native
 from chatguard.filter.state import InMemorySpamState, Observation, SpamState
 from chatguard.taxonomy import Category
 
@@ -93,8 +94,9 @@ def fingerprint(item: FilterInput) -> str:
     return item.normalized.folded.strip() if words is None else words
 
 
-def _words_key(collapsed: str) -> str | None:
-    """The distinct words of a collapsed view, digits dropped and sorted; None if it has none."""
+def words_key_python(collapsed: str) -> str | None:
+    """The distinct words of a collapsed view, digits dropped and sorted; None if it has none.
+    (The reference form of `_words_key`.)"""
     if collapsed.isascii():
         collapsed = collapsed.encode("ascii").translate(_DIGITS_TO_SPACE).decode("ascii")
     else:
@@ -103,6 +105,18 @@ def _words_key(collapsed: str) -> str | None:
     if not words:
         return None
     return " ".join(sorted(set(words)))
+
+
+_NATIVE_WORD_KEY = native.word_key if native is not None else None
+
+
+def _words_key(collapsed: str) -> str | None:
+    """`words_key_python`, through its compiled form (ASCII text) when that is built."""
+    if _NATIVE_WORD_KEY is not None:
+        key = _NATIVE_WORD_KEY(collapsed)
+        if key is not NotImplemented:
+            return key  # type: ignore[no-any-return]
+    return words_key_python(collapsed)
 
 
 def _upper_counts(texts: list[str]) -> list[int]:

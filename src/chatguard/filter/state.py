@@ -16,6 +16,8 @@ from collections.abc import Sequence
 from operator import itemgetter
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
+from chatguard.filter.speedups import native
+
 
 class Observation(NamedTuple):
     """Add `member` at time `at` to the window `key` spanning `window_s` seconds. With
@@ -83,33 +85,9 @@ class InMemorySpamState:
     def _observe_all(
         self, observations: Sequence[Observation] | Sequence[tuple[str, str, float, float, bool]]
     ) -> list[int]:
-        # `_observe` inlined: a batch holds two to four observations per message, and the
-        # call per observation cost as much as the window update itself.
-        windows, spans = self._windows, self._spans
-        counts: list[int] = []
-        append = counts.append
-        for key, member, at, window_s, record in observations:
-            window = windows.get(key)
-            if window is None:
-                if not record:
-                    append(1)
-                    continue
-                window = windows[key] = {}
-                spans[key] = window_s
-            horizon = at - window_s
-            # Members are kept in the order they were last seen; the oldest come first.
-            while window:
-                oldest = next(iter(window))
-                if window[oldest] > horizon:
-                    break
-                del window[oldest]
-            if not record:
-                append(len(window) + (member not in window))
-                continue
-            window.pop(member, None)
-            window[member] = at
-            append(len(window))
-        return counts
+        if _NATIVE_OBSERVE is not None:
+            return _NATIVE_OBSERVE(self._windows, self._spans, observations)  # type: ignore[no-any-return]
+        return observe_windows_python(self._windows, self._spans, observations)
 
     def _sweep(self, now: float) -> None:
         self._since_sweep = 0
@@ -130,6 +108,45 @@ class InMemorySpamState:
         with self._lock:
             self._windows.clear()
             self._spans.clear()
+
+
+def observe_windows_python(
+    windows: dict[str, dict[str, float]],
+    spans: dict[str, float],
+    observations: Sequence[Observation] | Sequence[tuple[str, str, float, float, bool]],
+) -> list[int]:
+    """Add each observation to its window (made on first use, its span noted in `spans`) and
+    return the count of each, in order: the in-process state's update, and the reference form
+    of the compiled `observe_windows`."""
+    # One loop for the batch: it holds two to four observations per message, and a call per
+    # observation cost as much as the window update itself.
+    counts: list[int] = []
+    append = counts.append
+    for key, member, at, window_s, record in observations:
+        window = windows.get(key)
+        if window is None:  # most windows: a message alone in its window
+            if record:
+                windows[key] = {member: at}
+                spans[key] = window_s
+            append(1)
+            continue
+        horizon = at - window_s
+        # Members are kept in the order they were last seen; the oldest come first.
+        while window:
+            oldest = next(iter(window))
+            if window[oldest] > horizon:
+                break
+            del window[oldest]
+        if not record:
+            append(len(window) + (member not in window))
+            continue
+        window.pop(member, None)
+        window[member] = at
+        append(len(window))
+    return counts
+
+
+_NATIVE_OBSERVE = native.observe_windows if native is not None else None
 
 
 # One round trip per observation batch: a sorted set per window, scored by time.

@@ -1,0 +1,276 @@
+/* Compiled forms of two spam-detector loops, each the exact twin of a Python function that is
+ * used when this module is not built (see chatguard/filter/speedups.py):
+ *
+ *   word_key(collapsed)         -> chatguard.filter.spam._words_key, for ASCII text
+ *                                  (NotImplemented for other text: the Python form handles it)
+ *   observe_windows(windows, spans, observations)
+ *                               -> chatguard.filter.state.InMemorySpamState._observe_all
+ *
+ * Both run per message on the filter's hot path, where the interpreter's work per word and
+ * per window update costs more than the operations themselves.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <string.h>
+
+/* str.split()'s whitespace, for ASCII text. */
+static int
+is_split_space(unsigned char c)
+{
+    return c == ' ' || (c >= 9 && c <= 13) || (c >= 28 && c <= 31);
+}
+
+typedef struct {
+    const char *start;
+    Py_ssize_t length;
+} Word;
+
+/* The order of Python's str comparison, for ASCII: bytes first, then length. */
+static int
+compare_words(const void *a, const void *b)
+{
+    const Word *x = a, *y = b;
+    Py_ssize_t shorter = x->length < y->length ? x->length : y->length;
+    int order = memcmp(x->start, y->start, (size_t)shorter);
+    if (order != 0) {
+        return order;
+    }
+    return (x->length > y->length) - (x->length < y->length);
+}
+
+static PyObject *
+word_key(PyObject *module, PyObject *text)
+{
+    if (!PyUnicode_Check(text)) {
+        PyErr_SetString(PyExc_TypeError, "word_key() needs a str");
+        return NULL;
+    }
+    if (!PyUnicode_IS_ASCII(text)) {
+        Py_RETURN_NOTIMPLEMENTED;
+    }
+    const char *data = (const char *)PyUnicode_1BYTE_DATA(text);
+    Py_ssize_t length = PyUnicode_GET_LENGTH(text);
+    Word on_stack[64];
+    Word *words = on_stack;
+    Py_ssize_t capacity = 64, count = 0;
+    Py_ssize_t index = 0;
+    while (index < length) {
+        unsigned char c = (unsigned char)data[index];
+        if (is_split_space(c) || (c >= '0' && c <= '9')) { /* digits are dropped */
+            index++;
+            continue;
+        }
+        Py_ssize_t start = index;
+        while (index < length) {
+            c = (unsigned char)data[index];
+            if (is_split_space(c) || (c >= '0' && c <= '9')) {
+                break;
+            }
+            index++;
+        }
+        if (count == capacity) {
+            Py_ssize_t larger = capacity * 2;
+            Word *grown = PyMem_Malloc((size_t)larger * sizeof(Word));
+            if (grown == NULL) {
+                if (words != on_stack) {
+                    PyMem_Free(words);
+                }
+                return PyErr_NoMemory();
+            }
+            memcpy(grown, words, (size_t)count * sizeof(Word));
+            if (words != on_stack) {
+                PyMem_Free(words);
+            }
+            words = grown;
+            capacity = larger;
+        }
+        words[count].start = data + start;
+        words[count].length = index - start;
+        count++;
+    }
+    if (count == 0) {
+        Py_RETURN_NONE;
+    }
+    qsort(words, (size_t)count, sizeof(Word), compare_words);
+    /* Distinct words, joined by one space. */
+    Py_ssize_t kept = 0, total = 0;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        if (kept > 0 && compare_words(&words[kept - 1], &words[i]) == 0) {
+            continue;
+        }
+        words[kept++] = words[i];
+        total += words[i].length;
+    }
+    total += kept - 1;
+    PyObject *result = PyUnicode_New(total, 127);
+    if (result == NULL) {
+        if (words != on_stack) {
+            PyMem_Free(words);
+        }
+        return NULL;
+    }
+    char *out = (char *)PyUnicode_1BYTE_DATA(result);
+    for (Py_ssize_t i = 0; i < kept; i++) {
+        if (i > 0) {
+            *out++ = ' ';
+        }
+        memcpy(out, words[i].start, (size_t)words[i].length);
+        out += words[i].length;
+    }
+    if (words != on_stack) {
+        PyMem_Free(words);
+    }
+    return result;
+}
+
+/* Drop the members of `window` last seen at or before `horizon` (the oldest come first). */
+static int
+trim_window(PyObject *window, double horizon)
+{
+    for (;;) {
+        Py_ssize_t position = 0;
+        PyObject *oldest, *seen;
+        if (!PyDict_Next(window, &position, &oldest, &seen)) {
+            return 0;
+        }
+        double at = PyFloat_AsDouble(seen);
+        if (at == -1.0 && PyErr_Occurred()) {
+            return -1;
+        }
+        if (at > horizon) {
+            return 0;
+        }
+        Py_INCREF(oldest);
+        int failed = PyDict_DelItem(window, oldest);
+        Py_DECREF(oldest);
+        if (failed) {
+            return -1;
+        }
+    }
+}
+
+static PyObject *
+observe_windows(PyObject *module, PyObject *args)
+{
+    PyObject *windows, *spans, *observations;
+    if (!PyArg_ParseTuple(args, "O!O!O:observe_windows", &PyDict_Type, &windows, &PyDict_Type,
+                          &spans, &observations)) {
+        return NULL;
+    }
+    PyObject *items = PySequence_Fast(observations, "observations must be a sequence");
+    if (items == NULL) {
+        return NULL;
+    }
+    Py_ssize_t count = PySequence_Fast_GET_SIZE(items);
+    PyObject *counts = PyList_New(count);
+    if (counts == NULL) {
+        Py_DECREF(items);
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *observation = PySequence_Fast_GET_ITEM(items, i);
+        if (!PyTuple_Check(observation) || PyTuple_GET_SIZE(observation) != 5) {
+            PyErr_SetString(PyExc_TypeError,
+                            "an observation is a (key, member, at, window_s, record) tuple");
+            goto fail;
+        }
+        PyObject *key = PyTuple_GET_ITEM(observation, 0);
+        PyObject *member = PyTuple_GET_ITEM(observation, 1);
+        PyObject *at_object = PyTuple_GET_ITEM(observation, 2);
+        PyObject *span_object = PyTuple_GET_ITEM(observation, 3);
+        int record = PyObject_IsTrue(PyTuple_GET_ITEM(observation, 4));
+        if (record < 0) {
+            goto fail;
+        }
+        Py_ssize_t seen;
+        PyObject *window = PyDict_GetItemWithError(windows, key); /* borrowed */
+        if (window == NULL) {
+            if (PyErr_Occurred()) {
+                goto fail;
+            }
+            /* Most windows: a message alone in its window. */
+            if (record) {
+                PyObject *fresh = PyDict_New();
+                if (fresh == NULL) {
+                    goto fail;
+                }
+                int failed = PyDict_SetItem(fresh, member, at_object) ||
+                             PyDict_SetItem(windows, key, fresh) ||
+                             PyDict_SetItem(spans, key, span_object);
+                Py_DECREF(fresh);
+                if (failed) {
+                    goto fail;
+                }
+            }
+            seen = 1;
+        }
+        else {
+            if (!PyDict_Check(window)) {
+                PyErr_SetString(PyExc_TypeError, "a window must be a dict");
+                goto fail;
+            }
+            double at = PyFloat_AsDouble(at_object);
+            if (at == -1.0 && PyErr_Occurred()) {
+                goto fail;
+            }
+            double span = PyFloat_AsDouble(span_object);
+            if (span == -1.0 && PyErr_Occurred()) {
+                goto fail;
+            }
+            Py_INCREF(window); /* kept alive while trimming */
+            if (trim_window(window, at - span) < 0) {
+                Py_DECREF(window);
+                goto fail;
+            }
+            int present = PyDict_Contains(window, member);
+            if (present < 0) {
+                Py_DECREF(window);
+                goto fail;
+            }
+            if (!record) {
+                seen = PyDict_GET_SIZE(window) + !present;
+            }
+            else {
+                /* Members are kept in the order they were last seen: move this one last. */
+                if ((present && PyDict_DelItem(window, member) < 0) ||
+                    PyDict_SetItem(window, member, at_object) < 0) {
+                    Py_DECREF(window);
+                    goto fail;
+                }
+                seen = PyDict_GET_SIZE(window);
+            }
+            Py_DECREF(window);
+        }
+        PyObject *number = PyLong_FromSsize_t(seen);
+        if (number == NULL) {
+            goto fail;
+        }
+        PyList_SET_ITEM(counts, i, number);
+    }
+    Py_DECREF(items);
+    return counts;
+fail:
+    Py_DECREF(items);
+    Py_DECREF(counts);
+    return NULL;
+}
+
+static PyMethodDef methods[] = {
+    {"word_key", word_key, METH_O,
+     "The distinct words of an ASCII collapsed view, digits dropped, sorted and joined by a "
+     "space; None if it has none; NotImplemented for non-ASCII text."},
+    {"observe_windows", observe_windows, METH_VARARGS,
+     "Add each observation to its window and return the windows' member counts."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_speedups", "Compiled forms of the spam detector's hot loops.", -1,
+    methods,
+};
+
+PyMODINIT_FUNC
+PyInit__speedups(void)
+{
+    return PyModule_Create(&module);
+}

@@ -1,0 +1,27 @@
+"""The compiled forms of the spam detector's hottest loops, when they are built.
+
+`_speedups` is a C extension compiled at install time (see hatch_build.py); each function in it
+is the exact twin of a Python function kept beside it as the reference and the fallback:
+`word_key` of `chatguard.filter.spam.words_key_python`, `observe_windows` of
+`chatguard.filter.state.observe_windows_python`. The tests hold the two forms to the same
+results. Set CHATGUARD_SPEEDUPS=0 to run the Python forms (to compare them, or to debug).
+"""
+
+from __future__ import annotations
+
+import os
+from types import ModuleType
+
+
+def _load() -> ModuleType | None:
+    if os.environ.get("CHATGUARD_SPEEDUPS") == "0":
+        return None
+    try:
+        from chatguard.filter import _speedups  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    return _speedups
+
+
+#: The compiled module, or None when it is not built or turned off.
+native: ModuleType | None = _load()

@@ -1,0 +1,87 @@
+"""The compiled speedups against their Python reference forms: the same results on the same
+inputs, including the state they leave behind."""
+
+from __future__ import annotations
+
+import random
+import string
+
+import pytest
+
+from chatguard.filter.spam import words_key_python
+from chatguard.filter.speedups import native
+from chatguard.filter.state import observe_windows_python
+
+pytestmark = pytest.mark.skipif(native is None, reason="speedups turned off (CHATGUARD_SPEEDUPS=0)")
+
+WORD_CHARS = string.ascii_letters + string.digits + " \t\n\x0b\x0c\r\x1c\x1d\x1e\x1f.-_!"
+
+
+def random_text(rng: random.Random) -> str:
+    return "".join(rng.choice(WORD_CHARS) for _ in range(rng.randint(0, 80)))
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", " ", " fallaw my chanal 123 my ", "a1b2c3", "999", "b a b a", "ab a abc ab",
+     "\x1cword\x1fother\x0bthird", " " + "x " * 200, "w" * 1000],
+)  # fmt: skip
+def test_word_key_matches_the_python_form(text: str) -> None:
+    assert native is not None
+    assert native.word_key(text) == words_key_python(text)
+
+
+def test_word_key_matches_the_python_form_on_random_text() -> None:
+    assert native is not None
+    rng = random.Random(7)
+    for _ in range(5000):
+        text = random_text(rng)
+        assert native.word_key(text) == words_key_python(text), repr(text)
+
+
+def test_word_key_leaves_non_ascii_text_to_the_python_form() -> None:
+    assert native is not None
+    assert native.word_key("chаnal") is NotImplemented  # a Cyrillic "а"
+    with pytest.raises(TypeError):
+        native.word_key(b"bytes")
+
+
+def test_observe_windows_matches_the_python_form() -> None:
+    assert native is not None
+    rng = random.Random(11)
+    for _ in range(300):
+        observations = []
+        at = 0.0
+        for _ in range(rng.randint(0, 60)):
+            at += rng.choice((0.0, 0.5, 3.0, 11.0))
+            observations.append(
+                (
+                    rng.choice(("k1", "k2", "k3")),
+                    rng.choice(("a", "b", "c", "d")),
+                    at,
+                    rng.choice((5.0, 10.0)),
+                    rng.random() < 0.8,
+                )
+            )
+        compiled: tuple[dict[str, dict[str, float]], dict[str, float]] = ({}, {})
+        reference: tuple[dict[str, dict[str, float]], dict[str, float]] = ({}, {})
+        # two batches in a row: the second one meets the windows the first one left
+        for batch in (
+            observations[: len(observations) // 2],
+            observations[len(observations) // 2 :],
+        ):
+            assert native.observe_windows(*compiled, batch) == observe_windows_python(
+                *reference, batch
+            )
+        assert {k: list(w.items()) for k, w in compiled[0].items()} == {
+            k: list(w.items()) for k, w in reference[0].items()
+        }
+        assert compiled[1] == reference[1]
+
+
+def test_observe_windows_refuses_what_is_no_observation() -> None:
+    assert native is not None
+    with pytest.raises(TypeError):
+        native.observe_windows({}, {}, [("k", "m", 0.0)])
+    with pytest.raises(TypeError):
+        native.observe_windows({}, {}, [("k", "m", "late", 1.0, True), ("k", "m", "x", 1.0, True)])

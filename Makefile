@@ -17,7 +17,7 @@ $(UV):
 	$(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check "uv>=0.5"
 
-$(STAMP): $(UV) pyproject.toml uv.lock
+$(STAMP): $(UV) pyproject.toml uv.lock hatch_build.py src/chatguard/filter/_speedups.c
 	$(UV) sync --frozen --all-extras --python $(PYTHON)
 	@touch $(STAMP)
 

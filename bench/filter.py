@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from chatguard.config import load_settings
 from chatguard.domain import Message, StageResult
 from chatguard.filter import skeleton as skeleton_module
 from chatguard.filter.detection import NOTHING, Detection, prepare
@@ -251,7 +252,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # generation less often: see chatguard.runtime).
     default_gc = run_stage(FilterStage, lines, args.repeat)
     default_gc.name = "filter, default GC"
-    thresholds = tune_gc_for_serving()
+    thresholds = tune_gc_for_serving(load_settings().gc_young_threshold)
     print(f"GC as `chatguard serve` runs it: start-up objects frozen, thresholds {thresholds}")
     rows = [
         run_stage(FilterStage, lines, args.repeat),

@@ -65,7 +65,7 @@ class Settings(BaseSettings):
     enable_whisper: bool = False
     enable_metrics: bool = True
     gc_young_threshold: int = Field(
-        default=50_000,
+        default=10_000,  # chatguard.runtime.SERVING_YOUNG_THRESHOLD
         ge=0,
         description="young-generation GC threshold of `chatguard serve` (0: CPython's default)",
     )

@@ -15,7 +15,7 @@ from __future__ import annotations
 import gc
 
 #: The young-generation threshold a server runs with (CPython's default is 700).
-SERVING_YOUNG_THRESHOLD = 50_000
+SERVING_YOUNG_THRESHOLD = 10_000
 
 
 def tune_gc_for_serving(young: int = SERVING_YOUNG_THRESHOLD) -> tuple[int, int, int]:

@@ -8,7 +8,7 @@ import string
 
 import pytest
 
-from chatguard.filter.spam import words_key_python
+from chatguard.filter.spam import token_counts_python, words_key_python
 from chatguard.filter.speedups import native
 from chatguard.filter.state import observe_windows_python
 
@@ -37,6 +37,24 @@ def test_word_key_matches_the_python_form_on_random_text() -> None:
     for _ in range(5000):
         text = random_text(rng)
         assert native.word_key(text) == words_key_python(text), repr(text)
+
+
+@pytest.mark.parametrize(
+    "text", ["", "   ", "LUL", "LUL LUL  LUL\tKappa", "a b c d e f g h i j", "x\x1cx\x1fy"]
+)
+def test_token_counts_match_the_python_form(text: str) -> None:
+    assert native is not None
+    assert native.token_counts(text) == token_counts_python(text)
+
+
+def test_token_counts_match_the_python_form_on_random_text() -> None:
+    assert native is not None
+    rng = random.Random(5)
+    for _ in range(5000):
+        # few distinct characters, so that tokens repeat
+        text = "".join(rng.choice("ab \tK1") for _ in range(rng.randint(0, 60)))
+        assert native.token_counts(text) == token_counts_python(text), repr(text)
+    assert native.token_counts("Kappa 🔥 Kappa") is NotImplemented
 
 
 def test_word_key_leaves_non_ascii_text_to_the_python_form() -> None:
@@ -85,3 +103,9 @@ def test_observe_windows_refuses_what_is_no_observation() -> None:
         native.observe_windows({}, {}, [("k", "m", 0.0)])
     with pytest.raises(TypeError):
         native.observe_windows({}, {}, [("k", "m", "late", 1.0, True), ("k", "m", "x", 1.0, True)])
+
+
+def test_health_says_the_spam_loops_are_compiled() -> None:
+    from chatguard.stages.filter import FilterStage
+
+    assert "spam loops: compiled" in FilterStage().health().detail

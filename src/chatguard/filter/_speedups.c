@@ -1,12 +1,13 @@
-/* Compiled forms of two spam-detector loops, each the exact twin of a Python function that is
+/* Compiled forms of the spam detector's hottest loops, each the exact twin of a Python function that is
  * used when this module is not built (see chatguard/filter/speedups.py):
  *
- *   word_key(collapsed)         -> chatguard.filter.spam._words_key, for ASCII text
+ *   word_key(collapsed)         -> chatguard.filter.spam.words_key_python, for ASCII text
  *                                  (NotImplemented for other text: the Python form handles it)
+ *   token_counts(text)          -> chatguard.filter.spam.token_counts_python, likewise
  *   observe_windows(windows, spans, observations)
  *                               -> chatguard.filter.state.InMemorySpamState._observe_all
  *
- * Both run per message on the filter's hot path, where the interpreter's work per word and
+ * They run per message on the filter's hot path, where the interpreter's work per word and
  * per window update costs more than the operations themselves.
  */
 #define PY_SSIZE_T_CLEAN
@@ -38,32 +39,25 @@ compare_words(const void *a, const void *b)
     return (x->length > y->length) - (x->length < y->length);
 }
 
-static PyObject *
-word_key(PyObject *module, PyObject *text)
+/* The words of ASCII `data`: runs of characters that are neither str.split() whitespace nor,
+ * with `digits_split`, digits. Returns the count, or -1 (memory error set); `*words` is
+ * `on_stack` or memory to PyMem_Free. */
+static Py_ssize_t
+split_words(const char *data, Py_ssize_t length, int digits_split, Word *on_stack,
+            Py_ssize_t capacity, Word **words)
 {
-    if (!PyUnicode_Check(text)) {
-        PyErr_SetString(PyExc_TypeError, "word_key() needs a str");
-        return NULL;
-    }
-    if (!PyUnicode_IS_ASCII(text)) {
-        Py_RETURN_NOTIMPLEMENTED;
-    }
-    const char *data = (const char *)PyUnicode_1BYTE_DATA(text);
-    Py_ssize_t length = PyUnicode_GET_LENGTH(text);
-    Word on_stack[64];
-    Word *words = on_stack;
-    Py_ssize_t capacity = 64, count = 0;
-    Py_ssize_t index = 0;
+    Py_ssize_t count = 0, index = 0;
+    *words = on_stack;
     while (index < length) {
         unsigned char c = (unsigned char)data[index];
-        if (is_split_space(c) || (c >= '0' && c <= '9')) { /* digits are dropped */
+        if (is_split_space(c) || (digits_split && c >= '0' && c <= '9')) {
             index++;
             continue;
         }
         Py_ssize_t start = index;
         while (index < length) {
             c = (unsigned char)data[index];
-            if (is_split_space(c) || (c >= '0' && c <= '9')) {
+            if (is_split_space(c) || (digits_split && c >= '0' && c <= '9')) {
                 break;
             }
             index++;
@@ -72,23 +66,90 @@ word_key(PyObject *module, PyObject *text)
             Py_ssize_t larger = capacity * 2;
             Word *grown = PyMem_Malloc((size_t)larger * sizeof(Word));
             if (grown == NULL) {
-                if (words != on_stack) {
-                    PyMem_Free(words);
+                if (*words != on_stack) {
+                    PyMem_Free(*words);
                 }
-                return PyErr_NoMemory();
+                PyErr_NoMemory();
+                return -1;
             }
-            memcpy(grown, words, (size_t)count * sizeof(Word));
-            if (words != on_stack) {
-                PyMem_Free(words);
+            memcpy(grown, *words, (size_t)count * sizeof(Word));
+            if (*words != on_stack) {
+                PyMem_Free(*words);
             }
-            words = grown;
+            *words = grown;
             capacity = larger;
         }
-        words[count].start = data + start;
-        words[count].length = index - start;
+        (*words)[count].start = data + start;
+        (*words)[count].length = index - start;
         count++;
     }
+    return count;
+}
+
+/* token_counts(text) -> (tokens, distinct tokens, copies of the most frequent token) of
+ * text.split(); NotImplemented for non-ASCII text. */
+static PyObject *
+token_counts(PyObject *module, PyObject *text)
+{
+    (void)module;
+    if (!PyUnicode_Check(text)) {
+        PyErr_SetString(PyExc_TypeError, "token_counts() needs a str");
+        return NULL;
+    }
+    if (!PyUnicode_IS_ASCII(text)) {
+        Py_RETURN_NOTIMPLEMENTED;
+    }
+    Word on_stack[64];
+    Word *words;
+    Py_ssize_t count = split_words((const char *)PyUnicode_1BYTE_DATA(text),
+                                   PyUnicode_GET_LENGTH(text), 0, on_stack, 64, &words);
+    if (count < 0) {
+        return NULL;
+    }
+    Py_ssize_t distinct = 0, top = 0, run = 0;
+    if (count > 0) {
+        qsort(words, (size_t)count, sizeof(Word), compare_words);
+        for (Py_ssize_t i = 0; i < count; i++) {
+            if (i > 0 && compare_words(&words[i - 1], &words[i]) == 0) {
+                run++;
+            }
+            else {
+                distinct++;
+                run = 1;
+            }
+            if (run > top) {
+                top = run;
+            }
+        }
+    }
+    if (words != on_stack) {
+        PyMem_Free(words);
+    }
+    return Py_BuildValue("(nnn)", count, distinct, top);
+}
+
+static PyObject *
+word_key(PyObject *module, PyObject *text)
+{
+    (void)module;
+    if (!PyUnicode_Check(text)) {
+        PyErr_SetString(PyExc_TypeError, "word_key() needs a str");
+        return NULL;
+    }
+    if (!PyUnicode_IS_ASCII(text)) {
+        Py_RETURN_NOTIMPLEMENTED;
+    }
+    Word on_stack[64];
+    Word *words;
+    Py_ssize_t count = split_words((const char *)PyUnicode_1BYTE_DATA(text),
+                                   PyUnicode_GET_LENGTH(text), 1, on_stack, 64, &words);
+    if (count < 0) {
+        return NULL;
+    }
     if (count == 0) {
+        if (words != on_stack) {
+            PyMem_Free(words);
+        }
         Py_RETURN_NONE;
     }
     qsort(words, (size_t)count, sizeof(Word), compare_words);
@@ -152,6 +213,7 @@ trim_window(PyObject *window, double horizon)
 static PyObject *
 observe_windows(PyObject *module, PyObject *args)
 {
+    (void)module;
     PyObject *windows, *spans, *observations;
     if (!PyArg_ParseTuple(args, "O!O!O:observe_windows", &PyDict_Type, &windows, &PyDict_Type,
                           &spans, &observations)) {
@@ -259,6 +321,9 @@ static PyMethodDef methods[] = {
     {"word_key", word_key, METH_O,
      "The distinct words of an ASCII collapsed view, digits dropped, sorted and joined by a "
      "space; None if it has none; NotImplemented for non-ASCII text."},
+    {"token_counts", token_counts, METH_O,
+     "(tokens, distinct tokens, copies of the most frequent token) of text.split(), for ASCII "
+     "text; NotImplemented for other text."},
     {"observe_windows", observe_windows, METH_VARARGS,
      "Add each observation to its window and return the windows' member counts."},
     {NULL, NULL, 0, NULL},
@@ -266,7 +331,7 @@ static PyMethodDef methods[] = {
 
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "_speedups", "Compiled forms of the spam detector's hot loops.", -1,
-    methods,
+    methods, NULL, NULL, NULL, NULL,
 };
 
 PyMODINIT_FUNC

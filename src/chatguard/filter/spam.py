@@ -119,6 +119,28 @@ def _words_key(collapsed: str) -> str | None:
     return words_key_python(collapsed)
 
 
+def token_counts_python(text: str) -> tuple[int, int, int]:
+    """The tokens of `text.split()`, the distinct ones, and the copies of the most frequent.
+    (The reference form of `_token_counts`.)"""
+    tokens = text.split()
+    if not tokens:
+        return 0, 0, 0
+    counts = Counter(tokens)
+    return len(tokens), len(counts), max(counts.values())
+
+
+_NATIVE_TOKEN_COUNTS = native.token_counts if native is not None else None
+
+
+def _token_counts(text: str) -> tuple[int, int, int]:
+    """`token_counts_python`, through its compiled form (ASCII text) when that is built."""
+    if _NATIVE_TOKEN_COUNTS is not None:
+        counts = _NATIVE_TOKEN_COUNTS(text)
+        if counts is not NotImplemented:
+            return counts  # type: ignore[no-any-return]
+    return token_counts_python(text)
+
+
 def _upper_counts(texts: list[str]) -> list[int]:
     """The ASCII capitals in each text (as `_caps` counts them), for the batch in one C-level
     pass over the joined texts; per text only if a text holds the separator."""
@@ -299,11 +321,10 @@ class SpamDetector:
     def _emotes(self, text: str, spans: list[Span]) -> None:
         """One word or emote repeated: only for messages of `token_repeat` words or more."""
         config = self.config
-        tokens = text.split()
-        if len(tokens) < config.token_repeat or len(set(tokens)) > 0.4 * len(tokens):
-            return  # varied words: not a flood (a set is cheaper than counting each word)
-        _, count = Counter(tokens).most_common(1)[0]
-        if count >= config.token_repeat and count >= 0.6 * len(tokens):
+        tokens, distinct, count = _token_counts(text)
+        if tokens < config.token_repeat or distinct > 0.4 * tokens:
+            return  # varied words: not a flood
+        if count >= config.token_repeat and count >= 0.6 * tokens:
             score = 0.8 if count >= 4 * config.token_repeat else 0.5
             spans.append(Span(0, len(text), Category.SPAM, "emote_flood", score))
 

@@ -2,7 +2,8 @@
 
 `_speedups` is a C extension compiled at install time (see hatch_build.py); each function in it
 is the exact twin of a Python function kept beside it as the reference and the fallback:
-`word_key` of `chatguard.filter.spam.words_key_python`, `observe_windows` of
+`word_key` of `chatguard.filter.spam.words_key_python`, `token_counts` of
+`chatguard.filter.spam.token_counts_python`, `observe_windows` of
 `chatguard.filter.state.observe_windows_python`. The tests hold the two forms to the same
 results. Set CHATGUARD_SPEEDUPS=0 to run the Python forms (to compare them, or to debug).
 """
@@ -12,6 +13,9 @@ from __future__ import annotations
 import os
 from types import ModuleType
 
+#: What the compiled module provides.
+FUNCTIONS = ("word_key", "token_counts", "observe_windows")
+
 
 def _load() -> ModuleType | None:
     if os.environ.get("CHATGUARD_SPEEDUPS") == "0":
@@ -20,7 +24,8 @@ def _load() -> ModuleType | None:
         from chatguard.filter import _speedups  # type: ignore[attr-defined]
     except ImportError:
         return None
-    return _speedups
+    # A module built from an older source lacks what this one calls: run the Python forms.
+    return _speedups if all(hasattr(_speedups, name) for name in FUNCTIONS) else None
 
 
 #: The compiled module, or None when it is not built or turned off.

@@ -28,6 +28,7 @@ from chatguard.filter.injection import InjectionDetector
 from chatguard.filter.pii import PiiDetector
 from chatguard.filter.rules import RuleDetector, RuleEngine
 from chatguard.filter.spam import SpamDetector
+from chatguard.filter.speedups import native
 from chatguard.filter.state import InMemorySpamState, RedisSpamState, SpamState
 from chatguard.pipeline.stage import ComponentHealth, Stage, StageInput
 
@@ -123,7 +124,10 @@ class DetectorStage(Stage):
     def health(self) -> ComponentHealth:
         kind = "in-process" if self.synchronous else "redis"
         names = [d.name for d in self.detectors] + (["spam"] if self.spam else [])
-        return ComponentHealth(self.name, True, f"detectors: {', '.join(names)}; state: {kind}")
+        detail = f"detectors: {', '.join(names)}; state: {kind}"
+        if self.spam is not None:
+            detail += f"; spam loops: {'compiled' if native is not None else 'Python'}"
+        return ComponentHealth(self.name, True, detail)
 
 
 #: Batches from this size on go through the detectors' batch screens.

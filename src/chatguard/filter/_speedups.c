@@ -108,7 +108,7 @@ token_counts(PyObject *module, PyObject *text)
     }
     Py_ssize_t distinct = 0, top = 0, run = 0;
     if (count > 0) {
-        qsort(words, (size_t)count, sizeof(Word), compare_words);
+        sort_words(words, count);
         for (Py_ssize_t i = 0; i < count; i++) {
             if (i > 0 && compare_words(&words[i - 1], &words[i]) == 0) {
                 run++;
@@ -126,6 +126,33 @@ token_counts(PyObject *module, PyObject *text)
         PyMem_Free(words);
     }
     return Py_BuildValue("(nnn)", count, distinct, top);
+}
+
+/* Sort words in str order: insertion sort for the few words of a chat message (no call per
+ * comparison), qsort for long texts. */
+static void
+sort_words(Word *words, Py_ssize_t count)
+{
+    if (count > 32) {
+        qsort(words, (size_t)count, sizeof(Word), compare_words);
+        return;
+    }
+    for (Py_ssize_t i = 1; i < count; i++) {
+        Word current = words[i];
+        Py_ssize_t j = i;
+        while (j > 0) {
+            const Word *before = &words[j - 1];
+            unsigned char a = (unsigned char)before->start[0];
+            unsigned char b = (unsigned char)current.start[0];
+            int order = a != b ? (a > b) - (a < b) : compare_words(before, &current);
+            if (order <= 0) {
+                break;
+            }
+            words[j] = words[j - 1];
+            j--;
+        }
+        words[j] = current;
+    }
 }
 
 static PyObject *
@@ -152,7 +179,7 @@ word_key(PyObject *module, PyObject *text)
         }
         Py_RETURN_NONE;
     }
-    qsort(words, (size_t)count, sizeof(Word), compare_words);
+    sort_words(words, count);
     /* Distinct words, joined by one space. */
     Py_ssize_t kept = 0, total = 0;
     for (Py_ssize_t i = 0; i < count; i++) {

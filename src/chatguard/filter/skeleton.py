@@ -185,8 +185,8 @@ _SPACED_CLASSES = _byte_classes(a=r"[a-z0-9@$]", s=_SPACING.pattern[:-1]).replac
 #: `_SPACED_GATE` on that alphabet, led by a boundary so the regex engine can skip ahead to
 #: each space or boundary instead of trying every position.
 _SPACED_GATE_CLASSES = re.compile(rb"[ #]a +a(?!a)")
-#: A leet character, and the rest of its text (one match per text at most).
-_LEET_IN_TEXT = re.compile(rb"[0-9@$+!|*][^\x00]*")
+#: A leet character (most batches hold one; a batch without any skips reading leetspeak).
+_LEET_CHAR = re.compile(rb"[0-9@$+!|*]")
 _SPACE_KEEP_SEP = b"\x00" + _ASCII_SPACE_BYTES[1:]
 
 
@@ -229,9 +229,7 @@ def skeletons(batch: Sequence[NormalizedText]) -> list[Skeleton]:
             result.append(skeleton(normalized))
         else:
             # tuple.__new__ skips the named tuple's Python-level __new__ (one per message)
-            result.append(
-                _new_skeleton(Skeleton, (normalized, view[0], " " + view[1] + " ", view[2]))
-            )
+            result.append(_new_skeleton(Skeleton, (normalized, *view)))
     return result
 
 
@@ -249,21 +247,18 @@ def _ascii_views(
         index = bisect_right(ends, match.start())
         if index not in own and _join_spaced(texts[index])[1] is not None:
             own.add(index)
-    changed = False
-    for match in _LEET_IN_TEXT.finditer(raw):
-        index = bisect_right(ends, match.start())
-        if index not in own:
-            text = texts[index]
-            read = unleet(text)
-            if read != text:
-                texts[index] = read
-                changed = True
-    if changed:  # leetspeak keeps the length: the offsets stay
-        raw = SEPARATOR.join(texts).encode("ascii")
+    if _LEET_CHAR.search(raw):
+        # `unleet` for the whole batch: one C-level pass finds the words holding a leet
+        # character, and only those are read (the texts built on their own are read again
+        # there). Leetspeak keeps the length: the offsets stay.
+        joined = SEPARATOR.join(texts)
+        read = _LEET_WORD.sub(_read_leet_word, joined)
+        if read != joined:
+            raw = read.encode("ascii")
     spaced = raw.translate(_SPACE_KEEP_SEP)
     blind = np.frombuffer(spaced.translate(_VOWEL_BLIND_BYTES), dtype=np.uint8)
     spaced_all = spaced.decode("ascii").split(SEPARATOR)
-    collapsed_all = _collapse_runs(blind).tobytes().decode("ascii").split(SEPARATOR)
+    collapsed_all = _padded(_collapse_runs(blind).tobytes().decode("ascii"))
     for position, index in enumerate(at):
         if position not in own:
             views[index] = (spaced_all[position], collapsed_all[position], None)
@@ -285,11 +280,15 @@ def _other_views(
         maps.append(to_folded)
     joined = SEPARATOR.join(spaced_list).translate(_VOWEL_BLIND)
     wide = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    collapsed_all = (
-        _collapse_runs(wide).tobytes().decode("utf-32-le", "surrogatepass").split(SEPARATOR)
-    )
+    collapsed_all = _padded(_collapse_runs(wide).tobytes().decode("utf-32-le", "surrogatepass"))
     for position, index in enumerate(at):
         views[index] = (spaced_list[position], collapsed_all[position], maps[position])
+
+
+def _padded(joined: str) -> list[str]:
+    """The texts of `SEPARATOR.join(texts)`, each with a space at either end (as the
+    collapsed view is), in three C-level calls for the batch."""
+    return (" " + joined.replace(SEPARATOR, " " + SEPARATOR + " ") + " ").split(SEPARATOR)
 
 
 def _collapse_runs(codes: np.ndarray) -> np.ndarray:
@@ -325,6 +324,16 @@ class _WordReadings(dict[str, str]):
 
 _UNLEET_WORDS = _WordReadings()
 _read_word = _UNLEET_WORDS.__getitem__
+
+
+#: A word (as `unleet` splits them: on spaces; the separator ends one too) that holds a leet
+#: character. The lookbehind starts matches only at a word's start, and the lazy scan stops at
+#: its first leet character, so a word is scanned once.
+_LEET_WORD = re.compile(r"(?<![^ \x00])[^ \x00]*?[0-9@$+!|*][^ \x00]*")
+
+
+def _read_leet_word(match: re.Match[str]) -> str:
+    return _read_word(match.group())
 
 
 def unleet(text: str) -> str:

@@ -62,10 +62,10 @@ class DetectorStage(Stage):
         """Assess without awaiting (every detector in-process)."""
         started = time.perf_counter()
         inputs = _inputs(items)
-        found = self._detect(inputs)
+        columns = self._columns(inputs)
         if self.spam is not None:
-            found = _both(found, self.spam.detect_many_now(inputs))
-        return self._results(found, started)
+            columns.append(self.spam.detect_many_now(inputs))
+        return self._results(columns, len(inputs), started)
 
     async def assess(self, items: Sequence[StageInput]) -> list[StageResult]:
         if self.synchronous:
@@ -75,47 +75,46 @@ class DetectorStage(Stage):
         assert self.spam is not None
         started = time.perf_counter()
         inputs = _inputs(items)
-        found = self._detect(inputs)
-        found = _both(found, await self.spam.detect_many(inputs))
-        return self._results(found, started)
+        columns = self._columns(inputs)
+        columns.append(await self.spam.detect_many(inputs))
+        return self._results(columns, len(inputs), started)
 
-    def _detect(self, items: list[FilterInput]) -> list[Detection]:
-        """Each detector's batch, then per message: nothing, the one finding, or their merge."""
-        if not self.detectors:
-            return [NOTHING] * len(items)
+    def _columns(self, items: list[FilterInput]) -> list[list[Detection]]:
+        """Each synchronous detector's findings for the batch."""
         if len(items) < _BATCH_FROM:  # a few messages: the batch screens cost more than they save
-            columns = [[detector.detect(item) for item in items] for detector in self.detectors]
-        else:
-            columns = [detect_many(detector, items) for detector in self.detectors]
-        if len(self.detectors) == 1:
-            return columns[0]
-        found = []
+            return [[detector.detect(item) for item in items] for detector in self.detectors]
+        return [detect_many(detector, items) for detector in self.detectors]
+
+    def _results(
+        self, columns: list[list[Detection]], count: int, started: float
+    ) -> list[StageResult]:
+        """Per message: nothing, the one finding, or the merge of the detectors' findings."""
+        latency = (time.perf_counter() - started) * 1000 / max(count, 1)
+        name = self.name
+        # Results are immutable and the pipeline only reads them: one empty result serves
+        # every message of the batch in which nothing was found.
+        empty = StageResult(name, {}, (), (), latency_ms=latency)
+        if not columns:
+            return [empty] * count
+        results = []
         silent = (NOTHING,) * len(columns)
         for row in zip(*columns, strict=True):
             # Most messages: every detector returned the shared NOTHING (the tuple comparison
             # checks identity first, at C level).
             if row == silent:
-                found.append(NOTHING)
+                results.append(empty)
                 continue
             hits = [d for d in row if d is not NOTHING and d]
             if not hits:
-                found.append(NOTHING)
-            else:
-                found.append(hits[0] if len(hits) == 1 else Detection.merge(hits))
-        return found
-
-    def _results(self, found: list[Detection], started: float) -> list[StageResult]:
-        latency = (time.perf_counter() - started) * 1000 / max(len(found), 1)
-        name = self.name
-        # Results are immutable and the pipeline only reads them: one empty result serves
-        # every message of the batch in which nothing was found.
-        empty = StageResult(name, {}, (), (), latency_ms=latency)
-        return [
-            empty
-            if d is NOTHING
-            else StageResult(name, dict(d.scores), d.spans, d.reasons, latency_ms=latency)
-            for d in found
-        ]
+                results.append(empty)
+                continue
+            found = hits[0] if len(hits) == 1 else Detection.merge(hits)
+            results.append(
+                StageResult(
+                    name, dict(found.scores), found.spans, found.reasons, latency_ms=latency
+                )
+            )
+        return results
 
     async def close(self) -> None:
         if self.spam is not None:
@@ -138,19 +137,6 @@ def _inputs(items: Sequence[StageInput]) -> list[FilterInput]:
     return prepare_many(
         [i.message for i in items], [i.normalized for i in items], [i.context for i in items]
     )
-
-
-def _both(first: list[Detection], second: list[Detection]) -> list[Detection]:
-    """Per message, the merge of the two detectors' findings."""
-    merged = []
-    for one, other in zip(first, second, strict=True):
-        if other is NOTHING or not other:
-            merged.append(one)
-        elif one is NOTHING or not one:
-            merged.append(other)
-        else:
-            merged.append(Detection.merge((one, other)))
-    return merged
 
 
 def spam_state_from_settings(settings: Settings) -> SpamState:

@@ -185,8 +185,8 @@ _SPACED_CLASSES = _byte_classes(a=r"[a-z0-9@$]", s=_SPACING.pattern[:-1]).replac
 #: `_SPACED_GATE` on that alphabet, led by a boundary so the regex engine can skip ahead to
 #: each space or boundary instead of trying every position.
 _SPACED_GATE_CLASSES = re.compile(rb"[ #]a +a(?!a)")
-#: A leet character (most batches hold one; a batch without any skips reading leetspeak).
-_LEET_CHAR = re.compile(rb"[0-9@$+!|*]")
+#: A leet character, and the rest of its text (one match per text at most).
+_LEET_IN_TEXT = re.compile(rb"[0-9@$+!|*][^\x00]*")
 _SPACE_KEEP_SEP = b"\x00" + _ASCII_SPACE_BYTES[1:]
 
 
@@ -247,14 +247,17 @@ def _ascii_views(
         index = bisect_right(ends, match.start())
         if index not in own and _join_spaced(texts[index])[1] is not None:
             own.add(index)
-    if _LEET_CHAR.search(raw):
-        # `unleet` for the whole batch: one C-level pass finds the words holding a leet
-        # character, and only those are read (the texts built on their own are read again
-        # there). Leetspeak keeps the length: the offsets stay.
-        joined = SEPARATOR.join(texts)
-        read = _LEET_WORD.sub(_read_leet_word, joined)
-        if read != joined:
-            raw = read.encode("ascii")
+    changed = False
+    for match in _LEET_IN_TEXT.finditer(raw):
+        index = bisect_right(ends, match.start())
+        if index not in own:
+            text = texts[index]
+            read = unleet(text)
+            if read != text:
+                texts[index] = read
+                changed = True
+    if changed:  # leetspeak keeps the length: the offsets stay
+        raw = SEPARATOR.join(texts).encode("ascii")
     spaced = raw.translate(_SPACE_KEEP_SEP)
     blind = np.frombuffer(spaced.translate(_VOWEL_BLIND_BYTES), dtype=np.uint8)
     spaced_all = spaced.decode("ascii").split(SEPARATOR)
@@ -324,16 +327,6 @@ class _WordReadings(dict[str, str]):
 
 _UNLEET_WORDS = _WordReadings()
 _read_word = _UNLEET_WORDS.__getitem__
-
-
-#: A word (as `unleet` splits them: on spaces; the separator ends one too) that holds a leet
-#: character. The lookbehind starts matches only at a word's start, and the lazy scan stops at
-#: its first leet character, so a word is scanned once.
-_LEET_WORD = re.compile(r"(?<![^ \x00])[^ \x00]*?[0-9@$+!|*][^ \x00]*")
-
-
-def _read_leet_word(match: re.Match[str]) -> str:
-    return _read_word(match.group())
 
 
 def unleet(text: str) -> str:

@@ -32,6 +32,7 @@ def compile_speedups(root: Path) -> Path | None:
         "-o",
         str(target),
     ]
+    target.unlink(missing_ok=True)  # a failed build must not leave an older module behind
     try:
         subprocess.run(command, check=True, capture_output=True, text=True)
     except (OSError, subprocess.CalledProcessError) as exc:

@@ -3,16 +3,26 @@ inputs, including the state they leave behind."""
 
 from __future__ import annotations
 
+import os
 import random
 import string
 
 import pytest
 
+from chatguard.filter import skeleton
 from chatguard.filter.spam import token_counts_python, words_key_python
 from chatguard.filter.speedups import native
 from chatguard.filter.state import observe_windows_python
 
-pytestmark = pytest.mark.skipif(native is None, reason="speedups turned off (CHATGUARD_SPEEDUPS=0)")
+pytestmark = pytest.mark.skipif(
+    os.environ.get("CHATGUARD_SPEEDUPS") == "0", reason="speedups turned off"
+)
+
+
+def test_the_speedups_are_built() -> None:
+    # The build goes on without them (pure Python), so a broken C source would go unnoticed.
+    assert native is not None, "chatguard.filter._speedups is missing or stale: see hatch_build.py"
+
 
 WORD_CHARS = string.ascii_letters + string.digits + " \t\n\x0b\x0c\r\x1c\x1d\x1e\x1f.-_!"
 
@@ -109,3 +119,20 @@ def test_health_says_the_spam_loops_are_compiled() -> None:
     from chatguard.stages.filter import FilterStage
 
     assert "spam loops: compiled" in FilterStage().health().detail
+
+
+def test_unleet_matches_the_python_form_on_random_text() -> None:
+    assert native is not None
+    rng = random.Random(13)
+    skeleton.clear_caches()
+    for _ in range(5000):
+        text = "".join(rng.choice("ab1 4@$!|*+k  .") for _ in range(rng.randint(0, 40)))
+        expected = skeleton.unleet_python(text)
+        assert native.unleet_words(text, skeleton._read_word) == expected, repr(text)
+    assert native.unleet_words("f4ck ѕһіт", skeleton._read_word) is NotImplemented
+
+
+def test_unleet_refuses_a_reading_that_changes_the_length() -> None:
+    assert native is not None
+    with pytest.raises(ValueError, match="keep its length"):
+        native.unleet_words("f4ck", lambda word: word + "!")

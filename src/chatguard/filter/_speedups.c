@@ -1,9 +1,10 @@
-/* Compiled forms of the spam detector's hottest loops, each the exact twin of a Python function that is
+/* Compiled forms of the lightweight filter's hottest loops, each the exact twin of a Python function that is
  * used when this module is not built (see chatguard/filter/speedups.py):
  *
  *   word_key(collapsed)         -> chatguard.filter.spam.words_key_python, for ASCII text
  *                                  (NotImplemented for other text: the Python form handles it)
  *   token_counts(text)          -> chatguard.filter.spam.token_counts_python, likewise
+ *   unleet_words(text, read)    -> chatguard.filter.skeleton.unleet_python, likewise
  *   observe_windows(windows, spans, observations)
  *                               -> chatguard.filter.state.InMemorySpamState._observe_all
  *
@@ -37,6 +38,33 @@ compare_words(const void *a, const void *b)
         return order;
     }
     return (x->length > y->length) - (x->length < y->length);
+}
+
+/* Sort words in str order: insertion sort for the few words of a chat message (no call per
+ * comparison), qsort for long texts. */
+static void
+sort_words(Word *words, Py_ssize_t count)
+{
+    if (count > 32) {
+        qsort(words, (size_t)count, sizeof(Word), compare_words);
+        return;
+    }
+    for (Py_ssize_t i = 1; i < count; i++) {
+        Word current = words[i];
+        Py_ssize_t j = i;
+        while (j > 0) {
+            const Word *before = &words[j - 1];
+            unsigned char a = (unsigned char)before->start[0];
+            unsigned char b = (unsigned char)current.start[0];
+            int order = a != b ? (a > b) - (a < b) : compare_words(before, &current);
+            if (order <= 0) {
+                break;
+            }
+            words[j] = words[j - 1];
+            j--;
+        }
+        words[j] = current;
+    }
 }
 
 /* The words of ASCII `data`: runs of characters that are neither str.split() whitespace nor,
@@ -126,33 +154,6 @@ token_counts(PyObject *module, PyObject *text)
         PyMem_Free(words);
     }
     return Py_BuildValue("(nnn)", count, distinct, top);
-}
-
-/* Sort words in str order: insertion sort for the few words of a chat message (no call per
- * comparison), qsort for long texts. */
-static void
-sort_words(Word *words, Py_ssize_t count)
-{
-    if (count > 32) {
-        qsort(words, (size_t)count, sizeof(Word), compare_words);
-        return;
-    }
-    for (Py_ssize_t i = 1; i < count; i++) {
-        Word current = words[i];
-        Py_ssize_t j = i;
-        while (j > 0) {
-            const Word *before = &words[j - 1];
-            unsigned char a = (unsigned char)before->start[0];
-            unsigned char b = (unsigned char)current.start[0];
-            int order = a != b ? (a > b) - (a < b) : compare_words(before, &current);
-            if (order <= 0) {
-                break;
-            }
-            words[j] = words[j - 1];
-            j--;
-        }
-        words[j] = current;
-    }
 }
 
 static PyObject *
@@ -344,7 +345,84 @@ fail:
     return NULL;
 }
 
+static int
+is_leet(unsigned char c)
+{
+    return (c >= '0' && c <= '9') || c == '@' || c == '$' || c == '+' || c == '!' || c == '|' ||
+           c == '*';
+}
+
+/* unleet_words(text, read_word) -> text with each space-separated word that holds a leet
+ * character replaced by read_word(word) (which keeps the length); words without one are left
+ * as they are, as read_word would leave them. NotImplemented for non-ASCII text. */
+static PyObject *
+unleet_words(PyObject *module, PyObject *args)
+{
+    (void)module;
+    PyObject *text, *read_word;
+    if (!PyArg_ParseTuple(args, "UO:unleet_words", &text, &read_word)) {
+        return NULL;
+    }
+    if (!PyUnicode_IS_ASCII(text)) {
+        Py_RETURN_NOTIMPLEMENTED;
+    }
+    const char *data = (const char *)PyUnicode_1BYTE_DATA(text);
+    Py_ssize_t length = PyUnicode_GET_LENGTH(text);
+    PyObject *result = NULL; /* made on the first word that reads differently */
+    Py_ssize_t start = 0;
+    while (start <= length) {
+        Py_ssize_t end = start;
+        int leet = 0;
+        while (end < length && data[end] != ' ') {
+            leet |= is_leet((unsigned char)data[end]);
+            end++;
+        }
+        if (leet) {
+            PyObject *word = PyUnicode_Substring(text, start, end);
+            if (word == NULL) {
+                goto fail;
+            }
+            PyObject *read = PyObject_CallOneArg(read_word, word);
+            Py_DECREF(word);
+            if (read == NULL) {
+                goto fail;
+            }
+            if (!PyUnicode_Check(read) || PyUnicode_GET_LENGTH(read) != end - start ||
+                !PyUnicode_IS_ASCII(read)) {
+                Py_DECREF(read);
+                PyErr_SetString(PyExc_ValueError, "a word's reading must keep its length");
+                goto fail;
+            }
+            const char *reading = (const char *)PyUnicode_1BYTE_DATA(read);
+            if (memcmp(reading, data + start, (size_t)(end - start)) != 0) {
+                if (result == NULL) {
+                    result = PyUnicode_New(length, 127);
+                    if (result == NULL) {
+                        Py_DECREF(read);
+                        goto fail;
+                    }
+                    memcpy(PyUnicode_1BYTE_DATA(result), data, (size_t)length);
+                }
+                memcpy(PyUnicode_1BYTE_DATA(result) + start, reading, (size_t)(end - start));
+            }
+            Py_DECREF(read);
+        }
+        start = end + 1;
+    }
+    if (result == NULL) {
+        Py_INCREF(text);
+        return text;
+    }
+    return result;
+fail:
+    Py_XDECREF(result);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
+    {"unleet_words", unleet_words, METH_VARARGS,
+     "The text with each word that holds a leet character read by read_word (ASCII text; "
+     "NotImplemented for other text)."},
     {"word_key", word_key, METH_O,
      "The distinct words of an ASCII collapsed view, digits dropped, sorted and joined by a "
      "space; None if it has none; NotImplemented for non-ASCII text."},
@@ -357,7 +435,7 @@ static PyMethodDef methods[] = {
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "_speedups", "Compiled forms of the spam detector's hot loops.", -1,
+    PyModuleDef_HEAD_INIT, "_speedups", "Compiled forms of the lightweight filter's hot loops.", -1,
     methods, NULL, NULL, NULL, NULL,
 };
 

@@ -27,6 +27,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from chatguard.filter.speedups import native
 from chatguard.normalize import NormalizedText
 
 #: Characters that stand for letters inside a word. Those that stand for vowels become capital
@@ -329,11 +330,24 @@ _UNLEET_WORDS = _WordReadings()
 _read_word = _UNLEET_WORDS.__getitem__
 
 
-def unleet(text: str) -> str:
+def unleet_python(text: str) -> str:
     """Read leetspeak inside the words of folded text ("f4ck" -> "fAck", "$hit" -> "shit");
-    the length does not change."""
+    the length does not change. (The reference form of `unleet`.)"""
     # A space is no token character, so each space-separated word reads on its own.
     return " ".join(map(_read_word, text.split(" ")))
+
+
+_NATIVE_UNLEET = native.unleet_words if native is not None else None
+
+
+def unleet(text: str) -> str:
+    """`unleet_python`, through its compiled form (ASCII text) when that is built: it reads
+    only the words holding a leet character."""
+    if _NATIVE_UNLEET is not None:
+        read = _NATIVE_UNLEET(text, _read_word)
+        if read is not NotImplemented:
+            return read  # type: ignore[no-any-return]
+    return unleet_python(text)
 
 
 def clear_caches() -> None:

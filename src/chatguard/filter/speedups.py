@@ -1,10 +1,11 @@
-"""The compiled forms of the spam detector's hottest loops, when they are built.
+"""The compiled forms of the lightweight filter's hottest loops, when they are built.
 
 `_speedups` is a C extension compiled at install time (see hatch_build.py); each function in it
 is the exact twin of a Python function kept beside it as the reference and the fallback:
 `word_key` of `chatguard.filter.spam.words_key_python`, `token_counts` of
 `chatguard.filter.spam.token_counts_python`, `observe_windows` of
-`chatguard.filter.state.observe_windows_python`. The tests hold the two forms to the same
+`chatguard.filter.state.observe_windows_python`, `unleet_words` of
+`chatguard.filter.skeleton.unleet_python`. The tests hold the two forms to the same
 results. Set CHATGUARD_SPEEDUPS=0 to run the Python forms (to compare them, or to debug).
 """
 
@@ -14,7 +15,7 @@ import os
 from types import ModuleType
 
 #: What the compiled module provides.
-FUNCTIONS = ("word_key", "token_counts", "observe_windows")
+FUNCTIONS = ("word_key", "token_counts", "observe_windows", "unleet_words")
 
 
 def _load() -> ModuleType | None:

@@ -55,7 +55,7 @@ _DIGITS = re.compile(r"\d")
 _UPPER_BYTES = bytes(range(65, 91))
 _NOT_UPPER_OR_SEPARATOR = bytes(c for c in range(1, 256) if not 65 <= c <= 90)
 _LOWER_BYTES = bytes(range(97, 123))
-_PRINTS_MAX = 65536
+_CHECKED_MAX = 65536
 _ONE_LESS_THAN = (1).__lt__
 #: A link needs a scheme, "www." or a dot between letters ("site.xyz"); most chat has none.
 #: (Written to start with a literal, so the regex engine skips ahead to each '.' or ':'.)
@@ -182,10 +182,9 @@ class SpamDetector:
         self.state: SpamState = state if state is not None else InMemorySpamState()
         self.config = config or SpamConfig()
         self._char_run = re.compile(rf"(\S)\1{{{self.config.char_run - 1},}}")
-        #: fingerprint key and raid eligibility per collapsed view: chat repeats itself
-        self._prints: dict[str, tuple[str, bool]] = {}
-        #: the per-message checks' spans and link count per text (spans are immutable)
-        self._checked: dict[str, tuple[tuple[Span, ...], int]] = {}
+        #: per text (chat repeats itself): the per-message checks' spans (immutable) and link
+        #: count, the fingerprint and whether the text is long enough for a raid
+        self._checked: dict[str, tuple[tuple[Span, ...], int, str, bool]] = {}
 
     @property
     def synchronous(self) -> bool:
@@ -225,7 +224,7 @@ class SpamDetector:
         rate_s, repeat_s = config.rate_window_s, config.repeat_window_s
         raid_s, link_s = config.raid_window_s, config.link_window_s
         raid_min = config.raid_min_chars
-        prints, checked = self._prints, self._checked
+        checked = self._checked
         texts = [item.message.text for item in items]
         uppers = _upper_counts(texts)
         linked = _may_hold_links(texts)
@@ -235,19 +234,16 @@ class SpamDetector:
         owners: list[int] = []  # per observation: the message's index
         observe, own = observations.append, owners.append
         for index, item in enumerate(items):
-            spans: list[Span] = []
-            spans_of.append(spans)
             message = item.message
             roles = message.roles
             if roles and not roles.isdisjoint(exempt):
+                spans_of.append([])
                 continue
             text = texts[index]
-            skeleton = item.skeleton
             seen = checked.get(text)
-            if seen is not None:  # the same text again: its own checks say the same
-                spans.extend(seen[0])
-                links = seen[1]
-            else:
+            if seen is None:  # a new text (the same text again: its checks say the same)
+                spans: list[Span] = []
+                skeleton = item.skeleton
                 # Each check is gated by a C-level test most chat fails (see the methods).
                 if uppers[index] >= caps_min:
                     self._caps(text, spans)
@@ -258,9 +254,16 @@ class SpamDetector:
                 links = self._links(text, spans) if index in linked else 0
                 if text.count("@") > mention_max:
                     self._mentions(text, spans)
-                if len(checked) >= _PRINTS_MAX:
+                words = _words_key(skeleton.collapsed)
+                if words is None:  # no words (emoji, digits): the text itself
+                    words = item.normalized.folded.strip()
+                # The fingerprint is the window key as it is (a shared store hashes its keys).
+                seen = (tuple(spans), links, words, len(words) >= raid_min)
+                if len(checked) >= _CHECKED_MAX:
                     checked.clear()
-                checked[text] = (tuple(spans), links)
+                checked[text] = seen
+            found, links, print_, raid = seen
+            spans_of.append(list(found))
             context = item.context
             record = not context.get(STATELESS_KEY, False) if context else True
             channel, user, at, member = (
@@ -269,20 +272,6 @@ class SpamDetector:
                 message.timestamp,
                 message.id,
             )
-            collapsed = skeleton.collapsed
-            known = prints.get(collapsed)
-            if known is None:
-                words = _words_key(collapsed)
-                cacheable = words is not None  # else it depends on more than `collapsed`
-                if words is None:
-                    words = item.normalized.folded.strip()
-                # The fingerprint is the window key as it is (a shared store hashes its keys).
-                known = (words, len(words) >= raid_min)
-                if cacheable:
-                    if len(prints) >= _PRINTS_MAX:
-                        prints.clear()
-                    prints[collapsed] = known
-            print_, raid = known
             observe((f"rate:{channel}:{user}", member, at, rate_s, record))
             observe((f"repeat:{channel}:{user}:{print_}", member, at, repeat_s, record))
             own(index)

@@ -5,6 +5,10 @@
  *                                  (NotImplemented for other text: the Python form handles it)
  *   token_counts(text)          -> chatguard.filter.spam.token_counts_python, likewise
  *   unleet_words(text, read)    -> chatguard.filter.skeleton.unleet_python, likewise
+ *   ascii_skeletons(texts, ...) -> chatguard.filter.skeleton.skeleton's views, for ASCII text
+ *                                  without spaced-out letters (None for other text)
+ *   spam_screens(texts, ...)    -> chatguard.filter.spam.spam_screens_python, likewise
+ *   plan_windows(items, ...)    -> chatguard.filter.spam.SpamDetector._plan_python's loop
  *   observe_windows(windows, spans, observations)
  *                               -> chatguard.filter.state.InMemorySpamState._observe_all
  *
@@ -419,10 +423,685 @@ fail:
     return NULL;
 }
 
+/* Flags of the character table `ascii_skeletons` takes; chatguard/filter/skeleton.py builds it
+ * from its own regular expressions, so the two forms cannot disagree on a character. */
+#define CH_LONE 1     /* a letter of a spaced-out word, "f u c k" */
+#define CH_SPACING 2  /* spacing between such letters */
+#define CH_TOKEN 4    /* a character of a leetspeak token */
+#define CH_LEET 8     /* a leet character */
+#define CH_LETTER 16  /* a plain letter */
+#define CH_EDGE 32    /* punctuation at a token's edge ("gg!", "!command") */
+#define CH_VOWEL 64   /* a vowel (plain or disguised) for the vowel-blind view */
+
+/* Does the text hold two lone letters separated by spacing ("f u", "a.b")? Such text may hold
+ * a spaced-out word to join, which the Python form does. */
+static int
+may_hold_spaced_letters(const unsigned char *data, Py_ssize_t length, const unsigned char *flags)
+{
+    for (Py_ssize_t i = 0; i < length; i++) {
+        if (!(flags[data[i]] & CH_LONE) || (i > 0 && (flags[data[i - 1]] & CH_LONE))) {
+            continue;
+        }
+        Py_ssize_t j = i + 1;
+        while (j < length && (flags[data[j]] & (CH_SPACING | CH_LONE)) == CH_SPACING) {
+            j++;
+        }
+        if (j > i + 1 && j < length && (flags[data[j]] & CH_LONE) &&
+            (j + 1 == length || !(flags[data[j + 1]] & CH_LONE))) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Read the leetspeak of `buffer` in place: each run of token characters holding a leet
+ * character and a letter is read through `leet_map`, its edge punctuation left as it is. */
+static void
+read_leetspeak(unsigned char *buffer, Py_ssize_t length, const unsigned char *flags,
+               const unsigned char *leet_map)
+{
+    Py_ssize_t index = 0;
+    while (index < length) {
+        if (!(flags[buffer[index]] & CH_TOKEN)) {
+            index++;
+            continue;
+        }
+        Py_ssize_t start = index;
+        int seen = 0;
+        while (index < length && (flags[buffer[index]] & CH_TOKEN)) {
+            seen |= flags[buffer[index]];
+            index++;
+        }
+        if (!(seen & CH_LEET) || !(seen & CH_LETTER)) {
+            continue; /* no leet character, or a number or price: not a disguised word */
+        }
+        Py_ssize_t head = start, tail = index;
+        while (head < tail && (flags[buffer[head]] & CH_EDGE)) {
+            head++;
+        }
+        while (tail > head && (flags[buffer[tail - 1]] & CH_EDGE)) {
+            tail--;
+        }
+        for (Py_ssize_t i = head; i < tail; i++) {
+            buffer[i] = leet_map[buffer[i]];
+        }
+    }
+}
+
+/* The (spaced, collapsed, plain, None) views of one ASCII text, or None for text that may hold
+ * spaced-out letters. */
+static PyObject *
+ascii_views(PyObject *text, const unsigned char *flags, const unsigned char *leet_map,
+            const unsigned char *word_map)
+{
+    const unsigned char *data = PyUnicode_1BYTE_DATA(text);
+    Py_ssize_t length = PyUnicode_GET_LENGTH(text);
+    if (may_hold_spaced_letters(data, length, flags)) {
+        Py_RETURN_NONE;
+    }
+    PyObject *spaced = PyUnicode_New(length, 127);
+    if (spaced == NULL) {
+        return NULL;
+    }
+    unsigned char *out = PyUnicode_1BYTE_DATA(spaced);
+    memcpy(out, data, (size_t)length);
+    read_leetspeak(out, length, flags, leet_map);
+    /* The collapsed views, a space at either end, runs cut to one: with vowels blinded
+     * (collapsed) and as they are (plain). */
+    unsigned char on_stack[1024];
+    unsigned char *blind = 2 * (length + 2) <= (Py_ssize_t)sizeof(on_stack)
+                               ? on_stack
+                               : PyMem_Malloc(2 * ((size_t)length + 2));
+    if (blind == NULL) {
+        Py_DECREF(spaced);
+        return PyErr_NoMemory();
+    }
+    unsigned char *plain = blind + length + 2;
+    Py_ssize_t kept = 0, plain_kept = 0;
+    blind[kept++] = ' ';
+    plain[plain_kept++] = ' ';
+    int previous = -1, plain_previous = -1;
+    for (Py_ssize_t i = 0; i < length; i++) {
+        unsigned char c = word_map[out[i]];
+        out[i] = c;
+        unsigned char b = (flags[c] & CH_VOWEL) ? 'a' : c;
+        if (b != previous) {
+            blind[kept++] = b;
+            previous = b;
+        }
+        if (c != plain_previous) {
+            plain[plain_kept++] = c;
+            plain_previous = c;
+        }
+    }
+    blind[kept++] = ' ';
+    plain[plain_kept++] = ' ';
+    PyObject *collapsed = PyUnicode_New(kept, 127);
+    PyObject *plain_view = collapsed ? PyUnicode_New(plain_kept, 127) : NULL;
+    if (plain_view != NULL) {
+        memcpy(PyUnicode_1BYTE_DATA(collapsed), blind, (size_t)kept);
+        memcpy(PyUnicode_1BYTE_DATA(plain_view), plain, (size_t)plain_kept);
+    }
+    if (blind != on_stack) {
+        PyMem_Free(blind);
+    }
+    if (plain_view == NULL) {
+        Py_DECREF(spaced);
+        Py_XDECREF(collapsed);
+        return NULL;
+    }
+    PyObject *views = PyTuple_New(4);
+    if (views == NULL) {
+        Py_DECREF(spaced);
+        Py_DECREF(collapsed);
+        Py_DECREF(plain_view);
+        return NULL;
+    }
+    PyTuple_SET_ITEM(views, 0, spaced);
+    PyTuple_SET_ITEM(views, 1, collapsed);
+    PyTuple_SET_ITEM(views, 2, plain_view);
+    Py_INCREF(Py_None);
+    PyTuple_SET_ITEM(views, 3, Py_None);
+    return views;
+}
+
+/* ascii_skeletons(texts, flags, leet_map, word_map) -> per text, its (spaced, collapsed, plain, None)
+ * views, or None where the Python form must build them (spaced-out letters, non-ASCII text). */
+static PyObject *
+ascii_skeletons(PyObject *module, PyObject *args)
+{
+    (void)module;
+    PyObject *texts;
+    Py_buffer flags, leet_map, word_map;
+    if (!PyArg_ParseTuple(args, "Oy*y*y*:ascii_skeletons", &texts, &flags, &leet_map,
+                          &word_map)) {
+        return NULL;
+    }
+    PyObject *result = NULL, *items = NULL;
+    if (flags.len != 256 || leet_map.len != 256 || word_map.len != 256) {
+        PyErr_SetString(PyExc_ValueError, "the character tables must be 256 bytes long");
+        goto done;
+    }
+    items = PySequence_Fast(texts, "texts must be a sequence");
+    if (items == NULL) {
+        goto done;
+    }
+    Py_ssize_t count = PySequence_Fast_GET_SIZE(items);
+    result = PyList_New(count);
+    if (result == NULL) {
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *text = PySequence_Fast_GET_ITEM(items, i);
+        PyObject *views;
+        if (!PyUnicode_Check(text)) {
+            PyErr_SetString(PyExc_TypeError, "ascii_skeletons() needs a sequence of str");
+            Py_CLEAR(result);
+            goto done;
+        }
+        if (!PyUnicode_IS_ASCII(text)) {
+            Py_INCREF(Py_None);
+            views = Py_None;
+        }
+        else {
+            views = ascii_views(text, flags.buf, leet_map.buf, word_map.buf);
+            if (views == NULL) {
+                Py_CLEAR(result);
+                goto done;
+            }
+        }
+        PyList_SET_ITEM(result, i, views);
+    }
+done:
+    Py_XDECREF(items);
+    PyBuffer_Release(&flags);
+    PyBuffer_Release(&leet_map);
+    PyBuffer_Release(&word_map);
+    return result;
+}
+
+/* The bits of `spam_screens`: which of the spam detector's per-text checks may find something
+ * (see chatguard/filter/spam.py, `spam_screens_python`, for their exact meaning). */
+#define SPAM_CAPS 1
+#define SPAM_FLOOD 2
+#define SPAM_EMOTES 4
+#define SPAM_LINK 8
+#define SPAM_MENTIONS 16
+
+/* Character classes of `spam_bits`, one table lookup a character. */
+enum { K_OTHER, K_UPPER, K_LOWER, K_SPACE, K_BLANK, K_AT, K_DOT, K_COLON, K_DIGIT, K_COUNT };
+static unsigned char spam_kind[256];
+
+static void
+init_spam_kinds(void)
+{
+    for (int c = 0; c < 256; c++) {
+        spam_kind[c] = c >= 'A' && c <= 'Z'   ? K_UPPER
+                       : c >= 'a' && c <= 'z' ? K_LOWER
+                       : c >= '0' && c <= '9' ? K_DIGIT
+                       : c == ' '             ? K_SPACE
+                       : is_split_space((unsigned char)c) ? K_BLANK
+                       : c == '@'             ? K_AT
+                       : c == '.'             ? K_DOT
+                       : c == ':'             ? K_COLON
+                                              : K_OTHER;
+    }
+}
+
+/* Does the text hold what chatguard.filter.spam._MAY_HOLD_LINK finds: a letter, digit or '-'
+ * then '.' then a letter, or "://"? */
+static int
+may_hold_link(const unsigned char *data, Py_ssize_t length)
+{
+    for (Py_ssize_t i = 1; i + 1 < length; i++) {
+        unsigned char before = spam_kind[data[i - 1]], after = spam_kind[data[i + 1]];
+        if (data[i] == '.' &&
+            (before == K_UPPER || before == K_LOWER || before == K_DIGIT || data[i - 1] == '-') &&
+            (after == K_UPPER || after == K_LOWER)) {
+            return 1;
+        }
+        if (data[i] == ':' && data[i + 1] == '/' && i + 2 < length && data[i + 2] == '/') {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Is one word of the text repeated as an emote flood is (see chatguard.filter.spam._emotes)? */
+static int
+is_emote_flood(const unsigned char *data, Py_ssize_t length, Py_ssize_t token_repeat,
+               double distinct_max, double top_min)
+{
+    Word on_stack[64];
+    Word *words;
+    Py_ssize_t count = split_words((const char *)data, length, 0, on_stack, 64, &words);
+    if (count < 0) {
+        return -1;
+    }
+    int flood = 0;
+    if (count >= token_repeat) {
+        /* A word making up `top_min` (over half) of the words is the majority: found in one
+         * pass (Boyer-Moore), and counted in another, before anything is sorted. */
+        Py_ssize_t candidate = 0, votes = 0, copies = 0;
+        for (Py_ssize_t i = 0; i < count; i++) {
+            if (votes == 0) {
+                candidate = i;
+                votes = 1;
+            }
+            else {
+                votes += compare_words(&words[candidate], &words[i]) == 0 ? 1 : -1;
+            }
+        }
+        for (Py_ssize_t i = 0; i < count; i++) {
+            copies += compare_words(&words[candidate], &words[i]) == 0;
+        }
+        if (copies >= token_repeat && copies >= top_min * count) {
+            sort_words(words, count);
+            Py_ssize_t distinct = 1, run = 1, top = 1;
+            for (Py_ssize_t i = 1; i < count; i++) {
+                if (compare_words(&words[i - 1], &words[i]) == 0) {
+                    run++;
+                }
+                else {
+                    distinct++;
+                    run = 1;
+                }
+                top = run > top ? run : top;
+            }
+            flood = !(distinct > distinct_max * count) && top >= token_repeat &&
+                    top >= top_min * count;
+        }
+    }
+    if (words != on_stack) {
+        PyMem_Free(words);
+    }
+    return flood;
+}
+
+/* The check bits of one ASCII text (see SPAM_*), or -1 (memory error set). */
+static long
+spam_bits(const unsigned char *data, Py_ssize_t length, Py_ssize_t caps_min, double caps_ratio,
+          Py_ssize_t char_run, Py_ssize_t token_repeat, double emote_distinct_max,
+          double emote_top_min, Py_ssize_t mention_max)
+{
+    Py_ssize_t counts[K_COUNT] = {0};
+    Py_ssize_t run = 0, longest = 0;
+    int previous = -1;
+    for (Py_ssize_t i = 0; i < length; i++) {
+        unsigned char c = data[i];
+        unsigned char kind = spam_kind[c];
+        counts[kind]++;
+        run = c == previous ? run + 1 : 1;
+        previous = c;
+        if (run > longest && kind != K_SPACE && kind != K_BLANK) {
+            longest = run;
+        }
+    }
+    long bits = 0;
+    Py_ssize_t upper = counts[K_UPPER], letters = counts[K_UPPER] + counts[K_LOWER];
+    if (length >= caps_min && upper >= caps_min && letters > 0 &&
+        (double)upper / (double)letters >= caps_ratio) {
+        bits |= SPAM_CAPS;
+    }
+    if (longest >= char_run) {
+        bits |= SPAM_FLOOD;
+    }
+    if (counts[K_SPACE] + 1 >= token_repeat) {
+        int flood = is_emote_flood(data, length, token_repeat, emote_distinct_max, emote_top_min);
+        if (flood < 0) {
+            return -1;
+        }
+        bits |= flood ? SPAM_EMOTES : 0;
+    }
+    if (counts[K_DOT] && may_hold_link(data, length)) {
+        bits |= SPAM_LINK;
+    }
+    if (counts[K_AT] > mention_max) {
+        bits |= SPAM_MENTIONS;
+    }
+    return bits;
+}
+
+/* spam_screens(texts, collapsed, caps_min, caps_ratio, char_run, token_repeat,
+ *              emote_distinct_max, emote_top_min, mention_max)
+ * -> per text, (check bits, word key of its collapsed view) for ASCII text, None for other
+ * text (the Python form handles it). */
+static PyObject *
+spam_screens(PyObject *module, PyObject *args)
+{
+    (void)module;
+    PyObject *texts, *views;
+    Py_ssize_t caps_min, char_run, token_repeat, mention_max;
+    double caps_ratio, emote_distinct_max, emote_top_min;
+    if (!PyArg_ParseTuple(args, "OOndnnddn:spam_screens", &texts, &views, &caps_min, &caps_ratio,
+                          &char_run, &token_repeat, &emote_distinct_max, &emote_top_min,
+                          &mention_max)) {
+        return NULL;
+    }
+    PyObject *text_items = PySequence_Fast(texts, "texts must be a sequence");
+    if (text_items == NULL) {
+        return NULL;
+    }
+    PyObject *view_items = PySequence_Fast(views, "collapsed views must be a sequence");
+    if (view_items == NULL) {
+        Py_DECREF(text_items);
+        return NULL;
+    }
+    PyObject *result = NULL;
+    Py_ssize_t count = PySequence_Fast_GET_SIZE(text_items);
+    if (PySequence_Fast_GET_SIZE(view_items) != count) {
+        PyErr_SetString(PyExc_ValueError, "one collapsed view per text");
+        goto done;
+    }
+    result = PyList_New(count);
+    if (result == NULL) {
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *text = PySequence_Fast_GET_ITEM(text_items, i);
+        PyObject *view = PySequence_Fast_GET_ITEM(view_items, i);
+        if (!PyUnicode_Check(text) || !PyUnicode_Check(view)) {
+            PyErr_SetString(PyExc_TypeError, "spam_screens() needs texts and views of str");
+            Py_CLEAR(result);
+            goto done;
+        }
+        PyObject *screened;
+        if (!PyUnicode_IS_ASCII(text) || !PyUnicode_IS_ASCII(view)) {
+            Py_INCREF(Py_None);
+            screened = Py_None;
+        }
+        else {
+            long bits = spam_bits(PyUnicode_1BYTE_DATA(text), PyUnicode_GET_LENGTH(text),
+                                  caps_min, caps_ratio, char_run, token_repeat,
+                                  emote_distinct_max, emote_top_min, mention_max);
+            PyObject *key = bits < 0 ? NULL : word_key(NULL, view);
+            if (key == NULL) {
+                Py_CLEAR(result);
+                goto done;
+            }
+            screened = Py_BuildValue("(lN)", bits, key);
+            if (screened == NULL) {
+                Py_CLEAR(result);
+                goto done;
+            }
+        }
+        PyList_SET_ITEM(result, i, screened);
+    }
+done:
+    Py_DECREF(text_items);
+    Py_DECREF(view_items);
+    return result;
+}
+
+/* Attribute names `plan_windows` reads, interned once. */
+static PyObject *attr_roles, *attr_text, *attr_channel_id, *attr_user_id, *attr_timestamp,
+    *attr_id, *attr_get;
+
+/* `value` as an f-string shows it. */
+static PyObject *
+formatted(PyObject *value)
+{
+    if (PyUnicode_CheckExact(value)) {
+        Py_INCREF(value);
+        return value;
+    }
+    PyObject *empty = PyUnicode_New(0, 0);
+    if (empty == NULL) {
+        return NULL;
+    }
+    PyObject *shown = PyObject_Format(value, empty);
+    Py_DECREF(empty);
+    return shown;
+}
+
+/* Is any role of `roles` in `exempt`? -1 on error. */
+static int
+is_exempt(PyObject *roles, PyObject *exempt)
+{
+    int some = PyObject_IsTrue(roles);
+    if (some <= 0) {
+        return some;
+    }
+    PyObject *iterator = PyObject_GetIter(roles);
+    if (iterator == NULL) {
+        return -1;
+    }
+    PyObject *role;
+    int found = 0;
+    while (!found && (role = PyIter_Next(iterator)) != NULL) {
+        found = PySequence_Contains(exempt, role);
+        Py_DECREF(role);
+    }
+    Py_DECREF(iterator);
+    if (found < 0 || PyErr_Occurred()) {
+        return -1;
+    }
+    return found;
+}
+
+/* Append the observation (key, member, at, window_s, record) and its owner. Steals `key`. */
+static int
+observe_one(PyObject *observations, PyObject *owners, PyObject *owner, PyObject *key,
+            PyObject *member, PyObject *at, PyObject *window_s, PyObject *record)
+{
+    if (key == NULL) {
+        return -1;
+    }
+    PyObject *observation = PyTuple_Pack(5, key, member, at, window_s, record);
+    Py_DECREF(key);
+    if (observation == NULL) {
+        return -1;
+    }
+    int failed = PyList_Append(observations, observation) || PyList_Append(owners, owner);
+    Py_DECREF(observation);
+    return failed ? -1 : 0;
+}
+
+/* The findings, link count, fingerprint and raid flag of a message's text: from `checked`, else
+ * from its screen (clean text) or `check(item, screened)`, then remembered in `checked`. Returns
+ * a borrowed reference held by `checked`, or NULL. */
+static PyObject *
+text_findings(PyObject *item, PyObject *text, PyObject *screened, PyObject *checked,
+              PyObject *check, Py_ssize_t raid_min, Py_ssize_t checked_max)
+{
+    PyObject *seen = PyDict_GetItemWithError(checked, text);
+    if (seen != NULL || PyErr_Occurred()) {
+        return seen;
+    }
+    PyObject *spans, *links, *words;
+    if (screened != Py_None && PyTuple_Check(screened) && PyTuple_GET_SIZE(screened) == 2 &&
+        PyLong_Check(PyTuple_GET_ITEM(screened, 0)) &&
+        PyLong_AsLong(PyTuple_GET_ITEM(screened, 0)) == 0 &&
+        PyUnicode_Check(PyTuple_GET_ITEM(screened, 1))) {
+        /* Most chat: no check finds anything, and the text has words. */
+        spans = PyTuple_New(0);
+        links = PyLong_FromLong(0);
+        words = PyTuple_GET_ITEM(screened, 1);
+        Py_INCREF(words);
+    }
+    else {
+        PyObject *found = PyObject_CallFunctionObjArgs(check, item, screened, NULL);
+        if (found == NULL) {
+            return NULL;
+        }
+        if (!PyTuple_Check(found) || PyTuple_GET_SIZE(found) != 3 ||
+            !PyUnicode_Check(PyTuple_GET_ITEM(found, 2))) {
+            Py_DECREF(found);
+            PyErr_SetString(PyExc_TypeError, "check() must return (spans, links, words)");
+            return NULL;
+        }
+        spans = PyTuple_GET_ITEM(found, 0);
+        links = PyTuple_GET_ITEM(found, 1);
+        words = PyTuple_GET_ITEM(found, 2);
+        Py_INCREF(spans);
+        Py_INCREF(links);
+        Py_INCREF(words);
+        Py_DECREF(found);
+    }
+    if (spans == NULL || links == NULL) {
+        Py_XDECREF(spans);
+        Py_XDECREF(links);
+        Py_DECREF(words);
+        return NULL;
+    }
+    PyObject *raid = PyUnicode_GET_LENGTH(words) >= raid_min ? Py_True : Py_False;
+    seen = PyTuple_Pack(4, spans, links, words, raid);
+    Py_DECREF(spans);
+    Py_DECREF(links);
+    Py_DECREF(words);
+    if (seen == NULL) {
+        return NULL;
+    }
+    if (PyDict_GET_SIZE(checked) >= checked_max) {
+        PyDict_Clear(checked);
+    }
+    int failed = PyDict_SetItem(checked, text, seen);
+    Py_DECREF(seen);
+    return failed ? NULL : seen;
+}
+
+/* plan_windows(items, screens, checked, check, exempt, stateless_key, rate_s, repeat_s, raid_s,
+ *              link_s, raid_min, checked_max)
+ * -> (spans per message, observations, the message of each observation): the loop of
+ * chatguard.filter.spam.SpamDetector._plan_python. */
+static PyObject *
+plan_windows(PyObject *module, PyObject *args)
+{
+    (void)module;
+    PyObject *items_in, *screens_in, *checked, *check, *exempt, *stateless_key;
+    PyObject *rate_s, *repeat_s, *raid_s, *link_s;
+    Py_ssize_t raid_min, checked_max;
+    if (!PyArg_ParseTuple(args, "OOO!OOOOOOOnn:plan_windows", &items_in, &screens_in,
+                          &PyDict_Type, &checked, &check, &exempt, &stateless_key, &rate_s,
+                          &repeat_s, &raid_s, &link_s, &raid_min, &checked_max)) {
+        return NULL;
+    }
+    PyObject *items = PySequence_Fast(items_in, "items must be a sequence");
+    PyObject *screens = items ? PySequence_Fast(screens_in, "screens must be a sequence") : NULL;
+    PyObject *spans_of = PyList_New(0), *observations = PyList_New(0), *owners = PyList_New(0);
+    PyObject *result = NULL;
+    if (screens == NULL || spans_of == NULL || observations == NULL || owners == NULL) {
+        goto done;
+    }
+    Py_ssize_t count = PySequence_Fast_GET_SIZE(items);
+    if (PySequence_Fast_GET_SIZE(screens) != count) {
+        PyErr_SetString(PyExc_ValueError, "one screen per item");
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(items, i);
+        if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) < 4) {
+            PyErr_SetString(PyExc_TypeError, "an item is a FilterInput");
+            goto done;
+        }
+        PyObject *message = PyTuple_GET_ITEM(item, 0);
+        PyObject *context = PyTuple_GET_ITEM(item, 3);
+        PyObject *roles = PyObject_GetAttr(message, attr_roles);
+        if (roles == NULL) {
+            goto done;
+        }
+        int exempted = is_exempt(roles, exempt);
+        Py_DECREF(roles);
+        if (exempted < 0) {
+            goto done;
+        }
+        if (exempted) {
+            PyObject *none = PyTuple_New(0);
+            if (none == NULL || PyList_Append(spans_of, none) < 0) {
+                Py_XDECREF(none);
+                goto done;
+            }
+            Py_DECREF(none);
+            continue;
+        }
+        PyObject *text = PyObject_GetAttr(message, attr_text);
+        if (text == NULL) {
+            goto done;
+        }
+        PyObject *seen = text_findings(item, text, PySequence_Fast_GET_ITEM(screens, i), checked,
+                                       check, raid_min, checked_max);
+        Py_DECREF(text);
+        if (seen == NULL) {
+            goto done;
+        }
+        Py_INCREF(seen); /* the cache may be cleared by a later message */
+        PyObject *print = PyTuple_GET_ITEM(seen, 2);
+        int links = PyObject_IsTrue(PyTuple_GET_ITEM(seen, 1));
+        int raid = PyObject_IsTrue(PyTuple_GET_ITEM(seen, 3));
+        int record = 1;
+        int has_context = PyObject_IsTrue(context);
+        if (links < 0 || raid < 0 || has_context < 0 ||
+            PyList_Append(spans_of, PyTuple_GET_ITEM(seen, 0)) < 0) {
+            Py_DECREF(seen);
+            goto done;
+        }
+        if (has_context) {
+            PyObject *flag = PyObject_CallMethodObjArgs(context, attr_get, stateless_key,
+                                                        Py_False, NULL);
+            record = flag == NULL ? -1 : !PyObject_IsTrue(flag);
+            Py_XDECREF(flag);
+            if (record < 0 || PyErr_Occurred()) {
+                Py_DECREF(seen);
+                goto done;
+            }
+        }
+        PyObject *channel_raw = PyObject_GetAttr(message, attr_channel_id);
+        PyObject *user_raw = channel_raw ? PyObject_GetAttr(message, attr_user_id) : NULL;
+        PyObject *at = user_raw ? PyObject_GetAttr(message, attr_timestamp) : NULL;
+        PyObject *member = at ? PyObject_GetAttr(message, attr_id) : NULL;
+        PyObject *channel = member ? formatted(channel_raw) : NULL;
+        PyObject *user = channel ? formatted(user_raw) : NULL;
+        PyObject *owner = user ? PyLong_FromSsize_t(i) : NULL;
+        PyObject *flag = record ? Py_True : Py_False;
+        int failed =
+            owner == NULL ||
+            observe_one(observations, owners, owner,
+                        PyUnicode_FromFormat("rate:%U:%U", channel, user), member, at, rate_s,
+                        flag) < 0 ||
+            observe_one(observations, owners, owner,
+                        PyUnicode_FromFormat("repeat:%U:%U:%U", channel, user, print), member,
+                        at, repeat_s, flag) < 0 ||
+            (raid && observe_one(observations, owners, owner,
+                                 PyUnicode_FromFormat("raid:%U:%U", channel, print), user_raw,
+                                 at, raid_s, flag) < 0) ||
+            (links && observe_one(observations, owners, owner,
+                                  PyUnicode_FromFormat("link:%U:%U", channel, user), member, at,
+                                  link_s, flag) < 0);
+        Py_DECREF(seen);
+        Py_XDECREF(channel_raw);
+        Py_XDECREF(user_raw);
+        Py_XDECREF(at);
+        Py_XDECREF(member);
+        Py_XDECREF(channel);
+        Py_XDECREF(user);
+        Py_XDECREF(owner);
+        if (failed) {
+            goto done;
+        }
+    }
+    result = PyTuple_Pack(3, spans_of, observations, owners);
+done:
+    Py_XDECREF(items);
+    Py_XDECREF(screens);
+    Py_XDECREF(spans_of);
+    Py_XDECREF(observations);
+    Py_XDECREF(owners);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"unleet_words", unleet_words, METH_VARARGS,
      "The text with each word that holds a leet character read by read_word (ASCII text; "
      "NotImplemented for other text)."},
+    {"ascii_skeletons", ascii_skeletons, METH_VARARGS,
+     "Per ASCII text, its (spaced, collapsed, plain, None) matching views; None where the Python form "
+     "must build them (spaced-out letters, non-ASCII text)."},
+    {"spam_screens", spam_screens, METH_VARARGS,
+     "Per ASCII text, (the spam checks that may find something, as bits; the word key of its "
+     "collapsed view); None for other text."},
+    {"plan_windows", plan_windows, METH_VARARGS,
+     "Per message, its spam findings, and the window observations of the batch with the "
+     "message of each."},
     {"word_key", word_key, METH_O,
      "The distinct words of an ASCII collapsed view, digits dropped, sorted and joined by a "
      "space; None if it has none; NotImplemented for non-ASCII text."},
@@ -442,5 +1121,17 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC
 PyInit__speedups(void)
 {
+    init_spam_kinds();
+    attr_roles = PyUnicode_InternFromString("roles");
+    attr_text = PyUnicode_InternFromString("text");
+    attr_channel_id = PyUnicode_InternFromString("channel_id");
+    attr_user_id = PyUnicode_InternFromString("user_id");
+    attr_timestamp = PyUnicode_InternFromString("timestamp");
+    attr_id = PyUnicode_InternFromString("id");
+    attr_get = PyUnicode_InternFromString("get");
+    if (!attr_roles || !attr_text || !attr_channel_id || !attr_user_id || !attr_timestamp ||
+        !attr_id || !attr_get) {
+        return NULL;
+    }
     return PyModule_Create(&module);
 }

@@ -15,12 +15,15 @@ import re
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from itertools import compress
+from typing import Any, Literal
 
+import ahocorasick
 import phonenumbers
 
 from chatguard.domain import Span
 from chatguard.filter.detection import NOTHING, Detection, FilterInput, scores_from_spans
+from chatguard.filter.injection import required_literals
 from chatguard.filter.skeleton import SEPARATOR, text_ends
 from chatguard.taxonomy import Category
 
@@ -229,8 +232,6 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
 
 #: Digits or '@': without one, nothing here can match (street names alone are not matched).
 _MAY_HOLD_PII = re.compile(r"[\d@]")
-#: The same, and the rest of its text in a batch's joined texts: one match per text at most.
-_DIGIT_OR_AT_TO_END = re.compile(r"[\d@][^\x00]*")
 MIN_PHONE_DIGITS = 7
 MAX_PHONE_DIGITS = 15  # E.164
 #: A link: a token with a scheme, "www." or a domain followed by a path. Tried only where a
@@ -250,6 +251,65 @@ def _without_links(text: str) -> str:
 def _digits(text: str) -> int:
     raw = text.encode("utf-8", "surrogatepass")
     return len(raw) - len(raw.translate(None, b"0123456789"))
+
+
+_NOT_DIGIT_OR_SEPARATOR = bytes(c for c in range(1, 256) if not 48 <= c <= 57)
+
+
+def _digit_counts(texts: list[str]) -> list[int]:
+    """`_digits` of each text, in a few C-level calls for the batch (per text only if a text
+    holds the separator itself)."""
+    joined = SEPARATOR.join(texts)
+    if joined.count(SEPARATOR) == len(texts) - 1:
+        kept = joined.encode("utf-8", "surrogatepass").translate(None, _NOT_DIGIT_OR_SEPARATOR)
+        return list(map(len, kept.split(SEPARATOR.encode())))
+    return [_digits(text) for text in texts]
+
+
+class _BatchCheck:
+    """A screen or hint tried on a batch: one pass of its pattern over the joined texts it is
+    given, after a pass of an Aho-Corasick automaton of the strings every match of it holds
+    (when those are at least two characters long: a regex led by an alternation of words,
+    like the street names, tries every word at every position, the automaton does not)."""
+
+    def __init__(self, pattern: re.Pattern[str]) -> None:
+        self.pattern = pattern
+        literals = required_literals(pattern)
+        self.automaton: Any = None
+        if literals and min(map(len, literals)) >= 2:
+            self.automaton = ahocorasick.Automaton()
+            for literal in literals:
+                self.automaton.add_word(literal, literal)
+            self.automaton.make_automaton()
+
+    @staticmethod
+    def ordered(patterns: Iterable[re.Pattern[str]]) -> tuple[_BatchCheck, ...]:
+        """The checks of `patterns`, those with an automaton first (they are the cheaper)."""
+        checks = [_BatchCheck(p) for p in patterns]
+        return tuple(sorted(checks, key=lambda check: check.automaton is None))
+
+    def matched(self, texts: list[str], chosen: Sequence[int]) -> list[int]:
+        """The indices in `chosen` of the texts the pattern finds something in (the patterns
+        here hold no separator, so no match spans two texts)."""
+        if self.automaton is not None:
+            chosen = self._passing(self.automaton.iter, texts, chosen, end=True)
+        return self._passing(self.pattern.finditer, texts, chosen, end=False)
+
+    @staticmethod
+    def _passing(
+        search: Callable[[str], Iterable[Any]], texts: list[str], chosen: Sequence[int], end: bool
+    ) -> list[int]:
+        picked = [texts[i] for i in chosen]
+        ends = text_ends(picked)
+        found: list[int] = []
+        last = -1
+        for hit in search(SEPARATOR.join(picked)):
+            # an automaton yields (end, value), end being the last character's index
+            position = bisect_right(ends, hit[0] if end else hit.start())
+            if position != last:
+                found.append(chosen[position])
+                last = position
+        return found
 
 
 #: Where a phone number may be: seven or more digits close together, with what may lead or
@@ -280,22 +340,59 @@ class PiiDetector:
         self.scores = {**DEFAULT_SCORES, **(scores or {})}
         self.regions = tuple(regions)
         self.recognizers = tuple(r for r in recognizers if r.entity in self.entities)
+        # The batch screen (`_screen`): the fewest digits that let a recognizer without a
+        # screen or hint (or a phone number) run, and each distinct pair of screen and hint
+        # with the fewest digits it needs.
+        unscreened = [r.min_digits for r in self.recognizers if r.screen is r.hint is None]
+        if PHONE in self.entities:
+            unscreened.append(MIN_PHONE_DIGITS)
+        self._unscreened_min = min(unscreened) if unscreened else None
+        screens: dict[tuple[re.Pattern[str], ...], int] = {}
+        for r in self.recognizers:
+            checks = tuple(p for p in (r.screen, r.hint) if p is not None)
+            if checks:
+                screens[checks] = min(screens.get(checks, r.min_digits), r.min_digits)
+        self._screens = tuple(
+            (_BatchCheck.ordered(checks), min_digits) for checks, min_digits in screens.items()
+        )
 
     def detect_many(self, items: Sequence[FilterInput]) -> list[Detection]:
-        """`detect` for a batch: one regex pass over the joined texts finds the messages with a
-        digit or an '@' (a third of chat), and each recognizer's `screen` leaves out most of
-        those before any recognizer runs."""
+        """`detect` for a batch: screened over the joined texts at C level (see `_screen`),
+        so that only the few messages a recognizer may match are looked at one by one."""
         texts = [item.normalized.folded for item in items]
         found = [NOTHING] * len(items)
-        ends = text_ends(texts)
-        for match in _DIGIT_OR_AT_TO_END.finditer(SEPARATOR.join(texts)):
-            index = bisect_right(ends, match.start())
+        for index in self._screen(texts):
             text = _without_links(texts[index])
             digits = _digits(text)
             if self._may_match(text, digits):
                 normalized = items[index].normalized
                 found[index] = self._detection(self._find(text, digits, normalized.original_span))
         return found
+
+    def _screen(self, texts: list[str]) -> list[int]:
+        """The indices of the texts `_may_match` may accept, in order, found at C level for
+        the batch: a text with enough digits for a recognizer that has neither screen nor
+        hint (or for a phone number), or one that a recognizer's screen and hint both match,
+        each tried in one pass over the joined texts that have the recognizer's `min_digits`.
+        Links are not blanked out first: blanking only takes digits and characters away, so
+        it can make a screen fail but never pass, and `_may_match` has the last word."""
+        if not texts:
+            return []
+        digits = _digit_counts(texts)
+        candidates: set[int] = set()
+        if self._unscreened_min is not None:
+            candidates.update(compress(range(len(texts)), map(self._unscreened_min.__le__, digits)))
+        for checks, min_digits in self._screens:
+            chosen: Sequence[int] = range(len(texts))
+            if min_digits:
+                chosen = list(compress(chosen, map(min_digits.__le__, digits)))
+            for pattern in checks:
+                if not chosen:
+                    break
+                chosen = pattern.matched(texts, chosen)
+            candidates.update(chosen)
+        # As `find`: nothing without a digit or an '@'.
+        return sorted(i for i in candidates if digits[i] or "@" in texts[i])
 
     def _may_match(self, text: str, digits: int) -> bool:
         """Could `_find` find anything? False only when no recognizer can match."""

@@ -78,8 +78,8 @@ class ChannelRules:
         are confirmed (with regex rules, every message is scanned)."""
         if self._regexes:
             return [self.scan(item) for item in items]
-        texts = [item.skeleton.collapsed for item in items]
-        per_matcher = [(matcher, matcher.candidates(texts)) for matcher in self._matchers]
+        views = [item.skeleton for item in items]
+        per_matcher = [(matcher, matcher.candidates(views)) for matcher in self._matchers]
         found = [NOTHING] * len(items)
         for index in sorted({i for _, candidates in per_matcher for i in candidates}):
             item = items[index]

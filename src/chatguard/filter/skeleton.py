@@ -9,8 +9,11 @@ homoglyphs). Two views, each cheap to build with C-level string operations:
   to the folded text through `to_folded` (identity unless letters were joined). A disguised
   vowel is written as a capital letter ("f4ck" -> "fAck", "sh!t" -> "shIt").
 - `collapsed`: `spaced` with every vowel read as "a" and every run of a repeated character cut
-  to one, padded with a space at each end. The automaton runs on this view: a whole word is
-  always ` word `.
+  to one, padded with a space at each end: a whole word is always ` word `. The term automaton
+  runs on this view for text with a disguised vowel.
+- `plain`: `spaced` with every run of a repeated character cut to one, padded likewise. Text
+  without a disguised vowel can only match a term with the vowels it has, so the term automaton
+  runs on this view for such text (most chat), and finds far fewer candidates.
 
 Matches found in `collapsed` are confirmed by a regular expression on `spaced` (which also checks
 the repeat counts a term needs, so "as" is not taken for "ass"), and that match's span maps back
@@ -22,7 +25,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from collections.abc import Sequence
-from itertools import accumulate
+from itertools import accumulate, compress
 from typing import NamedTuple
 
 import numpy as np
@@ -61,6 +64,8 @@ _EDGE_PUNCT = "!|+*"
 # The automaton's view is blind to vowels (plain or disguised); the regex check restores them.
 _VOWEL_BLIND = str.maketrans({c: "a" for c in "aeiouAEIOX"})
 
+#: A letter or digit that may stand alone in a spaced-out word.
+_LONE_LETTER = r"[a-z0-9@$]"
 #: Three or more single letters or digits separated by spacing characters: "f u c k", "f.u.c.k".
 _SPACED_LETTERS = re.compile(
     r"(?<![a-z0-9@$])[a-z0-9@$](?:[\s.\-_*,/\\~+|:;'\"]+[a-z0-9@$](?![a-z0-9@$])){2,}"
@@ -89,6 +94,7 @@ class Skeleton(NamedTuple):
     normalized: NormalizedText
     spaced: str
     collapsed: str
+    plain: str
     to_folded: tuple[int, ...] | None  # None: spaced[i] came from folded[i]
 
     def original_span(self, start: int, end: int) -> tuple[int, int]:
@@ -144,10 +150,12 @@ def skeleton(normalized: NormalizedText) -> Skeleton:
         raw = text.encode("ascii").translate(_ASCII_SPACE_BYTES)
         spaced = raw.decode("ascii")
         collapsed = " " + _collapse_ascii(raw.translate(_VOWEL_BLIND_BYTES)) + " "
+        plain = " " + _collapse_ascii(raw) + " "
     else:
         spaced = _NON_WORD.sub(" ", text)
         collapsed = " " + _RUNS.sub(r"\1", spaced.translate(_VOWEL_BLIND)) + " "
-    return Skeleton(normalized, spaced, collapsed, to_folded)
+        plain = " " + _RUNS.sub(r"\1", spaced) + " "
+    return Skeleton(normalized, spaced, collapsed, plain, to_folded)
 
 
 def _collapse_ascii(raw: bytes) -> str:
@@ -182,7 +190,7 @@ def _byte_classes(**classes: str) -> bytes:
 
 
 #: Lone letters: `a` (a letter or digit of `_SPACED_LETTERS`), ` ` (spacing), `#` (other).
-_SPACED_CLASSES = _byte_classes(a=r"[a-z0-9@$]", s=_SPACING.pattern[:-1]).replace(b"s", b" ")
+_SPACED_CLASSES = _byte_classes(a=_LONE_LETTER, s=_SPACING.pattern[:-1]).replace(b"s", b" ")
 #: `_SPACED_GATE` on that alphabet, led by a boundary so the regex engine can skip ahead to
 #: each space or boundary instead of trying every position.
 _SPACED_GATE_CLASSES = re.compile(rb"[ #]a +a(?!a)")
@@ -192,6 +200,8 @@ _SPACE_KEEP_SEP = b"\x00" + _ASCII_SPACE_BYTES[1:]
 
 
 _new_skeleton = tuple.__new__
+#: A skeleton's views without its normalized text: spaced, collapsed, plain, to_folded.
+_Views = tuple[str, str, str, tuple[int, ...] | None]
 _plus_one = (1).__add__
 
 
@@ -212,14 +222,25 @@ def skeletons(batch: Sequence[NormalizedText]) -> list[Skeleton]:
     count = len(batch)
     if count < 4:
         return [skeleton(n) for n in batch]
-    views: list[tuple[str, str, tuple[int, ...] | None] | None] = [None] * count
-    ascii_at: list[int] = []
-    other_at: list[int] = []
-    for index, normalized in enumerate(batch):
-        folded = normalized.folded
-        if SEPARATOR in folded:
-            continue  # built on its own below
-        (ascii_at if folded.isascii() else other_at).append(index)
+    views: list[_Views | None]
+    if _NATIVE_SKELETONS is not None:
+        # ASCII text in one compiled pass; the rest as below.
+        views = _NATIVE_SKELETONS([n.folded for n in batch], *_NATIVE_TABLES)
+        ascii_at = []
+        other_at = [
+            index
+            for index in compress(range(count), map(_is_none, views))
+            if not batch[index].folded.isascii() and SEPARATOR not in batch[index].folded
+        ]
+    else:
+        views = [None] * count
+        ascii_at = []
+        other_at = []
+        for index, normalized in enumerate(batch):
+            folded = normalized.folded
+            if SEPARATOR in folded:
+                continue  # built on its own below
+            (ascii_at if folded.isascii() else other_at).append(index)
     if ascii_at:
         _ascii_views([batch[i].folded for i in ascii_at], ascii_at, views)
     if other_at:
@@ -234,10 +255,37 @@ def skeletons(batch: Sequence[NormalizedText]) -> list[Skeleton]:
     return result
 
 
+def _character_flags() -> bytes:
+    """The character table of the compiled `ascii_skeletons`: per ASCII character, the flags
+    of the patterns above that it matches (see `_speedups.c` for their meaning)."""
+    lone = re.compile(_LONE_LETTER)
+    flags = (
+        (1, lambda c: bool(lone.fullmatch(c))),
+        (2, lambda c: bool(_SPACING.fullmatch(c))),
+        (4, lambda c: bool(_LEET_TOKEN.fullmatch(c)) or bool(_HAS_LETTER.fullmatch(c))),
+        (8, lambda c: bool(_LEET_GATE.fullmatch(c))),
+        (16, lambda c: bool(_HAS_LETTER.fullmatch(c))),
+        (32, lambda c: c in _EDGE_PUNCT),
+        (64, lambda c: ord(c) in _VOWEL_BLIND),
+    )
+    return bytes(sum(bit for bit, test in flags if test(chr(code))) if code < 128 else 0
+                 for code in range(256))  # fmt: skip
+
+
+_NATIVE_SKELETONS = native.ascii_skeletons if native is not None else None
+#: The tables `ascii_skeletons` takes: character flags, the leetspeak reading, the space map.
+_NATIVE_TABLES = (
+    _character_flags(),
+    bytes(ord(LEET.get(chr(code), chr(code))) if code < 128 else code for code in range(256)),
+    _ASCII_SPACE_BYTES,
+)
+_is_none = None.__class__.__instancecheck__
+
+
 def _ascii_views(
     texts: list[str],
     at: list[int],
-    views: list[tuple[str, str, tuple[int, ...] | None] | None],
+    views: list[_Views | None],
 ) -> None:
     """The views of ASCII texts (no separator inside)."""
     raw = SEPARATOR.join(texts).encode("ascii")
@@ -263,15 +311,22 @@ def _ascii_views(
     blind = np.frombuffer(spaced.translate(_VOWEL_BLIND_BYTES), dtype=np.uint8)
     spaced_all = spaced.decode("ascii").split(SEPARATOR)
     collapsed_all = _padded(_collapse_runs(blind).tobytes().decode("ascii"))
+    plain = np.frombuffer(spaced, dtype=np.uint8)
+    plain_all = _padded(_collapse_runs(plain).tobytes().decode("ascii"))
     for position, index in enumerate(at):
         if position not in own:
-            views[index] = (spaced_all[position], collapsed_all[position], None)
+            views[index] = (
+                spaced_all[position],
+                collapsed_all[position],
+                plain_all[position],
+                None,
+            )
 
 
 def _other_views(
     texts: list[str],
     at: list[int],
-    views: list[tuple[str, str, tuple[int, ...] | None] | None],
+    views: list[_Views | None],
 ) -> None:
     """The views of other texts: per-message steps, run collapsing batched."""
     spaced_list = []
@@ -282,11 +337,22 @@ def _other_views(
             text = unleet(text)
         spaced_list.append(_NON_WORD.sub(" ", text))  # the separator cannot survive this
         maps.append(to_folded)
-    joined = SEPARATOR.join(spaced_list).translate(_VOWEL_BLIND)
-    wide = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    collapsed_all = _padded(_collapse_runs(wide).tobytes().decode("utf-32-le", "surrogatepass"))
+    joined = SEPARATOR.join(spaced_list)
+    collapsed_all = _collapsed_views(joined.translate(_VOWEL_BLIND))
+    plain_all = _collapsed_views(joined)
     for position, index in enumerate(at):
-        views[index] = (spaced_list[position], collapsed_all[position], maps[position])
+        views[index] = (
+            spaced_list[position],
+            collapsed_all[position],
+            plain_all[position],
+            maps[position],
+        )
+
+
+def _collapsed_views(joined: str) -> list[str]:
+    """The texts of `SEPARATOR.join(texts)` with their runs collapsed, padded (numpy)."""
+    wide = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    return _padded(_collapse_runs(wide).tobytes().decode("utf-32-le", "surrogatepass"))
 
 
 def _padded(joined: str) -> list[str]:
@@ -357,4 +423,9 @@ def clear_caches() -> None:
 
 def collapse(text: str) -> str:
     """The automaton's view of a term or text: vowels blinded, repeated characters cut to one."""
-    return _RUNS.sub(r"\1", text.translate(_VOWEL_BLIND))
+    return collapse_runs(text.translate(_VOWEL_BLIND))
+
+
+def collapse_runs(text: str) -> str:
+    """`text` with every run of one character cut to one (the plain view of a term)."""
+    return _RUNS.sub(r"\1", text)

@@ -15,7 +15,6 @@ but not written: a one-off check does not count against the user.
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -23,7 +22,6 @@ from itertools import compress
 
 from chatguard.domain import Role, Span
 from chatguard.filter.detection import NOTHING, Detection, FilterInput, scores_from_spans
-from chatguard.filter.skeleton import SEPARATOR, text_ends
 from chatguard.filter.speedups import native
 from chatguard.filter.state import InMemorySpamState, Observation, SpamState
 from chatguard.taxonomy import Category
@@ -53,7 +51,6 @@ _MENTION = re.compile(r"(?<!\w)@\w+")
 _DIGITS_TO_SPACE = bytes(32 if 48 <= c <= 57 else c for c in range(256))
 _DIGITS = re.compile(r"\d")
 _UPPER_BYTES = bytes(range(65, 91))
-_NOT_UPPER_OR_SEPARATOR = bytes(c for c in range(1, 256) if not 65 <= c <= 90)
 _LOWER_BYTES = bytes(range(97, 123))
 _CHECKED_MAX = 65536
 _ONE_LESS_THAN = (1).__lt__
@@ -141,36 +138,28 @@ def _token_counts(text: str) -> tuple[int, int, int]:
     return token_counts_python(text)
 
 
-def _upper_counts(texts: list[str]) -> list[int]:
-    """The ASCII capitals in each text (as `_caps` counts them), for the batch in one C-level
-    pass over the joined texts; per text only if a text holds the separator."""
-    joined = "\x00".join(texts)
-    if joined.count("\x00") == len(texts) - 1:
-        kept = joined.encode("utf-8", "surrogatepass").translate(None, _NOT_UPPER_OR_SEPARATOR)
-        return [len(part) for part in kept.split(b"\x00")]
-    return [
-        len(t.encode("utf-8", "surrogatepass"))
-        - len(t.encode("utf-8", "surrogatepass").translate(None, _UPPER_BYTES))
-        for t in texts
-    ]
+#: An emote flood: at most this share of a message's words are distinct, and the most
+#: frequent one makes up at least this share.
+EMOTE_DISTINCT_MAX = 0.4
+EMOTE_TOP_MIN = 0.6
 
+#: The per-text checks, as the bits of `SpamDetector.screen` (and of the compiled
+#: `spam_screens`): which of them find something in a text.
+CAPS, FLOOD, EMOTES, LINK, MENTIONS = 1, 2, 4, 8, 16
 
-def _may_hold_links(texts: list[str]) -> set[int]:
-    """The indices of the texts `_links` may find a link in, from one C-level search over the
-    joined texts (most chat has no link: the separator is no character of one, so no match
-    crosses from one text into the next)."""
-    if len(texts) < 4:
-        return {i for i, t in enumerate(texts) if "." in t and _MAY_HOLD_LINK.search(t)}
-    ends = text_ends(texts)
-    found: set[int] = set()
-    for match in _MAY_HOLD_LINK.finditer(SEPARATOR.join(texts)):
-        found.add(bisect_right(ends, match.start()))
-    return found
+_NATIVE_SCREENS = native.spam_screens if native is not None else None
+_NATIVE_PLAN = native.plan_windows if native is not None else None
+_NO_SPANS: tuple[Span, ...] = ()
 
 
 def _host_allowed(host: str, allowlist: frozenset[str]) -> bool:
     host = host.lower().removeprefix("www.")
     return host in allowlist or any(host.endswith("." + domain) for domain in allowlist)
+
+
+#: What `_plan` returns: per message its per-text findings, the batch's window observations
+#: (plain tuples in `Observation` order) and, per observation, the index of its message.
+_Plan = tuple[list[tuple[Span, ...]], list[tuple[str, str, float, float, bool]], list[int]]
 
 
 class SpamDetector:
@@ -211,25 +200,41 @@ class SpamDetector:
 
     # -- per message -------------------------------------------------------------------------
 
-    def _plan(
-        self, items: Sequence[FilterInput]
-    ) -> tuple[list[list[Span]], list[tuple[str, str, float, float, bool]], list[int]]:
+    def _plan(self, items: Sequence[FilterInput]) -> _Plan:
         """Each message's stateless findings, and the window observations of the batch (as
-        plain tuples in `Observation` order) with the message each belongs to."""
+        plain tuples in `Observation` order) with the message each belongs to; through the
+        compiled `plan_windows` when it is built."""
+        texts = [item.message.text for item in items]
+        screens = self._screens(texts, [item.skeleton.collapsed for item in items])
+        if _NATIVE_PLAN is None:
+            return self._plan_python(items, screens)
+        config = self.config
+        return _NATIVE_PLAN(  # type: ignore[no-any-return]
+            items,
+            screens,
+            self._checked,
+            self._check,
+            config.exempt_roles,
+            STATELESS_KEY,
+            config.rate_window_s,
+            config.repeat_window_s,
+            config.raid_window_s,
+            config.link_window_s,
+            config.raid_min_chars,
+            _CHECKED_MAX,
+        )
+
+    def _plan_python(
+        self, items: Sequence[FilterInput], screens: list[tuple[int, str | None] | None]
+    ) -> _Plan:
+        """`_plan` once the texts are screened. (The reference form of `plan_windows`.)"""
         config = self.config
         exempt = config.exempt_roles
-        caps_min = config.caps_min_letters
-        token_repeat = config.token_repeat
-        char_run = config.char_run - 1
         rate_s, repeat_s = config.rate_window_s, config.repeat_window_s
         raid_s, link_s = config.raid_window_s, config.link_window_s
         raid_min = config.raid_min_chars
         checked = self._checked
-        texts = [item.message.text for item in items]
-        uppers = _upper_counts(texts)
-        linked = _may_hold_links(texts)
-        mention_max = config.mention_max
-        spans_of: list[list[Span]] = []
+        spans_of: list[tuple[Span, ...]] = []
         observations: list[tuple[str, str, float, float, bool]] = []
         owners: list[int] = []  # per observation: the message's index
         observe, own = observations.append, owners.append
@@ -237,33 +242,25 @@ class SpamDetector:
             message = item.message
             roles = message.roles
             if roles and not roles.isdisjoint(exempt):
-                spans_of.append([])
+                spans_of.append(_NO_SPANS)
                 continue
-            text = texts[index]
+            text = message.text
             seen = checked.get(text)
             if seen is None:  # a new text (the same text again: its checks say the same)
-                spans: list[Span] = []
-                skeleton = item.skeleton
-                # Each check is gated by a C-level test most chat fails (see the methods).
-                if uppers[index] >= caps_min:
-                    self._caps(text, spans)
-                if len(skeleton.spaced) + 2 - len(skeleton.collapsed) >= char_run:
-                    self._floods(item, spans)
-                if text.count(" ") + 1 >= token_repeat:
-                    self._emotes(text, spans)
-                links = self._links(text, spans) if index in linked else 0
-                if text.count("@") > mention_max:
-                    self._mentions(text, spans)
-                words = _words_key(skeleton.collapsed)
-                if words is None:  # no words (emoji, digits): the text itself
-                    words = item.normalized.folded.strip()
-                # The fingerprint is the window key as it is (a shared store hashes its keys).
-                seen = (tuple(spans), links, words, len(words) >= raid_min)
+                screened = screens[index]
+                if screened is not None and not screened[0] and screened[1] is not None:
+                    # Most chat: no check finds anything, and the text has words.
+                    words = screened[1]
+                    seen = (_NO_SPANS, 0, words, len(words) >= raid_min)
+                else:
+                    spans, links, words = self._check(item, screened)
+                    # The fingerprint is the window key as it is (a shared store hashes keys).
+                    seen = (spans, links, words, len(words) >= raid_min)
                 if len(checked) >= _CHECKED_MAX:
                     checked.clear()
                 checked[text] = seen
             found, links, print_, raid = seen
-            spans_of.append(list(found))
+            spans_of.append(found)
             context = item.context
             record = not context.get(STATELESS_KEY, False) if context else True
             channel, user, at, member = (
@@ -284,6 +281,81 @@ class SpamDetector:
                 own(index)
         return spans_of, observations, owners
 
+    def _screens(
+        self, texts: list[str], collapsed: list[str]
+    ) -> list[tuple[int, str | None] | None]:
+        """`screen` of each text, through the compiled `spam_screens` (ASCII text) when it is
+        built; None where `_check` must run every check itself."""
+        if _NATIVE_SCREENS is None:
+            return [None] * len(texts)
+        config = self.config
+        return _NATIVE_SCREENS(  # type: ignore[no-any-return]
+            texts,
+            collapsed,
+            config.caps_min_letters,
+            config.caps_ratio,
+            config.char_run,
+            config.token_repeat,
+            EMOTE_DISTINCT_MAX,
+            EMOTE_TOP_MIN,
+            config.mention_max,
+        )
+
+    def screen(self, text: str, collapsed: str) -> tuple[int, str | None]:
+        """Which per-text checks find something in `text` (the bits `CAPS`, `FLOOD`, `EMOTES`;
+        `LINK` when it may hold a link, `MENTIONS` when it has more '@' than mentions are
+        allowed) and the word key of its collapsed view. (The reference form of the compiled
+        `spam_screens`.)"""
+        config = self.config
+        bits = 0
+        for bit, check in ((CAPS, self._caps), (FLOOD, self._floods), (EMOTES, self._emotes)):
+            found: list[Span] = []
+            check(text, found)
+            bits |= bit if found else 0
+        if "." in text and _MAY_HOLD_LINK.search(text):
+            bits |= LINK
+        if text.count("@") > config.mention_max:
+            bits |= MENTIONS
+        return bits, words_key_python(collapsed)
+
+    def _check(
+        self, item: FilterInput, screened: tuple[int, str | None] | None
+    ) -> tuple[tuple[Span, ...], int, str]:
+        """A new text's per-text findings, link count and fingerprint. With its `screen`, only
+        the checks it names run; without, each check runs behind a cheap gate."""
+        config = self.config
+        text = item.message.text
+        skeleton = item.skeleton
+        spans: list[Span] = []
+        links = 0
+        if screened is None:
+            if len(text) >= config.caps_min_letters:
+                self._caps(text, spans)
+            # A run of `char_run` characters shortens the collapsed view by `char_run - 1`.
+            if len(skeleton.spaced) + 3 - len(skeleton.collapsed) >= config.char_run:
+                self._floods(text, spans)
+            if text.count(" ") + 1 >= config.token_repeat:
+                self._emotes(text, spans)
+            links = self._links(text, spans)
+            if text.count("@") > config.mention_max:
+                self._mentions(text, spans)
+            words = _words_key(skeleton.collapsed)
+        else:
+            bits, words = screened
+            if bits & CAPS:
+                self._caps(text, spans)
+            if bits & FLOOD:
+                self._floods(text, spans)
+            if bits & EMOTES:
+                self._emotes(text, spans)
+            if bits & LINK:
+                links = self._links(text, spans)
+            if bits & MENTIONS:
+                self._mentions(text, spans)
+        if words is None:  # no words (emoji, digits): the text itself
+            words = item.normalized.folded.strip()
+        return tuple(spans), links, words
+
     def _caps(self, text: str, spans: list[Span]) -> None:
         config = self.config
         if len(text) < config.caps_min_letters:
@@ -296,12 +368,9 @@ class SpamDetector:
         if upper / letters >= config.caps_ratio:
             spans.append(Span(0, len(text), Category.SPAM, "caps", config.caps_score))
 
-    def _floods(self, item: FilterInput, spans: list[Span]) -> None:
-        """A long run of one character. `_plan` calls this only when the collapsed view is
-        shorter than the spaced one by `char_run - 1` or more: a long run shortens it by at
-        least its length, so a message that lost less cannot hold one."""
+    def _floods(self, text: str, spans: list[Span]) -> None:
+        """A long run of one character."""
         config = self.config
-        text = item.message.text
         run = self._char_run.search(text)
         if run:
             score = 0.8 if run.end() - run.start() >= 4 * config.char_run else 0.5
@@ -310,10 +379,12 @@ class SpamDetector:
     def _emotes(self, text: str, spans: list[Span]) -> None:
         """One word or emote repeated: only for messages of `token_repeat` words or more."""
         config = self.config
+        if text.count(" ") + 1 < config.token_repeat:
+            return
         tokens, distinct, count = _token_counts(text)
-        if tokens < config.token_repeat or distinct > 0.4 * tokens:
+        if tokens < config.token_repeat or distinct > EMOTE_DISTINCT_MAX * tokens:
             return  # varied words: not a flood
-        if count >= config.token_repeat and count >= 0.6 * tokens:
+        if count >= config.token_repeat and count >= EMOTE_TOP_MIN * tokens:
             score = 0.8 if count >= 4 * config.token_repeat else 0.5
             spans.append(Span(0, len(text), Category.SPAM, "emote_flood", score))
 
@@ -348,7 +419,7 @@ class SpamDetector:
     def _finish(
         self,
         items: Sequence[FilterInput],
-        spans_of: list[list[Span]],
+        spans_of: list[tuple[Span, ...]],
         observations: Sequence[tuple[str, str, float, float, bool]],
         owners: list[int],
         counts: list[int],
@@ -371,12 +442,12 @@ class SpamDetector:
                 owner = owners[position]
                 score = self._window_score(kind, count)
                 whole = len(items[owner].message.text)
-                spans_of[owner].append(Span(0, whole, Category.SPAM, kind, score))
+                spans_of[owner] = (*spans_of[owner], Span(0, whole, Category.SPAM, kind, score))
         detections = [NOTHING] * len(spans_of)
         for index in compress(range(len(spans_of)), spans_of):  # the messages with spans
             spans = spans_of[index]
             reasons = tuple(dict.fromkeys(f"spam:{s.label}" for s in spans))
-            detections[index] = Detection(scores_from_spans(spans), tuple(spans), reasons)
+            detections[index] = Detection(scores_from_spans(spans), spans, reasons)
         return detections
 
     def _window_score(self, kind: str, count: int) -> float:

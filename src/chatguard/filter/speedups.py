@@ -5,7 +5,10 @@ is the exact twin of a Python function kept beside it as the reference and the f
 `word_key` of `chatguard.filter.spam.words_key_python`, `token_counts` of
 `chatguard.filter.spam.token_counts_python`, `observe_windows` of
 `chatguard.filter.state.observe_windows_python`, `unleet_words` of
-`chatguard.filter.skeleton.unleet_python`. The tests hold the two forms to the same
+`chatguard.filter.skeleton.unleet_python`, `ascii_skeletons` of the ASCII views of
+`chatguard.filter.skeleton.skeleton`, `spam_screens` of
+`chatguard.filter.spam.SpamDetector.screen`, `plan_windows` of
+`chatguard.filter.spam.SpamDetector._plan_python`. The tests hold the two forms to the same
 results. Set CHATGUARD_SPEEDUPS=0 to run the Python forms (to compare them, or to debug).
 """
 
@@ -15,7 +18,15 @@ import os
 from types import ModuleType
 
 #: What the compiled module provides.
-FUNCTIONS = ("word_key", "token_counts", "observe_windows", "unleet_words")
+FUNCTIONS = (
+    "word_key",
+    "token_counts",
+    "observe_windows",
+    "unleet_words",
+    "ascii_skeletons",
+    "spam_screens",
+    "plan_windows",
+)
 
 
 def _load() -> ModuleType | None:

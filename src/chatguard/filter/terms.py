@@ -29,6 +29,7 @@ from chatguard.filter.skeleton import (
     SEPARATOR,
     Skeleton,
     collapse,
+    collapse_runs,
     text_ends,
     unleet,
 )
@@ -69,6 +70,7 @@ class TermHit:
 class _Compiled:
     term: Term
     keys: tuple[str, ...]  # automaton keys (collapsed, space-delimited unless wildcarded)
+    plain_key: str  # the key for text without a disguised vowel (its `plain` view)
     regex: re.Pattern[str]  # confirmation on the uncollapsed skeleton
 
 
@@ -134,26 +136,38 @@ def _keys(core: str, lead: bool, trail: bool) -> tuple[str, ...]:
 
 def compile_term(term: Term) -> _Compiled:
     core, lead, trail = canonical(term.text)
-    return _Compiled(term, _keys(core, lead, trail), _confirm_regex(core, lead, trail))
+    plain_key = ("" if lead else " ") + collapse_runs(core) + ("" if trail else " ")
+    return _Compiled(term, _keys(core, lead, trail), plain_key, _confirm_regex(core, lead, trail))
+
+
+#: A disguised vowel (or an "l" written as a digit) in a skeleton's views.
+_DISGUISED = re.compile(f"[{DISGUISED_VOWELS}]")
+
+
+def _automaton_of(by_key: Mapping[str, Iterable[int]]) -> Any:
+    automaton = ahocorasick.Automaton()
+    for key, indices in by_key.items():
+        automaton.add_word(key, tuple(indices))
+    automaton.make_automaton()
+    return automaton
 
 
 class TermMatcher:
-    """Finds every term of a list in a skeleton, in one automaton pass."""
+    """Finds every term of a list in a skeleton, in one automaton pass: over its `plain` view
+    with the terms' plain keys when the text has no disguised vowel (a plainly written vowel
+    only stands for itself), else over its vowel-blind `collapsed` view."""
 
     def __init__(self, terms: Iterable[Term]) -> None:
         compiled = [compile_term(t) for t in terms]
         self._compiled = compiled
         by_key: dict[str, list[int]] = {}
+        by_plain_key: dict[str, list[int]] = {}
         for index, item in enumerate(compiled):
             for key in item.keys:
                 by_key.setdefault(key, []).append(index)
-        self._automaton: Any = None
-        if by_key:
-            automaton = ahocorasick.Automaton()
-            for key, indices in by_key.items():
-                automaton.add_word(key, tuple(indices))
-            automaton.make_automaton()
-            self._automaton = automaton
+            by_plain_key.setdefault(item.plain_key, []).append(index)
+        self._automaton: Any = _automaton_of(by_key) if by_key else None
+        self._plain_automaton: Any = _automaton_of(by_plain_key) if by_plain_key else None
 
     def __len__(self) -> int:
         return len(self._compiled)
@@ -162,28 +176,30 @@ class TermMatcher:
     def terms(self) -> list[Term]:
         return [c.term for c in self._compiled]
 
-    def candidates(self, collapsed: Sequence[str]) -> dict[int, set[int]]:
-        """For each collapsed view in which the automaton finds a candidate term, the terms'
-        indices (for `confirm`; `find` on any other view finds nothing), in one pass over the
-        joined views."""
-        if self._automaton is None or not collapsed:
+    def candidates(self, views: Sequence[Skeleton]) -> dict[int, set[int]]:
+        """For each skeleton in which the automaton finds a candidate term, the terms' indices
+        (for `confirm`; `find` on any other skeleton finds nothing): one pass over the
+        batch's joined plain views, and one over the blind views of the few with a disguised
+        vowel."""
+        if self._automaton is None or not views:
             return {}
-        # Keys never hold the separator, so no key spans two views.
-        ends = text_ends(collapsed)
-        found: dict[int, set[int]] = {}
-        index = -1
-        terms: set[int] = set()
-        for end, indices in self._automaton.iter(SEPARATOR.join(collapsed)):
-            if index < 0 or end >= ends[index]:
-                index = bisect_right(ends, end)
-                terms = found[index] = set()
-            terms.update(indices)
+        plain = [view.plain for view in views]
+        joined = SEPARATOR.join(plain)
+        ends = text_ends(plain)
+        found = _scan(self._plain_automaton, joined, ends)
+        disguised = _holding(joined, ends, DISGUISED_VOWELS)
+        if disguised:
+            blind = [views[i].collapsed for i in disguised]
+            for position, terms in _scan(
+                self._automaton, SEPARATOR.join(blind), text_ends(blind)
+            ).items():
+                found.setdefault(disguised[position], set()).update(terms)
         return found
 
     def confirm(self, skeleton: Skeleton, candidates: Iterable[int]) -> list[TermHit]:
         """`find`'s confirmation of the candidate terms the automaton found."""
         hits = []
-        for index in candidates:
+        for index in sorted(candidates):
             item = self._compiled[index]
             for match in item.regex.finditer(skeleton.spaced):
                 hits.append(TermHit(item.term, match.start(), match.end()))
@@ -194,12 +210,44 @@ class TermMatcher:
         """Every confirmed match, in order of position."""
         if self._automaton is None:
             return []
+        if _DISGUISED.search(skeleton.plain):
+            automaton, view = self._automaton, skeleton.collapsed
+        else:
+            automaton, view = self._plain_automaton, skeleton.plain
         candidates: set[int] = set()
-        for _, indices in self._automaton.iter(skeleton.collapsed):
+        for _, indices in automaton.iter(view):
             candidates.update(indices)
         if not candidates:
             return []
         return self.confirm(skeleton, candidates)
+
+
+def _holding(joined: str, ends: list[int], characters: str) -> list[int]:
+    """The indices of the texts of `joined` (ending at `ends`) holding one of `characters`, in
+    order: `str.find` per character skips ahead at C speed (a character class in a regex is
+    tried at every position), and each text is searched for a character once at most."""
+    found: set[int] = set()
+    for character in characters:
+        position = joined.find(character)
+        while position >= 0:
+            index = bisect_right(ends, position)
+            found.add(index)
+            position = joined.find(character, ends[index]) if index < len(ends) else -1
+    return sorted(found)
+
+
+def _scan(automaton: Any, joined: str, ends: list[int]) -> dict[int, set[int]]:
+    """Per text of `joined` (the texts ending at `ends`), the term indices the automaton
+    finds in it (keys never hold the separator, so no key spans two texts)."""
+    found: dict[int, set[int]] = {}
+    index = -1
+    terms: set[int] = set()
+    for end, indices in automaton.iter(joined):
+        if index < 0 or end >= ends[index]:
+            index = bisect_right(ends, end)
+            terms = found[index] = set()
+        terms.update(indices)
+    return found
 
 
 def parse_term_groups(data: Mapping[str, Any], *, source: str) -> list[Term]:

@@ -342,8 +342,8 @@ class SpamDetector:
             words = _words_key(skeleton.collapsed)
         else:
             bits, words = screened
-            if bits & CAPS:
-                self._caps(text, spans)
+            if bits & CAPS:  # the screen has counted the capitals already
+                spans.append(self._caps_span(text))
             if bits & FLOOD:
                 self._floods(text, spans)
             if bits & EMOTES:
@@ -366,7 +366,10 @@ class SpamDetector:
             return
         letters = upper + len(raw) - len(raw.translate(None, _LOWER_BYTES))
         if upper / letters >= config.caps_ratio:
-            spans.append(Span(0, len(text), Category.SPAM, "caps", config.caps_score))
+            spans.append(self._caps_span(text))
+
+    def _caps_span(self, text: str) -> Span:
+        return Span(0, len(text), Category.SPAM, "caps", self.config.caps_score)
 
     def _floods(self, text: str, spans: list[Span]) -> None:
         """A long run of one character."""

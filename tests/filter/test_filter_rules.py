@@ -3,6 +3,9 @@ regex rules, and clear errors for bad rules."""
 
 from __future__ import annotations
 
+import random
+import re
+
 import pytest
 from helpers_filter import item
 
@@ -142,3 +145,31 @@ def test_matcher_uses_one_automaton_for_many_terms() -> None:
 def test_reasons_name_the_rule_not_the_message(engine: RuleEngine) -> None:
     detection = scan(engine, "well shit")
     assert detection.reasons == ("term:shit (profanity)",)
+
+
+def _boundary_led(regex: re.Pattern[str]) -> re.Pattern[str]:
+    """A confirmation pattern in its plain form: the boundary, then the first character's
+    whole run ("(?<!\\S)x+"), as the terms were first written."""
+    pattern = regex.pattern
+    if not pattern.startswith(r"\S*"):
+        atom, rest = pattern.split(r"(?<!\S.)", 1)
+        more = re.match(re.escape(atom) + r"(\*|\+|\{(\d+),\})", rest)
+        assert more is not None, pattern
+        count = {"*": 1, "+": 2}.get(more.group(1)) or int(more.group(2)) + 1
+        pattern = rf"(?<!\S){atom}{{{count},}}" + rest[more.end() :]
+    return re.compile(pattern)
+
+
+def test_confirmation_patterns_led_by_a_character_match_as_boundary_led_ones() -> None:
+    terms = (*load_default_terms(), Term("a$$*"), Term("*hole"), Term("kill yourself"))
+    terms += (Term("ssh"), Term("oooh*"))
+    matcher = TermMatcher(terms)
+    rng = random.Random(4)
+    texts = ["ass as asss hell hel fuck fucking the fuckers", "xass ass. ass", "  kill   yourself"]
+    texts += ["ssh sh sssh", "oooh ooohh oh Ooh"]
+    texts += ["".join(rng.choice("asfuckhel AIOX") for _ in range(40)) for _ in range(300)]
+    for compiled in matcher._compiled:
+        plain = _boundary_led(compiled.regex)
+        for text in texts:
+            got = [m.span() for m in compiled.regex.finditer(text)]
+            assert got == [m.span() for m in plain.finditer(text)], (compiled.term.text, text)

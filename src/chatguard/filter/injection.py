@@ -75,25 +75,57 @@ def required_literals(pattern: re.Pattern[str]) -> frozenset[str] | None:
     return _required(sre_parse.parse(pattern.pattern, pattern.flags).data)
 
 
+#: The most strings a run of literals and groups of plain alternatives is spelled out into.
+_MOST_SPELLINGS = 512
+
+
 def _required(items: list[tuple[Any, Any]]) -> frozenset[str] | None:
     options: list[frozenset[str]] = []
-    run: list[str] = []
+    # Consecutive literals and groups of plain alternatives ("(?:st|rd)", "\\.?") are spelled
+    # out together: every match holds one of their spellings (" st", "rd. "), and longer
+    # strings screen better.
+    spellings = {""}
     for op, av in items:
-        if op is sre.LITERAL:
-            run.append(chr(av))
+        alternatives = [chr(av)] if op is sre.LITERAL else _alternatives(op, av)
+        if alternatives is not None and len(spellings) * len(alternatives) <= _MOST_SPELLINGS:
+            spellings = {head + tail for head in spellings for tail in alternatives}
             continue
-        if run:
-            options.append(frozenset({"".join(run)}))
-            run = []
+        if spellings != {""}:
+            options.append(frozenset(spellings))
+            spellings = {""}
         needed = _required_one(op, av)
         if needed is not None:
             options.append(needed)
-    if run:
-        options.append(frozenset({"".join(run)}))
+    if spellings != {""}:
+        options.append(frozenset(spellings))
+    options = [strings for strings in options if "" not in strings]
     if not options:
         return None
     # Any one requirement will do; the one with the longest shortest string screens best.
     return max(options, key=lambda strings: (min(map(len, strings)), -len(strings)))
+
+
+def _alternatives(op: Any, av: Any) -> list[str] | None:
+    """The strings a group of plain alternatives ("(?:st|rd)") or an optional literal ("\\.?")
+    matches, or None."""
+    if op is sre.MAX_REPEAT or op is sre.MIN_REPEAT:
+        low, high, sub = av
+        if low == 0 and high == 1 and len(sub.data) == 1 and sub.data[0][0] is sre.LITERAL:
+            return ["", chr(sub.data[0][1])]
+        return None
+    if op is sre.SUBPATTERN:
+        _, add_flags, _, sub = av
+        if add_flags & sre.SRE_FLAG_IGNORECASE or len(sub.data) != 1:
+            return None
+        op, av = sub.data[0]
+    if op is not sre.BRANCH:
+        return None
+    words = []
+    for branch in av[1]:
+        if not all(item_op is sre.LITERAL for item_op, _ in branch.data):
+            return None
+        words.append("".join(chr(code) for _, code in branch.data))
+    return words
 
 
 def _required_one(op: Any, av: Any) -> frozenset[str] | None:

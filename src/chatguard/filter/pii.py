@@ -120,8 +120,9 @@ class Recognizer:
     min_digits: int = 0
     hint: re.Pattern[str] | None = None
     #: A pattern that finds something in every text `pattern` finds something in, led by a
-    #: literal or a digit so the regex engine skips ahead: the batch screen (`detect_many`)
-    #: passes over texts it does not match. None: no screen beyond `min_digits`.
+    #: literal where it can be, so the regex engine skips ahead to it (a character class is
+    #: tried at every position): the batch screen (`detect_many`) passes over texts it does
+    #: not match. None: no screen beyond `min_digits`.
     screen: re.Pattern[str] | None = None
 
 
@@ -193,7 +194,7 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
         ip_ok,
         min_digits=4,
         hint=re.compile(r"\d\.\d{1,3}\.\d"),
-        screen=re.compile(r"\d\.\d{1,3}\.\d"),
+        screen=re.compile(r"\.(?<=\d\.)\d{1,3}\.\d"),
     ),
     Recognizer(
         IP,
@@ -221,7 +222,7 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
             r"|\b(?:rua|rue|via|calle|avenida|av\.|avenue|ulica|strada) (?:[\w'.-]+ ){1,4}\d{1,5}\b"
         ),
         min_digits=1,
-        screen=re.compile(r"\d(?<= \d)"),  # either form has a number after a space
+        screen=re.compile(r" (?=\d)"),  # either form has a number after a space
         # A street word before a house number, or a Romance street word at all.
         hint=re.compile(
             r"(?:" + _EUROPEAN_STREET + r")\.? \d"
@@ -281,12 +282,6 @@ class _BatchCheck:
             for literal in literals:
                 self.automaton.add_word(literal, literal)
             self.automaton.make_automaton()
-
-    @staticmethod
-    def ordered(patterns: Iterable[re.Pattern[str]]) -> tuple[_BatchCheck, ...]:
-        """The checks of `patterns`, those with an automaton first (they are the cheaper)."""
-        checks = [_BatchCheck(p) for p in patterns]
-        return tuple(sorted(checks, key=lambda check: check.automaton is None))
 
     def matched(self, texts: list[str], chosen: Sequence[int]) -> list[int]:
         """The indices in `chosen` of the texts the pattern finds something in (the patterns
@@ -353,7 +348,7 @@ class PiiDetector:
             if checks:
                 screens[checks] = min(screens.get(checks, r.min_digits), r.min_digits)
         self._screens = tuple(
-            (_BatchCheck.ordered(checks), min_digits) for checks, min_digits in screens.items()
+            (tuple(map(_BatchCheck, checks)), min_digits) for checks, min_digits in screens.items()
         )
 
     def detect_many(self, items: Sequence[FilterInput]) -> list[Detection]:

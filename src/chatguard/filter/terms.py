@@ -99,7 +99,7 @@ def _runs(text: str) -> list[tuple[str, int]]:
 
 
 def _confirm_regex(core: str, lead: bool, trail: bool) -> re.Pattern[str]:
-    parts = [r"\S*" if lead else r"(?<!\S)"]
+    parts = [r"\S*"] if lead else []
     for char, count in _runs(core):
         if char == " ":
             parts.append(r"\s+")
@@ -110,7 +110,15 @@ def _confirm_regex(core: str, lead: bool, trail: bool) -> re.Pattern[str]:
             atom = "[lI]"  # a written "1" may stand for "l" too ("ki11")
         else:
             atom = re.escape(char)
-        parts.append(f"{atom}+" if count == 1 else f"{atom}{{{count},}}")
+        if not parts:
+            # The first character, then the word boundary before it: a pattern led by a
+            # character lets the regex engine skip ahead to it, where one led by the boundary
+            # is tried at every position. (The same matches as "(?<!\S)x+".)
+            parts.append(atom + r"(?<!\S.)")
+            count -= 1
+        parts.append(
+            f"{atom}*" if count == 0 else f"{atom}+" if count == 1 else f"{atom}{{{count},}}"
+        )
     parts.append(r"\S*" if trail else r"(?!\S)")
     return re.compile("".join(parts))
 

@@ -10,6 +10,7 @@ import string
 import pytest
 
 from chatguard.filter import skeleton
+from chatguard.filter.scanner import KeyScanner
 from chatguard.filter.spam import token_counts_python, words_key_python
 from chatguard.filter.speedups import native
 from chatguard.filter.state import observe_windows_python
@@ -136,3 +137,22 @@ def test_unleet_refuses_a_reading_that_changes_the_length() -> None:
     assert native is not None
     with pytest.raises(ValueError, match="keep its length"):
         native.unleet_words("f4ck", lambda word: word + "!")
+
+
+def test_key_scanner_matches_its_pyahocorasick_form() -> None:
+    rng = random.Random(17)
+    alphabet = "abc \x00é"
+    for _ in range(300):
+        keys = ["".join(rng.choice("abc é") for _ in range(rng.randint(1, 4))) for _ in range(6)]
+        keys = [k for k in keys if k.strip()] or ["a"]
+        texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30))) for _ in range(8)]
+        compiled, reference = KeyScanner(keys), KeyScanner(keys, compiled=False)
+        assert compiled.scan(texts) == reference.scan(texts), (keys, texts)
+
+
+def test_key_scanner_compiles_its_ascii_keys() -> None:
+    scanner = KeyScanner(["he", "she", "his", "hers", "straße"])
+    assert scanner._native is not None and scanner._automaton is not None
+    assert scanner.scan(["ushers", "", "die straße", "his"]) == {0: {0, 1, 3}, 2: {4}, 3: {2}}
+    with pytest.raises(ValueError):
+        KeyScanner(["a\x00b"])

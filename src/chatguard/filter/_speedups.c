@@ -9,6 +9,7 @@
  *                                  without spaced-out letters (None for other text)
  *   spam_screens(texts, ...)    -> chatguard.filter.spam.spam_screens_python, likewise
  *   plan_windows(items, ...)    -> chatguard.filter.spam.SpamDetector._plan_python's loop
+ *   KeyScanner(keys).scan(joined) -> chatguard.filter.scanner's pyahocorasick form
  *   observe_windows(windows, spans, observations)
  *                               -> chatguard.filter.state.InMemorySpamState._observe_all
  *
@@ -17,6 +18,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stdint.h>
 #include <string.h>
 
 /* str.split()'s whitespace, for ASCII text. */
@@ -1089,6 +1091,236 @@ done:
     return result;
 }
 
+/* ---- KeyScanner: an Aho-Corasick automaton over ASCII keys, as a full transition table ---- */
+
+typedef struct {
+    PyObject_HEAD
+    Py_ssize_t classes;   /* columns of the table: 0 for a character in no key */
+    Py_ssize_t states;
+    unsigned char class_of[128];
+    int32_t *delta;       /* states x classes */
+    int32_t *own;         /* per state: the first of its own keys in `keys_at`, or -1 */
+    int32_t *own_count;
+    int32_t *suffix;      /* per state: the nearest proper suffix state with keys, or -1 */
+    int32_t *keys_at;     /* key indices, grouped by the state they end at */
+} KeyScanner;
+
+static void
+scanner_dealloc(KeyScanner *self)
+{
+    PyMem_Free(self->delta);
+    PyMem_Free(self->own);
+    PyMem_Free(self->own_count);
+    PyMem_Free(self->suffix);
+    PyMem_Free(self->keys_at);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* KeyScanner(keys): keys are non-empty ASCII strings without NUL. */
+static int
+scanner_init(KeyScanner *self, PyObject *args, PyObject *kwargs)
+{
+    PyObject *keys_in;
+    static char *names[] = {"keys", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O:KeyScanner", names, &keys_in)) {
+        return -1;
+    }
+    PyObject *keys = PySequence_Fast(keys_in, "keys must be a sequence");
+    if (keys == NULL) {
+        return -1;
+    }
+    Py_ssize_t count = PySequence_Fast_GET_SIZE(keys), total = 1;
+    memset(self->class_of, 0, sizeof(self->class_of));
+    self->classes = 1;
+    for (Py_ssize_t k = 0; k < count; k++) {
+        PyObject *key = PySequence_Fast_GET_ITEM(keys, k);
+        if (!PyUnicode_Check(key) || !PyUnicode_IS_ASCII(key) || PyUnicode_GET_LENGTH(key) == 0) {
+            PyErr_SetString(PyExc_ValueError, "keys must be non-empty ASCII strings");
+            Py_DECREF(keys);
+            return -1;
+        }
+        const unsigned char *data = PyUnicode_1BYTE_DATA(key);
+        for (Py_ssize_t i = 0; i < PyUnicode_GET_LENGTH(key); i++) {
+            if (data[i] == 0) {
+                PyErr_SetString(PyExc_ValueError, "keys must not hold NUL");
+                Py_DECREF(keys);
+                return -1;
+            }
+            if (self->class_of[data[i]] == 0) {
+                self->class_of[data[i]] = (unsigned char)self->classes++;
+            }
+        }
+        total += PyUnicode_GET_LENGTH(key);
+    }
+    Py_ssize_t classes = self->classes;
+    int32_t *go = PyMem_Malloc((size_t)(total * classes) * sizeof(int32_t));
+    int32_t *fail = PyMem_Malloc((size_t)total * sizeof(int32_t));
+    int32_t *queue = PyMem_Malloc((size_t)total * sizeof(int32_t));
+    int32_t *ends = PyMem_Malloc((size_t)(count + 1) * sizeof(int32_t));
+    self->own = PyMem_Calloc((size_t)total, sizeof(int32_t));
+    self->own_count = PyMem_Calloc((size_t)total, sizeof(int32_t));
+    self->suffix = PyMem_Malloc((size_t)total * sizeof(int32_t));
+    self->keys_at = PyMem_Malloc((size_t)(count + 1) * sizeof(int32_t));
+    if (!go || !fail || !queue || !ends || !self->own || !self->own_count || !self->suffix ||
+        !self->keys_at) {
+        PyMem_Free(go);
+        PyMem_Free(fail);
+        PyMem_Free(queue);
+        PyMem_Free(ends);
+        Py_DECREF(keys);
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < total * classes; i++) {
+        go[i] = -1;
+    }
+    /* The trie. */
+    Py_ssize_t states = 1;
+    for (Py_ssize_t k = 0; k < count; k++) {
+        PyObject *key = PySequence_Fast_GET_ITEM(keys, k);
+        const unsigned char *data = PyUnicode_1BYTE_DATA(key);
+        int32_t state = 0;
+        for (Py_ssize_t i = 0; i < PyUnicode_GET_LENGTH(key); i++) {
+            Py_ssize_t cell = state * classes + self->class_of[data[i]];
+            if (go[cell] < 0) {
+                go[cell] = (int32_t)states++;
+            }
+            state = go[cell];
+        }
+        ends[k] = state;
+        self->own_count[state]++;
+    }
+    Py_DECREF(keys);
+    /* Each state's keys, grouped. */
+    int32_t next = 0;
+    for (Py_ssize_t s = 0; s < states; s++) {
+        self->own[s] = self->own_count[s] ? next : -1;
+        next += self->own_count[s];
+        self->own_count[s] = 0;
+    }
+    for (Py_ssize_t k = 0; k < count; k++) {
+        int32_t s = ends[k];
+        self->keys_at[self->own[s] + self->own_count[s]++] = (int32_t)k;
+    }
+    PyMem_Free(ends);
+    /* Failure links breadth first, turning the trie into the full transition table. */
+    Py_ssize_t head = 0, tail = 0;
+    fail[0] = 0;
+    self->suffix[0] = -1;
+    for (Py_ssize_t c = 0; c < classes; c++) {
+        int32_t child = go[c];
+        if (child < 0) {
+            go[c] = 0;
+        }
+        else {
+            fail[child] = 0;
+            self->suffix[child] = -1;
+            queue[tail++] = child;
+        }
+    }
+    go[0] = 0; /* a character in no key always leads back to the root */
+    while (head < tail) {
+        int32_t state = queue[head++];
+        for (Py_ssize_t c = 0; c < classes; c++) {
+            Py_ssize_t cell = state * classes + c;
+            int32_t child = go[cell];
+            int32_t via = go[fail[state] * classes + c];
+            if (child < 0 || c == 0) {
+                go[cell] = c == 0 ? 0 : via;
+                continue;
+            }
+            fail[child] = via;
+            self->suffix[child] = self->own_count[via] ? via : self->suffix[via];
+            queue[tail++] = child;
+        }
+    }
+    PyMem_Free(fail);
+    PyMem_Free(queue);
+    PyMem_Free(self->delta);
+    self->delta = go;
+    self->states = states;
+    return 0;
+}
+
+/* scan(joined) -> {text index: set of key indices} for the texts of `joined` (texts separated
+ * by NUL) that hold a key. */
+static PyObject *
+scanner_scan(KeyScanner *self, PyObject *joined)
+{
+    if (!PyUnicode_Check(joined)) {
+        PyErr_SetString(PyExc_TypeError, "scan() needs a str");
+        return NULL;
+    }
+    if (self->delta == NULL) {
+        PyErr_SetString(PyExc_ValueError, "KeyScanner is not initialized");
+        return NULL;
+    }
+    PyObject *found = PyDict_New();
+    if (found == NULL) {
+        return NULL;
+    }
+    int kind = PyUnicode_KIND(joined);
+    const void *data = PyUnicode_DATA(joined);
+    Py_ssize_t length = PyUnicode_GET_LENGTH(joined), text = 0;
+    const int32_t *delta = self->delta;
+    Py_ssize_t classes = self->classes;
+    int32_t state = 0;
+    PyObject *keys = NULL; /* the set of the current text, once it has one (borrowed) */
+    for (Py_ssize_t i = 0; i < length; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (c == 0) {
+            text++;
+            state = 0;
+            keys = NULL;
+            continue;
+        }
+        state = delta[state * classes + (c < 128 ? self->class_of[c] : 0)];
+        for (int32_t s = self->own_count[state] ? state : self->suffix[state]; s >= 0;
+             s = self->suffix[s]) {
+            if (keys == NULL) {
+                PyObject *index = PyLong_FromSsize_t(text);
+                keys = index ? PySet_New(NULL) : NULL;
+                if (keys == NULL || PyDict_SetItem(found, index, keys) < 0) {
+                    Py_XDECREF(index);
+                    Py_XDECREF(keys);
+                    Py_DECREF(found);
+                    return NULL;
+                }
+                Py_DECREF(index);
+                Py_DECREF(keys); /* held by `found` */
+            }
+            for (int32_t j = 0; j < self->own_count[s]; j++) {
+                PyObject *key = PyLong_FromLong(self->keys_at[self->own[s] + j]);
+                if (key == NULL || PySet_Add(keys, key) < 0) {
+                    Py_XDECREF(key);
+                    Py_DECREF(found);
+                    return NULL;
+                }
+                Py_DECREF(key);
+            }
+        }
+    }
+    return found;
+}
+
+static PyMethodDef scanner_methods[] = {
+    {"scan", (PyCFunction)scanner_scan, METH_O,
+     "{text index: set of key indices} for the texts of the NUL-joined string that hold a "
+     "key."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject KeyScannerType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "chatguard.filter._speedups.KeyScanner",
+    .tp_basicsize = sizeof(KeyScanner),
+    .tp_dealloc = (destructor)scanner_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "An Aho-Corasick automaton over ASCII keys: which keys each text of a batch holds.",
+    .tp_methods = scanner_methods,
+    .tp_init = (initproc)scanner_init,
+    .tp_new = PyType_GenericNew,
+};
+
 static PyMethodDef methods[] = {
     {"unleet_words", unleet_words, METH_VARARGS,
      "The text with each word that holds a leet character read by read_word (ASCII text; "
@@ -1133,5 +1365,18 @@ PyInit__speedups(void)
         !attr_id || !attr_get) {
         return NULL;
     }
-    return PyModule_Create(&module);
+    if (PyType_Ready(&KeyScannerType) < 0) {
+        return NULL;
+    }
+    PyObject *created = PyModule_Create(&module);
+    if (created == NULL) {
+        return NULL;
+    }
+    Py_INCREF(&KeyScannerType);
+    if (PyModule_AddObject(created, "KeyScanner", (PyObject *)&KeyScannerType) < 0) {
+        Py_DECREF(&KeyScannerType);
+        Py_DECREF(created);
+        return NULL;
+    }
+    return created;
 }

@@ -10,19 +10,17 @@ from __future__ import annotations
 import re
 import re._constants as sre
 import re._parser as sre_parse
-from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-import ahocorasick
 import yaml
 
 from chatguard.domain import Span
 from chatguard.errors import ConfigurationError
 from chatguard.filter.detection import NOTHING, Detection, FilterInput
-from chatguard.filter.skeleton import SEPARATOR, text_ends
+from chatguard.filter.scanner import KeyScanner
 from chatguard.taxonomy import Category
 
 
@@ -152,11 +150,7 @@ class InjectionDetector:
 
     def __init__(self, *, cues: CueSet | None = None) -> None:
         self.cues = cues or load_cues()
-        automaton: Any = ahocorasick.Automaton()
-        for keyword in self.cues.keywords:
-            automaton.add_word(keyword, keyword)
-        automaton.make_automaton()
-        self._keywords = automaton
+        self._keywords = KeyScanner(self.cues.keywords)
         # Each cue is tried only on text holding one of its required strings (read from its
         # pattern); a cue that has none is always tried.
         self._always = frozenset(
@@ -164,42 +158,37 @@ class InjectionDetector:
             for index, cue in enumerate(self.cues.cues)
             if required_literals(cue.pattern) is None
         )
-        screen: Any = ahocorasick.Automaton()
         by_literal: dict[str, set[int]] = {}
         for index, cue in enumerate(self.cues.cues):
             for literal in required_literals(cue.pattern) or ():
                 by_literal.setdefault(literal, set()).add(index)
-        for literal, indices in by_literal.items():
-            screen.add_word(literal, frozenset(indices))
-        if by_literal:
-            screen.make_automaton()
-        self._screen = screen if by_literal else None
+        self._screen = KeyScanner(list(by_literal))
+        self._screened = [frozenset(indices) for indices in by_literal.values()]
 
     def detect_many(self, items: Sequence[FilterInput]) -> list[Detection]:
         """`detect` for a batch: one automaton pass over the batch's joined texts finds the few
-        messages holding a keyword; only those are matched against the cues."""
+        messages holding a keyword, a second one over those the cues each may match."""
         texts = [item.normalized.folded for item in items]
-        joined = SEPARATOR.join(texts)  # no keyword holds the separator: none spans two texts
         found = [NOTHING] * len(items)
-        ends = text_ends(texts)
-        index = -1
-        for end, _ in self._keywords.iter(joined):
-            if index >= 0 and end < ends[index]:
-                continue  # this text is done already
-            index = bisect_right(ends, end)
-            found[index] = self.detect(items[index])
+        hit = sorted(self._keywords.scan(texts))
+        if hit:
+            literals = self._screen.scan([texts[i] for i in hit])
+            for position, index in enumerate(hit):
+                found[index] = self._match(items[index], literals.get(position, ()))
         return found
 
     def detect(self, item: FilterInput) -> Detection:
         text = item.normalized.folded
-        for _ in self._keywords.iter(text):
-            break
-        else:
+        if not self._keywords.scan([text]):
             return NOTHING
+        return self._match(item, self._screen.scan([text]).get(0, ()))
+
+    def _match(self, item: FilterInput, literals: Iterable[int]) -> Detection:
+        """The cues' findings in a text holding a keyword and the screen's `literals`."""
+        text = item.normalized.folded
         tried = set(self._always)
-        if self._screen is not None:
-            for _, indices in self._screen.iter(text):
-                tried |= indices
+        for literal in literals:
+            tried |= self._screened[literal]
         spans = []
         remaining = 1.0
         for index, cue in enumerate(self.cues.cues):

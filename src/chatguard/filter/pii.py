@@ -16,14 +16,14 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import compress
-from typing import Any, Literal
+from typing import Literal
 
-import ahocorasick
 import phonenumbers
 
 from chatguard.domain import Span
 from chatguard.filter.detection import NOTHING, Detection, FilterInput, scores_from_spans
 from chatguard.filter.injection import required_literals
+from chatguard.filter.scanner import KeyScanner
 from chatguard.filter.skeleton import SEPARATOR, text_ends
 from chatguard.taxonomy import Category
 
@@ -276,31 +276,22 @@ class _BatchCheck:
     def __init__(self, pattern: re.Pattern[str]) -> None:
         self.pattern = pattern
         literals = required_literals(pattern)
-        self.automaton: Any = None
+        self.scanner: KeyScanner | None = None
         if literals and min(map(len, literals)) >= 2:
-            self.automaton = ahocorasick.Automaton()
-            for literal in literals:
-                self.automaton.add_word(literal, literal)
-            self.automaton.make_automaton()
+            self.scanner = KeyScanner(sorted(literals))
 
     def matched(self, texts: list[str], chosen: Sequence[int]) -> list[int]:
         """The indices in `chosen` of the texts the pattern finds something in (the patterns
         here hold no separator, so no match spans two texts)."""
-        if self.automaton is not None:
-            chosen = self._passing(self.automaton.iter, texts, chosen, end=True)
-        return self._passing(self.pattern.finditer, texts, chosen, end=False)
-
-    @staticmethod
-    def _passing(
-        search: Callable[[str], Iterable[Any]], texts: list[str], chosen: Sequence[int], end: bool
-    ) -> list[int]:
+        if self.scanner is not None:
+            holding = self.scanner.scan([texts[i] for i in chosen])
+            chosen = [chosen[position] for position in sorted(holding)]
         picked = [texts[i] for i in chosen]
         ends = text_ends(picked)
         found: list[int] = []
         last = -1
-        for hit in search(SEPARATOR.join(picked)):
-            # an automaton yields (end, value), end being the last character's index
-            position = bisect_right(ends, hit[0] if end else hit.start())
+        for match in self.pattern.finditer(SEPARATOR.join(picked)):
+            position = bisect_right(ends, match.start())
             if position != last:
                 found.append(chosen[position])
                 last = position

@@ -8,7 +8,8 @@ is the exact twin of a Python function kept beside it as the reference and the f
 `chatguard.filter.skeleton.unleet_python`, `ascii_skeletons` of the ASCII views of
 `chatguard.filter.skeleton.skeleton`, `spam_screens` of
 `chatguard.filter.spam.SpamDetector.screen`, `plan_windows` of
-`chatguard.filter.spam.SpamDetector._plan_python`. The tests hold the two forms to the same
+`chatguard.filter.spam.SpamDetector._plan_python`, `KeyScanner` of the pyahocorasick form of
+`chatguard.filter.scanner.KeyScanner`. The tests hold the two forms to the same
 results. Set CHATGUARD_SPEEDUPS=0 to run the Python forms (to compare them, or to debug).
 """
 
@@ -26,6 +27,7 @@ FUNCTIONS = (
     "ascii_skeletons",
     "spam_screens",
     "plan_windows",
+    "KeyScanner",
 )
 
 

@@ -20,10 +20,10 @@ from importlib import resources
 from itertools import product
 from typing import Any
 
-import ahocorasick
 import yaml
 
 from chatguard.errors import ConfigurationError
+from chatguard.filter.scanner import KeyScanner
 from chatguard.filter.skeleton import (
     DISGUISED_VOWELS,
     SEPARATOR,
@@ -152,12 +152,20 @@ def compile_term(term: Term) -> _Compiled:
 _DISGUISED = re.compile(f"[{DISGUISED_VOWELS}]")
 
 
-def _automaton_of(by_key: Mapping[str, Iterable[int]]) -> Any:
-    automaton = ahocorasick.Automaton()
-    for key, indices in by_key.items():
-        automaton.add_word(key, tuple(indices))
-    automaton.make_automaton()
-    return automaton
+class _TermKeys:
+    """The automaton keys of a term list, with the terms each key stands for."""
+
+    def __init__(self, by_key: Mapping[str, Sequence[int]]) -> None:
+        self._scanner = KeyScanner(list(by_key))
+        self._terms = [tuple(indices) for indices in by_key.values()]
+
+    def terms_in(self, views: Sequence[str]) -> dict[int, set[int]]:
+        """For each view holding a key (by its index), the indices of the candidate terms."""
+        terms = self._terms
+        return {
+            index: {term for key in keys for term in terms[key]}
+            for index, keys in self._scanner.scan(views).items()
+        }
 
 
 class TermMatcher:
@@ -174,8 +182,8 @@ class TermMatcher:
             for key in item.keys:
                 by_key.setdefault(key, []).append(index)
             by_plain_key.setdefault(item.plain_key, []).append(index)
-        self._automaton: Any = _automaton_of(by_key) if by_key else None
-        self._plain_automaton: Any = _automaton_of(by_plain_key) if by_plain_key else None
+        self._keys = _TermKeys(by_key) if by_key else None
+        self._plain_keys = _TermKeys(by_plain_key) if by_plain_key else None
 
     def __len__(self) -> int:
         return len(self._compiled)
@@ -189,18 +197,14 @@ class TermMatcher:
         (for `confirm`; `find` on any other skeleton finds nothing): one pass over the
         batch's joined plain views, and one over the blind views of the few with a disguised
         vowel."""
-        if self._automaton is None or not views:
+        if self._keys is None or self._plain_keys is None or not views:
             return {}
         plain = [view.plain for view in views]
-        joined = SEPARATOR.join(plain)
-        ends = text_ends(plain)
-        found = _scan(self._plain_automaton, joined, ends)
-        disguised = _holding(joined, ends, DISGUISED_VOWELS)
+        found = self._plain_keys.terms_in(plain)
+        disguised = _holding(SEPARATOR.join(plain), text_ends(plain), DISGUISED_VOWELS)
         if disguised:
             blind = [views[i].collapsed for i in disguised]
-            for position, terms in _scan(
-                self._automaton, SEPARATOR.join(blind), text_ends(blind)
-            ).items():
+            for position, terms in self._keys.terms_in(blind).items():
                 found.setdefault(disguised[position], set()).update(terms)
         return found
 
@@ -216,15 +220,13 @@ class TermMatcher:
 
     def find(self, skeleton: Skeleton) -> list[TermHit]:
         """Every confirmed match, in order of position."""
-        if self._automaton is None:
+        if self._keys is None or self._plain_keys is None:
             return []
         if _DISGUISED.search(skeleton.plain):
-            automaton, view = self._automaton, skeleton.collapsed
+            keys, view = self._keys, skeleton.collapsed
         else:
-            automaton, view = self._plain_automaton, skeleton.plain
-        candidates: set[int] = set()
-        for _, indices in automaton.iter(view):
-            candidates.update(indices)
+            keys, view = self._plain_keys, skeleton.plain
+        candidates = keys.terms_in([view]).get(0)
         if not candidates:
             return []
         return self.confirm(skeleton, candidates)
@@ -242,20 +244,6 @@ def _holding(joined: str, ends: list[int], characters: str) -> list[int]:
             found.add(index)
             position = joined.find(character, ends[index]) if index < len(ends) else -1
     return sorted(found)
-
-
-def _scan(automaton: Any, joined: str, ends: list[int]) -> dict[int, set[int]]:
-    """Per text of `joined` (the texts ending at `ends`), the term indices the automaton
-    finds in it (keys never hold the separator, so no key spans two texts)."""
-    found: dict[int, set[int]] = {}
-    index = -1
-    terms: set[int] = set()
-    for end, indices in automaton.iter(joined):
-        if index < 0 or end >= ends[index]:
-            index = bisect_right(ends, end)
-            terms = found[index] = set()
-        terms.update(indices)
-    return found
 
 
 def parse_term_groups(data: Mapping[str, Any], *, source: str) -> list[Term]:

@@ -9,6 +9,7 @@ import string
 
 import pytest
 
+from chatguard.domain import Message
 from chatguard.filter import skeleton
 from chatguard.filter.scanner import KeyScanner
 from chatguard.filter.spam import token_counts_python, words_key_python
@@ -156,3 +157,63 @@ def test_key_scanner_compiles_its_ascii_keys() -> None:
     assert scanner.scan(["ushers", "", "die straße", "his"]) == {0: {0, 1, 3}, 2: {4}, 3: {2}}
     with pytest.raises(ValueError):
         KeyScanner(["a\x00b"])
+
+
+def _spam_texts() -> list[str]:
+    rng = random.Random(23)
+    texts = [
+        "FOLLOW MY CHANNEL NOW PLEASE", "LUL " * 12, "aaaaaaaaaaaaaaaaaaaaaaaa", "see www.x.xyz/a",
+        "bit.ly/abc and https://spam.example/x", "@a @b @c @d @e @f", "gg", "", "   ", "12345",
+        "hello world", "ÄÖÜ CAPS ÜBER ALLES", "x\x00y LUL LUL", "a.b c:// d", "Kappa\tKappa " * 6,
+    ]  # fmt: skip
+    pool = "aA1 .:/@-\t"
+    texts += ["".join(rng.choice(pool) for _ in range(rng.randint(0, 50))) for _ in range(2000)]
+    return texts
+
+
+def test_spam_screens_match_the_python_form() -> None:
+    from chatguard.filter.detection import prepare
+    from chatguard.filter.spam import SpamDetector
+
+    detector = SpamDetector()
+    items = [prepare(Message(text=t, user_id="u", channel_id="c")) for t in _spam_texts()]
+    screened = detector._screens(
+        [i.message.text for i in items], [i.skeleton.collapsed for i in items]
+    )
+    for item, screen in zip(items, screened, strict=True):
+        if item.message.text.isascii():
+            expected = detector.screen(item.message.text, item.skeleton.collapsed)
+            assert screen == expected, repr(item.message.text)
+        else:
+            assert screen is None
+
+
+def test_plan_windows_matches_the_python_form() -> None:
+    from chatguard.domain import Role
+    from chatguard.filter.detection import prepare
+    from chatguard.filter.spam import SpamDetector
+
+    rng = random.Random(29)
+    texts = _spam_texts()[:400]
+    users = ["u1", "u2", "ü3", "用户", "😀"]  # one, two and four bytes a character
+    items = [
+        prepare(
+            Message(
+                text=rng.choice(texts),
+                user_id=rng.choice(users),
+                channel_id=rng.choice(["c", "kanał"]),
+                timestamp=1_000 + i / 10,
+                roles=frozenset({Role.MODERATOR}) if i % 31 == 0 else frozenset(),
+            ),
+            context={"stateless": True} if i % 17 == 0 else None,
+        )
+        for i in range(1500)
+    ]
+    compiled, reference = SpamDetector(), SpamDetector()
+    for offset in range(0, len(items), 300):
+        batch = items[offset : offset + 300]
+        screens = compiled._screens(
+            [i.message.text for i in batch], [i.skeleton.collapsed for i in batch]
+        )
+        assert compiled._plan(batch) == reference._plan_python(batch, screens)
+    assert compiled._checked == reference._checked

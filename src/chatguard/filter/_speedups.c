@@ -655,14 +655,16 @@ init_spam_kinds(void)
 static int
 may_hold_link(const unsigned char *data, Py_ssize_t length)
 {
-    for (Py_ssize_t i = 1; i + 1 < length; i++) {
-        unsigned char before = spam_kind[data[i - 1]], after = spam_kind[data[i + 1]];
-        if (data[i] == '.' &&
-            (before == K_UPPER || before == K_LOWER || before == K_DIGIT || data[i - 1] == '-') &&
-            (after == K_UPPER || after == K_LOWER)) {
-            return 1;
+    for (Py_ssize_t i = 0; i + 1 < length; i++) {
+        if (data[i] == '.' && i > 0) {
+            unsigned char before = spam_kind[data[i - 1]], after = spam_kind[data[i + 1]];
+            if ((before == K_UPPER || before == K_LOWER || before == K_DIGIT ||
+                 data[i - 1] == '-') &&
+                (after == K_UPPER || after == K_LOWER)) {
+                return 1;
+            }
         }
-        if (data[i] == ':' && data[i + 1] == '/' && i + 2 < length && data[i + 2] == '/') {
+        else if (data[i] == ':' && i + 2 < length && data[i + 1] == '/' && data[i + 2] == '/') {
             return 1;
         }
     }
@@ -854,6 +856,44 @@ formatted(PyObject *value)
     PyObject *shown = PyObject_Format(value, empty);
     Py_DECREF(empty);
     return shown;
+}
+
+/* "kind:part:part[:part]": a window key, as the f-strings of the Python form make it. */
+static PyObject *
+window_key(const char *kind, PyObject *a, PyObject *b, PyObject *c)
+{
+    PyObject *parts[3] = {a, b, c};
+    int count = c == NULL ? 2 : 3;
+    Py_ssize_t prefix = (Py_ssize_t)strlen(kind), length = prefix;
+    Py_UCS4 widest = 127;
+    for (int i = 0; i < count; i++) {
+        length += 1 + PyUnicode_GET_LENGTH(parts[i]);
+        Py_UCS4 most = PyUnicode_MAX_CHAR_VALUE(parts[i]);
+        widest = most > widest ? most : widest;
+    }
+    PyObject *key = PyUnicode_New(length, widest);
+    if (key == NULL) {
+        return NULL;
+    }
+    int key_kind = PyUnicode_KIND(key);
+    void *data = PyUnicode_DATA(key);
+    Py_ssize_t at = 0;
+    for (; at < prefix; at++) {
+        PyUnicode_WRITE(key_kind, data, at, (Py_UCS4)(unsigned char)kind[at]);
+    }
+    for (int i = 0; i < count; i++) {
+        PyUnicode_WRITE(key_kind, data, at++, ':');
+        Py_ssize_t size = PyUnicode_GET_LENGTH(parts[i]);
+        if (PyUnicode_KIND(parts[i]) == key_kind) {
+            memcpy((char *)data + at * key_kind, PyUnicode_DATA(parts[i]), (size_t)(size * key_kind));
+        }
+        else if (PyUnicode_CopyCharacters(key, at, parts[i], 0, size) < 0) {
+            Py_DECREF(key);
+            return NULL;
+        }
+        at += size;
+    }
+    return key;
 }
 
 /* Is any role of `roles` in `exempt`? -1 on error. */
@@ -1058,16 +1098,16 @@ plan_windows(PyObject *module, PyObject *args)
         int failed =
             owner == NULL ||
             observe_one(observations, owners, owner,
-                        PyUnicode_FromFormat("rate:%U:%U", channel, user), member, at, rate_s,
+                        window_key("rate", channel, user, NULL), member, at, rate_s,
                         flag) < 0 ||
             observe_one(observations, owners, owner,
-                        PyUnicode_FromFormat("repeat:%U:%U:%U", channel, user, print), member,
+                        window_key("repeat", channel, user, print), member,
                         at, repeat_s, flag) < 0 ||
             (raid && observe_one(observations, owners, owner,
-                                 PyUnicode_FromFormat("raid:%U:%U", channel, print), user_raw,
+                                 window_key("raid", channel, print, NULL), user_raw,
                                  at, raid_s, flag) < 0) ||
             (links && observe_one(observations, owners, owner,
-                                  PyUnicode_FromFormat("link:%U:%U", channel, user), member, at,
+                                  window_key("link", channel, user, NULL), member, at,
                                   link_s, flag) < 0);
         Py_DECREF(seen);
         Py_XDECREF(channel_raw);

@@ -217,3 +217,24 @@ def test_plan_windows_matches_the_python_form() -> None:
         )
         assert compiled._plan(batch) == reference._plan_python(batch, screens)
     assert compiled._checked == reference._checked
+
+
+def test_skeleton_views_match_the_python_form_on_random_text() -> None:
+    from chatguard.normalize import normalize
+
+    rng = random.Random(31)
+    alphabet = ["a", "b", "1", "4", " ", ".", "$", "@", "!", "|", "*", "\u3000", "\xa0", "é",
+                "ß", "\x00", "_", "😀", "ѕ", "\ud800"]  # fmt: skip
+    texts = [
+        "f u c k",
+        "f.u.c.k",
+        "$ h 1 t",
+        "a b",
+        "x y z w",
+        "é l é",
+        "1 2 3 4",
+        "f\u3000u\u3000c",
+    ]
+    texts += ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 24))) for _ in range(4000)]
+    normalized = [normalize(text) for text in texts]
+    assert skeleton.skeletons(normalized) == [skeleton.skeleton(n) for n in normalized]

@@ -5,8 +5,7 @@
  *                                  (NotImplemented for other text: the Python form handles it)
  *   token_counts(text)          -> chatguard.filter.spam.token_counts_python, likewise
  *   unleet_words(text, read)    -> chatguard.filter.skeleton.unleet_python, likewise
- *   ascii_skeletons(texts, ...) -> chatguard.filter.skeleton.skeleton's views, for ASCII text
- *                                  without spaced-out letters (None for other text)
+ *   skeleton_views(texts, ...) -> chatguard.filter.skeleton.skeleton's views
  *   spam_screens(texts, ...)    -> chatguard.filter.spam.spam_screens_python, likewise
  *   plan_windows(items, ...)    -> chatguard.filter.spam.SpamDetector._plan_python's loop
  *   KeyScanner(keys).scan(joined) -> chatguard.filter.scanner's pyahocorasick form
@@ -425,7 +424,7 @@ fail:
     return NULL;
 }
 
-/* Flags of the character table `ascii_skeletons` takes; chatguard/filter/skeleton.py builds it
+/* Flags of the character table `skeleton_views` takes; chatguard/filter/skeleton.py builds it
  * from its own regular expressions, so the two forms cannot disagree on a character. */
 #define CH_LONE 1     /* a letter of a spaced-out word, "f u c k" */
 #define CH_SPACING 2  /* spacing between such letters */
@@ -499,7 +498,7 @@ ascii_views(PyObject *text, const unsigned char *flags, const unsigned char *lee
     const unsigned char *data = PyUnicode_1BYTE_DATA(text);
     Py_ssize_t length = PyUnicode_GET_LENGTH(text);
     if (may_hold_spaced_letters(data, length, flags)) {
-        Py_RETURN_NONE;
+        return Py_None; /* borrowed: the caller builds the views the general way instead */
     }
     PyObject *spaced = PyUnicode_New(length, 127);
     if (spaced == NULL) {
@@ -567,15 +566,172 @@ ascii_views(PyObject *text, const unsigned char *flags, const unsigned char *lee
     return views;
 }
 
-/* ascii_skeletons(texts, flags, leet_map, word_map) -> per text, its (spaced, collapsed, plain, None)
- * views, or None where the Python form must build them (spaced-out letters, non-ASCII text). */
+/* The class of a character in the generic path: the table for ASCII, none of the ASCII-only
+ * classes beyond it (spacing: any Unicode white space, as the regex's "\s"). */
+static unsigned char
+flags_of(Py_UCS4 c, const unsigned char *flags)
+{
+    if (c < 128) {
+        return flags[c];
+    }
+    return Py_UNICODE_ISSPACE(c) ? CH_SPACING : 0;
+}
+
+/* Join spaced-out letters ("f u c k" -> "fuck") as chatguard.filter.skeleton._join_spaced
+ * does: runs of three or more lone letters separated by spacing lose their spacing. Writes the
+ * kept characters to `out` and their offsets to `origin`; returns the count kept. */
+static Py_ssize_t
+join_spaced(const Py_UCS4 *text, Py_ssize_t length, const unsigned char *flags, Py_UCS4 *out,
+            Py_ssize_t *origin)
+{
+    Py_ssize_t kept = 0, i = 0;
+    while (i < length) {
+        int lone = (flags_of(text[i], flags) & CH_LONE) &&
+                   (i == 0 || !(flags_of(text[i - 1], flags) & CH_LONE));
+        Py_ssize_t end = i + 1, groups = 0;
+        while (lone) {
+            Py_ssize_t k = end;
+            while (k < length && (flags_of(text[k], flags) & (CH_SPACING | CH_LONE)) == CH_SPACING) {
+                k++;
+            }
+            if (k == end || k >= length || !(flags_of(text[k], flags) & CH_LONE) ||
+                (k + 1 < length && (flags_of(text[k + 1], flags) & CH_LONE))) {
+                break;
+            }
+            groups++;
+            end = k + 1;
+        }
+        if (groups >= 2) { /* a run: its letters only */
+            for (Py_ssize_t j = i; j < end; j++) {
+                if (flags_of(text[j], flags) & CH_LONE) {
+                    out[kept] = text[j];
+                    origin[kept++] = j;
+                }
+            }
+            i = end;
+            continue;
+        }
+        out[kept] = text[i];
+        origin[kept++] = i;
+        i++;
+    }
+    return kept;
+}
+
+/* The views of any text, in the general way: spaced-out letters joined (with the offset map),
+ * leetspeak read, every character that is not a letter or digit made a space, the collapsed
+ * and plain views. */
 static PyObject *
-ascii_skeletons(PyObject *module, PyObject *args)
+general_views(PyObject *text, const unsigned char *flags, const unsigned char *leet_map,
+              const unsigned char *word_map)
+{
+    Py_ssize_t length = PyUnicode_GET_LENGTH(text);
+    Py_UCS4 *source = PyUnicode_AsUCS4Copy(text);
+    if (source == NULL) {
+        return NULL;
+    }
+    Py_UCS4 *work = PyMem_Malloc(((size_t)length * 3 + 4) * sizeof(Py_UCS4));
+    Py_ssize_t *origin = PyMem_Malloc(((size_t)length + 1) * sizeof(Py_ssize_t));
+    PyObject *views = NULL, *spaced = NULL, *collapsed = NULL, *plain = NULL, *map = NULL;
+    if (work == NULL || origin == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    Py_ssize_t kept = join_spaced(source, length, flags, work, origin);
+    /* Leetspeak, in place: runs of token characters holding a leet character and a letter. */
+    Py_ssize_t index = 0;
+    while (index < kept) {
+        if (!(flags_of(work[index], flags) & CH_TOKEN)) {
+            index++;
+            continue;
+        }
+        Py_ssize_t start = index;
+        int seen = 0;
+        while (index < kept && (flags_of(work[index], flags) & CH_TOKEN)) {
+            seen |= flags_of(work[index], flags);
+            index++;
+        }
+        if (!(seen & CH_LEET) || !(seen & CH_LETTER)) {
+            continue;
+        }
+        Py_ssize_t head = start, tail = index;
+        while (head < tail && (flags_of(work[head], flags) & CH_EDGE)) {
+            head++;
+        }
+        while (tail > head && (flags_of(work[tail - 1], flags) & CH_EDGE)) {
+            tail--;
+        }
+        for (Py_ssize_t i = head; i < tail; i++) {
+            work[i] = leet_map[work[i]]; /* token characters are ASCII */
+        }
+    }
+    Py_UCS4 *blind = work + kept, *flat = work + 2 * kept + 2;
+    Py_ssize_t blind_kept = 0, flat_kept = 0;
+    blind[blind_kept++] = ' ';
+    flat[flat_kept++] = ' ';
+    Py_UCS4 previous = 0x110000, flat_previous = 0x110000;
+    for (Py_ssize_t i = 0; i < kept; i++) {
+        Py_UCS4 c = work[i];
+        c = c < 128 ? word_map[c] : (Py_UNICODE_ISALNUM(c) ? c : ' ');
+        work[i] = c;
+        Py_UCS4 b = (c < 128 && (flags[c] & CH_VOWEL)) ? 'a' : c;
+        if (b != previous) {
+            blind[blind_kept++] = b;
+            previous = b;
+        }
+        if (c != flat_previous) {
+            flat[flat_kept++] = c;
+            flat_previous = c;
+        }
+    }
+    blind[blind_kept++] = ' ';
+    flat[flat_kept++] = ' ';
+    spaced = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, work, kept);
+    collapsed = spaced ? PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, blind, blind_kept) : NULL;
+    plain = collapsed ? PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, flat, flat_kept) : NULL;
+    if (plain == NULL) {
+        goto done;
+    }
+    if (kept == length) {
+        Py_INCREF(Py_None);
+        map = Py_None; /* nothing was joined: the offsets are the identity */
+    }
+    else {
+        map = PyTuple_New(kept);
+        for (Py_ssize_t i = 0; map != NULL && i < kept; i++) {
+            PyObject *offset = PyLong_FromSsize_t(origin[i]);
+            if (offset == NULL) {
+                Py_CLEAR(map);
+                break;
+            }
+            PyTuple_SET_ITEM(map, i, offset);
+        }
+        if (map == NULL) {
+            goto done;
+        }
+    }
+    views = PyTuple_Pack(4, spaced, collapsed, plain, map);
+done:
+    PyMem_Free(source);
+    PyMem_Free(work);
+    PyMem_Free(origin);
+    Py_XDECREF(spaced);
+    Py_XDECREF(collapsed);
+    Py_XDECREF(plain);
+    Py_XDECREF(map);
+    return views;
+}
+
+/* skeleton_views(texts, flags, leet_map, word_map) -> per text, its (spaced, collapsed, plain,
+ * to_folded) views: ASCII text without spaced-out letters the fast way, the rest the general
+ * way. */
+static PyObject *
+skeleton_views(PyObject *module, PyObject *args)
 {
     (void)module;
     PyObject *texts;
     Py_buffer flags, leet_map, word_map;
-    if (!PyArg_ParseTuple(args, "Oy*y*y*:ascii_skeletons", &texts, &flags, &leet_map,
+    if (!PyArg_ParseTuple(args, "Oy*y*y*:skeleton_views", &texts, &flags, &leet_map,
                           &word_map)) {
         return NULL;
     }
@@ -597,20 +753,18 @@ ascii_skeletons(PyObject *module, PyObject *args)
         PyObject *text = PySequence_Fast_GET_ITEM(items, i);
         PyObject *views;
         if (!PyUnicode_Check(text)) {
-            PyErr_SetString(PyExc_TypeError, "ascii_skeletons() needs a sequence of str");
+            PyErr_SetString(PyExc_TypeError, "skeleton_views() needs a sequence of str");
             Py_CLEAR(result);
             goto done;
         }
-        if (!PyUnicode_IS_ASCII(text)) {
-            Py_INCREF(Py_None);
-            views = Py_None;
+        views = PyUnicode_IS_ASCII(text) ? ascii_views(text, flags.buf, leet_map.buf, word_map.buf)
+                                         : Py_None;
+        if (views == Py_None) { /* other text, or text that may hold spaced-out letters */
+            views = general_views(text, flags.buf, leet_map.buf, word_map.buf);
         }
-        else {
-            views = ascii_views(text, flags.buf, leet_map.buf, word_map.buf);
-            if (views == NULL) {
-                Py_CLEAR(result);
-                goto done;
-            }
+        if (views == NULL) {
+            Py_CLEAR(result);
+            goto done;
         }
         PyList_SET_ITEM(result, i, views);
     }
@@ -1365,9 +1519,8 @@ static PyMethodDef methods[] = {
     {"unleet_words", unleet_words, METH_VARARGS,
      "The text with each word that holds a leet character read by read_word (ASCII text; "
      "NotImplemented for other text)."},
-    {"ascii_skeletons", ascii_skeletons, METH_VARARGS,
-     "Per ASCII text, its (spaced, collapsed, plain, None) matching views; None where the Python form "
-     "must build them (spaced-out letters, non-ASCII text)."},
+    {"skeleton_views", skeleton_views, METH_VARARGS,
+     "Per text, its (spaced, collapsed, plain, to_folded) matching views."},
     {"spam_screens", spam_screens, METH_VARARGS,
      "Per ASCII text, (the spam checks that may find something, as bits; the word key of its "
      "collapsed view); None for other text."},

@@ -25,7 +25,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from collections.abc import Sequence
-from itertools import accumulate, compress
+from itertools import accumulate
 from typing import NamedTuple
 
 import numpy as np
@@ -212,35 +212,28 @@ def text_ends(texts: Sequence[str]) -> list[int]:
 
 
 def skeletons(batch: Sequence[NormalizedText]) -> list[Skeleton]:
-    """`[skeleton(n) for n in batch]`, built for the whole batch at once.
+    """`[skeleton(n) for n in batch]`, built for the whole batch at once: by the compiled
+    `skeleton_views` when it is built, else as follows.
 
     The texts are joined and the checks and mappings run once over the whole batch at C level:
     which texts may hold spaced-out letters or leetspeak (most hold neither, and skip those
     steps), the space mapping, vowel blinding and run collapsing (vectorized with numpy), so a
     message costs a few C calls instead of a Python-level replace loop per repeated character.
     """
+    if _NATIVE_SKELETONS is not None:  # every text in one compiled pass
+        compiled = _NATIVE_SKELETONS([n.folded for n in batch], *_NATIVE_TABLES)
+        return [_new_skeleton(Skeleton, (n, *v)) for n, v in zip(batch, compiled, strict=True)]
     count = len(batch)
     if count < 4:
         return [skeleton(n) for n in batch]
-    views: list[_Views | None]
-    if _NATIVE_SKELETONS is not None:
-        # ASCII text in one compiled pass; the rest as below.
-        views = _NATIVE_SKELETONS([n.folded for n in batch], *_NATIVE_TABLES)
-        ascii_at = []
-        other_at = [
-            index
-            for index in compress(range(count), map(_is_none, views))
-            if not batch[index].folded.isascii() and SEPARATOR not in batch[index].folded
-        ]
-    else:
-        views = [None] * count
-        ascii_at = []
-        other_at = []
-        for index, normalized in enumerate(batch):
-            folded = normalized.folded
-            if SEPARATOR in folded:
-                continue  # built on its own below
-            (ascii_at if folded.isascii() else other_at).append(index)
+    views: list[_Views | None] = [None] * count
+    ascii_at: list[int] = []
+    other_at: list[int] = []
+    for index, normalized in enumerate(batch):
+        folded = normalized.folded
+        if SEPARATOR in folded:
+            continue  # built on its own below
+        (ascii_at if folded.isascii() else other_at).append(index)
     if ascii_at:
         _ascii_views([batch[i].folded for i in ascii_at], ascii_at, views)
     if other_at:
@@ -256,7 +249,7 @@ def skeletons(batch: Sequence[NormalizedText]) -> list[Skeleton]:
 
 
 def _character_flags() -> bytes:
-    """The character table of the compiled `ascii_skeletons`: per ASCII character, the flags
+    """The character table of the compiled `skeleton_views`: per ASCII character, the flags
     of the patterns above that it matches (see `_speedups.c` for their meaning)."""
     lone = re.compile(_LONE_LETTER)
     flags = (
@@ -272,14 +265,13 @@ def _character_flags() -> bytes:
                  for code in range(256))  # fmt: skip
 
 
-_NATIVE_SKELETONS = native.ascii_skeletons if native is not None else None
-#: The tables `ascii_skeletons` takes: character flags, the leetspeak reading, the space map.
+_NATIVE_SKELETONS = native.skeleton_views if native is not None else None
+#: The tables `skeleton_views` takes: character flags, the leetspeak reading, the space map.
 _NATIVE_TABLES = (
     _character_flags(),
     bytes(ord(LEET.get(chr(code), chr(code))) if code < 128 else code for code in range(256)),
     _ASCII_SPACE_BYTES,
 )
-_is_none = None.__class__.__instancecheck__
 
 
 def _ascii_views(

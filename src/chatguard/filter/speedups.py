@@ -5,7 +5,7 @@ is the exact twin of a Python function kept beside it as the reference and the f
 `word_key` of `chatguard.filter.spam.words_key_python`, `token_counts` of
 `chatguard.filter.spam.token_counts_python`, `observe_windows` of
 `chatguard.filter.state.observe_windows_python`, `unleet_words` of
-`chatguard.filter.skeleton.unleet_python`, `ascii_skeletons` of the ASCII views of
+`chatguard.filter.skeleton.unleet_python`, `skeleton_views` of the views of
 `chatguard.filter.skeleton.skeleton`, `spam_screens` of
 `chatguard.filter.spam.SpamDetector.screen`, `plan_windows` of
 `chatguard.filter.spam.SpamDetector._plan_python`, `KeyScanner` of the pyahocorasick form of
@@ -24,7 +24,7 @@ FUNCTIONS = (
     "token_counts",
     "observe_windows",
     "unleet_words",
-    "ascii_skeletons",
+    "skeleton_views",
     "spam_screens",
     "plan_windows",
     "KeyScanner",

@@ -238,3 +238,10 @@ def test_skeleton_views_match_the_python_form_on_random_text() -> None:
     texts += ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 24))) for _ in range(4000)]
     normalized = [normalize(text) for text in texts]
     assert skeleton.skeletons(normalized) == [skeleton.skeleton(n) for n in normalized]
+
+
+def test_text_ends_match_the_python_form() -> None:
+    texts = ["", "a", "héllo", "😀😀", "x\x00y", ""]
+    assert skeleton.text_ends(texts) == skeleton.text_ends_python(texts) == [1, 3, 9, 12, 16, 17]
+    with pytest.raises(TypeError):
+        skeleton.text_ends([b"bytes"])

@@ -9,6 +9,7 @@
  *   spam_screens(texts, ...)    -> chatguard.filter.spam.spam_screens_python, likewise
  *   plan_windows(items, ...)    -> chatguard.filter.spam.SpamDetector._plan_python's loop
  *   KeyScanner(keys).scan(joined) -> chatguard.filter.scanner's pyahocorasick form
+ *   text_ends(texts)            -> chatguard.filter.skeleton.text_ends_python
  *   observe_windows(windows, spans, observations)
  *                               -> chatguard.filter.state.InMemorySpamState._observe_all
  *
@@ -1515,6 +1516,37 @@ static PyTypeObject KeyScannerType = {
     .tp_new = PyType_GenericNew,
 };
 
+/* text_ends(texts) -> where each text of SEPARATOR.join(texts) ends, its separator included
+ * (chatguard.filter.skeleton.text_ends_python). */
+static PyObject *
+text_ends(PyObject *module, PyObject *texts_in)
+{
+    (void)module;
+    PyObject *texts = PySequence_Fast(texts_in, "texts must be a sequence");
+    if (texts == NULL) {
+        return NULL;
+    }
+    Py_ssize_t count = PySequence_Fast_GET_SIZE(texts), end = 0;
+    PyObject *ends = PyList_New(count);
+    for (Py_ssize_t i = 0; ends != NULL && i < count; i++) {
+        PyObject *text = PySequence_Fast_GET_ITEM(texts, i);
+        if (!PyUnicode_Check(text)) {
+            PyErr_SetString(PyExc_TypeError, "text_ends() needs a sequence of str");
+            Py_CLEAR(ends);
+            break;
+        }
+        end += PyUnicode_GET_LENGTH(text) + 1;
+        PyObject *number = PyLong_FromSsize_t(end);
+        if (number == NULL) {
+            Py_CLEAR(ends);
+            break;
+        }
+        PyList_SET_ITEM(ends, i, number);
+    }
+    Py_DECREF(texts);
+    return ends;
+}
+
 static PyMethodDef methods[] = {
     {"unleet_words", unleet_words, METH_VARARGS,
      "The text with each word that holds a leet character read by read_word (ASCII text; "
@@ -1527,6 +1559,8 @@ static PyMethodDef methods[] = {
     {"plan_windows", plan_windows, METH_VARARGS,
      "Per message, its spam findings, and the window observations of the batch with the "
      "message of each."},
+    {"text_ends", text_ends, METH_O,
+     "Where each text of the separator-joined texts ends, its separator included."},
     {"word_key", word_key, METH_O,
      "The distinct words of an ASCII collapsed view, digits dropped, sorted and joined by a "
      "space; None if it has none; NotImplemented for non-ASCII text."},

@@ -365,13 +365,20 @@ class PiiDetector:
         if not texts:
             return []
         digits = _digit_counts(texts)
+        with_digits = list(compress(range(len(texts)), digits))  # most chat has none
+        at_least: dict[int, Sequence[int]] = {0: range(len(texts)), 1: with_digits}
+
+        def having(count: int) -> Sequence[int]:
+            """The indices of the texts with `count` digits or more."""
+            if count not in at_least:
+                at_least[count] = [i for i in with_digits if digits[i] >= count]
+            return at_least[count]
+
         candidates: set[int] = set()
         if self._unscreened_min is not None:
-            candidates.update(compress(range(len(texts)), map(self._unscreened_min.__le__, digits)))
+            candidates.update(having(self._unscreened_min))
         for checks, min_digits in self._screens:
-            chosen: Sequence[int] = range(len(texts))
-            if min_digits:
-                chosen = list(compress(chosen, map(min_digits.__le__, digits)))
+            chosen = having(min_digits)
             for pattern in checks:
                 if not chosen:
                     break

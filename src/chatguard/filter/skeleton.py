@@ -205,10 +205,14 @@ _Views = tuple[str, str, str, tuple[int, ...] | None]
 _plus_one = (1).__add__
 
 
-def text_ends(texts: Sequence[str]) -> list[int]:
+def text_ends_python(texts: Sequence[str]) -> list[int]:
     """Where each text of `SEPARATOR.join(texts)` ends, its separator included: the text
-    holding position p is `bisect_right(ends, p)`. (C-level: map and accumulate.)"""
+    holding position p is `bisect_right(ends, p)`. (The reference form of `text_ends`.)"""
     return list(accumulate(map(_plus_one, map(len, texts))))
+
+
+#: `text_ends_python`, compiled when the speedups are built.
+text_ends = native.text_ends if native is not None else text_ends_python
 
 
 def skeletons(batch: Sequence[NormalizedText]) -> list[Skeleton]:

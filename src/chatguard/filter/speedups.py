@@ -9,7 +9,8 @@ is the exact twin of a Python function kept beside it as the reference and the f
 `chatguard.filter.skeleton.skeleton`, `spam_screens` of
 `chatguard.filter.spam.SpamDetector.screen`, `plan_windows` of
 `chatguard.filter.spam.SpamDetector._plan_python`, `KeyScanner` of the pyahocorasick form of
-`chatguard.filter.scanner.KeyScanner`. The tests hold the two forms to the same
+`chatguard.filter.scanner.KeyScanner`, `text_ends` of
+`chatguard.filter.skeleton.text_ends_python`. The tests hold the two forms to the same
 results. Set CHATGUARD_SPEEDUPS=0 to run the Python forms (to compare them, or to debug).
 """
 
@@ -28,6 +29,7 @@ FUNCTIONS = (
     "spam_screens",
     "plan_windows",
     "KeyScanner",
+    "text_ends",
 )
 
 

@@ -245,3 +245,16 @@ def test_text_ends_match_the_python_form() -> None:
     assert skeleton.text_ends(texts) == skeleton.text_ends_python(texts) == [1, 3, 9, 12, 16, 17]
     with pytest.raises(TypeError):
         skeleton.text_ends([b"bytes"])
+
+
+def test_records_match_the_python_form() -> None:
+    from chatguard.filter.speedups import records, records_python
+
+    columns = (["a", "b"], [1, 2], [None, (3,)])
+    made = records(skeleton.Skeleton, ([1, 2], *columns, ["x", "y"]))
+    assert made == records_python(skeleton.Skeleton, ([1, 2], *columns, ["x", "y"]))
+    assert type(made[0]) is skeleton.Skeleton and made[1].plain == (3,)
+    with pytest.raises(ValueError):
+        records(skeleton.Skeleton, ([1], [1, 2]))
+    with pytest.raises(TypeError):
+        records(dict, ([1],))

@@ -10,6 +10,7 @@
  *   plan_windows(items, ...)    -> chatguard.filter.spam.SpamDetector._plan_python's loop
  *   KeyScanner(keys).scan(joined) -> chatguard.filter.scanner's pyahocorasick form
  *   text_ends(texts)            -> chatguard.filter.skeleton.text_ends_python
+ *   records(cls, columns)       -> [tuple.__new__(cls, row) for row in zip(*columns)]
  *   observe_windows(windows, spans, observations)
  *                               -> chatguard.filter.state.InMemorySpamState._observe_all
  *
@@ -723,9 +724,9 @@ done:
     return views;
 }
 
-/* skeleton_views(texts, flags, leet_map, word_map) -> per text, its (spaced, collapsed, plain,
- * to_folded) views: ASCII text without spaced-out letters the fast way, the rest the general
- * way. */
+/* skeleton_views(texts, flags, leet_map, word_map) -> the texts' (spaced, collapsed, plain,
+ * to_folded) views, as four lists: ASCII text without spaced-out letters the fast way, the
+ * rest the general way. */
 static PyObject *
 skeleton_views(PyObject *module, PyObject *args)
 {
@@ -746,7 +747,15 @@ skeleton_views(PyObject *module, PyObject *args)
         goto done;
     }
     Py_ssize_t count = PySequence_Fast_GET_SIZE(items);
-    result = PyList_New(count);
+    result = PyTuple_New(4);
+    for (int j = 0; result != NULL && j < 4; j++) {
+        PyObject *column = PyList_New(count);
+        if (column == NULL) {
+            Py_CLEAR(result);
+            break;
+        }
+        PyTuple_SET_ITEM(result, j, column);
+    }
     if (result == NULL) {
         goto done;
     }
@@ -767,7 +776,12 @@ skeleton_views(PyObject *module, PyObject *args)
             Py_CLEAR(result);
             goto done;
         }
-        PyList_SET_ITEM(result, i, views);
+        for (int j = 0; j < 4; j++) {
+            PyObject *view = PyTuple_GET_ITEM(views, j);
+            Py_INCREF(view);
+            PyList_SET_ITEM(PyTuple_GET_ITEM(result, j), i, view);
+        }
+        Py_DECREF(views);
     }
 done:
     Py_XDECREF(items);
@@ -1547,12 +1561,76 @@ text_ends(PyObject *module, PyObject *texts_in)
     return ends;
 }
 
+/* records(cls, columns) -> [cls(*row) for row in zip(*columns)] for a tuple subclass `cls` (a
+ * named tuple), made as tuple.__new__ makes them, without calling the class. */
+static PyObject *
+records(PyObject *module, PyObject *args)
+{
+    (void)module;
+    PyTypeObject *cls;
+    PyObject *columns_in;
+    if (!PyArg_ParseTuple(args, "O!O:records", &PyType_Type, &cls, &columns_in)) {
+        return NULL;
+    }
+    if (!PyType_IsSubtype(cls, &PyTuple_Type)) {
+        PyErr_SetString(PyExc_TypeError, "records() makes instances of a tuple subclass");
+        return NULL;
+    }
+    PyObject *columns = PySequence_Fast(columns_in, "columns must be a sequence");
+    if (columns == NULL) {
+        return NULL;
+    }
+    Py_ssize_t width = PySequence_Fast_GET_SIZE(columns), count = -1;
+    PyObject *result = NULL;
+    PyObject **cells = PyMem_Calloc((size_t)width + 1, sizeof(PyObject *));
+    if (cells == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t j = 0; j < width; j++) {
+        cells[j] = PySequence_Fast(PySequence_Fast_GET_ITEM(columns, j),
+                                   "each column must be a sequence");
+        if (cells[j] == NULL) {
+            goto done;
+        }
+        Py_ssize_t size = PySequence_Fast_GET_SIZE(cells[j]);
+        if (count >= 0 && size != count) {
+            PyErr_SetString(PyExc_ValueError, "columns of different lengths");
+            goto done;
+        }
+        count = size;
+    }
+    result = PyList_New(count < 0 ? 0 : count);
+    for (Py_ssize_t i = 0; result != NULL && i < count; i++) {
+        PyObject *record = cls->tp_alloc(cls, width);
+        if (record == NULL) {
+            Py_CLEAR(result);
+            break;
+        }
+        for (Py_ssize_t j = 0; j < width; j++) {
+            PyObject *item = PySequence_Fast_GET_ITEM(cells[j], i);
+            Py_INCREF(item);
+            PyTuple_SET_ITEM(record, j, item);
+        }
+        PyList_SET_ITEM(result, i, record);
+    }
+done:
+    if (cells != NULL) {
+        for (Py_ssize_t j = 0; j < width; j++) {
+            Py_XDECREF(cells[j]);
+        }
+        PyMem_Free(cells);
+    }
+    Py_DECREF(columns);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"unleet_words", unleet_words, METH_VARARGS,
      "The text with each word that holds a leet character read by read_word (ASCII text; "
      "NotImplemented for other text)."},
     {"skeleton_views", skeleton_views, METH_VARARGS,
-     "Per text, its (spaced, collapsed, plain, to_folded) matching views."},
+     "The texts' spaced, collapsed, plain and to_folded matching views, as four lists."},
     {"spam_screens", spam_screens, METH_VARARGS,
      "Per ASCII text, (the spam checks that may find something, as bits; the word key of its "
      "collapsed view); None for other text."},
@@ -1561,6 +1639,8 @@ static PyMethodDef methods[] = {
      "message of each."},
     {"text_ends", text_ends, METH_O,
      "Where each text of the separator-joined texts ends, its separator included."},
+    {"records", records, METH_VARARGS,
+     "Instances of a named tuple class, one per row of the columns, made without calling it."},
     {"word_key", word_key, METH_O,
      "The distinct words of an ASCII collapsed view, digits dropped, sorted and joined by a "
      "space; None if it has none; NotImplemented for non-ASCII text."},

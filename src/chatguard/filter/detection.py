@@ -9,6 +9,7 @@ from typing import Any, NamedTuple, Protocol
 
 from chatguard.domain import Message, Span
 from chatguard.filter.skeleton import Skeleton, skeletons
+from chatguard.filter.speedups import records
 from chatguard.normalize import NormalizedText
 from chatguard.taxonomy import Category
 
@@ -101,9 +102,6 @@ def prepare(
     return FilterInput(message, normalized, skeleton(normalized), context or _NO_CONTEXT)
 
 
-_new_input = tuple.__new__
-
-
 def prepare_many(
     messages: Sequence[Message],
     normalized: Sequence[NormalizedText],
@@ -111,8 +109,5 @@ def prepare_many(
 ) -> list[FilterInput]:
     """`prepare` for a batch: the skeletons are built together (see `skeletons`)."""
     views = skeletons(normalized)
-    # tuple.__new__ skips the named tuple's Python-level __new__: one is made per message.
-    return [
-        _new_input(FilterInput, (m, n, k, c or _NO_CONTEXT))
-        for m, n, k, c in zip(messages, normalized, views, contexts, strict=True)
-    ]
+    contexts = [c or _NO_CONTEXT for c in contexts]
+    return records(FilterInput, (messages, normalized, views, contexts))  # type: ignore[no-any-return]

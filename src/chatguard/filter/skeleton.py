@@ -30,7 +30,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from chatguard.filter.speedups import native
+from chatguard.filter.speedups import native, records
 from chatguard.normalize import NormalizedText
 
 #: Characters that stand for letters inside a word. Those that stand for vowels become capital
@@ -225,8 +225,8 @@ def skeletons(batch: Sequence[NormalizedText]) -> list[Skeleton]:
     message costs a few C calls instead of a Python-level replace loop per repeated character.
     """
     if _NATIVE_SKELETONS is not None:  # every text in one compiled pass
-        compiled = _NATIVE_SKELETONS([n.folded for n in batch], *_NATIVE_TABLES)
-        return [_new_skeleton(Skeleton, (n, *v)) for n, v in zip(batch, compiled, strict=True)]
+        columns = _NATIVE_SKELETONS([n.folded for n in batch], *_NATIVE_TABLES)
+        return records(Skeleton, (batch, *columns))  # type: ignore[no-any-return]
     count = len(batch)
     if count < 4:
         return [skeleton(n) for n in batch]

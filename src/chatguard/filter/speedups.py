@@ -10,14 +10,17 @@ is the exact twin of a Python function kept beside it as the reference and the f
 `chatguard.filter.spam.SpamDetector.screen`, `plan_windows` of
 `chatguard.filter.spam.SpamDetector._plan_python`, `KeyScanner` of the pyahocorasick form of
 `chatguard.filter.scanner.KeyScanner`, `text_ends` of
-`chatguard.filter.skeleton.text_ends_python`. The tests hold the two forms to the same
+`chatguard.filter.skeleton.text_ends_python`, `records` of `records_python` below. The tests
+hold the two forms to the same
 results. Set CHATGUARD_SPEEDUPS=0 to run the Python forms (to compare them, or to debug).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from types import ModuleType
+from typing import Any, TypeVar
 
 #: What the compiled module provides.
 FUNCTIONS = (
@@ -30,6 +33,7 @@ FUNCTIONS = (
     "plan_windows",
     "KeyScanner",
     "text_ends",
+    "records",
 )
 
 
@@ -46,3 +50,17 @@ def _load() -> ModuleType | None:
 
 #: The compiled module, or None when it is not built or turned off.
 native: ModuleType | None = _load()
+
+
+_Record = TypeVar("_Record", bound=tuple[Any, ...])
+
+
+def records_python(cls: type[_Record], columns: Sequence[Sequence[Any]]) -> list[_Record]:
+    """Instances of the named tuple class `cls`, one per row of `columns`, made with
+    `tuple.__new__` (which skips a named tuple's Python-level `__new__`; one is made per
+    message). (The reference form of the compiled `records`.)"""
+    return [tuple.__new__(cls, row) for row in zip(*columns, strict=True)]
+
+
+#: `records_python`, compiled when the speedups are built.
+records = native.records if native is not None else records_python

@@ -1312,6 +1312,7 @@ typedef struct {
     int32_t *own_count;
     int32_t *suffix;      /* per state: the nearest proper suffix state with keys, or -1 */
     int32_t *keys_at;     /* key indices, grouped by the state they end at */
+    unsigned char *emits; /* per state: does a key end there (its own, or a suffix's)? */
 } KeyScanner;
 
 static void
@@ -1322,6 +1323,7 @@ scanner_dealloc(KeyScanner *self)
     PyMem_Free(self->own_count);
     PyMem_Free(self->suffix);
     PyMem_Free(self->keys_at);
+    PyMem_Free(self->emits);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -1366,6 +1368,13 @@ scanner_init(KeyScanner *self, PyObject *args, PyObject *kwargs)
     int32_t *fail = PyMem_Malloc((size_t)total * sizeof(int32_t));
     int32_t *queue = PyMem_Malloc((size_t)total * sizeof(int32_t));
     int32_t *ends = PyMem_Malloc((size_t)(count + 1) * sizeof(int32_t));
+    /* __init__ again: the earlier automaton goes */
+    PyMem_Free(self->own);
+    PyMem_Free(self->own_count);
+    PyMem_Free(self->suffix);
+    PyMem_Free(self->keys_at);
+    PyMem_Free(self->delta);
+    self->delta = NULL;
     self->own = PyMem_Calloc((size_t)total, sizeof(int32_t));
     self->own_count = PyMem_Calloc((size_t)total, sizeof(int32_t));
     self->suffix = PyMem_Malloc((size_t)total * sizeof(int32_t));
@@ -1445,7 +1454,16 @@ scanner_init(KeyScanner *self, PyObject *args, PyObject *kwargs)
     }
     PyMem_Free(fail);
     PyMem_Free(queue);
-    PyMem_Free(self->delta);
+    PyMem_Free(self->emits);
+    self->emits = PyMem_Malloc((size_t)states + 1);
+    if (self->emits == NULL) {
+        PyMem_Free(go);
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t s = 0; s < states; s++) {
+        self->emits[s] = self->own_count[s] > 0 || self->suffix[s] >= 0;
+    }
     self->delta = go;
     self->states = states;
     return 0;
@@ -1470,20 +1488,25 @@ scanner_scan(KeyScanner *self, PyObject *joined)
     }
     int kind = PyUnicode_KIND(joined);
     const void *data = PyUnicode_DATA(joined);
+    const Py_UCS1 *bytes = kind == PyUnicode_1BYTE_KIND ? data : NULL;
     Py_ssize_t length = PyUnicode_GET_LENGTH(joined), text = 0;
     const int32_t *delta = self->delta;
+    const unsigned char *class_of = self->class_of, *emits = self->emits;
     Py_ssize_t classes = self->classes;
     int32_t state = 0;
     PyObject *keys = NULL; /* the set of the current text, once it has one (borrowed) */
     for (Py_ssize_t i = 0; i < length; i++) {
-        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        Py_UCS4 c = bytes != NULL ? bytes[i] : PyUnicode_READ(kind, data, i);
         if (c == 0) {
             text++;
             state = 0;
             keys = NULL;
             continue;
         }
-        state = delta[state * classes + (c < 128 ? self->class_of[c] : 0)];
+        state = delta[state * classes + (c < 128 ? class_of[c] : 0)];
+        if (!emits[state]) { /* most characters end no key */
+            continue;
+        }
         for (int32_t s = self->own_count[state] ? state : self->suffix[state]; s >= 0;
              s = self->suffix[s]) {
             if (keys == NULL) {

@@ -1,5 +1,5 @@
-"""Build hook: compiles `chatguard.filter._speedups`, the C forms of the spam detector's two
-hottest loops. Nothing depends on it: without a C compiler (or with CHATGUARD_BUILD_SPEEDUPS=0)
+"""Build hook: compiles `chatguard.filter._speedups`, the C forms of the lightweight filter's
+per-message loops. Nothing depends on it: without a C compiler (or with CHATGUARD_BUILD_SPEEDUPS=0)
 the build goes on and chatguard runs the same code in Python (`chatguard.filter.speedups`)."""
 
 from __future__ import annotations

@@ -101,3 +101,16 @@ class ChannelMemory:
 
     def rules(self, channel_id: str) -> str | None:
         return self._rules.get(channel_id)
+
+    def forget_user(self, channel_id: str, user_id: str) -> int:
+        """Drop a user's remembered messages and strikes in a channel (erasure); returns how
+        many messages were dropped."""
+        self._strikes.pop((channel_id, user_id), None)
+        recent = self._messages.get(channel_id)
+        if not recent:
+            return 0
+        kept = [m for m in recent if m.user_id != user_id]
+        dropped = len(recent) - len(kept)
+        if dropped:
+            self._messages[channel_id] = deque(kept, maxlen=recent.maxlen)
+        return dropped

@@ -83,6 +83,28 @@ class Settings(BaseSettings):
     webhook_urls: str = Field(default="", description="comma-separated URLs for decision events")
     webhook_secret: SecretStr | None = Field(default=None, description="HMAC-SHA256 key")
 
+    # Access: API keys, the listening address, browser origins, rate limits (docs/security.md)
+    admin_api_key: SecretStr | None = Field(
+        default=None,
+        description="a bootstrap admin key of 32+ characters, for deployments "
+        "that cannot run `chatguard keys create` first",
+    )
+    bind_host: str = Field(
+        default="127.0.0.1",
+        description="the address the server listens on; `chatguard serve --host` sets it",
+    )
+    cors_origins: str = Field(
+        default="", description="comma-separated browser origins allowed (CORS and WebSocket)"
+    )
+    metrics_require_key: bool = Field(default=False, description="GET /metrics needs any key")
+    rate_limit_key_per_s: float = Field(default=500.0, ge=0, description="per key; 0 disables")
+    rate_limit_key_burst: int = Field(default=1000, ge=0)
+    rate_limit_user_per_s: float = Field(default=20.0, ge=0, description="per chat user")
+    rate_limit_user_burst: int = Field(default=300, ge=0)
+    rate_limit_prefix: str = Field(
+        default="chatguard:ratelimit:", min_length=1, description="Redis key prefix"
+    )
+
     # Input limits
     max_message_chars: int = Field(default=4000, ge=1, le=1_000_000)
     max_batch_size: int = Field(default=1000, ge=1, le=100_000)
@@ -160,6 +182,34 @@ class Settings(BaseSettings):
             raise ValueError("webhooks need a secret of at least 16 characters")
         return value
 
+    @field_validator("admin_api_key")
+    @classmethod
+    def _admin_api_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        if len(value.get_secret_value()) < 32:
+            raise ValueError(
+                "must be at least 32 characters (make one with `openssl rand -hex 32`)"
+            )
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _cors_origins(cls, value: str) -> str:
+        origins = []
+        for raw in (o.strip() for o in value.split(",")):
+            if not raw:
+                continue
+            parts = urlsplit(raw.rstrip("/"))
+            if parts.scheme not in ("http", "https") or not parts.netloc or parts.path:
+                raise ValueError("each must be an origin such as https://console.example.org")
+            origins.append(f"{parts.scheme}://{parts.netloc}".lower())
+        return ",".join(origins)
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [o for o in self.cors_origins.split(",") if o]
+
     @property
     def webhook_url_list(self) -> list[str]:
         return [u for u in self.webhook_urls.split(",") if u]
@@ -194,6 +244,10 @@ class Settings(BaseSettings):
 FILTER_STAGES = frozenset({"rules", "pii", "spam", "prompt_injection", "filter"})
 
 
+#: Settings whose values are never shown in an error message.
+SECRET_FIELDS = frozenset({"admin_api_key", "llm_api_key", "webhook_secret"})
+
+
 def load_settings(**overrides: object) -> Settings:
     """Read settings; a bad value raises `ConfigurationError` naming the variable."""
     try:
@@ -202,7 +256,9 @@ def load_settings(**overrides: object) -> Settings:
         problems = []
         for error in exc.errors():
             field = ".".join(str(p) for p in error["loc"]) or "settings"
-            problems.append(f"{field.upper()}: {error['msg']} (got {error.get('input')!r})")
+            # A secret's value is never echoed, not even when it is wrong.
+            got = "" if field in SECRET_FIELDS else f" (got {error.get('input')!r})"
+            problems.append(f"{field.upper()}: {error['msg'].removeprefix('Value error, ')}{got}")
         raise ConfigurationError("invalid configuration: " + "; ".join(problems)) from None
 
 

@@ -47,3 +47,19 @@ class ReviewStateError(ConflictError):
 
 class WebhookVerificationError(ChatguardError):
     """A webhook request's signature or timestamp does not verify, or it is a replay."""
+
+
+class AuthenticationError(ChatguardError):
+    """No credentials, or credentials that do not verify (401)."""
+
+
+class PermissionDeniedError(ChatguardError):
+    """The caller is known but may not do this (403)."""
+
+
+class RateLimitedError(ChatguardError):
+    """Too many requests from one key, client or chat user (429); retry after `retry_after_s`."""
+
+    def __init__(self, message: str, *, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = max(1, int(retry_after_s))

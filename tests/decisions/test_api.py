@@ -1,6 +1,6 @@
 """The decision handler's HTTP API, on SQLite and PostgreSQL: the review queue round trip ends
 as a label in the store; policies CRUD with versions; /moderate follows channel policy; user
-records; the audit log; /decide."""
+records; the audit log; /decide. The acting moderator or admin is the API key's owner."""
 
 from __future__ import annotations
 
@@ -14,18 +14,40 @@ from chatguard.api import create_app
 from chatguard.config import load_settings
 from chatguard.decisions import PolicyEngine
 from chatguard.decisions.records import ReviewStatus
+from tests.support.keys import bearer, make_key
+
+
+async def keyed_client(database_url: str, stages: str) -> AsyncIterator[httpx.AsyncClient]:
+    """A client sending the admin key of "owner"; `client.keys` holds a moderator key of
+    "mod_anna" and an ingest key of "connector" that may assert roles."""
+    keys = {
+        "owner": await make_key(database_url, owner="owner", scopes=["admin"]),
+        "mod_anna": await make_key(database_url, owner="mod_anna", scopes=["moderator"]),
+        "connector": await make_key(
+            database_url, owner="connector", scopes=["ingest"], assert_roles=True
+        ),
+    }
+    settings = load_settings(database_url=database_url, pipeline_stages=stages, _env_file=None)
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://chatguard", headers=bearer(keys["owner"])
+        ) as client:
+            client.app = app  # type: ignore[attr-defined]
+            client.keys = keys  # type: ignore[attr-defined]
+            yield client
+
+
+def as_(api: httpx.AsyncClient, owner: str) -> dict[str, str]:
+    return bearer(api.keys[owner])  # type: ignore[attr-defined]
 
 
 @pytest.fixture
 async def api(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
     # The rule stage alone: its scores are fixed, so the policy is what these tests vary.
-    settings = load_settings(database_url=database_url, pipeline_stages="rules", _env_file=None)
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://chatguard") as client:
-            client.app = app  # type: ignore[attr-defined]
-            yield client
+    async for client in keyed_client(database_url, "rules"):
+        yield client
 
 
 def engine_of(api: httpx.AsyncClient) -> PolicyEngine:
@@ -35,7 +57,7 @@ def engine_of(api: httpx.AsyncClient) -> PolicyEngine:
 
 async def moderate(api: httpx.AsyncClient, text: str, **fields: Any) -> dict[str, Any]:
     body = {"message": text, "user_id": "viewer", "channel_id": "lobby", **fields}
-    response = await api.post("/moderate", json=body)
+    response = await api.post("/moderate", json=body, headers=as_(api, "connector"))
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -70,7 +92,9 @@ async def test_review_round_trip_leaves_a_label(
     assert item["message_id"] == decision["message_id"] and item["text"] == "well fuck that"
 
     response = await api.post(
-        f"/review/{item['id']}/{verb}", json={"actor": "mod_anna", "reason": "checked", **body}
+        f"/review/{item['id']}/{verb}",
+        json={"reason": "checked", **body},
+        headers=as_(api, "mod_anna"),
     )
     assert response.status_code == 200, response.text
     resolved = response.json()
@@ -95,20 +119,21 @@ async def test_review_round_trip_leaves_a_label(
 async def test_a_review_is_resolved_once(api: httpx.AsyncClient) -> None:
     await moderate(api, "shit happens")
     item = await held_item(api)
-    first = await api.post(f"/review/{item['id']}/approve", json={"actor": "a"})
-    again = await api.post(f"/review/{item['id']}/deny", json={"actor": "b"})
+    first = await api.post(f"/review/{item['id']}/approve", json={}, headers=as_(api, "mod_anna"))
+    again = await api.post(f"/review/{item['id']}/deny", json={})
     assert first.status_code == 200
-    assert again.status_code == 409 and "already approved" in again.json()["error"]["message"]
-    missing = await api.post("/review/nope/approve", json={"actor": "a"})
+    message = again.json()["error"]["message"]
+    assert again.status_code == 409 and "already approved (by mod_anna)" in message
+    missing = await api.post("/review/nope/approve", json={})
     assert missing.status_code == 404
 
 
 @pytest.mark.parametrize(
     ("body", "field"),
     [
-        pytest.param({}, "actor", id="no-actor"),
-        pytest.param({"actor": "m", "action": "timeout"}, "duration_s", id="timeout-no-duration"),
-        pytest.param({"actor": "m", "action": "flag"}, "action", id="deny-with-flag"),
+        pytest.param({"actor": "m"}, "actor", id="actor-is-not-a-field"),
+        pytest.param({"action": "timeout"}, "duration_s", id="timeout-no-duration"),
+        pytest.param({"action": "flag"}, "action", id="deny-with-flag"),
     ],
 )
 async def test_a_bad_review_request_is_a_clear_4xx(
@@ -145,17 +170,17 @@ async def test_policies_crud_with_versions(api: httpx.AsyncClient) -> None:
     assert fresh["version"] == 0 and fresh["policy"]["name"] == "default"
     put = await api.put(
         "/policies/arena",
-        json={"policy": {"preset": "gaming", "blocked_terms": ["noob"]}, "actor": "owner"},
+        json={"policy": {"preset": "gaming", "blocked_terms": ["noob"]}},
     )
     assert put.status_code == 200 and put.json()["version"] == 1
     assert put.json()["policy"]["blocked_terms"] == ["noob"]
     bad = await api.put(
         "/policies/arena",
-        json={"policy": {"preset": "gaming", "categories": {"hate": {"level": 9}}}, "actor": "x"},
+        json={"policy": {"preset": "gaming", "categories": {"hate": {"level": 9}}}},
     )
     assert bad.status_code == 422
     assert "categories.hate.level" in bad.json()["error"]["message"]
-    reset = await api.delete("/policies/arena", params={"actor": "owner", "reason": "season over"})
+    reset = await api.delete("/policies/arena", params={"reason": "season over"})
     assert reset.json()["version"] == 2 and reset.json()["policy"]["name"] == "default"
     versions = (await api.get("/policies/arena/versions")).json()["versions"]
     assert [(v["version"], v["actor"]) for v in versions] == [(1, "owner"), (2, "owner")]
@@ -179,7 +204,7 @@ async def test_moderate_follows_channel_policy(
     api: httpx.AsyncClient, preset: str, action: str
 ) -> None:
     channel = f"chan-{preset}"
-    await api.put(f"/policies/{channel}", json={"policy": {"preset": preset}, "actor": "owner"})
+    await api.put(f"/policies/{channel}", json={"policy": {"preset": preset}})
     decision = await moderate(api, "fuck yeah", channel_id=channel)
     assert decision["action"] == action and decision["policy"] == preset
 
@@ -187,6 +212,23 @@ async def test_moderate_follows_channel_policy(
 async def test_moderators_are_exempt_through_the_api(api: httpx.AsyncClient) -> None:
     decision = await moderate(api, "kys", roles=["moderator"])
     assert decision["action"] == "allow" and "exempt role: moderator" in decision["reason"]
+
+
+@pytest.mark.parametrize("path", ["/moderate", "/moderate/batch", "/decide"])
+async def test_roles_are_refused_from_a_key_that_may_not_assert_them(
+    api: httpx.AsyncClient, path: str
+) -> None:
+    message = {"message": "kys", "user_id": "v", "channel_id": "lobby", "roles": ["moderator"]}
+    body: dict[str, Any] = {
+        "/moderate": message,
+        "/moderate/batch": {"messages": [message]},
+        "/decide": message | {"assessment": {"scores": {"hate": 0.9}, "route": "act"}},
+    }[path]
+    response = await api.post(path, json=body)  # the admin key, made without --assert-roles
+    assert response.status_code == 403
+    error = response.json()["error"]
+    assert error["type"] == "forbidden" and "--assert-roles" in error["message"]
+    assert (await api.get("/users/lobby/v")).json()["strikes"] == []  # nothing was decided
 
 
 async def test_third_offence_escalates_through_the_api(api: httpx.AsyncClient) -> None:
@@ -261,7 +303,7 @@ async def test_metrics_count_policy_actions_reviews_and_strikes(api: httpx.Async
     await moderate(api, "well fuck that")
     await moderate(api, "kys")
     item = await held_item(api)
-    await api.post(f"/review/{item['id']}/deny", json={"actor": "mod"})
+    await api.post(f"/review/{item['id']}/deny", json={})
     text = (await api.get("/metrics")).text
     for line in (
         'chatguard_policy_actions_total{action="hold",policy="default"} 1.0',
@@ -277,12 +319,8 @@ async def test_metrics_count_policy_actions_reviews_and_strikes(api: httpx.Async
 @pytest.fixture
 async def filter_api(sqlite_url: str) -> AsyncIterator[httpx.AsyncClient]:
     """The service with the lightweight filter stage, whose rule engine takes channel terms."""
-    settings = load_settings(database_url=sqlite_url, pipeline_stages="filter", _env_file=None)
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://chatguard") as client:
-            yield client
+    async for client in keyed_client(sqlite_url, "filter"):
+        yield client
 
 
 async def test_policy_terms_reach_the_filters_rule_engine(
@@ -294,7 +332,7 @@ async def test_policy_terms_reach_the_filters_rule_engine(
     assert before["action"] == "allow" and before["spans"] == []
     put = await api.put(
         "/policies/movies",
-        json={"policy": {"blocked_terms": ["snape dies"]}, "actor": "owner"},
+        json={"policy": {"blocked_terms": ["snape dies"]}},
     )
     assert put.status_code == 200
     after = (await api.post("/moderate", json={**body, "user_id": "u2"})).json()
@@ -302,8 +340,6 @@ async def test_policy_terms_reach_the_filters_rule_engine(
     # The filter's rule engine found it (its span), not only the policy engine's own matcher.
     assert [(s["start"], s["end"]) for s in after["spans"]] == [(12, 22)]
     # A term the rule engine refuses refuses the policy, naming the field; nothing is stored.
-    bad = await api.put(
-        "/policies/movies", json={"policy": {"blocked_terms": ["!!!"]}, "actor": "owner"}
-    )
+    bad = await api.put("/policies/movies", json={"policy": {"blocked_terms": ["!!!"]}})
     assert bad.status_code == 422 and "blocked_terms" in bad.json()["error"]["message"]
     assert (await api.get("/policies/movies")).json()["version"] == 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -10,6 +12,7 @@ from chatguard.api.decision_app import create_decision_app
 from chatguard.config import Settings
 from chatguard.decisions.review import TOPIC
 from chatguard.service import DECISIONS_TOPIC
+from tests.support.keys import bearer, make_key
 
 
 @pytest.fixture
@@ -19,9 +22,10 @@ def settings(settings: Settings) -> Settings:
 
 
 def test_the_websocket_streams_decisions_and_review_events(settings: Settings) -> None:
+    key = asyncio.run(make_key(settings.database_url, owner="mod", scopes=["admin"]))
     with (
-        TestClient(create_app(settings)) as client,
-        client.websocket_connect("/ws/decisions?channel_id=lobby") as ws,
+        TestClient(create_app(settings), headers=bearer(key)) as client,
+        client.websocket_connect("/ws/decisions?channel_id=lobby", headers=bearer(key)) as ws,
     ):
         body = {"message": "damn it", "user_id": "u", "channel_id": "other"}
         client.post("/moderate", json=body)  # another channel: filtered out
@@ -36,7 +40,7 @@ def test_the_websocket_streams_decisions_and_review_events(settings: Settings) -
             "lobby",
         )
         item = client.get("/review").json()["items"][-1]
-        client.post(f"/review/{item['id']}/deny", json={"actor": "mod"})
+        client.post(f"/review/{item['id']}/deny", json={})
         resolved = ws.receive_json()
         assert (resolved["type"], resolved["action"], resolved["resolved_by"]) == (
             "review.resolved",
@@ -51,7 +55,8 @@ def test_review_events_share_the_decisions_topic() -> None:
 
 
 def test_the_decision_role_app_serves_decisions_but_not_moderation(settings: Settings) -> None:
-    with TestClient(create_decision_app(settings)) as client:
+    key = asyncio.run(make_key(settings.database_url, owner="mod", scopes=["moderator"]))
+    with TestClient(create_decision_app(settings), headers=bearer(key)) as client:
         assert client.get("/policies/presets").status_code == 200
         assert client.get("/health").status_code == 200
         assert client.post("/moderate", json={}).status_code in (404, 405)

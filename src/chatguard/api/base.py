@@ -1,40 +1,81 @@
-"""What every chatguard HTTP app shares: the service's lifespan, error mapping, `/health`,
-`/metrics` and the body size limit. Each role's app adds its own routers."""
+"""What every chatguard HTTP app shares: the service's lifespan, error mapping, access control
+(API keys, rate limits, CORS), `/health`, `/metrics` and the body size limit. Each role's app
+adds its own routers."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from chatguard import __version__
 from chatguard.api.errors import install_error_handlers
 from chatguard.api.limits import BodySizeLimit
 from chatguard.api.routes import health
+from chatguard.api.security import Access
+from chatguard.auth import ApiKeyStore, Authenticator
 from chatguard.config import Settings
+from chatguard.errors import ConfigurationError
+from chatguard.ratelimit import RateLimiter
 from chatguard.service import ModerationService
+
+log = logging.getLogger(__name__)
+
+OPEN_LOCAL_WARNING = (
+    "no API keys: open to local callers only. Make one with "
+    "`chatguard keys create --owner you --scope admin` before serving anyone else"
+)
+
+
+def build_access(settings: Settings, service: ModerationService) -> Access:
+    store = ApiKeyStore(engine=service.store.engine) if service.store is not None else None
+    return Access(
+        authenticator=Authenticator(store=store, bootstrap=settings.admin_api_key),
+        limiter=RateLimiter.from_settings(settings, registry=service.metrics.registry),
+        settings=settings,
+    )
 
 
 def service_app(
     *, title: str, description: str, settings: Settings, service: ModerationService
 ) -> FastAPI:
-    """An app whose lifespan starts and stops `service`."""
+    """An app whose lifespan starts and stops `service`. It refuses to start on an address
+    other than loopback while no admin key exists (see docs/security.md)."""
+    access = build_access(settings, service)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await service.start()
         try:
+            problem = await access.authenticator.exposure_problem(settings.bind_host)
+            if problem is not None:
+                raise ConfigurationError(problem)
+            if not await access.authenticator.keys_exist():
+                log.warning(OPEN_LOCAL_WARNING)
             yield
         finally:
+            await access.limiter.close()
             await service.close()
 
     app = FastAPI(title=title, version=__version__, description=description, lifespan=lifespan)
     app.state.service = service
     app.state.settings = settings
+    app.state.access = access
     install_error_handlers(app)
     app.include_router(health.router)
     if settings.enable_metrics:
         app.include_router(health.metrics_router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    if settings.cors_origin_list:  # off unless origins are listed
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origin_list,
+            allow_methods=["GET", "POST", "PUT", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+            expose_headers=["Retry-After", "WWW-Authenticate"],
+            max_age=600,
+        )
     return app

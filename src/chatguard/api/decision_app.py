@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 
 from chatguard.api.base import service_app
-from chatguard.api.routes import audit, decide, policies, review, users, webhooks, ws
+from chatguard.api.routes import audit, decide, keys, policies, review, users, webhooks, ws
 from chatguard.config import Settings, load_settings
 from chatguard.service import ModerationService
 
@@ -17,6 +17,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     users.router,
     audit.router,
     webhooks.router,
+    keys.router,
     ws.router,
 )
 DECISION_PORT = 8003

@@ -12,7 +12,6 @@ from chatguard.domain import Action, Assessment, Route, Span
 from chatguard.errors import InvalidInputError
 from chatguard.taxonomy import Category, UnknownCategoryError, parse_category
 
-Actor = Annotated[StrictStr, Field(min_length=1, max_length=128)]
 Reason = Annotated[StrictStr, Field(max_length=1000)]
 
 
@@ -84,7 +83,6 @@ class PolicyPut(BaseModel):
         description="The override: a preset name and the fields that differ, e.g. "
         '{"preset": "gaming", "fail_mode": "hold"}'
     )
-    actor: Actor
     reason: Reason = ""
 
 
@@ -93,9 +91,10 @@ class PolicyCheck(BaseModel):
 
 
 class ReviewDecision(BaseModel):
+    """The moderator resolving the item is the API key's owner, not a field of the body."""
+
     model_config = ConfigDict(extra="forbid")
 
-    actor: Actor
     reason: Reason = ""
     action: Action | None = Field(default=None, description="deny only: delete, timeout or ban")
     duration_s: int | None = Field(default=None, ge=1)

@@ -4,6 +4,7 @@ caller sends can produce a 500."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -12,11 +13,14 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from chatguard.errors import (
+    AuthenticationError,
     ChatguardError,
     ConflictError,
     InputTooLargeError,
     InvalidInputError,
     NotFoundError,
+    PermissionDeniedError,
+    RateLimitedError,
     StageUnavailableError,
 )
 
@@ -28,24 +32,49 @@ STATUS: list[tuple[type[ChatguardError], int, str]] = [
     (ConflictError, 409, "conflict"),
     (NotFoundError, 404, "not_found"),
     (StageUnavailableError, 503, "unavailable"),
+    (AuthenticationError, 401, "unauthorized"),
+    (PermissionDeniedError, 403, "forbidden"),
+    (RateLimitedError, 429, "rate_limited"),
 ]
 
 
-def error_response(status: int, kind: str, message: str, details: Any = None) -> JSONResponse:
+def error_headers(exc: ChatguardError) -> dict[str, str] | None:
+    """The headers a 401 and a 429 carry."""
+    if isinstance(exc, AuthenticationError):
+        return {"WWW-Authenticate": "Bearer"}
+    if isinstance(exc, RateLimitedError):
+        return {"Retry-After": str(exc.retry_after_s)}
+    return None
+
+
+def status_of(exc: ChatguardError) -> tuple[int, str]:
+    for kind, status, name in STATUS:
+        if isinstance(exc, kind):
+            return status, name
+    return 500, "internal_error"
+
+
+def error_response(
+    status: int,
+    kind: str,
+    message: str,
+    details: Any = None,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
     body: dict[str, Any] = {"type": kind, "message": message}
     if details:
         body["details"] = details
-    return JSONResponse({"error": body}, status_code=status)
+    return JSONResponse({"error": body}, status_code=status, headers=headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ChatguardError)
     async def _domain(_: Request, exc: ChatguardError) -> JSONResponse:
-        for kind, status, name in STATUS:
-            if isinstance(exc, kind):
-                return error_response(status, name, str(exc))
-        log.error("unmapped chatguard error %s", type(exc).__name__)
-        return error_response(500, "internal_error", "internal error")
+        status, name = status_of(exc)
+        if status == 500:
+            log.error("unmapped chatguard error %s", type(exc).__name__)
+            return error_response(500, name, "internal error")
+        return error_response(status, name, str(exc), headers=error_headers(exc))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -63,4 +92,5 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         kind = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return error_response(exc.status_code, kind, str(exc.detail))
+        # Starlette's headers (a 405's `Allow`) are part of the answer.
+        return error_response(exc.status_code, kind, str(exc.detail), headers=exc.headers)

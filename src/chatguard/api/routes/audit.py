@@ -1,4 +1,5 @@
-"""The audit log, newest first, filtered by channel, user or actor; page with `before_id`."""
+"""The audit log, newest first, filtered by channel, user or actor; page with `before_id`.
+Scope: moderator."""
 
 from __future__ import annotations
 
@@ -7,21 +8,25 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from chatguard.api.decision_deps import AuditDep
+from chatguard.api.openapi import secured
+from chatguard.api.security import ModeratorPrincipal
 from chatguard.decisions.records import as_dict
 
 router = APIRouter(prefix="/audit", tags=["audit"])
 Filter = Annotated[str | None, Query(max_length=128)]
 
 
-@router.get("")
+@router.get("", responses=secured(422, 503))  # type: ignore[arg-type]
 async def entries(
     audit: AuditDep,
+    _: ModeratorPrincipal,
     channel_id: Filter = None,
     user_id: Filter = None,
     actor: Filter = None,
     before_id: Annotated[int | None, Query(ge=1)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
+    """Audit entries, newest first; `actor` filters by the key owner who acted."""
     found = await audit.entries(
         channel_id=channel_id, user_id=user_id, actor=actor, before_id=before_id, limit=limit
     )

@@ -10,14 +10,21 @@ from fastapi import APIRouter
 from chatguard.api.decision_deps import EngineDep
 from chatguard.api.decision_schemas import DecideRequest
 from chatguard.api.deps import ServiceDep
+from chatguard.api.openapi import WITH_BODY, secured
+from chatguard.api.security import AdminPrincipal
+from chatguard.auth import require_role_assertion
 from chatguard.serialize import decision_dict
 
 router = APIRouter(tags=["decisions"])
 
 
-@router.post("/decide")
-async def decide(body: DecideRequest, engine: EngineDep, service: ServiceDep) -> dict[str, Any]:
-    """Decide what to do about a message under its channel's policy, given its assessment."""
+@router.post("/decide", responses=secured(*WITH_BODY, 503))  # type: ignore[arg-type]
+async def decide(
+    body: DecideRequest, engine: EngineDep, service: ServiceDep, principal: AdminPrincipal
+) -> dict[str, Any]:
+    """Decide what to do about a message under its channel's policy, given its assessment.
+    Scope: admin (the caller asserts the scores)."""
+    require_role_assertion(principal, asserted=bool(body.roles))
     message = body.to_message()
     service.validate(message)  # the limits and checks /moderate applies
     decision = await engine.decide(message, body.assessment.to_assessment(message.id))

@@ -7,19 +7,34 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 from chatguard import __version__
 from chatguard.api.deps import ServiceDep
+from chatguard.api.openapi import errors
+from chatguard.api.security import MetricsAccess
 
 router = APIRouter(tags=["operations"])
 metrics_router = APIRouter(tags=["operations"])
+#: The Prometheus text format every Prometheus server reads.
+METRICS_CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
+HEALTH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    503: {"description": "An essential component is down (the same body, `status: down`)"}
+}
+METRICS_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "Prometheus text exposition",
+        "content": {METRICS_CONTENT_TYPE: {"schema": {"type": "string"}}},
+    },
+    **errors(401),  # only with METRICS_REQUIRE_KEY
+}
 
 
-@router.get("/health")
+@router.get("/health", responses=HEALTH_RESPONSES)
 async def health(service: ServiceDep) -> JSONResponse:
-    """Each component's health: 200 "ok" when all are up, 200 "degraded" when only optional
-    ones (the LLM) are down and moderation goes on without them, 503 when an essential one is."""
+    """Open to everyone (probes and load balancers). Each component's health: 200 "ok" when
+    all are up, 200 "degraded" when only optional ones (the LLM) are down and moderation
+    goes on without them, 503 when an essential one is."""
     components = await service.health()
     ok = all(c.ok for c in components if c.essential)
     status = "ok" if all(c.ok for c in components) else "degraded" if ok else "down"
@@ -35,8 +50,14 @@ async def health(service: ServiceDep) -> JSONResponse:
     return JSONResponse(body, status_code=200 if ok else 503)
 
 
-@metrics_router.get("/metrics")
+@metrics_router.get(
+    "/metrics",
+    response_class=Response,
+    responses=METRICS_RESPONSES,
+    dependencies=[MetricsAccess],
+)
 async def metrics(service: ServiceDep) -> Response:
-    """Prometheus text exposition of the service's metrics."""
+    """Prometheus text exposition of the service's metrics. Open unless METRICS_REQUIRE_KEY
+    is set (then any API key will do)."""
     await service.health()  # refresh the component gauges
-    return Response(service.metrics.render(), media_type=CONTENT_TYPE_LATEST)
+    return Response(service.metrics.render(), media_type=METRICS_CONTENT_TYPE)

@@ -9,8 +9,9 @@ from fastapi import APIRouter
 
 from chatguard import __version__
 from chatguard.api.deps import ServiceDep
-from chatguard.api.routes.moderate import ERRORS
+from chatguard.api.openapi import WITH_BODY, secured
 from chatguard.api.schemas import OpenAIModerationRequest
+from chatguard.api.security import IngestPrincipal
 from chatguard.errors import InputTooLargeError, InvalidInputError
 from chatguard.serialize import assessment_dict
 from chatguard.taxonomy import CHAT_CATEGORIES, OPENAI_CATEGORIES
@@ -19,10 +20,13 @@ router = APIRouter(tags=["openai-compatible"])
 MODEL_NAME = f"chatguard-{__version__}"
 
 
-@router.post("/v1/moderations", responses=ERRORS)  # type: ignore[arg-type]
-async def create_moderation(body: OpenAIModerationRequest, service: ServiceDep) -> dict[str, Any]:
+@router.post("/v1/moderations", responses=secured(*WITH_BODY))  # type: ignore[arg-type]
+async def create_moderation(
+    body: OpenAIModerationRequest, service: ServiceDep, _: IngestPrincipal
+) -> dict[str, Any]:
     """Classify text the way OpenAI's moderation API does. Stateless: nothing is stored and no
-    per-user state (rates, strikes) is touched."""
+    per-user state (rates, strikes) is touched. Scope: ingest (the SDKs send the key as
+    `api_key`, which is `Authorization: Bearer`)."""
     texts = _texts(body.input)
     if not texts:
         raise InvalidInputError("input must not be empty")

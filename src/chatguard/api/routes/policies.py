@@ -1,4 +1,5 @@
-"""Channel policies: read, change (every change is a new version), reset, history, presets."""
+"""Channel policies: read, change (every change is a new version), reset, history, presets.
+Reading needs the moderator scope, changing the admin scope; the key's owner is the actor."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query
 
 from chatguard.api.decision_deps import EngineDep
-from chatguard.api.decision_schemas import Actor, PolicyCheck, PolicyPut, Reason
+from chatguard.api.decision_schemas import PolicyCheck, PolicyPut, Reason
+from chatguard.api.openapi import WITH_BODY, secured
+from chatguard.api.security import AdminPrincipal, ModeratorPrincipal
 from chatguard.decisions.policy_store import ResolvedPolicy
 from chatguard.decisions.records import as_dict
 
@@ -25,8 +28,8 @@ def _view(resolved: ResolvedPolicy) -> dict[str, Any]:
     }
 
 
-@router.get("/presets")
-async def presets(engine: EngineDep) -> dict[str, Any]:
+@router.get("/presets", responses=secured(503))  # type: ignore[arg-type]
+async def presets(engine: EngineDep, _: ModeratorPrincipal) -> dict[str, Any]:
     """The named presets of the default policy file, fully resolved."""
     store = engine.policies
     return {
@@ -38,46 +41,57 @@ async def presets(engine: EngineDep) -> dict[str, Any]:
     }
 
 
-@router.post("/validate")
-async def validate(body: PolicyCheck, engine: EngineDep) -> dict[str, Any]:
+@router.post("/validate", responses=secured(*WITH_BODY, 503))  # type: ignore[arg-type]
+async def validate(body: PolicyCheck, engine: EngineDep, _: ModeratorPrincipal) -> dict[str, Any]:
     """Check an override without storing it; 422 names the wrong field."""
     return {"policy": engine.policies.preview(body.policy).model_dump(mode="json")}
 
 
-@router.get("/{channel_id}")
-async def get_policy(channel_id: ChannelId, engine: EngineDep) -> dict[str, Any]:
+@router.get("/{channel_id}", responses=secured(422, 503))  # type: ignore[arg-type]
+async def get_policy(
+    channel_id: ChannelId, engine: EngineDep, _: ModeratorPrincipal
+) -> dict[str, Any]:
     """The channel's policy in force (version 0: no override, the default preset)."""
     return _view(await engine.policies.get(channel_id))
 
 
-@router.put("/{channel_id}")
-async def put_policy(channel_id: ChannelId, body: PolicyPut, engine: EngineDep) -> dict[str, Any]:
-    """Store a new version of the channel's override (validated first)."""
+@router.put("/{channel_id}", responses=secured(*WITH_BODY, 409, 503))  # type: ignore[arg-type]
+async def put_policy(
+    channel_id: ChannelId, body: PolicyPut, engine: EngineDep, principal: AdminPrincipal
+) -> dict[str, Any]:
+    """Store a new version of the channel's override (validated first). Scope: admin."""
     resolved = await engine.policies.put(
-        channel_id, body.policy, actor=body.actor, reason=body.reason
+        channel_id, body.policy, actor=principal.owner, reason=body.reason
     )
     return _view(resolved)
 
 
-@router.delete("/{channel_id}")
+@router.delete("/{channel_id}", responses=secured(409, 422, 503))  # type: ignore[arg-type]
 async def reset_policy(
     channel_id: ChannelId,
     engine: EngineDep,
-    actor: Annotated[Actor, Query()],
+    principal: AdminPrincipal,
     reason: Annotated[Reason, Query()] = "",
 ) -> dict[str, Any]:
-    """Remove the override (kept in the history as a new version): back to the default."""
-    return _view(await engine.policies.reset(channel_id, actor=actor, reason=reason))
+    """Remove the override (kept in the history as a new version): back to the default.
+    Scope: admin."""
+    return _view(await engine.policies.reset(channel_id, actor=principal.owner, reason=reason))
 
 
-@router.get("/{channel_id}/versions")
-async def versions(channel_id: ChannelId, engine: EngineDep) -> dict[str, Any]:
+@router.get("/{channel_id}/versions", responses=secured(422, 503))  # type: ignore[arg-type]
+async def versions(
+    channel_id: ChannelId, engine: EngineDep, _: ModeratorPrincipal
+) -> dict[str, Any]:
     """Every version of the channel's override, oldest first."""
     return {"versions": [as_dict(v) for v in await engine.policies.versions(channel_id)]}
 
 
-@router.get("/{channel_id}/versions/{number}")
+@router.get("/{channel_id}/versions/{number}", responses=secured(404, 422, 503))  # type: ignore[arg-type]
 async def version(
-    channel_id: ChannelId, number: Annotated[int, Path(ge=1)], engine: EngineDep
+    channel_id: ChannelId,
+    number: Annotated[int, Path(ge=1)],
+    engine: EngineDep,
+    _: ModeratorPrincipal,
 ) -> dict[str, Any]:
+    """One version of the channel's override."""
     return as_dict(await engine.policies.version(channel_id, number))

@@ -1,4 +1,5 @@
-"""The review queue: held messages, approve or deny, and the labels the outcomes leave."""
+"""The review queue: held messages, approve or deny, and the labels the outcomes leave.
+Scope: moderator; the key's owner resolves the item."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from fastapi import APIRouter, Path, Query
 
 from chatguard.api.decision_deps import ReviewsDep
 from chatguard.api.decision_schemas import ReviewDecision
+from chatguard.api.openapi import WITH_BODY, secured
+from chatguard.api.security import ModeratorPrincipal
 from chatguard.decisions.records import ReviewStatus, as_dict
 
 router = APIRouter(prefix="/review", tags=["review"])
@@ -15,9 +18,10 @@ ItemId = Annotated[str, Path(min_length=1, max_length=32)]
 Limit = Annotated[int, Query(ge=1, le=1000)]
 
 
-@router.get("")
+@router.get("", responses=secured(422, 503))  # type: ignore[arg-type]
 async def items(
     reviews: ReviewsDep,
+    _: ModeratorPrincipal,
     channel_id: Annotated[str | None, Query(max_length=128)] = None,
     status: ReviewStatus | None = ReviewStatus.PENDING,
     limit: Limit = 100,
@@ -27,9 +31,10 @@ async def items(
     return {"items": [as_dict(i) for i in found]}
 
 
-@router.get("/labels")
+@router.get("/labels", responses=secured(422, 503))  # type: ignore[arg-type]
 async def labels(
     reviews: ReviewsDep,
+    _: ModeratorPrincipal,
     channel_id: Annotated[str | None, Query(max_length=128)] = None,
     limit: Limit = 1000,
 ) -> dict[str, Any]:
@@ -38,19 +43,26 @@ async def labels(
     return {"labels": [as_dict(label) for label in found]}
 
 
-@router.get("/{item_id}")
-async def item(item_id: ItemId, reviews: ReviewsDep) -> dict[str, Any]:
+@router.get("/{item_id}", responses=secured(404, 422, 503))  # type: ignore[arg-type]
+async def item(item_id: ItemId, reviews: ReviewsDep, _: ModeratorPrincipal) -> dict[str, Any]:
+    """One held (or resolved) message."""
     return as_dict(await reviews.get(item_id))
 
 
-@router.post("/{item_id}/approve")
-async def approve(item_id: ItemId, body: ReviewDecision, reviews: ReviewsDep) -> dict[str, Any]:
+@router.post("/{item_id}/approve", responses=secured(*WITH_BODY, 404, 409, 503))  # type: ignore[arg-type]
+async def approve(
+    item_id: ItemId, body: ReviewDecision, reviews: ReviewsDep, principal: ModeratorPrincipal
+) -> dict[str, Any]:
     """The message is fine: show it. 409 when it was resolved already."""
-    return as_dict(await reviews.approve(item_id, actor=body.actor, reason=body.reason))
+    return as_dict(await reviews.approve(item_id, actor=principal.owner, reason=body.reason))
 
 
-@router.post("/{item_id}/deny")
-async def deny(item_id: ItemId, body: ReviewDecision, reviews: ReviewsDep) -> dict[str, Any]:
+@router.post("/{item_id}/deny", responses=secured(*WITH_BODY, 404, 409, 503))  # type: ignore[arg-type]
+async def deny(
+    item_id: ItemId, body: ReviewDecision, reviews: ReviewsDep, principal: ModeratorPrincipal
+) -> dict[str, Any]:
     """The message breaks the rules: remove it (or time out / ban), give the author a strike."""
-    resolved = await reviews.deny(item_id, actor=body.actor, reason=body.reason, action=body.rule())
+    resolved = await reviews.deny(
+        item_id, actor=principal.owner, reason=body.reason, action=body.rule()
+    )
     return as_dict(resolved)

@@ -1,0 +1,70 @@
+"""API keys over HTTP (scope: admin): list, make (the secret is in this answer only) and
+revoke. `chatguard keys` does the same from the command line."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Request
+from pydantic import BaseModel, ConfigDict, Field, StrictStr
+
+from chatguard.api.decision_deps import EngineDep
+from chatguard.api.openapi import WITH_BODY, secured
+from chatguard.api.security import AdminPrincipal, access_of
+from chatguard.auth import Scope
+from chatguard.auth.admin import KeyAdmin, key_view
+from chatguard.errors import StageUnavailableError
+
+router = APIRouter(prefix="/keys", tags=["keys"])
+KeyId = Annotated[str, Path(min_length=1, max_length=32)]
+
+
+class KeyCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    owner: Annotated[StrictStr, Field(min_length=1, max_length=128)] = Field(
+        description="who the key belongs to; recorded as the actor of what it does"
+    )
+    scopes: list[Scope] = Field(min_length=1, max_length=3)
+    may_assert_roles: bool = Field(
+        default=False, description="may send exempt `roles` with messages (connectors)"
+    )
+    rate_per_s: float | None = Field(default=None, gt=0, le=1_000_000)
+
+
+def _admin(request: Request, engine: EngineDep) -> KeyAdmin:
+    store = access_of(request).authenticator.store
+    if store is None:
+        raise StageUnavailableError("API keys need a database")
+    return KeyAdmin(store=store, audit=engine.audit)
+
+
+@router.get("", responses=secured(503))  # type: ignore[arg-type]
+async def list_keys(request: Request, engine: EngineDep, _: AdminPrincipal) -> dict[str, Any]:
+    """Every key, revoked ones included; never a secret."""
+    return {"keys": [key_view(k) for k in await _admin(request, engine).list()]}
+
+
+@router.post("", status_code=201, responses=secured(*WITH_BODY, 503))  # type: ignore[arg-type]
+async def create_key(
+    body: KeyCreate, request: Request, engine: EngineDep, principal: AdminPrincipal
+) -> dict[str, Any]:
+    """Make a key. `secret` is shown here once; only its digest is stored."""
+    made = await _admin(request, engine).create(
+        actor=principal.owner,
+        owner=body.owner,
+        scopes=body.scopes,
+        may_assert_roles=body.may_assert_roles,
+        rate_per_s=body.rate_per_s,
+    )
+    return key_view(made.key) | {"secret": made.secret}
+
+
+@router.delete("/{key_id}", responses=secured(404, 422, 503))  # type: ignore[arg-type]
+async def revoke_key(
+    key_id: KeyId, request: Request, engine: EngineDep, principal: AdminPrincipal
+) -> dict[str, Any]:
+    """Revoke a key for good; this process refuses it at once, others within seconds."""
+    key = await _admin(request, engine).revoke(key_id, actor=principal.owner)
+    access_of(request).authenticator.forget(key_id)
+    return key_view(key)

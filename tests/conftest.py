@@ -92,16 +92,16 @@ async def _drop_all(url: str) -> None:
 
 
 class LiveServer:
-    """A real uvicorn server in a background thread."""
+    """A real uvicorn server in a background thread, listening on `host` (reached through
+    127.0.0.1 either way; bind "0.0.0.0" to serve as a non-loopback address does)."""
 
-    def __init__(self, app: object, port: int) -> None:
+    def __init__(self, app: object, port: int, *, host: str = "127.0.0.1") -> None:
         import uvicorn
 
         self.port = port
+        self.host = host
         self.url = f"http://127.0.0.1:{port}"
-        config = uvicorn.Config(
-            app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"
-        )
+        config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 

@@ -102,6 +102,10 @@ class Authenticator:
                 del self._cache[digest]
         self._keys_exist = None
 
+    def keys_changed(self) -> None:
+        """A key was made here: ask the store again whether keys exist."""
+        self._keys_exist = None
+
     async def keys_exist(self) -> bool:
         """True once any key was ever made (revoking every key does not open the server
         again) or ADMIN_API_KEY is set. Cached like verified keys."""

@@ -57,6 +57,7 @@ async def create_key(
         may_assert_roles=body.may_assert_roles,
         rate_per_s=body.rate_per_s,
     )
+    access_of(request).authenticator.keys_changed()  # the first key ends open local mode
     return key_view(made.key) | {"secret": made.secret}
 
 

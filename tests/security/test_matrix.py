@@ -185,5 +185,3 @@ def test_the_matrix_runs_on_an_address_other_than_loopback(
     live, _ = server
     assert live.host == "0.0.0.0"
     assert httpx.get(f"{live.url}/review").status_code == 401  # keys exist: none runs open
-
-

@@ -184,6 +184,9 @@ async def test_policies_crud_with_versions(api: httpx.AsyncClient) -> None:
     assert reset.json()["version"] == 2 and reset.json()["policy"]["name"] == "default"
     versions = (await api.get("/policies/arena/versions")).json()["versions"]
     assert [(v["version"], v["actor"]) for v in versions] == [(1, "owner"), (2, "owner")]
+    # The actor is the key's owner, in the audit log too.
+    audit = (await api.get("/audit", params={"channel_id": "arena"})).json()["entries"]
+    assert audit and {(e["actor"], e["actor_kind"]) for e in audit} == {("owner", "human")}
     assert (await api.get("/policies/arena/versions/1")).json()["document"]["preset"] == "gaming"
     assert (await api.get("/policies/arena/versions/7")).status_code == 404
     presets = (await api.get("/policies/presets")).json()

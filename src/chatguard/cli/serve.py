@@ -38,20 +38,23 @@ async def exposure_problem(settings: Settings) -> str | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from chatguard import __version__
-    from chatguard.api import create_app
     from chatguard.config import configure_logging, load_settings
-    from chatguard.runtime import tune_gc_for_serving
 
     # The app learns its address from the setting: it decides whether it may run open.
     settings = load_settings(bind_host=args.host)
     configure_logging(settings)
+    # Checked before the app (models, stages) is loaded, so a refusal comes at once.
     problem = asyncio.run(exposure_problem(settings))
     if problem is not None:
         print(f"chatguard: {problem}", file=sys.stderr)
         return 2
+
+    import uvicorn
+
+    from chatguard import __version__
+    from chatguard.api import create_app
+    from chatguard.runtime import tune_gc_for_serving
+
     app = create_app(settings)
     # Everything made so far lives as long as the process: out of the collector's sight.
     tune_gc_for_serving(settings.gc_young_threshold)

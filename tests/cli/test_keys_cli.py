@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 import httpx
@@ -102,9 +103,7 @@ def keys(tmp_path: Path, *args: str) -> str:
 
 
 def wait_until_up(process: subprocess.Popen[str], port: int) -> None:
-    import time
-
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 90  # the machine may be busy: loading the app takes a while
     while not port_answers(port):
         assert process.poll() is None, process.stdout.read() if process.stdout else ""
         assert time.monotonic() < deadline, "server did not come up"

@@ -55,7 +55,7 @@ async def get_policy(
     return _view(await engine.policies.get(channel_id))
 
 
-@router.put("/{channel_id}", responses=secured(*WITH_BODY, 409, 503))  # type: ignore[arg-type]
+@router.put("/{channel_id}", responses=secured(*WITH_BODY, 404, 409, 503))  # type: ignore[arg-type]
 async def put_policy(
     channel_id: ChannelId, body: PolicyPut, engine: EngineDep, principal: AdminPrincipal
 ) -> dict[str, Any]:
@@ -66,7 +66,7 @@ async def put_policy(
     return _view(resolved)
 
 
-@router.delete("/{channel_id}", responses=secured(409, 422, 503))  # type: ignore[arg-type]
+@router.delete("/{channel_id}", responses=secured(404, 409, 422, 503))  # type: ignore[arg-type]
 async def reset_policy(
     channel_id: ChannelId,
     engine: EngineDep,

@@ -18,6 +18,7 @@ from chatguard.errors import (
     InvalidInputError,
     NotFoundError,
     StageUnavailableError,
+    StoreUnavailableError,
 )
 
 log = logging.getLogger(__name__)
@@ -27,15 +28,22 @@ STATUS: list[tuple[type[ChatguardError], int, str]] = [
     (InvalidInputError, 422, "invalid_input"),
     (ConflictError, 409, "conflict"),
     (NotFoundError, 404, "not_found"),
+    (StoreUnavailableError, 503, "database_unavailable"),
     (StageUnavailableError, 503, "unavailable"),
 ]
 
 
-def error_response(status: int, kind: str, message: str, details: Any = None) -> JSONResponse:
+def error_response(
+    status: int,
+    kind: str,
+    message: str,
+    details: Any = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
     body: dict[str, Any] = {"type": kind, "message": message}
     if details:
         body["details"] = details
-    return JSONResponse({"error": body}, status_code=status)
+    return JSONResponse({"error": body}, status_code=status, headers=headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -43,8 +51,17 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _domain(_: Request, exc: ChatguardError) -> JSONResponse:
         for kind, status, name in STATUS:
             if isinstance(exc, kind):
-                return error_response(status, name, str(exc))
+                headers = None
+                if isinstance(exc, StoreUnavailableError):
+                    headers = {"Retry-After": str(exc.retry_after_s)}
+                return error_response(status, name, str(exc), headers=headers)
         log.error("unmapped chatguard error %s", type(exc).__name__)
+        return error_response(500, "internal_error", "internal error")
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        # A bug, not the caller's doing: the project's error shape, never a stack trace.
+        log.error("unexpected %s", type(exc).__name__, exc_info=exc)
         return error_response(500, "internal_error", "internal error")
 
     @app.exception_handler(RequestValidationError)

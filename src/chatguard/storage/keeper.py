@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 
 #: Seconds between the background rounds (ping while away, flush, recovery).
 INTERVAL_S = 0.5
+#: Seconds `close` spends storing what is spooled.
+CLOSE_FLUSH_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,11 +80,18 @@ class StoreKeeper:
         self._task = asyncio.create_task(self._rounds(), name="store-keeper")
 
     async def close(self) -> None:
+        """Stop the rounds; store what the spool holds if the database answers (briefly: what
+        is left waits in the file for the next start)."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        if self.spool is not None and len(self.spool):
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(CLOSE_FLUSH_S):
+                    if self.online or await self.store.ping():
+                        await self.flush()
         if self.spool is not None:
             await self.spool.close()
 

@@ -73,10 +73,14 @@ class Spool:
             await asyncio.to_thread(self._connect)
 
     async def close(self) -> None:
+        """Close the file; an empty spool leaves no file behind."""
         with self._lock:
             if self._connection is not None:
                 self._connection.close()
                 self._connection = None
+                if self._size == 0:
+                    for suffix in ("", "-wal", "-shm"):
+                        Path(f"{self.path}{suffix}").unlink(missing_ok=True)
 
     async def add(self, entries: Sequence[Entry], kind: str = SAVE) -> dict[str, Spooled]:
         """Spool the entries (all or none); returns, per message id, the spooled entry: the

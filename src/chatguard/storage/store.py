@@ -320,13 +320,14 @@ def _decision_values(decision: Decision, response: dict[str, Any]) -> dict[str, 
 def _engine_options(url: str) -> dict[str, Any]:
     if url.startswith("sqlite"):
         return {"connect_args": {"timeout": 30}}
-    # Recover quickly after an outage: test connections before use, give up on a connection
-    # attempt after a few seconds, and on waiting for a pooled one too.
+    # Recover quickly after an outage: test connections before use (a restarted server has
+    # closed them all) and give up on a connection attempt after a few seconds. Waiting for a
+    # pooled connection under load is no outage: that wait stays long.
     return {
         "pool_size": 10,
         "max_overflow": 10,
         "pool_pre_ping": True,
-        "pool_timeout": CONNECT_TIMEOUT_S,
+        "pool_timeout": 30,
         "pool_recycle": 300,
         "connect_args": {"timeout": CONNECT_TIMEOUT_S, "command_timeout": STATEMENT_TIMEOUT_S},
     }

@@ -274,15 +274,13 @@ class ModerationService:
         batch = list(unique.values())
         run = await self.pipeline.begin(batch, {CHANNEL_CONTEXT: self.channels})
         assessments, running = await self._await_escalation(run, batch)
-        decided = {}
-        for message, assessment in zip(batch, assessments, strict=True):
-            decided[message.id] = await self._decided(message, assessment, started)
+        planned = await self._plan(list(zip(batch, assessments, strict=True)), final=False)
+        decided = {m.id: self._decided(m, p, started) for m, p in zip(batch, planned, strict=True)}
         return decided, running
 
-    async def _decided(
-        self, message: Message, assessment: Assessment, started: float, *, final: bool = False
+    def _decided(
+        self, message: Message, planned: Planned, started: float, *, final: bool = False
     ) -> _Decided:
-        planned = await self._plan(message, assessment, final=final)
         elapsed = (time.perf_counter() - started) * 1000
         decision = self._complete(message, planned.decision, elapsed)
         event = _event(message, decision, kind=FINAL_DECISION if final else "decision")
@@ -291,11 +289,11 @@ class ModerationService:
             effects = effects.with_deliveries(self.decider.outbox(event))
         return _Decided(message, decision, effects, event)
 
-    async def _plan(self, message: Message, assessment: Assessment, *, final: bool) -> Planned:
+    async def _plan(self, items: list[tuple[Message, Assessment]], *, final: bool) -> list[Planned]:
         if isinstance(self.decider, PolicyEngine):
             offline = self.keeper is not None and not self.keeper.online
-            return await self.decider.plan(message, assessment, final=final, offline=offline)
-        return Planned(await self.decider.decide(message, assessment), NO_EFFECTS)
+            return await self.decider.plan_many(items, final=final, offline=offline)
+        return [Planned(await self.decider.decide(m, a), NO_EFFECTS) for m, a in items]
 
     async def _await_escalation(
         self, run: PipelineRun, batch: list[Message]
@@ -356,7 +354,8 @@ class ModerationService:
         """Decide again on the finished assessment and replace the stored provisional
         decision, with the final decision's effects, in one transaction; publish only if
         this replacement won (another process or a retry may have finalised it)."""
-        item = await self._decided(message, assessment, started, final=True)
+        [planned] = await self._plan([(message, assessment)], final=True)
+        item = self._decided(message, planned, started, final=True)
         decision = item.decision
         applied = Applied()
         stored = True

@@ -42,9 +42,7 @@ async def test_parallel_retries_of_one_id_give_one_strike_and_one_audit_entry(
             )
             for i in range(20)
         ]
-        outcomes = await asyncio.gather(
-            *(service.moderate(m) for m in messages for _ in range(8))
-        )
+        outcomes = await asyncio.gather(*(service.moderate(m) for m in messages for _ in range(8)))
     finally:
         await service.close()
     ledger = await read_ledger(database_url)
@@ -76,7 +74,9 @@ def _decision(message: Message, action: Action, *, provisional: bool) -> Decisio
 
 
 def _final_effects(message: Message) -> Effects:
-    strike = Strike(message.channel_id, message.user_id, message.id, 1.0, "delete", "warn", "x", "auto")
+    strike = Strike(
+        message.channel_id, message.user_id, message.id, 1.0, "delete", "warn", "x", "auto"
+    )
     entry = AuditEntry(
         at=1.0,
         actor="policy:default",
@@ -159,3 +159,17 @@ async def test_the_migration_removes_duplicates_then_refuses_them(database_url: 
             assert inserted.rowcount == 0  # the unique key holds now
     finally:
         await engine.dispose()
+
+
+async def test_offences_in_one_batch_climb_the_ladder_in_order(database_url: str) -> None:
+    settings = load_settings(database_url=database_url, pipeline_stages="rules", _env_file=None)
+    service = ModerationService.from_settings(settings)
+    await service.start()
+    try:
+        batch = [Message(text="kys", user_id="u", channel_id="c", id=f"b-{i}") for i in range(3)]
+        actions = [o.response["action"] for o in await service.moderate_batch(batch)]
+    finally:
+        await service.close()
+    assert actions == ["delete", "delete", "timeout"]  # warn, delete, 10 min
+    ledger = await read_ledger(database_url)
+    assert [ledger.strikes[m.id] for m in batch] == [1, 1, 1]

@@ -78,8 +78,9 @@ async def test_spooled_while_away_refused_when_full_stored_when_back(
     assert full.json()["error"]["type"] == "database_unavailable"
     assert "buffer is full" in full.json()["error"]["message"]
     down = await api.get("/health")
-    assert down.status_code == 503 and "5 decisions spooled" in (
-        down.json()["components"]["database"]["detail"]
+    assert (
+        down.status_code == 503
+        and "5 decisions spooled" in (down.json()["components"]["database"]["detail"])
     )
     metrics = (await api.get("/metrics")).text
     assert 'chatguard_spool_messages_total{outcome="spooled"} 5.0' in metrics

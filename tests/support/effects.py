@@ -44,7 +44,9 @@ async def read_ledger(url: str) -> Ledger:
     try:
         async with engine.connect() as c:
             rows = (
-                await c.execute(text("SELECT message_id, action, reason, provisional FROM decisions"))
+                await c.execute(
+                    text("SELECT message_id, action, reason, provisional FROM decisions")
+                )
             ).all()
             strikes = Counter(
                 r[0]

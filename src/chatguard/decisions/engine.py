@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +25,7 @@ from chatguard.decisions.effects import (
     Supersession,
     effect_key,
 )
-from chatguard.decisions.evaluate import evaluate
+from chatguard.decisions.evaluate import Verdict, evaluate
 from chatguard.decisions.metrics import DecisionMetrics
 from chatguard.decisions.outbox import deliveries_for, forwarded
 from chatguard.decisions.policy_store import PolicyStore, ResolvedPolicy
@@ -208,16 +208,64 @@ class PolicyEngine:
         with nothing written. `final`: the decision replaces a provisional one. `offline`: the
         database is known to be away; decide from what this process knows (the channel's
         cached policy or the default preset, the strikes it has seen)."""
-        resolved = await self._policy(message.channel_id, offline)
+        return (await self.plan_many([(message, assessment)], final=final, offline=offline))[0]
+
+    async def plan_many(
+        self,
+        items: Sequence[tuple[Message, Assessment]],
+        *,
+        final: bool = False,
+        offline: bool = False,
+    ) -> list[Planned]:
+        """`plan` for a batch, in order: the strikes of earlier messages in the batch count
+        for later ones of the same user, and the strikes are read in one query."""
+        resolved = {}
+        for message, _ in items:
+            if message.channel_id not in resolved:
+                resolved[message.channel_id] = await self._policy(message.channel_id, offline)
+        verdicts = []
+        offenders: set[tuple[str, str]] = set()
+        for message, assessment in items:
+            policy = resolved[message.channel_id]
+            verdict = evaluate(policy.policy, message, assessment, policy.matcher)
+            # A removal by fail mode (the LLM could not judge) is not held against the user.
+            strikes_apply = not verdict.fallback and self.strikes is not None
+            strikes = (
+                strikes_apply
+                and verdict.rule.action.severity >= policy.policy.ladder.strike_at.severity
+            )
+            verdicts.append((verdict, strikes))
+            if strikes:
+                offenders.add((message.channel_id, message.user_id))
+        counts = await self._active(offenders, resolved, offline)
+        planned = []
+        for (message, assessment), (verdict, strikes) in zip(items, verdicts, strict=True):
+            escalation = None
+            if strikes:
+                user = (message.channel_id, message.user_id)
+                ladder = StrikeLadder(resolved[message.channel_id].policy.ladder)
+                escalation = ladder.escalate(counts[user])
+                counts[user] += 1
+            planned.append(
+                self._planned(
+                    message, assessment, resolved[message.channel_id], verdict, escalation, final
+                )
+            )
+        return planned
+
+    def _planned(
+        self,
+        message: Message,
+        assessment: Assessment,
+        resolved: ResolvedPolicy,
+        verdict: Verdict,
+        escalation: Escalation | None,
+        final: bool,
+    ) -> Planned:
         policy = resolved.policy
-        verdict = evaluate(policy, message, assessment, resolved.matcher)
         rule, reason = verdict.rule, verdict.reason
         steps = [f"policy:{resolved.label}", *verdict.steps]
-        escalation = None
-        # A removal by fail mode (the LLM could not judge) is not held against the user.
-        strikes_apply = not verdict.fallback and self.strikes is not None
-        if strikes_apply and rule.action.severity >= policy.ladder.strike_at.severity:
-            escalation = await self._escalate(message, resolved, offline)
+        if escalation is not None:
             rule = harsher(rule, escalation.rung)
             reason += f"; {escalation.describe()}"
             steps.append(f"rung:{escalation.position}:{escalation.rung.name}")
@@ -232,6 +280,28 @@ class PolicyEngine:
             trail=(*(f"{t.stage}:{t.route.value}" for t in assessment.trail), *steps),
         )
         return Planned(decision, self._effects(message, decision, resolved, escalation, final))
+
+    async def _active(
+        self,
+        users: set[tuple[str, str]],
+        resolved: dict[str, ResolvedPolicy],
+        offline: bool,
+    ) -> dict[tuple[str, str], int]:
+        """Strikes still counting per (channel, user), each under its channel's decay."""
+        if not users:
+            return {}
+        now = self.clock()
+        since = {
+            user: StrikeLadder(resolved[user[0]].policy.ladder).window_start(now) for user in users
+        }
+        if self.repository is not None and not offline:
+            try:
+                times = await self.repository.strike_times(sorted(users), since=min(since.values()))
+                return {u: sum(1 for at in times[u] if at >= since[u]) for u in users}
+            except StoreUnavailableError:
+                pass
+        # The database is away: the strikes this process has seen.
+        return {u: self.recent.count(u[0], u[1], since=since[u]) for u in users}
 
     def _effects(
         self,
@@ -304,24 +374,6 @@ class PolicyEngine:
             return await self.policies.get(channel_id)
         except StoreUnavailableError:
             return self.policies.fallback(channel_id)
-
-    async def _escalate(
-        self, message: Message, resolved: ResolvedPolicy, offline: bool
-    ) -> Escalation:
-        assert self.strikes is not None
-        ladder = StrikeLadder(resolved.policy.ladder)
-        now = self.clock()
-        counted = None
-        if not offline:
-            with contextlib.suppress(StoreUnavailableError):
-                counted = await self.strikes.active(
-                    message.channel_id, message.user_id, ladder, now
-                )
-        if counted is None:  # the database is away: the strikes this process has seen
-            counted = self.recent.count(
-                message.channel_id, message.user_id, since=ladder.window_start(now)
-            )
-        return ladder.escalate(counted)
 
     def _audit_entry(
         self, message: Message, decision: Decision, resolved: ResolvedPolicy, *, final: bool

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -102,6 +102,30 @@ class DecisionRepository:
         stored as messages, such as `POST /decide`'s)."""
         async with self._sessions.begin() as session:
             return await write_effects(session, effects)
+
+    async def strike_times(
+        self, users: list[tuple[str, str]], *, since: float
+    ) -> dict[tuple[str, str], list[float]]:
+        """When each (channel, user) was given the strikes since `since`: one query for a
+        batch of messages."""
+        found: dict[tuple[str, str], list[float]] = {u: [] for u in users}
+        async with self._sessions() as session:
+            for start in range(0, len(users), 200):
+                chunk = users[start : start + 200]
+                rows = await session.execute(
+                    select(StrikeRow.channel_id, StrikeRow.user_id, StrikeRow.at).where(
+                        StrikeRow.at >= since,
+                        or_(
+                            *(
+                                and_(StrikeRow.channel_id == c, StrikeRow.user_id == u)
+                                for c, u in chunk
+                            )
+                        ),
+                    )
+                )
+                for channel_id, user_id, at in rows:
+                    found[(channel_id, user_id)].append(at)
+        return found
 
     async def strikes(self, channel_id: str, user_id: str, *, since: float = 0.0) -> list[Strike]:
         async with self._sessions() as session:
@@ -272,40 +296,76 @@ class DecisionRepository:
 
 
 async def write_effects(session: AsyncSession, effects: Effects) -> Applied:
-    """Write `effects` in `session`'s transaction. Rows whose key is taken are left alone, so
-    writing the same effects twice leaves one of each. Returns the events a supersession made
-    and the deliveries actually added (only those may be sent)."""
-    if effects.strike is not None:
-        await session.execute(_insert_new(session, StrikeRow).values(**_fields(effects.strike)))
-    for entry in effects.audit:
-        await _add_entry(session, entry)
-    events: list[dict[str, Any]] = []
-    held = False
-    if effects.review is not None:
-        item = effects.review
-        held = (
-            await session.scalar(
-                _insert_new(session, ReviewItemRow)
-                .values(**_fields(item))
-                .returning(ReviewItemRow.id)
-            )
-        ) is not None
-        if held:
-            events.append(held_event(item))
-    superseded = None
-    if effects.supersede is not None:
-        superseded = await _supersede(session, effects)
-        if superseded is not None:
-            events.append(superseded)
-    deliveries = effects.deliveries
-    for event in events:
-        deliveries += deliveries_for(event, effects.webhook_urls, float(event["at"]))
-    return Applied(
-        events=tuple(events),
-        deliveries=await _add_deliveries(session, deliveries),
-        held=held,
-        superseded=superseded is not None,
+    """Write `effects` in `session`'s transaction; see `write_many_effects`."""
+    return (await write_many_effects(session, [effects]))[0]
+
+
+async def write_many_effects(session: AsyncSession, many: list[Effects]) -> list[Applied]:
+    """Write the effects of several decisions in `session`'s transaction, a few statements
+    for all of them. Rows whose key is taken are left alone, so writing the same effects twice
+    leaves one of each. Returns, per decision, the review events its writing made (a new
+    hold, a supersession) and the deliveries actually added (only those may be sent)."""
+    await _insert_rows(session, StrikeRow, [_fields(e.strike) for e in many if e.strike])
+    entries = [_entry_fields(a) for e in many for a in e.audit]
+    await _insert_rows(session, AuditRow, entries)
+    items = [e.review for e in many if e.review is not None]
+    held = await _insert_rows(
+        session, ReviewItemRow, [_fields(i) for i in items], returning=ReviewItemRow.id
     )
+    events: list[list[dict[str, Any]]] = []
+    for effects in many:
+        made = []
+        if effects.review is not None and effects.review.id in held:
+            made.append(held_event(effects.review))
+        if effects.supersede is not None:
+            superseded = await _supersede(session, effects)
+            if superseded is not None:
+                made.append(superseded)
+        events.append(made)
+    planned = [
+        effects.deliveries
+        + tuple(d for e in made for d in deliveries_for(e, effects.webhook_urls, float(e["at"])))
+        for effects, made in zip(many, events, strict=True)
+    ]
+    added = await _insert_rows(
+        session,
+        WebhookDeliveryRow,
+        [_fields(d) for ds in planned for d in ds],
+        returning=WebhookDeliveryRow.id,
+    )
+    return [
+        Applied(
+            events=tuple(made),
+            deliveries=tuple(d for d in deliveries if d.id in added),
+            held=effects.review is not None and effects.review.id in held,
+            superseded=any(e["type"] == "review.superseded" for e in made),
+        )
+        for effects, made, deliveries in zip(many, events, planned, strict=True)
+    ]
+
+
+#: Rows per INSERT statement (well within both databases' limits on bound parameters).
+CHUNK = 500
+
+
+async def _insert_rows(
+    session: AsyncSession, model: Any, rows: list[dict[str, Any]], *, returning: Any = None
+) -> set[Any]:
+    """Insert rows whose key is free; with `returning`, the inserted rows' values of it."""
+    inserted: set[Any] = set()
+    for start in range(0, len(rows), CHUNK):
+        statement = _insert_new(session, model).values(rows[start : start + CHUNK])
+        if returning is None:
+            await session.execute(statement)
+        else:
+            inserted.update(await session.scalars(statement.returning(returning)))
+    return inserted
+
+
+def _entry_fields(entry: AuditEntry) -> dict[str, Any]:
+    fields = _fields(entry)
+    fields.pop("id")
+    return fields
 
 
 def held_event(item: ReviewItem) -> dict[str, Any]:
@@ -372,24 +432,19 @@ SYSTEM = "system"
 
 
 async def _add_entry(session: AsyncSession, entry: AuditEntry) -> None:
-    fields = _fields(entry)
-    fields.pop("id")
-    await session.execute(_insert_new(session, AuditRow).values(**fields))
+    await _insert_rows(session, AuditRow, [_entry_fields(entry)])
 
 
 async def _add_deliveries(
     session: AsyncSession, deliveries: tuple[Delivery, ...]
 ) -> tuple[Delivery, ...]:
-    added = []
-    for delivery in deliveries:
-        inserted = await session.scalar(
-            _insert_new(session, WebhookDeliveryRow)
-            .values(**_fields(delivery))
-            .returning(WebhookDeliveryRow.id)
-        )
-        if inserted is not None:
-            added.append(delivery)
-    return tuple(added)
+    added = await _insert_rows(
+        session,
+        WebhookDeliveryRow,
+        [_fields(d) for d in deliveries],
+        returning=WebhookDeliveryRow.id,
+    )
+    return tuple(d for d in deliveries if d.id in added)
 
 
 def _insert_new(session: AsyncSession, model: Any) -> Any:

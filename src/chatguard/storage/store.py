@@ -173,7 +173,7 @@ class SqlStore:
             unique.setdefault(entry.message_id, entry)
         if not unique:
             return Saved()
-        write_effects = _effects_writer()
+        write_many_effects = _effects_writer(many=True)
         applied: dict[str, Applied] = {}
         async with self._sessions.begin() as session:
             inserted = set(
@@ -190,8 +190,9 @@ class SqlStore:
                     + [DecisionRow(message_id=e.message_id, **e.decision) for e in won]
                 )
                 await session.flush()
-            for entry in won:
-                applied[entry.message_id] = await write_effects(session, entry.effects)
+            if won:
+                results = await write_many_effects(session, [e.effects for e in won])
+                applied = {e.message_id: a for e, a in zip(won, results, strict=True)}
         lost = [e for e in unique.values() if e.message_id not in inserted]
         existing = await self.get_many([e.message_id for e in lost])
         for entry in lost:
@@ -262,11 +263,11 @@ def check_same_text(stored: StoredDecision, message: Message) -> None:
         raise ConflictError(f"message id {message.id!r} was already used for a different message")
 
 
-def _effects_writer() -> Any:
+def _effects_writer(*, many: bool = False) -> Any:
     # Imported when used: the decision tables import this package's tables.
-    from chatguard.decisions.repository import write_effects
+    from chatguard.decisions import repository
 
-    return write_effects
+    return repository.write_many_effects if many else repository.write_effects
 
 
 def _message_values(entry: Entry) -> dict[str, Any]:

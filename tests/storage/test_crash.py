@@ -19,7 +19,7 @@ import pytest
 from tests.conftest import free_port
 from tests.support.effects import read_ledger
 
-TOTAL, BATCH, CLIENTS, KILL_AFTER = 5000, 25, 4, 2000
+TOTAL, BATCH, CLIENTS, KILL_AFTER = 5000, 50, 4, 2000
 TEXTS = ("good game everyone", "kys you idiot", "what a play", "you are trash, uninstall")
 
 
@@ -42,7 +42,7 @@ class Server:
             **os.environ,
             "DATABASE_URL": f"sqlite:///{workdir / 'chatguard.db'}",
             "SPOOL_PATH": str(workdir / "spool.sqlite3"),
-            "PIPELINE_STAGES": "filter,classifier",
+            "PIPELINE_STAGES": "filter",
             "LOG_LEVEL": "WARNING",
         }
         self.process: subprocess.Popen[bytes] | None = None

@@ -363,7 +363,7 @@ class ModerationService:
             result = await self.keeper.finalize(Entry.of(message, decision, item.effects))
             if result is None:
                 return False
-            applied, stored = result, self.keeper.online
+            applied, stored = result, not result.spooled
         self.metrics.observe_final(decision, earlier)
         if decision.action.removes_message and not decision.provisional:
             self.channels.add_strike(message.channel_id, message.user_id)

@@ -90,11 +90,5 @@ class Applied:
     deliveries: tuple[Delivery, ...] = ()
     held: bool = False
     superseded: bool = False
-
-    def __add__(self, other: Applied) -> Applied:
-        return Applied(
-            events=self.events + other.events,
-            deliveries=self.deliveries + other.deliveries,
-            held=self.held or other.held,
-            superseded=self.superseded or other.superseded,
-        )
+    #: Nothing was written yet: the decision went to the spool, to be written later.
+    spooled: bool = False

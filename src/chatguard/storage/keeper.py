@@ -64,6 +64,7 @@ class StoreKeeper:
         self.recovery: Callable[[], Awaitable[object]] | None = None
         self._recovered = False
         self._task: asyncio.Task[None] | None = None
+        self._recovery_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Migrate (if the database answers; otherwise later), open a spool left by an earlier
@@ -82,11 +83,12 @@ class StoreKeeper:
     async def close(self) -> None:
         """Stop the rounds; store what the spool holds if the database answers (briefly: what
         is left waits in the file for the next start)."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        for task in (self._task, self._recovery_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._task = self._recovery_task = None
         if self.spool is not None and len(self.spool):
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(CLOSE_FLUSH_S):
@@ -153,7 +155,7 @@ class StoreKeeper:
             self.metrics.spool.labels("refused").inc()
             return None
         self.metrics.spool.labels("spooled").inc()
-        return Applied()
+        return Applied(spooled=True)
 
     async def _spool(self, entries: Sequence[Entry], kind: str) -> dict[str, Spooled]:
         if self.spool is None or self.spool.max_messages == 0:
@@ -191,8 +193,19 @@ class StoreKeeper:
             self.migrated = True
         await self.flush()
         if not self._recovered and self.recovery is not None:
-            await self.recovery()
+            # In a task of its own: it waits for the adjudicator, the flushing must not.
             self._recovered = True
+            self._recovery_task = asyncio.create_task(self._recover(), name="recovery")
+
+    async def _recover(self) -> None:
+        assert self.recovery is not None
+        try:
+            await self.recovery()
+        except StoreUnavailableError:
+            self.failed("recover")
+            self._recovered = False  # again when the database is back
+        except Exception as exc:
+            log.warning("recovery of provisional decisions failed: %s", type(exc).__name__)
 
     async def flush(self) -> int:
         """Store what the spool holds, oldest first; returns how many entries went."""

@@ -1,6 +1,7 @@
 """A real `chatguard serve` killed with SIGKILL in the middle of a stream of 5,000 messages, then
 started again while the client sends everything once more: every message is stored once, its
-strike and audit entry exist once, and every answer given before the kill is given again."""
+strike and audit entry exist once, and every answer given before the kill is given again
+(on a SQLite file and on PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -36,11 +37,11 @@ def messages() -> list[dict[str, str]]:
 
 
 class Server:
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, database_url: str) -> None:
         self.workdir = workdir
         self.env = {
             **os.environ,
-            "DATABASE_URL": f"sqlite:///{workdir / 'chatguard.db'}",
+            "DATABASE_URL": database_url,
             "SPOOL_PATH": str(workdir / "spool.sqlite3"),
             "PIPELINE_STAGES": "filter",
             "LOG_LEVEL": "WARNING",
@@ -118,10 +119,12 @@ async def send_all(
 
 
 @pytest.mark.slow
-async def test_kill_9_mid_stream_then_resending_everything(tmp_path: Path) -> None:
+async def test_kill_9_mid_stream_then_resending_everything(
+    tmp_path: Path, database_url: str
+) -> None:
     stream = messages()
     batches = [stream[i : i + BATCH] for i in range(0, TOTAL, BATCH)]
-    server = Server(tmp_path)
+    server = Server(tmp_path, database_url)
     server.start()
     before: dict[str, dict[str, Any]] = {}
     try:
@@ -144,7 +147,7 @@ async def test_kill_9_mid_stream_then_resending_everything(tmp_path: Path) -> No
             answer["action"],
             answer["reason"],
         )
-    ledger = await read_ledger(f"sqlite+aiosqlite:///{tmp_path / 'chatguard.db'}")
+    ledger = await read_ledger(database_url)
     assert ledger.messages == TOTAL
     ledger.check_exactly_once()
     assert sum(ledger.strikes.values()) > 100  # the ladder was climbed on the way

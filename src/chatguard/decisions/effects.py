@@ -46,6 +46,11 @@ class Effects:
     #: Where the deliveries of events made while writing (a supersession) go.
     webhook_urls: tuple[str, ...] = ()
 
+    @property
+    def empty(self) -> bool:
+        """Nothing to write (a clean message's decision)."""
+        return not (self.strike or self.audit or self.review or self.supersede or self.deliveries)
+
     def with_deliveries(self, deliveries: tuple[Delivery, ...]) -> Effects:
         return replace(self, deliveries=self.deliveries + deliveries)
 

@@ -190,7 +190,7 @@ class PolicyEngine:
         decisions that are not stored as messages, such as `POST /decide`'s). The service
         plans instead and stores the effects with the decision."""
         planned = await self.plan(message, assessment)
-        if self.repository is not None:
+        if self.repository is not None and not planned.effects.empty:
             self.committed(planned, await self.repository.apply(planned.effects))
         else:
             self.committed(planned, Applied())

@@ -190,7 +190,8 @@ class SqlStore:
                     + [DecisionRow(message_id=e.message_id, **e.decision) for e in won]
                 )
                 await session.flush()
-            if won:
+            applied = {e.message_id: Applied() for e in won}
+            if any(not e.effects.empty for e in won):
                 results = await write_many_effects(session, [e.effects for e in won])
                 applied = {e.message_id: a for e, a in zip(won, results, strict=True)}
         lost = [e for e in unique.values() if e.message_id not in inserted]

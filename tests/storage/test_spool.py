@@ -82,6 +82,9 @@ async def test_spooled_while_away_refused_when_full_stored_when_back(
         down.status_code == 503
         and "5 decisions spooled" in (down.json()["components"]["database"]["detail"])
     )
+    review = await api.get("/review")  # what needs the database says so, never a 500
+    assert review.status_code == 503 and review.headers["retry-after"] == "5"
+    assert review.json()["error"]["type"] == "database_unavailable"
     metrics = (await api.get("/metrics")).text
     assert 'chatguard_spool_messages_total{outcome="spooled"} 5.0' in metrics
     assert 'chatguard_spool_messages_total{outcome="refused"} 1.0' in metrics

@@ -57,6 +57,13 @@ class Settings(BaseSettings):
     # State and transport
     database_url: str = DEFAULT_DATABASE_URL
     redis_url: str | None = None
+    # Decisions made while the database is away wait in a local file (see docs/degradation.md)
+    spool_path: str = Field(
+        default="", description="spool file or directory; default: beside a SQLite database"
+    )
+    spool_max_messages: int = Field(
+        default=100_000, ge=0, le=100_000_000, description="0: no spool (503 while the DB is away)"
+    )
 
     # Behaviour
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"

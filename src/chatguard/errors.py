@@ -37,6 +37,20 @@ class StageUnavailableError(ChatguardError):
     """A stage cannot answer now (model missing, endpoint down, circuit open)."""
 
 
+class StoreUnavailableError(StageUnavailableError):
+    """The database cannot be reached or failed (503 with Retry-After); moderation answers
+    without it where it can."""
+
+    def __init__(self, message: str, *, retry_after_s: int = 5) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class SpoolFullError(StoreUnavailableError):
+    """The database is away and the local buffer of decisions waiting for it is full (503
+    with Retry-After): the caller should try again later."""
+
+
 class InvalidPolicyError(InvalidInputError):
     """A channel policy document is invalid; the message names the field (422)."""
 

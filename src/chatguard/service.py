@@ -9,14 +9,18 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from chatguard.channel import CHANNEL_CONTEXT, ChannelMemory
 from chatguard.config import Settings
 from chatguard.decide import Decider, ThresholdDecider
 from chatguard.decisions import PolicyEngine
+from chatguard.decisions.effects import NO_EFFECTS, Applied, Effects
+from chatguard.decisions.engine import Planned
+from chatguard.decisions.repository import held_event
 from chatguard.decisions.terms import push_terms_to
-from chatguard.domain import Assessment, Decision, Message
+from chatguard.domain import Action, Assessment, Decision, Message, Route
 from chatguard.errors import InputTooLargeError, InvalidInputError
 from chatguard.events import EventBus, InProcessEventBus
 from chatguard.filter.pii import apply_redaction
@@ -27,7 +31,10 @@ from chatguard.pipeline.registry import build_stage
 from chatguard.pipeline.stage import ComponentHealth
 from chatguard.serialize import decision_dict
 from chatguard.storage import SqlStore
-from chatguard.storage.store import check_same_text
+from chatguard.storage.keeper import StoreKeeper
+from chatguard.storage.metrics import StorageMetrics
+from chatguard.storage.spool import SAVE, Spool, spool_path
+from chatguard.storage.store import Entry, StoredDecision, check_same_text
 from chatguard.taxonomy import Category
 
 log = logging.getLogger(__name__)
@@ -39,6 +46,17 @@ FINAL_DECISION = "decision.final"
 WARM_UP = ("hello chat, mail a@b.co or call +1 415 555 0132, see https://x.io PogChamp LOL",)
 #: Context key telling stateful stages (rate, flood, strikes) to leave their state alone.
 STATELESS = "stateless"
+
+
+@dataclass(frozen=True, slots=True)
+class _Decided:
+    """A fresh decision, its effects (webhook deliveries of its event included) and the event
+    published once it is stored."""
+
+    message: Message
+    decision: Decision
+    effects: Effects
+    event: dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +78,7 @@ class ModerationService:
         store: SqlStore | None = None,
         events: EventBus | None = None,
         metrics: ModerationMetrics | None = None,
+        spool: Spool | None = None,
     ) -> None:
         self.settings = settings
         self.pipeline = pipeline
@@ -69,6 +88,17 @@ class ModerationService:
         self.metrics = metrics or ModerationMetrics()
         self.channels = ChannelMemory(history=max(settings.llm_context_messages, 1))
         self.started_at = time.time()
+        self.storage_metrics = StorageMetrics(self.metrics.registry)
+        self.keeper: StoreKeeper | None = None
+        if store is not None:
+            if spool is None and settings.spool_max_messages > 0:
+                spool = Spool(
+                    spool_path(settings.database_url, settings.spool_path),
+                    max_messages=settings.spool_max_messages,
+                )
+            self.keeper = StoreKeeper(store=store, spool=spool, metrics=self.storage_metrics)
+            self.keeper.on_flushed = self._flushed
+            self.keeper.recovery = self.recover_provisional
         # Escalations still running after their message got a provisional decision.
         self._followups: set[asyncio.Task[None]] = set()
         for stage in pipeline.stages:
@@ -105,10 +135,13 @@ class ModerationService:
         return self.settings.llm_deadline_ms / 1000
 
     async def start(self) -> None:
-        if self.store is not None:
-            await self.store.start()
+        """Start every part. A database that does not answer does not stop the start:
+        moderation goes on and the store keeper migrates when it is back. Decisions a previous
+        run left provisional (or spooled) are finalised in the background."""
         await self.pipeline.start()
         await self._warm_up()
+        if self.keeper is not None:
+            await self.keeper.start()
         if isinstance(self.decider, PolicyEngine):
             await self.decider.start(metrics=self.metrics.registry)
 
@@ -127,6 +160,8 @@ class ModerationService:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self.keeper is not None:
+            await self.keeper.close()
         if isinstance(self.decider, PolicyEngine):
             await self.decider.close()
         await self.pipeline.close()
@@ -163,31 +198,65 @@ class ModerationService:
         started = time.perf_counter()
         replays = await self._stored(messages)
         fresh = [m for m in messages if m.id not in replays]
-        decisions, run = await self._decide(fresh, started) if fresh else ([], None)
-        if self.store is not None and decisions:
-            replays.update(await self.store.save(list(zip(fresh, decisions, strict=True))))
-        by_id = {d.message_id: d for d in decisions}
+        decided, run = await self._decide(fresh, started) if fresh else ({}, None)
+        applied: dict[str, Applied] = {}
+        stored = True
+        if self.keeper is not None and decided:
+            persisted = await self.keeper.persist(
+                [Entry.of(d.message, d.decision, d.effects) for d in decided.values()]
+            )
+            replays.update(persisted.existing)
+            applied, stored = persisted.applied, persisted.stored
         outcomes = []
         provisional: dict[str, Message] = {}
+        announced: set[str] = set()
         for message in messages:
             if message.id in replays:
                 outcomes.append(Outcome(replays[message.id].response, replayed=True))
                 continue
-            decision = by_id[message.id]
+            item = decided[message.id]
+            decision = item.decision
             outcomes.append(Outcome(decision_dict(decision), decision=decision))
+            if message.id in announced:
+                continue  # the same message twice in one batch: one decision, one set of effects
+            announced.add(message.id)
             self.metrics.observe(decision)
             self.channels.record(message, decision.action, provisional=decision.provisional)
             if decision.provisional:
                 provisional[message.id] = message
-            await self.events.publish(DECISIONS_TOPIC, _event(message, decision))
+            await self._announce(item, applied.get(message.id), stored=stored)
         if run is not None and provisional:
+            by_id = {i: d.decision for i, d in decided.items()}
             self._follow_up(run, provisional, by_id, started)
         return outcomes
 
-    async def _stored(self, messages: Sequence[Message]) -> dict[str, Any]:
-        if self.store is None:
+    async def _announce(self, item: _Decided, applied: Applied | None, *, stored: bool) -> None:
+        """A decision won its transaction (or went to the spool): count it, send its outbox
+        rows and publish its events (review events first, then the decision)."""
+        if applied is None:
+            # Spooled: the review item is stored with the decision later; its event is news now.
+            review = item.effects.review
+            applied = Applied(events=(held_event(review),) if review is not None else ())
+        if isinstance(self.decider, PolicyEngine):
+            self.decider.committed(Planned(item.decision, item.effects), applied, stored=stored)
+        for event in applied.events:
+            await self.events.publish(DECISIONS_TOPIC, event)
+        await self.events.publish(DECISIONS_TOPIC, item.event)
+
+    async def _flushed(self, kind: str, entry: Entry, applied: Applied) -> None:
+        """A spooled entry reached the database: send what its transaction put in the outbox.
+        Its events went out when it was spooled, except those the store made (a supersession
+        of a spooled final decision)."""
+        if isinstance(self.decider, PolicyEngine):
+            self.decider.settled(applied)
+        if kind != SAVE:
+            for event in applied.events:
+                await self.events.publish(DECISIONS_TOPIC, event)
+
+    async def _stored(self, messages: Sequence[Message]) -> dict[str, StoredDecision]:
+        if self.keeper is None:
             return {}
-        stored = await self.store.get_many([m.id for m in messages])
+        stored = await self.keeper.stored([m.id for m in messages])
         for message in messages:
             if message.id in stored:
                 check_same_text(stored[message.id], message)
@@ -195,7 +264,7 @@ class ModerationService:
 
     async def _decide(
         self, messages: Sequence[Message], started: float
-    ) -> tuple[list[Decision], asyncio.Task[list[Assessment]] | None]:
+    ) -> tuple[dict[str, _Decided], asyncio.Task[list[Assessment]] | None]:
         """Decisions for `messages`, waiting for the adjudicator up to the deadline. Past it,
         waiting messages get provisional decisions and the still-running escalation is
         returned, to be followed up."""
@@ -205,12 +274,26 @@ class ModerationService:
         batch = list(unique.values())
         run = await self.pipeline.begin(batch, {CHANNEL_CONTEXT: self.channels})
         assessments, running = await self._await_escalation(run, batch)
-        decisions = {}
-        for message, assessment in zip(batch, assessments, strict=True):
-            decision = await self.decider.decide(message, assessment)
-            elapsed = (time.perf_counter() - started) * 1000
-            decisions[message.id] = self._complete(message, decision, elapsed)
-        return [decisions[m.id] for m in messages], running
+        planned = await self._plan(list(zip(batch, assessments, strict=True)), final=False)
+        decided = {m.id: self._decided(m, p, started) for m, p in zip(batch, planned, strict=True)}
+        return decided, running
+
+    def _decided(
+        self, message: Message, planned: Planned, started: float, *, final: bool = False
+    ) -> _Decided:
+        elapsed = (time.perf_counter() - started) * 1000
+        decision = self._complete(message, planned.decision, elapsed)
+        event = _event(message, decision, kind=FINAL_DECISION if final else "decision")
+        effects = planned.effects
+        if isinstance(self.decider, PolicyEngine):
+            effects = effects.with_deliveries(self.decider.outbox(event))
+        return _Decided(message, decision, effects, event)
+
+    async def _plan(self, items: list[tuple[Message, Assessment]], *, final: bool) -> list[Planned]:
+        if isinstance(self.decider, PolicyEngine):
+            offline = self.keeper is not None and not self.keeper.online
+            return await self.decider.plan_many(items, final=final, offline=offline)
+        return [Planned(await self.decider.decide(m, a), NO_EFFECTS) for m, a in items]
 
     async def _await_escalation(
         self, run: PipelineRun, batch: list[Message]
@@ -267,18 +350,57 @@ class ModerationService:
 
     async def _final(
         self, message: Message, assessment: Assessment, earlier: Decision, started: float
-    ) -> None:
-        decision = self._complete(
-            message,
-            await self.decider.decide(message, assessment),
-            (time.perf_counter() - started) * 1000,
-        )
-        if self.store is not None:
-            await self.store.replace_provisional(message, decision)
+    ) -> bool:
+        """Decide again on the finished assessment and replace the stored provisional
+        decision, with the final decision's effects, in one transaction; publish only if
+        this replacement won (another process or a retry may have finalised it)."""
+        [planned] = await self._plan([(message, assessment)], final=True)
+        item = self._decided(message, planned, started, final=True)
+        decision = item.decision
+        applied = Applied()
+        stored = True
+        if self.keeper is not None:
+            result = await self.keeper.finalize(Entry.of(message, decision, item.effects))
+            if result is None:
+                return False
+            applied, stored = result, not result.spooled
         self.metrics.observe_final(decision, earlier)
         if decision.action.removes_message and not decision.provisional:
             self.channels.add_strike(message.channel_id, message.user_id)
-        await self.events.publish(DECISIONS_TOPIC, _event(message, decision, kind=FINAL_DECISION))
+        if isinstance(self.decider, PolicyEngine):
+            self.decider.committed(Planned(decision, item.effects), applied, stored=stored)
+        for event in applied.events:
+            await self.events.publish(DECISIONS_TOPIC, event)
+        await self.events.publish(DECISIONS_TOPIC, item.event)
+        return True
+
+    async def recover_provisional(self, *, batch_size: int = 200) -> int:
+        """Finalise the decisions an earlier run left provisional (it stopped before the
+        adjudicator answered): run the cascade again on the stored text, without touching
+        per-user state, and replace each decision with its effects, exactly once. Returns how
+        many were finalised."""
+        if self.store is None:
+            return 0
+        before = datetime.fromtimestamp(self.started_at, UTC)
+        total = 0
+        while True:
+            rows = await self.store.provisional(before=before, limit=batch_size)
+            if not rows:
+                return total
+            messages = [m for m, _ in rows]
+            run = await self.pipeline.begin(messages, {STATELESS: True})
+            assessments = await run.finish()
+            done = 0
+            for (message, response), assessment in zip(rows, assessments, strict=True):
+                earlier = _stored_decision(message, response)
+                if await self._final(message, assessment, earlier, time.perf_counter()):
+                    done += 1
+            total += done
+            self.storage_metrics.recovered.inc(done)
+            if done:
+                log.info("finalised %d provisional decisions of an earlier run", done)
+            if done == 0:  # what is left cannot be finalised now (still provisional)
+                return total
 
     def _complete(self, message: Message, decision: Decision, elapsed_ms: float) -> Decision:
         return _complete_decision(message, decision, elapsed_ms, self.settings.pii_redaction)
@@ -304,9 +426,20 @@ class ModerationService:
 
     async def health(self) -> list[ComponentHealth]:
         components = list(self.pipeline.health())
-        if self.store is not None:
+        if self.store is not None and self.keeper is not None:
             ok = await self.store.ping()
-            components.append(ComponentHealth("database", ok, self.store.dialect))
+            spool = self.keeper.spool
+            waiting = len(spool) if spool is not None else 0
+            detail = self.store.dialect
+            if not ok:
+                detail += " unreachable"
+            if waiting:
+                detail += f"; {waiting} decisions spooled"
+            if not ok and not self.keeper.refusing:
+                detail += "; moderation goes on"
+            # Moderation needs the database only when it cannot spool.
+            essential = spool is None or spool.full
+            components.append(ComponentHealth("database", ok, detail, essential=essential))
         for component in components:
             self.metrics.component_up.labels(component.name).set(1 if component.ok else 0)
         return components
@@ -342,6 +475,23 @@ def _complete_decision(
     if redaction != "off" and any(s.category is Category.PII for s in decision.assessment.spans):
         redacted = apply_redaction(message.text, decision.assessment.spans, redaction)
     return replace(decision, processing_time_ms=elapsed_ms, redacted_text=redacted)
+
+
+def _stored_decision(message: Message, response: dict[str, Any]) -> Decision:
+    """The stored (provisional) decision, as much of it as the final one is measured against."""
+    assessment = Assessment(
+        message_id=message.id,
+        scores={},
+        route=Route(response.get("route", "uncertain")),
+        decided_by=str(response.get("decided_by", "")),
+    )
+    return Decision(
+        message_id=message.id,
+        action=Action(response["action"]),
+        reason=str(response.get("reason", "")),
+        assessment=assessment,
+        provisional=True,
+    )
 
 
 def _event(message: Message, decision: Decision, *, kind: str = "decision") -> dict[str, Any]:

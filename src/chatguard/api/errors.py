@@ -22,6 +22,7 @@ from chatguard.errors import (
     PermissionDeniedError,
     RateLimitedError,
     StageUnavailableError,
+    StoreUnavailableError,
 )
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,7 @@ STATUS: list[tuple[type[ChatguardError], int, str]] = [
     (InvalidInputError, 422, "invalid_input"),
     (ConflictError, 409, "conflict"),
     (NotFoundError, 404, "not_found"),
+    (StoreUnavailableError, 503, "database_unavailable"),
     (StageUnavailableError, 503, "unavailable"),
     (AuthenticationError, 401, "unauthorized"),
     (PermissionDeniedError, 403, "forbidden"),
@@ -42,7 +44,7 @@ def error_headers(exc: ChatguardError) -> dict[str, str] | None:
     """The headers a 401 and a 429 carry."""
     if isinstance(exc, AuthenticationError):
         return {"WWW-Authenticate": "Bearer"}
-    if isinstance(exc, RateLimitedError):
+    if isinstance(exc, (RateLimitedError, StoreUnavailableError)):
         return {"Retry-After": str(exc.retry_after_s)}
     return None
 
@@ -75,6 +77,12 @@ def install_error_handlers(app: FastAPI) -> None:
             log.error("unmapped chatguard error %s", type(exc).__name__)
             return error_response(500, name, "internal error")
         return error_response(status, name, str(exc), headers=error_headers(exc))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        # A bug, not the caller's doing: the project's error shape, never a stack trace.
+        log.error("unexpected %s", type(exc).__name__, exc_info=exc)
+        return error_response(500, "internal_error", "internal error")
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -1,6 +1,7 @@
 """The policy engine: the service's decider. It turns an assessment into a decision under the
 channel's policy, climbs the strike ladder for repeat offenders, holds messages for review,
-writes the audit log and forwards decisions to webhooks."""
+and plans the decision's effects (strike, audit entry, review item, webhook deliveries) for the
+store to write in the decision's own transaction."""
 
 from __future__ import annotations
 
@@ -8,25 +9,41 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry
 
 from chatguard.decisions.audit import SYSTEM, AuditLog
-from chatguard.decisions.evaluate import evaluate
+from chatguard.decisions.effects import (
+    DECISION_KEY,
+    FINAL_KEY,
+    NO_EFFECTS,
+    Applied,
+    Effects,
+    Supersession,
+    effect_key,
+)
+from chatguard.decisions.evaluate import Verdict, evaluate
 from chatguard.decisions.metrics import DecisionMetrics
-from chatguard.decisions.policy import ChannelPolicy
+from chatguard.decisions.outbox import deliveries_for, forwarded
 from chatguard.decisions.policy_store import PolicyStore, ResolvedPolicy
 from chatguard.decisions.presets import Presets, load_presets
-from chatguard.decisions.records import AuditEntry, Strike
+from chatguard.decisions.records import AuditEntry, Delivery, ReviewStatus, Strike
 from chatguard.decisions.repository import DecisionRepository
 from chatguard.decisions.review import TOPIC, ReviewQueue
-from chatguard.decisions.strikes import Escalation, StrikeBook, StrikeLadder, harsher
+from chatguard.decisions.strikes import (
+    Escalation,
+    RecentStrikes,
+    StrikeBook,
+    StrikeLadder,
+    harsher,
+)
 from chatguard.decisions.terms import TermsHook
 from chatguard.decisions.webhooks import WebhookSender
 from chatguard.domain import Action, Assessment, Decision, FailMode, Message
+from chatguard.errors import StoreUnavailableError
 from chatguard.events import EventBus
 
 if TYPE_CHECKING:
@@ -35,7 +52,16 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MAX_PROVISIONAL_HOLDS = 100_000
+#: Events whose webhook deliveries are written with the decision (the rest are forwarded).
+TRANSACTIONAL_EVENTS = frozenset({"decision", "decision.final", "review.held", "review.superseded"})
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """A decision and the effects to store with it."""
+
+    decision: Decision
+    effects: Effects
 
 
 class PolicyEngine:
@@ -81,8 +107,8 @@ class PolicyEngine:
         self._forwarder: asyncio.Task[None] | None = None
         self.metrics = DecisionMetrics()
         self._bound = False
-        # Review items of provisional holds, by message id, until the final decision lands.
-        self._provisional_holds: dict[str, str] = {}
+        #: Strikes this process gave, counted while the database is away.
+        self.recent = RecentStrikes()
 
     @classmethod
     def from_settings(
@@ -160,16 +186,86 @@ class PolicyEngine:
             await self.webhooks.close()
 
     async def decide(self, message: Message, assessment: Assessment) -> Decision:
-        resolved = await self.policies.get(message.channel_id)
+        """Decide and write the decision's effects at once, in a transaction of their own (for
+        decisions that are not stored as messages, such as `POST /decide`'s). The service
+        plans instead and stores the effects with the decision."""
+        planned = await self.plan(message, assessment)
+        if self.repository is not None and not planned.effects.empty:
+            self.committed(planned, await self.repository.apply(planned.effects))
+        else:
+            self.committed(planned, Applied())
+        return planned.decision
+
+    async def plan(
+        self,
+        message: Message,
+        assessment: Assessment,
+        *,
+        final: bool = False,
+        offline: bool = False,
+    ) -> Planned:
+        """The decision and its effects (strike, audit entry, review item, supersession),
+        with nothing written. `final`: the decision replaces a provisional one. `offline`: the
+        database is known to be away; decide from what this process knows (the channel's
+        cached policy or the default preset, the strikes it has seen)."""
+        return (await self.plan_many([(message, assessment)], final=final, offline=offline))[0]
+
+    async def plan_many(
+        self,
+        items: Sequence[tuple[Message, Assessment]],
+        *,
+        final: bool = False,
+        offline: bool = False,
+    ) -> list[Planned]:
+        """`plan` for a batch, in order: the strikes of earlier messages in the batch count
+        for later ones of the same user, and the strikes are read in one query."""
+        resolved = {}
+        for message, _ in items:
+            if message.channel_id not in resolved:
+                resolved[message.channel_id] = await self._policy(message.channel_id, offline)
+        verdicts = []
+        offenders: set[tuple[str, str]] = set()
+        for message, assessment in items:
+            policy = resolved[message.channel_id]
+            verdict = evaluate(policy.policy, message, assessment, policy.matcher)
+            # A removal by fail mode (the LLM could not judge) is not held against the user.
+            strikes_apply = not verdict.fallback and self.strikes is not None
+            strikes = (
+                strikes_apply
+                and verdict.rule.action.severity >= policy.policy.ladder.strike_at.severity
+            )
+            verdicts.append((verdict, strikes))
+            if strikes:
+                offenders.add((message.channel_id, message.user_id))
+        counts = await self._active(offenders, resolved, offline)
+        planned = []
+        for (message, assessment), (verdict, strikes) in zip(items, verdicts, strict=True):
+            escalation = None
+            if strikes:
+                user = (message.channel_id, message.user_id)
+                ladder = StrikeLadder(resolved[message.channel_id].policy.ladder)
+                escalation = ladder.escalate(counts[user])
+                counts[user] += 1
+            planned.append(
+                self._planned(
+                    message, assessment, resolved[message.channel_id], verdict, escalation, final
+                )
+            )
+        return planned
+
+    def _planned(
+        self,
+        message: Message,
+        assessment: Assessment,
+        resolved: ResolvedPolicy,
+        verdict: Verdict,
+        escalation: Escalation | None,
+        final: bool,
+    ) -> Planned:
         policy = resolved.policy
-        verdict = evaluate(policy, message, assessment, resolved.matcher)
         rule, reason = verdict.rule, verdict.reason
         steps = [f"policy:{resolved.label}", *verdict.steps]
-        escalation = None
-        # A removal by fail mode (the LLM could not judge) is not held against the user.
-        strikes_apply = not verdict.fallback and self.strikes is not None
-        if strikes_apply and rule.action.severity >= policy.ladder.strike_at.severity:
-            escalation = await self._escalate(message, resolved)
+        if escalation is not None:
             rule = harsher(rule, escalation.rung)
             reason += f"; {escalation.describe()}"
             steps.append(f"rung:{escalation.position}:{escalation.rung.name}")
@@ -183,50 +279,108 @@ class PolicyEngine:
             policy=policy.name,
             trail=(*(f"{t.stage}:{t.route.value}" for t in assessment.trail), *steps),
         )
-        self.metrics.actions.labels(decision.action.value, policy.name).inc()
-        if escalation is not None:
-            self.metrics.strikes.labels("auto").inc()
-        if self.reviews is not None:
-            await self._review(message, decision, policy)
-        if self.repository is not None and decision.action is not Action.ALLOW:
-            # Allowed messages are in the decisions table already; the audit log records actions.
-            strike = _strike(message, decision, escalation, self.clock()) if escalation else None
-            await self.repository.add_offence(
-                strike, self._audit_entry(message, decision, resolved)
-            )
-        return decision
+        return Planned(decision, self._effects(message, decision, resolved, escalation, final))
 
-    async def _review(self, message: Message, decision: Decision, policy: ChannelPolicy) -> None:
-        assert self.reviews is not None
-        earlier = self._provisional_holds.pop(message.id, None)
-        if earlier is not None and decision.action is not Action.HOLD:
-            await self.reviews.supersede(
-                earlier, action=decision.action, reason="final decision: " + decision.reason
-            )
-        if decision.action is Action.HOLD and earlier is None:
-            item = await self.reviews.hold(message, decision, policy)
-            if decision.provisional:
-                if len(self._provisional_holds) >= MAX_PROVISIONAL_HOLDS:
-                    # Finals that never came (a restart, a lost escalation): forget the oldest;
-                    # their items simply wait for a moderator or the review timeout.
-                    self._provisional_holds.pop(next(iter(self._provisional_holds)))
-                self._provisional_holds[message.id] = item.id
+    async def _active(
+        self,
+        users: set[tuple[str, str]],
+        resolved: dict[str, ResolvedPolicy],
+        offline: bool,
+    ) -> dict[tuple[str, str], int]:
+        """Strikes still counting per (channel, user), each under its channel's decay."""
+        if not users:
+            return {}
+        now = self.clock()
+        since = {
+            user: StrikeLadder(resolved[user[0]].policy.ladder).window_start(now) for user in users
+        }
+        if self.repository is not None and not offline:
+            try:
+                times = await self.repository.strike_times(sorted(users), since=min(since.values()))
+                return {u: sum(1 for at in times[u] if at >= since[u]) for u in users}
+            except StoreUnavailableError:
+                pass
+        # The database is away: the strikes this process has seen.
+        return {u: self.recent.count(u[0], u[1], since=since[u]) for u in users}
 
-    async def _escalate(self, message: Message, resolved: ResolvedPolicy) -> Escalation:
-        assert self.strikes is not None
-        ladder = StrikeLadder(resolved.policy.ladder)
-        active = await self.strikes.active(
-            message.channel_id, message.user_id, ladder, self.clock()
+    def _effects(
+        self,
+        message: Message,
+        decision: Decision,
+        resolved: ResolvedPolicy,
+        escalation: Escalation | None,
+        final: bool,
+    ) -> Effects:
+        if self.repository is None:
+            return NO_EFFECTS
+        now = self.clock()
+        strike = _strike(message, decision, escalation, now) if escalation else None
+        # Allowed messages are in the decisions table already; the audit log records actions.
+        audit: tuple[AuditEntry, ...] = ()
+        if decision.action is not Action.ALLOW:
+            audit = (self._audit_entry(message, decision, resolved, final=final),)
+        review = None
+        if self.reviews is not None and decision.action is Action.HOLD:
+            # A final hold after a provisional one finds the item stored: it stays as it is.
+            review = self.reviews.item_for(message, decision, resolved.policy)
+        supersede = None
+        if final and self.reviews is not None and decision.action is not Action.HOLD:
+            supersede = Supersession(
+                message_id=message.id,
+                outcome=decision.action.value,
+                note="final decision: " + decision.reason,
+                at=now,
+            )
+        return Effects(
+            strike=strike,
+            audit=audit,
+            review=review,
+            supersede=supersede,
+            webhook_urls=tuple(self.webhooks.urls) if self.webhooks is not None else (),
         )
-        return ladder.escalate(active)
+
+    def outbox(self, event: dict[str, Any]) -> tuple[Delivery, ...]:
+        """The webhook deliveries of a decision event, to be stored with the decision."""
+        if self.webhooks is None or not forwarded(event):
+            return ()
+        return deliveries_for(event, self.webhooks.urls, self.clock())
+
+    def committed(self, planned: Planned, applied: Applied, *, stored: bool = True) -> None:
+        """A planned decision's transaction won (or, `stored=False`, its decision went to the
+        local spool to be stored later): count it, remember its strike, and send what the
+        transaction put in the outbox."""
+        decision = planned.decision
+        self.metrics.actions.labels(decision.action.value, decision.policy).inc()
+        effects = planned.effects
+        if effects.strike is not None:
+            self.metrics.strikes.labels("auto").inc()
+            self.recent.add(effects.strike)
+        if effects.review is not None and (not stored or applied.held):
+            self.metrics.reviews.labels("held").inc()
+        self.settled(applied)
+
+    def settled(self, applied: Applied) -> None:
+        """Effects reached the database (now, or from the spool later): count a supersession
+        and hand the deliveries the transaction added to the sender."""
+        if applied.superseded:
+            self.metrics.reviews.labels(ReviewStatus.SUPERSEDED.value).inc()
+        if self.webhooks is not None and applied.deliveries:
+            self.webhooks.wake(applied.deliveries)
+
+    async def _policy(self, channel_id: str, offline: bool) -> ResolvedPolicy:
+        if offline:
+            return self.policies.fallback(channel_id)
+        try:
+            return await self.policies.get(channel_id)
+        except StoreUnavailableError:
+            return self.policies.fallback(channel_id)
 
     def _audit_entry(
-        self, message: Message, decision: Decision, resolved: ResolvedPolicy
-    ) -> AuditEntry | None:
-        if self.audit is None:
-            return None
+        self, message: Message, decision: Decision, resolved: ResolvedPolicy, *, final: bool
+    ) -> AuditEntry:
+        assert self.audit is not None
         category, score = decision.assessment.top()
-        return self.audit.entry(
+        entry = self.audit.entry(
             actor=f"policy:{resolved.policy.name}",
             kind=SYSTEM,
             action=f"decision.{decision.action.value}",
@@ -244,12 +398,16 @@ class PolicyEngine:
                 "trail": list(decision.trail),
             },
         )
+        key = effect_key(FINAL_KEY if final else DECISION_KEY, message.id)
+        return replace(entry, effect_key=key)
 
     async def _forward(self, subscription: Any) -> None:
         assert self.webhooks is not None
         async for event in subscription:
-            if event.get("action") == Action.ALLOW.value and event.get("type") == "decision":
-                continue  # platforms need to hear about actions, not every clean message
+            # Decisions and the review events they cause reach the outbox with the decision;
+            # what happens later (a moderator's verdict, a review timeout) is sent from here.
+            if event.get("type") in TRANSACTIONAL_EVENTS or not forwarded(event):
+                continue
             try:
                 await self.webhooks.send(event)
             except Exception as exc:  # the database may be briefly away; keep forwarding

@@ -89,6 +89,11 @@ class PolicyStore:
         cached = self._cache.get(channel_id)
         return cached[1] if cached is not None else None
 
+    def fallback(self, channel_id: str) -> ResolvedPolicy:
+        """What decides while the database cannot be read: the channel's last loaded policy,
+        however old, or else the default preset."""
+        return self.peek(channel_id) or self._resolve(channel_id, None)
+
     def preview(self, document: Mapping[str, Any] | None) -> ChannelPolicy:
         """Validate an override without storing it."""
         return self.presets.resolve(_checked(document))

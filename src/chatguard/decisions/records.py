@@ -85,6 +85,9 @@ class AuditEntry:
     reason: str = ""
     details: dict[str, Any] = field(default_factory=dict)
     id: int | None = None
+    #: Unique per system entry about a message ("decision:<id>", "final:<id>"); None for
+    #: human actions. A repeated decision cannot add a second entry.
+    effect_key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +101,8 @@ class Delivery:
     last_error: str | None
     created_at: float
     updated_at: float
+    #: The message the event is about; with the URL and event type, the row's unique key.
+    message_id: str | None = None
 
 
 def as_dict(record: Any) -> dict[str, Any]:

@@ -1,6 +1,9 @@
 """Database access of the decision handler: one method per question, records in and out.
 
 The audit log has `append_audit` and queries only; nothing here updates or deletes it.
+`write_effects` writes a decision's side effects inside a transaction the caller owns (the
+store's, so they commit or roll back with the decision); every row it writes is keyed by its
+message and a repeated write changes nothing.
 """
 
 from __future__ import annotations
@@ -8,10 +11,13 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from chatguard.decisions.effects import SUPERSEDED_KEY, Applied, Effects, effect_key
+from chatguard.decisions.outbox import deliveries_for, review_event
 from chatguard.decisions.records import (
     AuditEntry,
     Delivery,
@@ -30,11 +36,12 @@ from chatguard.decisions.tables import (
     WebhookDeliveryRow,
 )
 from chatguard.errors import ConflictError
+from chatguard.storage.guard import GuardedSessions
 
 
 class DecisionRepository:
     def __init__(self, *, engine: AsyncEngine) -> None:
-        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+        self._sessions = GuardedSessions(async_sessionmaker(engine, expire_on_commit=False))
 
     # Policy versions -----------------------------------------------------------------------
 
@@ -86,18 +93,39 @@ class DecisionRepository:
     # Strikes -------------------------------------------------------------------------------
 
     async def add_strike(self, strike: Strike) -> None:
+        """Store a strike; the message's strike of the same source, if stored, stands."""
         async with self._sessions.begin() as session:
-            session.add(StrikeRow(**_fields(strike)))
+            await session.execute(_insert_new(session, StrikeRow).values(**_fields(strike)))
 
-    async def add_offence(self, strike: Strike | None, entry: AuditEntry | None) -> None:
-        """A strike and its audit entry in one transaction (one commit on the hot path)."""
+    async def apply(self, effects: Effects) -> Applied:
+        """Write a decision's effects in a transaction of their own (decisions that are not
+        stored as messages, such as `POST /decide`'s)."""
         async with self._sessions.begin() as session:
-            if strike is not None:
-                session.add(StrikeRow(**_fields(strike)))
-            if entry is not None:
-                fields = _fields(entry)
-                fields.pop("id")
-                session.add(AuditRow(**fields))
+            return await write_effects(session, effects)
+
+    async def strike_times(
+        self, users: list[tuple[str, str]], *, since: float
+    ) -> dict[tuple[str, str], list[float]]:
+        """When each (channel, user) was given the strikes since `since`: one query for a
+        batch of messages."""
+        found: dict[tuple[str, str], list[float]] = {u: [] for u in users}
+        async with self._sessions() as session:
+            for start in range(0, len(users), 200):
+                chunk = users[start : start + 200]
+                rows = await session.execute(
+                    select(StrikeRow.channel_id, StrikeRow.user_id, StrikeRow.at).where(
+                        StrikeRow.at >= since,
+                        or_(
+                            *(
+                                and_(StrikeRow.channel_id == c, StrikeRow.user_id == u)
+                                for c, u in chunk
+                            )
+                        ),
+                    )
+                )
+                for channel_id, user_id, at in rows:
+                    found[(channel_id, user_id)].append(at)
+        return found
 
     async def strikes(self, channel_id: str, user_id: str, *, since: float = 0.0) -> list[Strike]:
         async with self._sessions() as session:
@@ -239,9 +267,10 @@ class DecisionRepository:
 
     # Webhook deliveries --------------------------------------------------------------------
 
-    async def add_delivery(self, delivery: Delivery) -> None:
+    async def add_delivery(self, delivery: Delivery) -> bool:
+        """Put a delivery in the outbox; False when the event is there for this URL already."""
         async with self._sessions.begin() as session:
-            session.add(WebhookDeliveryRow(**_fields(delivery)))
+            return bool(await _add_deliveries(session, (delivery,)))
 
     async def update_delivery(
         self, delivery_id: str, *, status: str, attempts: int, error: str | None, at: float
@@ -264,6 +293,164 @@ class DecisionRepository:
             query = query.where(WebhookDeliveryRow.status == status)
         async with self._sessions() as session:
             return [_record(Delivery, r) for r in await session.scalars(query)]
+
+
+async def write_effects(session: AsyncSession, effects: Effects) -> Applied:
+    """Write `effects` in `session`'s transaction; see `write_many_effects`."""
+    return (await write_many_effects(session, [effects]))[0]
+
+
+async def write_many_effects(session: AsyncSession, many: list[Effects]) -> list[Applied]:
+    """Write the effects of several decisions in `session`'s transaction, a few statements
+    for all of them. Rows whose key is taken are left alone, so writing the same effects twice
+    leaves one of each. Returns, per decision, the review events its writing made (a new
+    hold, a supersession) and the deliveries actually added (only those may be sent)."""
+    await _insert_rows(session, StrikeRow, [_fields(e.strike) for e in many if e.strike])
+    entries = [_entry_fields(a) for e in many for a in e.audit]
+    await _insert_rows(session, AuditRow, entries)
+    items = [e.review for e in many if e.review is not None]
+    held = await _insert_rows(
+        session, ReviewItemRow, [_fields(i) for i in items], returning=ReviewItemRow.id
+    )
+    events: list[list[dict[str, Any]]] = []
+    for effects in many:
+        made = []
+        if effects.review is not None and effects.review.id in held:
+            made.append(held_event(effects.review))
+        if effects.supersede is not None:
+            superseded = await _supersede(session, effects)
+            if superseded is not None:
+                made.append(superseded)
+        events.append(made)
+    planned = [
+        effects.deliveries
+        + tuple(d for e in made for d in deliveries_for(e, effects.webhook_urls, float(e["at"])))
+        for effects, made in zip(many, events, strict=True)
+    ]
+    added = await _insert_rows(
+        session,
+        WebhookDeliveryRow,
+        [_fields(d) for ds in planned for d in ds],
+        returning=WebhookDeliveryRow.id,
+    )
+    return [
+        Applied(
+            events=tuple(made),
+            deliveries=tuple(d for d in deliveries if d.id in added),
+            held=effects.review is not None and effects.review.id in held,
+            superseded=any(e["type"] == "review.superseded" for e in made),
+        )
+        for effects, made, deliveries in zip(many, events, planned, strict=True)
+    ]
+
+
+#: Rows per INSERT statement (well within both databases' limits on bound parameters).
+CHUNK = 500
+
+
+async def _insert_rows(
+    session: AsyncSession, model: Any, rows: list[dict[str, Any]], *, returning: Any = None
+) -> set[Any]:
+    """Insert rows whose key is free; with `returning`, the inserted rows' values of it."""
+    inserted: set[Any] = set()
+    for start in range(0, len(rows), CHUNK):
+        statement = _insert_new(session, model).values(rows[start : start + CHUNK])
+        if returning is None:
+            await session.execute(statement)
+        else:
+            inserted.update(await session.scalars(statement.returning(returning)))
+    return inserted
+
+
+def _entry_fields(entry: AuditEntry) -> dict[str, Any]:
+    fields = _fields(entry)
+    fields.pop("id")
+    return fields
+
+
+def held_event(item: ReviewItem) -> dict[str, Any]:
+    """The `review.held` event of a newly held message."""
+    return review_event("review.held", item, action="hold", duration_s=None, at=item.created_at)
+
+
+async def _supersede(session: AsyncSession, effects: Effects) -> dict[str, Any] | None:
+    """Resolve the message's pending review item as superseded; its event, or None when there
+    is none pending (never held, or a moderator was faster)."""
+    plan = effects.supersede
+    assert plan is not None
+    row = await session.scalar(
+        select(ReviewItemRow).where(
+            ReviewItemRow.message_id == plan.message_id,
+            ReviewItemRow.status == ReviewStatus.PENDING.value,
+        )
+    )
+    if row is None:
+        return None
+    item = _review(row)
+    result = await session.execute(
+        update(ReviewItemRow)
+        .where(ReviewItemRow.id == item.id, ReviewItemRow.status == ReviewStatus.PENDING.value)
+        .values(
+            status=ReviewStatus.SUPERSEDED.value,
+            resolved_at=plan.at,
+            resolved_by=SYSTEM,
+            outcome=plan.outcome,
+            outcome_duration_s=None,
+            note=plan.note,
+        )
+    )
+    if not result.rowcount:  # type: ignore[attr-defined]
+        return None
+    item = replace(
+        item,
+        status=ReviewStatus.SUPERSEDED,
+        resolved_at=plan.at,
+        resolved_by=SYSTEM,
+        outcome=plan.outcome,
+        note=plan.note,
+    )
+    await _add_entry(
+        session,
+        AuditEntry(
+            at=plan.at,
+            actor=SYSTEM,
+            actor_kind=SYSTEM,
+            action="review.superseded",
+            channel_id=item.channel_id,
+            user_id=item.user_id,
+            message_id=item.message_id,
+            reason=plan.note,
+            details={"review_id": item.id, "outcome": plan.outcome},
+            effect_key=effect_key(SUPERSEDED_KEY, item.message_id),
+        ),
+    )
+    return review_event("review.superseded", item, action=plan.outcome, duration_s=None, at=plan.at)
+
+
+#: The actor and kind of automated entries (`audit.SYSTEM`; that module imports this one).
+SYSTEM = "system"
+
+
+async def _add_entry(session: AsyncSession, entry: AuditEntry) -> None:
+    await _insert_rows(session, AuditRow, [_entry_fields(entry)])
+
+
+async def _add_deliveries(
+    session: AsyncSession, deliveries: tuple[Delivery, ...]
+) -> tuple[Delivery, ...]:
+    added = await _insert_rows(
+        session,
+        WebhookDeliveryRow,
+        [_fields(d) for d in deliveries],
+        returning=WebhookDeliveryRow.id,
+    )
+    return tuple(d for d in deliveries if d.id in added)
+
+
+def _insert_new(session: AsyncSession, model: Any) -> Any:
+    """An INSERT that leaves a row alone whose unique key is taken (ON CONFLICT DO NOTHING)."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return dialect.insert(model).on_conflict_do_nothing()
 
 
 def _fields(record: Any) -> dict[str, Any]:

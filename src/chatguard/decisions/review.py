@@ -10,10 +10,10 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any
 
 from chatguard.decisions.audit import HUMAN, SYSTEM, AuditLog
 from chatguard.decisions.metrics import DecisionMetrics
+from chatguard.decisions.outbox import review_event
 from chatguard.decisions.policy import ActionRule, ChannelPolicy
 from chatguard.decisions.records import Label, ReviewItem, ReviewStatus, Strike
 from chatguard.decisions.repository import DecisionRepository
@@ -50,9 +50,18 @@ class ReviewQueue:
         self.metrics = DecisionMetrics()
 
     async def hold(self, message: Message, decision: Decision, policy: ChannelPolicy) -> ReviewItem:
+        """Store a held message now (the service stores holds with their decision instead,
+        through `item_for` and the decision's effects)."""
+        stored = await self.repository.add_review(self.item_for(message, decision, policy))
+        self.metrics.reviews.labels("held").inc()
+        await self._publish("review.held", stored, action=Action.HOLD.value, duration_s=None)
+        return stored
+
+    def item_for(self, message: Message, decision: Decision, policy: ChannelPolicy) -> ReviewItem:
+        """The review item holding `message`, not yet stored."""
         now = self.clock()
         default = policy.review.default_action
-        item = ReviewItem(
+        return ReviewItem(
             id=uuid.uuid4().hex,
             message_id=message.id,
             channel_id=message.channel_id,
@@ -67,10 +76,6 @@ class ReviewQueue:
             created_at=now,
             expires_at=now + policy.review.timeout_s,
         )
-        stored = await self.repository.add_review(item)
-        self.metrics.reviews.labels("held").inc()
-        await self._publish("review.held", stored, action=Action.HOLD.value, duration_s=None)
-        return stored
 
     def _stored_text(self, message: Message, decision: Decision) -> str:
         spans = decision.assessment.spans
@@ -244,16 +249,5 @@ class ReviewQueue:
     ) -> None:
         if self.events is None:
             return
-        event: dict[str, Any] = {
-            "type": kind,
-            "review_id": item.id,
-            "message_id": item.message_id,
-            "channel_id": item.channel_id,
-            "user_id": item.user_id,
-            "status": item.status.value,
-            "action": action,
-            "duration_s": duration_s,
-            "resolved_by": item.resolved_by,
-            "at": self.clock(),
-        }
+        event = review_event(kind, item, action=action, duration_s=duration_s, at=self.clock())
         await self.events.publish(TOPIC, event)

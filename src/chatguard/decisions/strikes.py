@@ -3,6 +3,7 @@ strikes decay (stop counting) a set time after they were given."""
 
 from __future__ import annotations
 
+from collections import OrderedDict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -67,3 +68,27 @@ class StrikeBook:
 
     async def history(self, channel_id: str, user_id: str) -> list[Strike]:
         return await self.repository.strikes(channel_id, user_id)
+
+
+class RecentStrikes:
+    """The strikes this process gave lately, per user and channel, bounded: what the ladder
+    counts while the database cannot be asked."""
+
+    def __init__(self, *, max_users: int = 100_000, per_user: int = 50) -> None:
+        self.max_users = max_users
+        self.per_user = per_user
+        self._seen: OrderedDict[tuple[str, str], deque[tuple[float, str]]] = OrderedDict()
+
+    def add(self, strike: Strike) -> None:
+        key = (strike.channel_id, strike.user_id)
+        given = self._seen.get(key)
+        if given is None:
+            given = self._seen[key] = deque(maxlen=self.per_user)
+        self._seen.move_to_end(key)
+        if all(message_id != strike.message_id for _, message_id in given):
+            given.append((strike.at, strike.message_id))
+        while len(self._seen) > self.max_users:
+            self._seen.popitem(last=False)
+
+    def count(self, channel_id: str, user_id: str, *, since: float) -> int:
+        return sum(1 for at, _ in self._seen.get((channel_id, user_id), ()) if at >= since)

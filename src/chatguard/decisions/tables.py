@@ -41,7 +41,11 @@ class StrikeRow(Base):
     reason: Mapped[str] = mapped_column(Text)
     source: Mapped[str] = mapped_column(String(16))
 
-    __table_args__ = (Index("ix_strikes_user", "channel_id", "user_id", "at"),)
+    __table_args__ = (
+        Index("ix_strikes_user", "channel_id", "user_id", "at"),
+        # One automatic strike per message, one by review: a retried decision adds none.
+        Index("uq_strikes_message_source", "message_id", "source", unique=True),
+    )
 
 
 class ReviewItemRow(Base):
@@ -110,10 +114,14 @@ class AuditRow(Base):
     message_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
     reason: Mapped[str] = mapped_column(Text, default="")
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    #: "decision:<message id>", "final:<message id>", …: one system entry of each kind per
+    #: message; NULL (never conflicting) for human actions.
+    effect_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
     __table_args__ = (
         Index("ix_audit_channel", "channel_id", "id"),
         Index("ix_audit_actor", "actor", "id"),
+        Index("uq_audit_effect_key", "effect_key", unique=True),
     )
 
 
@@ -131,5 +139,10 @@ class WebhookDeliveryRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[float] = mapped_column(Float)
     updated_at: Mapped[float] = mapped_column(Float)
+    message_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
 
-    __table_args__ = (Index("ix_webhook_deliveries_status", "status", "created_at"),)
+    __table_args__ = (
+        Index("ix_webhook_deliveries_status", "status", "created_at"),
+        # The outbox: one delivery of a message's event to each endpoint.
+        Index("uq_webhook_deliveries_event", "message_id", "url", "event_type", unique=True),
+    )

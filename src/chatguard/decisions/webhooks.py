@@ -5,9 +5,12 @@ and `X-Chatguard-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">`. A
 the signature, refuses timestamps outside a tolerance (a captured request cannot be replayed
 later) and remembers delivery ids within it (nor replayed now): `WebhookVerifier` does all three.
 
-The sender keeps every delivery in the database before the first attempt (an outbox), retries
-with exponential backoff and jitter, and after the last attempt leaves it in the dead-letter
-store, from which it can be retried by hand.
+Deliveries are an outbox: a decision's deliveries are rows written in the transaction that
+stores the decision (see `decisions/outbox.py`), one per message, URL and event type; the sender
+drains them. It attempts rows as their transactions commit (`wake`), resumes pending rows at
+start and sweeps for pending rows nobody is attempting (written by another process, or while
+this one was busy), retries with exponential backoff and jitter, and after the last attempt
+leaves the row in the dead-letter store, from which it can be retried by hand.
 """
 
 from __future__ import annotations
@@ -16,11 +19,9 @@ import asyncio
 import contextlib
 import hashlib
 import hmac
-import json
 import logging
 import random
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -29,9 +30,10 @@ import httpx
 from pydantic import SecretStr
 
 from chatguard.decisions.metrics import DecisionMetrics
+from chatguard.decisions.outbox import PENDING, deliveries_for
 from chatguard.decisions.records import Delivery
 from chatguard.decisions.repository import DecisionRepository
-from chatguard.errors import NotFoundError, WebhookVerificationError
+from chatguard.errors import NotFoundError, StoreUnavailableError, WebhookVerificationError
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +42,7 @@ SIGNATURE_HEADER = "X-Chatguard-Signature"
 DELIVERY_HEADER = "X-Chatguard-Delivery"
 EVENT_HEADER = "X-Chatguard-Event"
 
-PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"
+DELIVERED, DEAD = "delivered", "dead"
 
 
 def sign(secret: str | bytes, timestamp: int, body: bytes) -> str:
@@ -127,6 +129,7 @@ class WebhookSender:
         backoff: Backoff | None = None,
         timeout_s: float = 5.0,
         clock: Callable[[], float] = time.time,
+        sweep_s: float = 5.0,
     ) -> None:
         self.urls = urls
         self._secret = secret
@@ -134,18 +137,50 @@ class WebhookSender:
         self.backoff = backoff or Backoff()
         self.clock = clock
         self._client = httpx.AsyncClient(timeout=timeout_s)
+        self.sweep_s = sweep_s
         self._tasks: set[asyncio.Task[None]] = set()
+        self._inflight: set[str] = set()
+        self._sweeper: asyncio.Task[None] | None = None
         self.delivered = 0
         self.failed_attempts = 0
         self.dead = 0
         self.metrics = DecisionMetrics()
 
     async def start(self) -> None:
-        """Resume deliveries left pending by a previous run."""
+        """Resume deliveries left pending by a previous run, and sweep for pending ones from
+        now on."""
+        with contextlib.suppress(StoreUnavailableError):  # the sweep finds them later
+            await self.sweep()
+        if self._sweeper is None:
+            self._sweeper = asyncio.create_task(self._sweep_loop(), name="webhook-sweep")
+
+    async def sweep(self) -> int:
+        """Attempt every pending delivery nobody in this process is attempting."""
+        found = 0
         for delivery in await self.repository.deliveries(status=PENDING, limit=1000):
-            self._spawn(delivery)
+            if delivery.id not in self._inflight:
+                self._spawn(delivery)
+                found += 1
+        return found
+
+    async def _sweep_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.sweep_s)
+            with contextlib.suppress(StoreUnavailableError):  # the rows wait for the database
+                await self.sweep()
+
+    def wake(self, deliveries: tuple[Delivery, ...] | list[Delivery]) -> None:
+        """Attempt deliveries whose transaction has just committed."""
+        for delivery in deliveries:
+            if delivery.id not in self._inflight:
+                self._spawn(delivery)
 
     async def close(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+            self._sweeper = None
         for task in list(self._tasks):
             task.cancel()
         for task in list(self._tasks):
@@ -154,25 +189,13 @@ class WebhookSender:
         await self._client.aclose()
 
     async def send(self, event: Mapping[str, Any]) -> list[Delivery]:
-        """Store one delivery per URL, then attempt them in the background."""
-        body = json.dumps(event, separators=(",", ":"), sort_keys=True)
-        now = self.clock()
+        """Put one delivery per URL in the outbox, then attempt them in the background. An
+        event already in the outbox for a URL (the same message's) is not added again."""
         created = []
-        for url in self.urls:
-            delivery = Delivery(
-                id=uuid.uuid4().hex,
-                url=url,
-                event_type=str(event.get("type", "event")),
-                body=body,
-                status=PENDING,
-                attempts=0,
-                last_error=None,
-                created_at=now,
-                updated_at=now,
-            )
-            await self.repository.add_delivery(delivery)
-            self._spawn(delivery)
-            created.append(delivery)
+        for delivery in deliveries_for(event, self.urls, self.clock()):
+            if await self.repository.add_delivery(delivery):
+                self._spawn(delivery)
+                created.append(delivery)
         return created
 
     async def retry_dead(self, delivery_id: str) -> Delivery:
@@ -196,9 +219,20 @@ class WebhookSender:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     def _spawn(self, delivery: Delivery) -> None:
-        task = asyncio.create_task(self._deliver(delivery), name=f"webhook-{delivery.id}")
+        self._inflight.add(delivery.id)
+        task = asyncio.create_task(self._deliver_once(delivery), name=f"webhook-{delivery.id}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    async def _deliver_once(self, delivery: Delivery) -> None:
+        try:
+            await self._deliver(delivery)
+        except StoreUnavailableError:
+            # The outcome could not be recorded: the row stays pending and the sweep tries
+            # again (at least once; receivers drop repeats by delivery id).
+            log.warning("webhook %s: the outbox is unavailable", delivery.id)
+        finally:
+            self._inflight.discard(delivery.id)
 
     async def _deliver(self, delivery: Delivery) -> None:
         """One round of attempts; `attempts` in the store counts every attempt ever made."""

@@ -1,25 +1,38 @@
-"""The SQL store of messages, assessments and decisions (SQLite file or PostgreSQL)."""
+"""The SQL store of messages, assessments and decisions (SQLite file or PostgreSQL), and of the
+side effects that hang off each decision.
+
+A decision is stored with its effects (strike, audit entry, review item, webhook deliveries)
+in one transaction: the message row is inserted only if its id is new, and only then are the
+rest written. A retry, a crash between two steps or two requests racing with one id can repeat
+the work but never the effect; the loser answers with the stored decision.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import event, func, select, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import (
-    AsyncEngine,
-    AsyncSession,
-    async_sessionmaker,
-    create_async_engine,
-)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
+from sqlalchemy.ext.asyncio import async_sessionmaker as sessionmaker
 
-from chatguard.domain import Decision, Message
+from chatguard.decisions.effects import NO_EFFECTS, Applied, Effects
+from chatguard.domain import Decision, Message, Role
 from chatguard.errors import ConflictError
 from chatguard.serialize import decision_dict
+from chatguard.storage.guard import GuardedSessions, unavailable_on_failure
 from chatguard.storage.migrate import upgrade
 from chatguard.storage.tables import AssessmentRow, DecisionRow, MessageRow
+
+#: Seconds to wait for a connection (PostgreSQL) before the database counts as away.
+CONNECT_TIMEOUT_S = 3.0
+#: Seconds a statement may take on PostgreSQL.
+STATEMENT_TIMEOUT_S = 15.0
 
 
 def text_digest(text: str) -> str:
@@ -33,46 +46,108 @@ class StoredDecision:
     response: dict[str, Any]
 
 
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """A decision ready to be stored: the values of its rows, as plain data (the local spool
+    keeps entries as JSON while the database is away), and its effects."""
+
+    message: dict[str, Any]
+    assessment: dict[str, Any]
+    decision: dict[str, Any]
+    effects: Effects = NO_EFFECTS
+
+    @classmethod
+    def of(cls, message: Message, decision: Decision, effects: Effects = NO_EFFECTS) -> Entry:
+        response = decision_dict(decision)
+        return cls(
+            message={
+                "id": message.id,
+                "channel_id": message.channel_id,
+                "user_id": message.user_id,
+                "text": decision.redacted_text or message.text,  # PII is not kept when redacting
+                "text_sha256": text_digest(message.text),
+                "roles": sorted(r.value for r in message.roles),
+                "sent_at": message.timestamp,
+                "received_at": datetime.now(UTC).isoformat(),
+            },
+            assessment=_assessment_values(decision, response),
+            decision=_decision_values(decision, response),
+            effects=effects,
+        )
+
+    @property
+    def message_id(self) -> str:
+        return str(self.message["id"])
+
+    @property
+    def response(self) -> dict[str, Any]:
+        response: dict[str, Any] = self.decision["response"]
+        return response
+
+    @property
+    def stored(self) -> StoredDecision:
+        return StoredDecision(self.message_id, str(self.message["text_sha256"]), self.response)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "message": self.message,
+            "assessment": self.assessment,
+            "decision": self.decision,
+            "effects": self.effects.to_json(),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Entry:
+        return cls(
+            message=data["message"],
+            assessment=data["assessment"],
+            decision=data["decision"],
+            effects=Effects.from_json(data["effects"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Saved:
+    """The outcome of storing entries: what the new ones' effects did, by message id, and the
+    decisions already stored for the others (a retry or a lost race)."""
+
+    applied: dict[str, Applied] = field(default_factory=dict)
+    existing: dict[str, StoredDecision] = field(default_factory=dict)
+
+
 class SqlStore:
-    """Stores every moderated message with its assessment and decision. Saving a message id
-    that is already stored is idempotent: the stored decision stands."""
+    """Stores every moderated message with its assessment, decision and effects. Saving a
+    message id that is already stored is idempotent: the stored decision stands."""
 
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = url
         self.engine: AsyncEngine = create_async_engine(url, echo=echo, **_engine_options(url))
         if url.startswith("sqlite"):
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
-        self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._sessions = GuardedSessions(sessionmaker(self.engine, expire_on_commit=False))
 
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
 
     async def start(self) -> None:
-        await upgrade(self.engine)
+        """Bring the schema up to date (raises `StoreUnavailableError` if it cannot)."""
+        async with unavailable_on_failure():
+            await upgrade(self.engine)
 
     async def close(self) -> None:
         await self.engine.dispose()
 
     async def ping(self) -> bool:
         try:
-            async with self.engine.connect() as connection:
+            async with asyncio.timeout(CONNECT_TIMEOUT_S), self.engine.connect() as connection:
                 await connection.exec_driver_sql("SELECT 1")
             return True
         except Exception:
             return False
 
     async def get(self, message_id: str) -> StoredDecision | None:
-        async with self._sessions() as session:
-            row = await session.execute(
-                select(MessageRow.text_sha256, DecisionRow.response)
-                .join(DecisionRow, DecisionRow.message_id == MessageRow.id)
-                .where(MessageRow.id == message_id)
-            )
-            found = row.first()
-        if found is None:
-            return None
-        return StoredDecision(message_id, found[0], found[1])
+        return (await self.get_many([message_id])).get(message_id)
 
     async def get_many(self, message_ids: list[str]) -> dict[str, StoredDecision]:
         if not message_ids:
@@ -85,50 +160,98 @@ class SqlStore:
             )
             return {r[0]: StoredDecision(r[0], r[1], r[2]) for r in rows}
 
-    async def save(self, pairs: list[tuple[Message, Decision]]) -> dict[str, StoredDecision]:
-        """Store each (message, decision); returns what is stored for ids that already existed
-        (so the caller can answer with the stored decision), after checking the text matches."""
-        if not pairs:
-            return {}
-        try:
-            async with self._sessions.begin() as session:
-                await _add(session, pairs)
-            return {}
-        except IntegrityError:
-            pass
-        # Some ids exist already (a retry or a race): store the new ones one by one.
-        existing: dict[str, StoredDecision] = {}
-        for message, decision in pairs:
-            try:
-                async with self._sessions.begin() as session:
-                    await _add(session, [(message, decision)])
-            except IntegrityError:
-                stored = await self.get(message.id)
-                if stored is None:
-                    raise
-                check_same_text(stored, message)
-                existing[message.id] = stored
-        return existing
+    async def save(self, pairs: Sequence[tuple[Message, Decision]]) -> dict[str, StoredDecision]:
+        """Store each (message, decision) without effects; returns what is stored for ids
+        that already existed, after checking the text matches."""
+        return (await self.save_entries([Entry.of(m, d) for m, d in pairs])).existing
 
-    async def replace_provisional(self, message: Message, decision: Decision) -> bool:
-        """Replace the stored provisional decision (and its assessment) for `message` with the
-        final `decision`. Returns False, changing nothing, when the stored decision is not
+    async def save_entries(self, entries: Sequence[Entry]) -> Saved:
+        """Store the entries whose message id is new, with their effects, in one transaction;
+        for the others, return the stored decision (a `ConflictError` if the text differs)."""
+        unique: dict[str, Entry] = {}
+        for entry in entries:
+            unique.setdefault(entry.message_id, entry)
+        if not unique:
+            return Saved()
+        write_many_effects = _effects_writer(many=True)
+        applied: dict[str, Applied] = {}
+        async with self._sessions.begin() as session:
+            inserted = set(
+                await session.scalars(
+                    _insert_new(session, MessageRow)
+                    .values([_message_values(e) for e in unique.values()])
+                    .returning(MessageRow.id)
+                )
+            )
+            won = [e for e in unique.values() if e.message_id in inserted]
+            if won:
+                session.add_all(
+                    [AssessmentRow(message_id=e.message_id, **e.assessment) for e in won]
+                    + [DecisionRow(message_id=e.message_id, **e.decision) for e in won]
+                )
+                await session.flush()
+            applied = {e.message_id: Applied() for e in won}
+            if any(not e.effects.empty for e in won):
+                results = await write_many_effects(session, [e.effects for e in won])
+                applied = {e.message_id: a for e, a in zip(won, results, strict=True)}
+        lost = [e for e in unique.values() if e.message_id not in inserted]
+        existing = await self.get_many([e.message_id for e in lost])
+        for entry in lost:
+            stored = existing.get(entry.message_id)
+            if stored is not None and stored.text_sha256 != entry.message["text_sha256"]:
+                raise ConflictError(
+                    f"message id {entry.message_id!r} was already used for a different message"
+                )
+        return Saved(applied=applied, existing=existing)
+
+    async def replace_provisional(
+        self, message: Message, decision: Decision, effects: Effects = NO_EFFECTS
+    ) -> bool:
+        """Replace the stored provisional decision for `message` with the final `decision`
+        (and write its effects). False, changing nothing, when the stored decision is not
         provisional or the message is not stored."""
-        response = decision_dict(decision)
+        return await self.finalize(Entry.of(message, decision, effects)) is not None
+
+    async def finalize(self, entry: Entry) -> Applied | None:
+        """Replace a provisional decision with the final one in `entry`, with the final one's
+        effects, in one transaction. None, changing nothing, when the stored decision is not
+        provisional (finalised already, by this process or another) or not stored."""
+        write_effects = _effects_writer()
         async with self._sessions.begin() as session:
             changed = await session.execute(
                 update(DecisionRow)
-                .where(DecisionRow.message_id == message.id, DecisionRow.provisional.is_(True))
-                .values(**_decision_values(decision, response))
+                .where(
+                    DecisionRow.message_id == entry.message_id,
+                    DecisionRow.provisional.is_(True),
+                )
+                .values(**entry.decision)
             )
             if not changed.rowcount:  # type: ignore[attr-defined]
-                return False
+                return None
             await session.execute(
                 update(AssessmentRow)
-                .where(AssessmentRow.message_id == message.id)
-                .values(**_assessment_values(decision, response))
+                .where(AssessmentRow.message_id == entry.message_id)
+                .values(**entry.assessment)
             )
-        return True
+            return await write_effects(session, entry.effects)
+
+    async def provisional(
+        self, *, before: datetime | None = None, limit: int = 500
+    ) -> list[tuple[Message, dict[str, Any]]]:
+        """Messages whose stored decision is still provisional (oldest first), with that
+        decision: a process stopped before their final decision landed."""
+        query = (
+            select(MessageRow, DecisionRow.response)
+            .join(DecisionRow, DecisionRow.message_id == MessageRow.id)
+            .where(DecisionRow.provisional.is_(True))
+            .order_by(DecisionRow.created_at)
+            .limit(limit)
+        )
+        if before is not None:
+            query = query.where(DecisionRow.created_at < before)
+        async with self._sessions() as session:
+            rows = (await session.execute(query)).all()
+        return [(_message(row), response) for row, response in rows]
 
     async def count(self, table: str = "messages") -> int:
         model = {"messages": MessageRow, "assessments": AssessmentRow, "decisions": DecisionRow}
@@ -141,30 +264,34 @@ def check_same_text(stored: StoredDecision, message: Message) -> None:
         raise ConflictError(f"message id {message.id!r} was already used for a different message")
 
 
-async def _add(session: AsyncSession, pairs: list[tuple[Message, Decision]]) -> None:
-    # Without ORM relationships the unit of work does not order inserts by foreign key, so the
-    # message rows go in first and the rows that refer to them after.
-    rows = [_rows(m, d) for m, d in pairs]
-    session.add_all([r[0] for r in rows])
-    await session.flush()
-    session.add_all([row for r in rows for row in r[1:]])
+def _effects_writer(*, many: bool = False) -> Any:
+    # Imported when used: the decision tables import this package's tables.
+    from chatguard.decisions import repository
+
+    return repository.write_many_effects if many else repository.write_effects
 
 
-def _rows(message: Message, decision: Decision) -> list[object]:
-    response = decision_dict(decision)
-    return [
-        MessageRow(
-            id=message.id,
-            channel_id=message.channel_id,
-            user_id=message.user_id,
-            text=decision.redacted_text or message.text,  # PII is not kept when redacting
-            text_sha256=text_digest(message.text),
-            roles=sorted(r.value for r in message.roles),
-            sent_at=message.timestamp,
-        ),
-        AssessmentRow(message_id=message.id, **_assessment_values(decision, response)),
-        DecisionRow(message_id=message.id, **_decision_values(decision, response)),
-    ]
+def _message_values(entry: Entry) -> dict[str, Any]:
+    values = dict(entry.message)
+    values["received_at"] = datetime.fromisoformat(values["received_at"])
+    return values
+
+
+def _message(row: MessageRow) -> Message:
+    roles = frozenset(Role(r) for r in row.roles if r in Role.__members__.values())
+    return Message(
+        text=row.text,
+        user_id=row.user_id,
+        channel_id=row.channel_id,
+        id=row.id,
+        roles=roles,
+        timestamp=row.sent_at,
+    )
+
+
+def _insert_new(session: AsyncSession, model: Any) -> Any:
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return dialect.insert(model).on_conflict_do_nothing()
 
 
 def _assessment_values(decision: Decision, response: dict[str, Any]) -> dict[str, Any]:
@@ -195,7 +322,17 @@ def _decision_values(decision: Decision, response: dict[str, Any]) -> dict[str, 
 def _engine_options(url: str) -> dict[str, Any]:
     if url.startswith("sqlite"):
         return {"connect_args": {"timeout": 30}}
-    return {"pool_size": 10, "max_overflow": 10, "pool_pre_ping": True}
+    # Recover quickly after an outage: test connections before use (a restarted server has
+    # closed them all) and give up on a connection attempt after a few seconds. Waiting for a
+    # pooled connection under load is no outage: that wait stays long.
+    return {
+        "pool_size": 10,
+        "max_overflow": 10,
+        "pool_pre_ping": True,
+        "pool_timeout": 30,
+        "pool_recycle": 300,
+        "connect_args": {"timeout": CONNECT_TIMEOUT_S, "command_timeout": STATEMENT_TIMEOUT_S},
+    }
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

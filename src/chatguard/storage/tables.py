@@ -64,3 +64,6 @@ class DecisionRow(Base):
     processing_time_ms: Mapped[float] = mapped_column(Float)
     response: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+    # Finding the decisions a restart left provisional.
+    __table_args__ = (Index("ix_decisions_provisional", "provisional"),)

@@ -1,0 +1,66 @@
+"""One translation of database failures into the domain's `StoreUnavailableError`, so a
+database that is down, restarting or overloaded is a 503 (or a fallback), never a 500.
+An integrity error is not a failure: callers handle it (a conflict, an id already stored)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from chatguard.errors import StoreUnavailableError
+
+try:  # asyncpg errors can escape SQLAlchemy's wrapping while a connection is being made
+    import asyncpg
+
+    _DRIVER_ERRORS: tuple[type[BaseException], ...] = (
+        asyncpg.PostgresError,
+        asyncpg.InterfaceError,
+    )
+except ImportError:  # pragma: no cover - asyncpg is a dependency
+    _DRIVER_ERRORS = ()
+
+OUTAGE_ERRORS: tuple[type[BaseException], ...] = (
+    SQLAlchemyError,
+    OSError,
+    asyncio.TimeoutError,
+    *_DRIVER_ERRORS,
+)
+
+
+def is_outage(exc: BaseException) -> bool:
+    """Did the database fail (as opposed to refusing a duplicate key)?"""
+    return isinstance(exc, OUTAGE_ERRORS) and not isinstance(exc, IntegrityError)
+
+
+@asynccontextmanager
+async def unavailable_on_failure(what: str = "the database") -> AsyncIterator[None]:
+    """Raise `StoreUnavailableError` (naming the error type, never a statement or its
+    parameters, which may hold message text) when the block fails on the database."""
+    try:
+        yield
+    except IntegrityError:
+        raise
+    except OUTAGE_ERRORS as exc:
+        raise StoreUnavailableError(f"{what} is unavailable ({type(exc).__name__})") from exc
+
+
+class GuardedSessions:
+    """An `async_sessionmaker` whose sessions raise `StoreUnavailableError` on failure:
+    `async with sessions() as s` and `async with sessions.begin() as s` as usual."""
+
+    def __init__(self, factory: async_sessionmaker[AsyncSession]) -> None:
+        self.factory = factory
+
+    @asynccontextmanager
+    async def __call__(self) -> AsyncIterator[AsyncSession]:
+        async with unavailable_on_failure(), self.factory() as session:
+            yield session
+
+    @asynccontextmanager
+    async def begin(self) -> AsyncIterator[AsyncSession]:
+        async with unavailable_on_failure(), self.factory.begin() as session:
+            yield session

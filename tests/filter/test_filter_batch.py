@@ -177,7 +177,7 @@ def test_batched_stage_matches_per_message_detection(factory) -> None:
     users = [f"user{i % 37}" for i in range(len(texts))]
     inputs = [
         StageInput(
-            Message(text=t, user_id=u, channel_id="c", timestamp=1_000 + i / 50,
+            Message(text=t, user_id=u, channel_id="c", received_at=1_000 + i / 50,
                     roles=frozenset({Role.MODERATOR}) if i % 97 == 0 else frozenset()),
             normalize(t),
             context={"stateless": True} if i % 89 == 0 else {},

@@ -23,7 +23,13 @@ from chatguard.decisions.presets import Presets, load_presets
 from chatguard.decisions.records import AuditEntry, Strike
 from chatguard.decisions.repository import DecisionRepository
 from chatguard.decisions.review import TOPIC, ReviewQueue
-from chatguard.decisions.strikes import Escalation, StrikeBook, StrikeLadder, harsher
+from chatguard.decisions.strikes import (
+    FLOOD_SOURCE,
+    Escalation,
+    StrikeBook,
+    StrikeLadder,
+    harsher,
+)
 from chatguard.decisions.terms import TermsHook
 from chatguard.decisions.webhooks import WebhookSender
 from chatguard.domain import Action, Assessment, Decision, FailMode, Message
@@ -169,10 +175,14 @@ class PolicyEngine:
         # A removal by fail mode (the LLM could not judge) is not held against the user.
         strikes_apply = not verdict.fallback and self.strikes is not None
         if strikes_apply and rule.action.severity >= policy.ladder.strike_at.severity:
-            escalation = await self._escalate(message, resolved)
-            rule = harsher(rule, escalation.rung)
-            reason += f"; {escalation.describe()}"
-            steps.append(f"rung:{escalation.position}:{escalation.rung.name}")
+            if verdict.flood and not await self._flood_strike_due(message, policy):
+                reason += "; same flood burst, no new strike"
+                steps.append("flood:same_burst")
+            else:
+                escalation = await self._escalate(message, resolved)
+                rule = harsher(rule, escalation.rung)
+                reason += f"; {escalation.describe()}"
+                steps.append(f"rung:{escalation.position}:{escalation.rung.name}")
         decision = Decision(
             message_id=message.id,
             action=rule.action,
@@ -190,7 +200,11 @@ class PolicyEngine:
             await self._review(message, decision, policy)
         if self.repository is not None and decision.action is not Action.ALLOW:
             # Allowed messages are in the decisions table already; the audit log records actions.
-            strike = _strike(message, decision, escalation, self.clock()) if escalation else None
+            strike = (
+                _strike(message, decision, escalation, self.clock(), flood=verdict.flood)
+                if escalation
+                else None
+            )
             await self.repository.add_offence(
                 strike, self._audit_entry(message, decision, resolved)
             )
@@ -211,6 +225,12 @@ class PolicyEngine:
                     # their items simply wait for a moderator or the review timeout.
                     self._provisional_holds.pop(next(iter(self._provisional_holds)))
                 self._provisional_holds[message.id] = item.id
+
+    async def _flood_strike_due(self, message: Message, policy: ChannelPolicy) -> bool:
+        assert self.strikes is not None
+        return await self.strikes.flood_strike_due(
+            message.channel_id, message.user_id, now=self.clock(), burst_s=policy.flood.burst_s
+        )
 
     async def _escalate(self, message: Message, resolved: ResolvedPolicy) -> Escalation:
         assert self.strikes is not None
@@ -256,7 +276,9 @@ class PolicyEngine:
                 log.warning("webhook enqueue failed: %s", type(exc).__name__)
 
 
-def _strike(message: Message, decision: Decision, escalation: Escalation, now: float) -> Strike:
+def _strike(
+    message: Message, decision: Decision, escalation: Escalation, now: float, *, flood: bool
+) -> Strike:
     return Strike(
         channel_id=message.channel_id,
         user_id=message.user_id,
@@ -265,5 +287,5 @@ def _strike(message: Message, decision: Decision, escalation: Escalation, now: f
         action=decision.action.value,
         rung=escalation.rung.name,
         reason=decision.reason,
-        source="auto",
+        source=FLOOD_SOURCE if flood else "auto",
     )

@@ -195,7 +195,7 @@ class PolicyEngine:
         )
         self.metrics.actions.labels(decision.action.value, policy.name).inc()
         if escalation is not None:
-            self.metrics.strikes.labels("auto").inc()
+            self.metrics.strikes.labels(FLOOD_SOURCE if verdict.flood else "auto").inc()
         if self.reviews is not None:
             await self._review(message, decision, policy)
         if self.repository is not None and decision.action is not Action.ALLOW:

@@ -103,3 +103,9 @@ def test_text_without_controls_keeps_one_order() -> None:
     assert "\n" not in normalize("héllo wörld").folded
     both = normalize(reversed_with("kill yourself", RLO)).folded
     assert both == "flesruoy llik\nkill yourself"
+
+
+def test_a_match_in_both_orders_is_one_span() -> None:
+    text = "שלום \u200f bob@example.com תודה"
+    [result] = assess([text])
+    assert [(s.start, s.end) for s in result.spans if s.category is Category.PII] == [(7, 22)]

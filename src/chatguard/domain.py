@@ -22,7 +22,11 @@ class Role(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Message:
-    """One chat message as it arrived."""
+    """One chat message as it arrived.
+
+    `timestamp` is the sender's claim of when it was written: kept as metadata, never trusted.
+    `received_at` is when this server received it (set here, not by the client): rate, flood
+    and repeat windows run on it, so a forged timestamp cannot spread a flood out."""
 
     text: str
     user_id: str
@@ -30,6 +34,7 @@ class Message:
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     roles: frozenset[Role] = frozenset()
     timestamp: float = field(default_factory=time.time)
+    received_at: float = field(default_factory=time.time)
 
 
 @dataclass(frozen=True, slots=True)

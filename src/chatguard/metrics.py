@@ -3,6 +3,8 @@ tests and several services in one process do not collide)."""
 
 from __future__ import annotations
 
+from weakref import WeakKeyDictionary
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from chatguard.domain import Decision
@@ -25,6 +27,25 @@ LATENCY_BUCKETS = (
     5.0,
     10.0,
 )
+
+
+_DEGRADED: WeakKeyDictionary[CollectorRegistry, Counter] = WeakKeyDictionary()
+
+
+def degraded_counter(registry: CollectorRegistry) -> Counter:
+    """`chatguard_degraded_total{component}` on `registry`: operations served in a degraded way
+    because a component (Redis, the database) was unavailable. One counter per registry,
+    shared by every part that degrades."""
+    counter = _DEGRADED.get(registry)
+    if counter is None:
+        counter = Counter(
+            "chatguard_degraded",
+            "Operations served degraded because a component was unavailable",
+            ["component"],
+            registry=registry,
+        )
+        _DEGRADED[registry] = counter
+    return counter
 
 
 class ModerationMetrics:
@@ -74,6 +95,7 @@ class ModerationMetrics:
             ["action", "changed"],
             registry=r,
         )
+        self.degraded = degraded_counter(r)
         self.component_up = Gauge(
             "chatguard_component_up", "1 when a component is healthy", ["component"], registry=r
         )

@@ -13,6 +13,8 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
+from chatguard.bidi import BIDI_CONTROLS, display_order
+
 # Zero-width characters, joiners, bidi embeddings/overrides/isolates, soft hyphen, BOM, and the
 # invisible operators and fillers used to break words apart without showing anything.
 INVISIBLE = frozenset(
@@ -143,13 +145,18 @@ class NormalizedText:
     origin: tuple[int, ...] | None  # None means identity (folded[i] came from original[i])
 
     def original_span(self, start: int, end: int) -> tuple[int, int]:
-        """Map a half-open span of `folded` back to the original text."""
+        """Map a half-open span of `folded` back to the original text: the smallest range of
+        the original holding every character the span came from (the displayed order of
+        bidi text runs backwards through the original)."""
         if self.origin is None:
             return start, end
         if start >= end or not self.origin:
             return start, start
-        first = self.origin[min(start, len(self.origin) - 1)]
-        last = self.origin[min(end, len(self.origin)) - 1]
+        covered = self.origin[start:end]
+        if covered:
+            first, last = min(covered), max(covered)
+        else:  # past the end: the last character
+            first = last = self.origin[-1]
         # Extend over the combining marks that belong to the span's last character ("t̵").
         stop = last + 1
         while stop < len(self.original) and unicodedata.category(self.original[stop]) in MARKS:
@@ -220,7 +227,8 @@ def _make(original: str, folded: str, origin: tuple[int, ...] | None) -> Normali
 
 
 def normalize(text: str) -> NormalizedText:
-    """Fold `text` for matching and keep the offset map back to the original."""
+    """Fold `text` for matching and keep the offset map back to the original. Text holding
+    bidi controls is folded in logical and in display order (see `_both_orders`)."""
     if text.isascii():
         return _make(text, text.lower(), None)
     # One C-level pass through the fold table; when every character folds to exactly one
@@ -229,7 +237,39 @@ def normalize(text: str) -> NormalizedText:
     folded = text.translate(_FOLD)
     if _FOLD.uneven.isdisjoint(text):
         return _make(text, folded, tuple(range(len(text))))
-    return _make(text, folded, _origin_map(text))
+    # Every bidi control folds to nothing, so only text on this path can hold one.
+    origin = _origin_map(text)
+    if BIDI_CONTROLS.search(text) is not None:
+        return _both_orders(text, folded, origin)
+    return _make(text, folded, origin)
+
+
+#: Between the logical and the displayed order in `folded`: a line break, so no word (and no
+#: term, which matches whole words) runs from one order into the other.
+ORDER_SEPARATOR = "\n"
+
+
+def _both_orders(text: str, folded: str, origin: tuple[int, ...]) -> NormalizedText:
+    """The logical fold, then the fold of the characters in the order a chat client displays
+    them ("\u202eflesruoy llik" is shown, and so also matched, as "kill yourself"). Each
+    displayed character maps to its own index in the original, so a match in either order
+    points at what the user sent. When the display order folds to the same text, only one."""
+    shown: list[str] = []
+    shown_origin: list[int] = []
+    for index in display_order(text):
+        part = _FOLD[ord(text[index])]
+        if part:
+            shown.append(part)
+            shown_origin.extend([index] * len(part))
+    displayed = "".join(shown)
+    if displayed == folded:
+        return _make(text, folded, origin)
+    joint = origin[-1] if origin else 0
+    return _make(
+        text,
+        folded + ORDER_SEPARATOR + displayed,
+        (*origin, joint, *shown_origin),
+    )
 
 
 def _origin_map(text: str) -> tuple[int, ...]:

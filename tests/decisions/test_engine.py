@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from chatguard.decisions import PolicyEngine
+from chatguard.decisions.presets import load_presets
 from chatguard.decisions.records import ReviewStatus
 from chatguard.decisions.repository import DecisionRepository
 from chatguard.domain import Action, Message, Route
@@ -142,7 +143,8 @@ async def test_a_stored_policy_that_no_longer_resolves_falls_back_to_the_default
     )
     decision = await engine.decide(offence(channel="legacy"), TOXIC)
     assert decision.action is Action.DELETE and decision.policy == "default"
-    assert "policy:default v1 (defaults v1, stored override invalid)" in decision.trail
+    version = load_presets().version
+    assert f"policy:default v1 (defaults v{version}, stored override invalid)" in decision.trail
 
 
 async def test_the_review_queue_applies_the_default_action_in_the_background(

@@ -17,6 +17,8 @@ from chatguard.errors import ConfigurationError, InvalidPolicyError
 from chatguard.taxonomy import Category
 from tests.decisions.conftest import make_assessment
 
+DEFAULTS_VERSION = load_presets().version
+
 PRESETS = load_presets()
 
 
@@ -92,8 +94,8 @@ def test_levels_set_severity(level: int, score: float, severity: Severity) -> No
 
 
 def test_explicit_thresholds_replace_the_level() -> None:
-    override = {"categories": {"spam": {"thresholds": {"low": 0.2, "high": 0.3}}}}
-    verdict = decide(override, make_assessment({"spam": 0.35}))
+    override = {"categories": {"harassment": {"thresholds": {"low": 0.2, "high": 0.3}}}}
+    verdict = decide(override, make_assessment({"harassment": 0.35}))
     assert verdict.severity is Severity.HIGH and verdict.rule.action is Action.DELETE
 
 
@@ -198,4 +200,7 @@ async def test_engine_without_a_database_still_applies_channel_presets() -> None
         Message(text="x", user_id="u", channel_id="c"), make_assessment({"hate": 0.95})
     )
     assert decision.action is Action.DELETE
-    assert decision.policy == "default" and "policy:default v0 (defaults v1)" in decision.trail
+    assert (
+        decision.policy == "default"
+        and f"policy:default v0 (defaults v{DEFAULTS_VERSION})" in decision.trail
+    )

@@ -14,7 +14,7 @@ DATA = REPO_ROOT.parent / "shared" / "data"
 
 def item(text: str, *, user: str = "u1", channel: str = "c1", at: float = 1_000.0,
          stateless: bool = False, roles: frozenset[Role] = frozenset()) -> FilterInput:  # fmt: skip
-    message = Message(text=text, user_id=user, channel_id=channel, timestamp=at, roles=roles)
+    message = Message(text=text, user_id=user, channel_id=channel, received_at=at, roles=roles)
     return prepare(message, context={"stateless": True} if stateless else None)
 
 

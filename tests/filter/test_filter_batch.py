@@ -11,6 +11,7 @@ import pytest
 from helpers_filter import read_jsonl
 from test_filter_robustness import EDGE_CASES, random_texts
 
+from chatguard.bidi import display_order, has_bidi_controls
 from chatguard.domain import Message, Role
 from chatguard.filter import skeleton as skeleton_module
 from chatguard.filter.detection import NOTHING, Detection, prepare, prepare_many
@@ -52,7 +53,8 @@ def all_texts() -> list[str]:
 
 
 def reference_normalize(text: str) -> NormalizedText:
-    """The per-character fold `normalize` replaced with one table pass."""
+    """The per-character fold `normalize` replaced with one table pass (text with bidi
+    controls: in logical, then in display order, when the two differ)."""
     if text.isascii():
         return NormalizedText(text, text.lower(), None)
     parts: list[str] = []
@@ -61,6 +63,13 @@ def reference_normalize(text: str) -> NormalizedText:
         folded = fold_char(char)
         parts.append(folded)
         origin.extend([index] * len(folded))
+    if has_bidi_controls(text):
+        shown = [(fold_char(text[i]), i) for i in display_order(text)]
+        displayed = "".join(part for part, _ in shown)
+        if displayed != "".join(parts):
+            parts += ["\n", displayed]
+            origin += [origin[-1] if origin else 0]
+            origin += [i for part, i in shown for _ in part]
     return NormalizedText(text, "".join(parts), tuple(origin))
 
 
@@ -177,7 +186,7 @@ def test_batched_stage_matches_per_message_detection(factory) -> None:
     users = [f"user{i % 37}" for i in range(len(texts))]
     inputs = [
         StageInput(
-            Message(text=t, user_id=u, channel_id="c", timestamp=1_000 + i / 50,
+            Message(text=t, user_id=u, channel_id="c", received_at=1_000 + i / 50,
                     roles=frozenset({Role.MODERATOR}) if i % 97 == 0 else frozenset()),
             normalize(t),
             context={"stateless": True} if i % 89 == 0 else {},

@@ -113,7 +113,7 @@ def test_words_containing_a_term_are_left_alone(text: str) -> None:
         pytest.param("𝐀𝐁𝐂", "abc", id="math-bold"),
         pytest.param("аbс", "abc", id="cyrillic"),
         pytest.param("a\u200bb\u2060c", "abc", id="invisible"),
-        pytest.param("\u202eabc\u202c", "abc", id="bidi"),
+        pytest.param("\u2066abc\u2069", "abc", id="bidi-isolate"),
         pytest.param("àbç", "abc", id="accents"),
         pytest.param("Straße", "strasse", id="eszett"),
     ],

@@ -103,7 +103,7 @@ async def test_stage_with_redis_state_awaits_it(state: RedisSpamState) -> None:
     from chatguard.normalize import normalize
     from chatguard.pipeline.stage import StageInput
 
-    messages = [Message(f"flood {i} {chr(97 + i)}", "f", "c", timestamp=70 + i * 0.1)
+    messages = [Message(f"flood {i} {chr(97 + i)}", "f", "c", received_at=70 + i * 0.1)
                 for i in range(20)]  # fmt: skip
     results = await stage.assess([StageInput(m, normalize(m.text)) for m in messages])
     assert results[-1].scores[Category.SPAM] >= 0.85

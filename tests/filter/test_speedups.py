@@ -202,7 +202,7 @@ def test_plan_windows_matches_the_python_form() -> None:
                 text=rng.choice(texts),
                 user_id=rng.choice(users),
                 channel_id=rng.choice(["c", "kanał"]),
-                timestamp=1_000 + i / 10,
+                received_at=1_000 + i / 10,
                 roles=frozenset({Role.MODERATOR}) if i % 31 == 0 else frozenset(),
             ),
             context={"stateless": True} if i % 17 == 0 else None,

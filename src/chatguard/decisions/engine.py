@@ -28,12 +28,14 @@ from chatguard.decisions.effects import (
 from chatguard.decisions.evaluate import Verdict, evaluate
 from chatguard.decisions.metrics import DecisionMetrics
 from chatguard.decisions.outbox import deliveries_for, forwarded
+from chatguard.decisions.policy import ChannelPolicy
 from chatguard.decisions.policy_store import PolicyStore, ResolvedPolicy
 from chatguard.decisions.presets import Presets, load_presets
 from chatguard.decisions.records import AuditEntry, Delivery, ReviewStatus, Strike
 from chatguard.decisions.repository import DecisionRepository
 from chatguard.decisions.review import TOPIC, ReviewQueue
 from chatguard.decisions.strikes import (
+    FLOOD_SOURCE,
     Escalation,
     RecentStrikes,
     StrikeBook,
@@ -234,12 +236,19 @@ class PolicyEngine:
                 strikes_apply
                 and verdict.rule.action.severity >= policy.policy.ladder.strike_at.severity
             )
-            verdicts.append((verdict, strikes))
+            same_burst = False
+            if strikes and verdict.flood:
+                # One burst of spam-only offences is one offence: one strike per burst.
+                same_burst = not await self._flood_strike_due(message, policy.policy, offline)
+                strikes = not same_burst
+            verdicts.append((verdict, strikes, same_burst))
             if strikes:
                 offenders.add((message.channel_id, message.user_id))
         counts = await self._active(offenders, resolved, offline)
         planned = []
-        for (message, assessment), (verdict, strikes) in zip(items, verdicts, strict=True):
+        for (message, assessment), (verdict, strikes, same_burst) in zip(
+            items, verdicts, strict=True
+        ):
             escalation = None
             if strikes:
                 user = (message.channel_id, message.user_id)
@@ -248,7 +257,13 @@ class PolicyEngine:
                 counts[user] += 1
             planned.append(
                 self._planned(
-                    message, assessment, resolved[message.channel_id], verdict, escalation, final
+                    message,
+                    assessment,
+                    resolved[message.channel_id],
+                    verdict,
+                    escalation,
+                    final,
+                    same_burst=same_burst,
                 )
             )
         return planned
@@ -261,10 +276,15 @@ class PolicyEngine:
         verdict: Verdict,
         escalation: Escalation | None,
         final: bool,
+        *,
+        same_burst: bool = False,
     ) -> Planned:
         policy = resolved.policy
         rule, reason = verdict.rule, verdict.reason
         steps = [f"policy:{resolved.label}", *verdict.steps]
+        if same_burst:
+            reason += "; same flood burst, no new strike"
+            steps.append("flood:same_burst")
         if escalation is not None:
             rule = harsher(rule, escalation.rung)
             reason += f"; {escalation.describe()}"
@@ -279,7 +299,8 @@ class PolicyEngine:
             policy=policy.name,
             trail=(*(f"{t.stage}:{t.route.value}" for t in assessment.trail), *steps),
         )
-        return Planned(decision, self._effects(message, decision, resolved, escalation, final))
+        effects = self._effects(message, decision, resolved, escalation, final, flood=verdict.flood)
+        return Planned(decision, effects)
 
     async def _active(
         self,
@@ -310,11 +331,13 @@ class PolicyEngine:
         resolved: ResolvedPolicy,
         escalation: Escalation | None,
         final: bool,
+        *,
+        flood: bool = False,
     ) -> Effects:
         if self.repository is None:
             return NO_EFFECTS
         now = self.clock()
-        strike = _strike(message, decision, escalation, now) if escalation else None
+        strike = _strike(message, decision, escalation, now, flood=flood) if escalation else None
         # Allowed messages are in the decisions table already; the audit log records actions.
         audit: tuple[AuditEntry, ...] = ()
         if decision.action is not Action.ALLOW:
@@ -345,6 +368,21 @@ class PolicyEngine:
             return ()
         return deliveries_for(event, self.webhooks.urls, self.clock())
 
+    async def _flood_strike_due(
+        self, message: Message, policy: ChannelPolicy, offline: bool
+    ) -> bool:
+        assert self.strikes is not None
+        try:
+            return await self.strikes.flood_strike_due(
+                message.channel_id,
+                message.user_id,
+                now=self.clock(),
+                burst_s=policy.flood.burst_s,
+                offline=offline,
+            )
+        except StoreUnavailableError:
+            return True
+
     def committed(self, planned: Planned, applied: Applied, *, stored: bool = True) -> None:
         """A planned decision's transaction won (or, `stored=False`, its decision went to the
         local spool to be stored later): count it, remember its strike, and send what the
@@ -353,7 +391,7 @@ class PolicyEngine:
         self.metrics.actions.labels(decision.action.value, decision.policy).inc()
         effects = planned.effects
         if effects.strike is not None:
-            self.metrics.strikes.labels("auto").inc()
+            self.metrics.strikes.labels(effects.strike.source).inc()
             self.recent.add(effects.strike)
         if effects.review is not None and (not stored or applied.held):
             self.metrics.reviews.labels("held").inc()
@@ -414,7 +452,9 @@ class PolicyEngine:
                 log.warning("webhook enqueue failed: %s", type(exc).__name__)
 
 
-def _strike(message: Message, decision: Decision, escalation: Escalation, now: float) -> Strike:
+def _strike(
+    message: Message, decision: Decision, escalation: Escalation, now: float, *, flood: bool
+) -> Strike:
     return Strike(
         channel_id=message.channel_id,
         user_id=message.user_id,
@@ -423,5 +463,5 @@ def _strike(message: Message, decision: Decision, escalation: Escalation, now: f
         action=decision.action.value,
         rung=escalation.rung.name,
         reason=decision.reason,
-        source="auto",
+        source=FLOOD_SOURCE if flood else "auto",
     )

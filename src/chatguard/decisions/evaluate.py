@@ -2,7 +2,9 @@
 
 Order: an exempt role allows; otherwise the worst severity over the categories the channel
 watches (and blocked terms) picks the action; an LLM that could not judge applies the fail
-mode; an uncertain route applies the policy's uncertain action. Strikes come after, in the engine.
+mode; an uncertain route applies the policy's uncertain action. A spam-only offence takes the
+policy's flood action and is marked, so that the engine counts one strike per burst. Strikes
+come after, in the engine.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ class Verdict:
     #: The fail mode decided, not the evidence.
     fallback: bool = False
     exempt: bool = False
+    #: A spam-only offence (see `FloodConfig`): its strikes count once per burst.
+    flood: bool = False
 
 
 def adjudicator_missing(assessment: Assessment) -> bool:
@@ -52,12 +56,22 @@ def evaluate(
     ignored = matcher.permitted_categories(message.text, assessment.spans)
     severity, category, score = Severity.NONE, None, 0.0
     watched_signal = False
+    # Does anything but spam reach a severity? Then the message is no mere flood.
+    beyond_spam = False
     for cat, value in assessment.scores.items():
         if cat in ignored or not policy.watches(cat):
             continue
         watched_signal = watched_signal or value > 0
         found = policy.thresholds_for(cat).severity(value)
-        if (found.rank, value) > (severity.rank, score):
+        if cat is not Category.SPAM and found is not Severity.NONE:
+            beyond_spam = True
+        # Between equal severities the other category names the offence, not spam: abuse
+        # sent in a flood is abuse.
+        if (found.rank, value, cat is not Category.SPAM) > (
+            severity.rank,
+            score,
+            category is not Category.SPAM,
+        ):
             severity, category, score = found, cat, value
     steps = [f"severity:{severity.value}"]
     if category is None:
@@ -68,12 +82,24 @@ def evaluate(
         reason = f"{category} scored {score:.2f}: {severity.value} severity"
     if ignored:
         steps.append("permitted:" + ",".join(sorted(c.value for c in ignored)))
-    if matcher.blocked_in(message.text) and policy.blocked_term_severity.rank > severity.rank:
+    blocked = matcher.blocked_in(message.text)
+    beyond_spam = beyond_spam or blocked
+    if blocked and policy.blocked_term_severity.rank > severity.rank:
         severity, category = policy.blocked_term_severity, None
         reason = f"blocked term: {severity.value} severity"
         steps.append("blocked_term")
         watched_signal = True
     rule = policy.action_for(severity, category)
+    flood = (
+        category is Category.SPAM
+        and not beyond_spam
+        and rule.action.severity >= policy.ladder.strike_at.severity
+    )
+    # A channel that set the spam category's own action for this severity keeps it.
+    if flood and policy.flood.action is not None and not _own_action(policy, severity):
+        rule = policy.flood.action
+        reason += f"; spam only, flood action {_describe(rule)}"
+        steps.append("flood")
     steps.append(f"action:{rule.action.value}")
     # While the adjudicator works, every decision is provisional: the final one follows,
     # whatever this channel thinks of the fast stages' scores.
@@ -97,5 +123,23 @@ def evaluate(
             reason += f"; uncertain, policy says {policy.uncertain_action.action.value}"
             steps.append(f"uncertain:{policy.uncertain_action.action.value}")
     return Verdict(
-        rule, severity, category, reason, tuple(steps), provisional=provisional, fallback=fallback
+        rule,
+        severity,
+        category,
+        reason,
+        tuple(steps),
+        provisional=provisional,
+        fallback=fallback,
+        flood=flood,
     )
+
+
+def _own_action(policy: ChannelPolicy, severity: Severity) -> bool:
+    rule = policy.categories.get(Category.SPAM)
+    return rule is not None and bool(rule.actions) and severity in (rule.actions or {})
+
+
+def _describe(rule: ActionRule) -> str:
+    if rule.duration_s is None:
+        return rule.action.value
+    return f"{rule.action.value} {rule.duration_s}s"

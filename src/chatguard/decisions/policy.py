@@ -1,9 +1,10 @@
 """Channel policy: what a channel tolerates and what happens at each severity.
 
 A policy is data. Per category it sets a level (0 = off … 4 = strictest, like Twitch AutoMod) or
-explicit severity thresholds; per severity an action; a strike ladder for repeat offences;
-exempt roles; blocked and permitted terms; what to do while the LLM is unavailable; and how long a
-held message waits for a moderator. `parse_policy` validates a document and names the field of
+explicit severity thresholds; per severity an action; a strike ladder for repeat offences; how
+spam-only offences (floods) are answered and counted; exempt roles; blocked and permitted
+terms; what to do while the LLM is unavailable; and how long a held message waits for a
+moderator. `parse_policy` validates a document and names the field of
 any mistake.
 """
 
@@ -128,6 +129,27 @@ class LadderConfig(_Strict):
         return value
 
 
+class FloodConfig(_Strict):
+    """How a channel answers a spam-only offence: a message the spam category alone (rate,
+    repeats, raids, character and emote floods, links, mentions) would remove, with no other
+    watched category at any severity and no blocked term. A fast chatter is slowed, not walked
+    up the ladder one strike per line.
+
+    - `action` replaces the severity's action for such an offence (a short timeout is slow
+      mode on platforms without one); `None` keeps the severity's action, and so does an
+      action the spam category sets for that severity itself.
+    - `burst_s`: spam-only offences of one user that follow each other with gaps shorter than
+      this are one burst, and a burst gives at most one strike (the first offence's). A burst
+      that ends and a new one later gives another strike, so a repeat flooder still climbs.
+      0 gives every spam-only offence its own strike.
+
+    Abuse inside a flood (harassment, threats, a blocked term) is not spam-only: it climbs the
+    ladder as usual."""
+
+    action: ActionRule | None = ActionRule(action=Action.TIMEOUT, duration_s=30)
+    burst_s: int = Field(default=300, ge=0, le=86_400)
+
+
 class ReviewConfig(_Strict):
     """How long a held message waits for a moderator, and what happens when nobody comes."""
 
@@ -167,6 +189,7 @@ class ChannelPolicy(_Strict):
     categories: dict[Category, CategoryRule] = Field(default_factory=dict)
     actions: dict[Severity, ActionRule]
     ladder: LadderConfig
+    flood: FloodConfig = FloodConfig()
     review: ReviewConfig = ReviewConfig()
     exempt_roles: frozenset[Role] = frozenset({Role.BROADCASTER, Role.MODERATOR})
     blocked_terms: tuple[str, ...] = Field(default=(), max_length=1000)

@@ -1,5 +1,6 @@
 """Strikes and escalation: repeat offences climb a ladder (warn → delete → timeouts → ban), and
-strikes decay (stop counting) a set time after they were given."""
+strikes decay (stop counting) a set time after they were given. Spam-only offences count once
+per burst (see `FloodConfig`)."""
 
 from __future__ import annotations
 
@@ -53,11 +54,43 @@ def harsher(first: ActionRule, second: ActionRule) -> ActionRule:
     return ActionRule(action=second.action, duration_s=second.duration_s)
 
 
+#: `Strike.source` of a strike given for a spam-only offence (one per burst).
+FLOOD_SOURCE = "flood"
+#: Users whose last spam-only offence this process remembers (the oldest are forgotten first;
+#: a forgotten burst falls back to the stored strikes).
+MAX_TRACKED_BURSTS = 100_000
+
+
 class StrikeBook:
-    """Strikes per user and channel, stored."""
+    """Strikes per user and channel, stored; and the flood bursts in progress."""
 
     def __init__(self, *, repository: DecisionRepository) -> None:
         self.repository = repository
+        # (channel, user) -> time of the user's last spam-only offence, in this process.
+        self._last_flood: dict[tuple[str, str], float] = {}
+
+    async def flood_strike_due(
+        self, channel_id: str, user_id: str, *, now: float, burst_s: float, offline: bool = False
+    ) -> bool:
+        """Does this spam-only offence start a new burst (and so give a strike)? It does not
+        when the user's previous spam-only offence came less than `burst_s` ago (the burst
+        goes on while the offences keep coming), or, past what this process remembers, when
+        a flood strike was stored within `burst_s` (another worker's, or before a restart)."""
+        if burst_s <= 0:
+            return True
+        key = (channel_id, user_id)
+        # Read and written with no await in between: concurrent offences of one user in this
+        # process cannot both start a burst.
+        last = self._last_flood.pop(key, None)
+        self._last_flood[key] = now
+        if len(self._last_flood) > MAX_TRACKED_BURSTS:
+            self._last_flood.pop(next(iter(self._last_flood)))
+        if last is not None and now - last < burst_s:
+            return False
+        if offline:  # the database is away: what this process remembers is all there is
+            return True
+        stored = await self.repository.strikes(channel_id, user_id, since=now - burst_s)
+        return not any(strike.source == FLOOD_SOURCE for strike in stored)
 
     async def active(self, channel_id: str, user_id: str, ladder: StrikeLadder, now: float) -> int:
         live = await self.repository.strikes(channel_id, user_id, since=ladder.window_start(now))

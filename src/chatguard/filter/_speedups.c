@@ -1007,7 +1007,7 @@ done:
 }
 
 /* Attribute names `plan_windows` reads, interned once. */
-static PyObject *attr_roles, *attr_text, *attr_channel_id, *attr_user_id, *attr_timestamp,
+static PyObject *attr_roles, *attr_text, *attr_channel_id, *attr_user_id, *attr_received_at,
     *attr_id, *attr_get;
 
 /* `value` as an f-string shows it. */
@@ -1258,7 +1258,7 @@ plan_windows(PyObject *module, PyObject *args)
         }
         PyObject *channel_raw = PyObject_GetAttr(message, attr_channel_id);
         PyObject *user_raw = channel_raw ? PyObject_GetAttr(message, attr_user_id) : NULL;
-        PyObject *at = user_raw ? PyObject_GetAttr(message, attr_timestamp) : NULL;
+        PyObject *at = user_raw ? PyObject_GetAttr(message, attr_received_at) : NULL;
         PyObject *member = at ? PyObject_GetAttr(message, attr_id) : NULL;
         PyObject *channel = member ? formatted(channel_raw) : NULL;
         PyObject *user = channel ? formatted(user_raw) : NULL;
@@ -1688,10 +1688,10 @@ PyInit__speedups(void)
     attr_text = PyUnicode_InternFromString("text");
     attr_channel_id = PyUnicode_InternFromString("channel_id");
     attr_user_id = PyUnicode_InternFromString("user_id");
-    attr_timestamp = PyUnicode_InternFromString("timestamp");
+    attr_received_at = PyUnicode_InternFromString("received_at");
     attr_id = PyUnicode_InternFromString("id");
     attr_get = PyUnicode_InternFromString("get");
-    if (!attr_roles || !attr_text || !attr_channel_id || !attr_user_id || !attr_timestamp ||
+    if (!attr_roles || !attr_text || !attr_channel_id || !attr_user_id || !attr_received_at ||
         !attr_id || !attr_get) {
         return NULL;
     }

@@ -409,6 +409,8 @@ class PiiDetector:
     def _detection(spans: list[Span]) -> Detection:
         if not spans:
             return NOTHING
+        # Text with bidi controls is matched in both orders: one span per place, not two.
+        spans = list(dict.fromkeys(spans))
         reasons = tuple(dict.fromkeys(f"pii:{s.label}" for s in spans))
         return Detection(scores_from_spans(spans), tuple(spans), reasons)
 

@@ -61,7 +61,8 @@ _MAY_HOLD_LINK = re.compile(r"\.(?<=[a-z0-9-]\.)[a-z]|://", re.IGNORECASE)
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SpamConfig:
-    """The spam detector's knobs. Windows are in seconds, on the messages' timestamps."""
+    """The spam detector's knobs. Windows are in seconds, on the time the server received
+    each message (`Message.received_at`; the sender's `timestamp` is never trusted)."""
 
     rate_window_s: float = 10.0
     rate_max: int = 8  # messages per window a user may send before it counts as a flood
@@ -266,7 +267,7 @@ class SpamDetector:
             channel, user, at, member = (
                 message.channel_id,
                 message.user_id,
-                message.timestamp,
+                message.received_at,
                 message.id,
             )
             observe((f"rate:{channel}:{user}", member, at, rate_s, record))

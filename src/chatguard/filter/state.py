@@ -177,11 +177,23 @@ class RedisSpamState:
     time), trimmed and counted by a Lua script in one round trip per batch. Keys expire with
     their window, so Redis holds only live windows."""
 
-    def __init__(self, *, url: str, prefix: str = "chatguard:spam:") -> None:
+    def __init__(
+        self, *, url: str, prefix: str = "chatguard:spam:", timeout_s: float = 0.2
+    ) -> None:
         import redis.asyncio as redis  # the Redis client is needed only by this state
+        from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
 
         self.prefix = prefix
-        self._client: Any = redis.Redis.from_url(url)
+        # Short socket timeouts and no retries inside the client: a dead or stalled Redis must
+        # cost a message a fraction of the filter's budget, not the client's default 5 s with
+        # three retries (`FailoverSpamState` decides when to try again).
+        self._client: Any = redis.Redis.from_url(
+            url,
+            socket_timeout=timeout_s,
+            socket_connect_timeout=timeout_s,
+            retry=Retry(NoBackoff(), 0),
+        )
         self._script: Any = self._client.register_script(_OBSERVE_SCRIPT)
 
     async def observe(self, observations: Sequence[Observation]) -> list[int]:

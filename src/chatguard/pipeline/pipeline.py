@@ -94,7 +94,15 @@ class Pipeline:
             await stage.close()
 
     def health(self) -> list[ComponentHealth]:
-        return [stage.health() for stage in self.stages]
+        """Each stage, then what the stages depend on (once per name: stages may share one)."""
+        components = [stage.health() for stage in self.stages]
+        named = {c.name for c in components}
+        for stage in self.stages:
+            for dependency in stage.dependencies_health():
+                if dependency.name not in named:
+                    named.add(dependency.name)
+                    components.append(dependency)
+        return components
 
     async def assess(
         self, messages: Sequence[Message], context: Mapping[str, Any] | None = None

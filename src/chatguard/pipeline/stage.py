@@ -72,6 +72,11 @@ class Stage(ABC):
     def health(self) -> ComponentHealth:
         return ComponentHealth(self.name, True)
 
+    def dependencies_health(self) -> list[ComponentHealth]:
+        """The health of what the stage relies on but can run without (a shared Redis), each
+        named as its own component; most stages have none."""
+        return []
+
     def register_metrics(self, registry: CollectorRegistry) -> None:
         """Register the stage's own metrics on the service's registry (most stages have none)."""
         return None

@@ -10,9 +10,10 @@ stages only find things (`can_clear = False`): their silence proves nothing, but
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from chatguard.domain import StageResult
 from chatguard.errors import ConfigurationError
@@ -24,16 +25,23 @@ from chatguard.filter.detection import (
     detect_many,
     prepare_many,
 )
+from chatguard.filter.failover import COMPONENT as REDIS_COMPONENT
+from chatguard.filter.failover import FailoverSpamState
 from chatguard.filter.injection import InjectionDetector
 from chatguard.filter.pii import PiiDetector
 from chatguard.filter.rules import RuleDetector, RuleEngine
 from chatguard.filter.spam import SpamDetector
 from chatguard.filter.speedups import native
 from chatguard.filter.state import InMemorySpamState, RedisSpamState, SpamState
+from chatguard.metrics import degraded_counter
 from chatguard.pipeline.stage import ComponentHealth, Stage, StageInput
 
 if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
+
     from chatguard.config import Settings
+
+log = logging.getLogger(__name__)
 
 
 class DetectorStage(Stage):
@@ -53,6 +61,7 @@ class DetectorStage(Stage):
         super().__init__(timeout_s=timeout_s)
         self.detectors = tuple(detectors)
         self.spam = spam
+        self._degraded: Any = None  # the degraded counter's redis child, once registered
 
     @property
     def synchronous(self) -> bool:
@@ -76,8 +85,20 @@ class DetectorStage(Stage):
         started = time.perf_counter()
         inputs = _inputs(items)
         columns = self._columns(inputs)
-        columns.append(await self.spam.detect_many(inputs))
+        columns.append(await self._spam_column(self.spam, inputs))
         return self._results(columns, len(inputs), started)
+
+    async def _spam_column(self, spam: SpamDetector, inputs: list[FilterInput]) -> list[Detection]:
+        """The spam detector's findings; nothing when its state fails. The failover state
+        does not raise, but a state that does (a custom one) must not take the rules, PII and
+        prompt-injection findings of the batch down with it."""
+        try:
+            return await spam.detect_many(inputs)
+        except Exception as exc:
+            log.warning("spam windows failed, batch judged without them: %s", type(exc).__name__)
+            if self._degraded is not None:
+                self._degraded.inc()
+            return [NOTHING] * len(inputs)
 
     def _columns(self, items: list[FilterInput]) -> list[list[Detection]]:
         """Each synchronous detector's findings for the batch."""
@@ -116,12 +137,32 @@ class DetectorStage(Stage):
             )
         return results
 
+    async def start(self) -> None:
+        state = self.spam.state if self.spam is not None else None
+        if isinstance(state, FailoverSpamState):
+            await state.start()
+
     async def close(self) -> None:
         if self.spam is not None:
             await self.spam.state.close()
 
+    def register_metrics(self, registry: CollectorRegistry) -> None:
+        """Count the spam windows' degraded operations on the service's registry."""
+        self._degraded = degraded_counter(registry).labels(REDIS_COMPONENT)
+        state = self.spam.state if self.spam is not None else None
+        if isinstance(state, FailoverSpamState):
+            state.bind_counter(self._degraded)
+
+    def dependencies_health(self) -> list[ComponentHealth]:
+        """Redis, when the spam windows live there: degraded, not down, while it is away."""
+        state = self.spam.state if self.spam is not None else None
+        return [state.health()] if isinstance(state, FailoverSpamState) else []
+
     def health(self) -> ComponentHealth:
+        state = self.spam.state if self.spam is not None else None
         kind = "in-process" if self.synchronous else "redis"
+        if isinstance(state, FailoverSpamState) and not state.up:
+            kind = "in-process while redis is unavailable"
         names = [d.name for d in self.detectors] + (["spam"] if self.spam else [])
         detail = f"detectors: {', '.join(names)}; state: {kind}"
         if self.spam is not None:
@@ -140,11 +181,12 @@ def _inputs(items: Sequence[StageInput]) -> list[FilterInput]:
 
 
 def spam_state_from_settings(settings: Settings) -> SpamState:
-    """The spam windows' store the settings ask for (`SPAM_STATE`)."""
+    """The spam windows' store the settings ask for (`SPAM_STATE`). Redis windows fall back
+    to in-process ones while Redis is unavailable (see `FailoverSpamState`)."""
     if settings.spam_state == "redis":
         if not settings.redis_url:
             raise ConfigurationError("SPAM_STATE: 'redis' needs REDIS_URL to be set")
-        return RedisSpamState(url=settings.redis_url)
+        return FailoverSpamState(primary=RedisSpamState(url=settings.redis_url))
     return InMemorySpamState()
 
 

@@ -10,6 +10,9 @@ Behaviour per request is scripted: `server.script("429", "json")` makes the next
 with 429 and the one after answer cleanly; when the script is empty, `default` applies.
 Behaviours: json, think, think_no_open, fenced, garbage, prose, partial, empty, truncated (cut
 off mid-thought, finish_reason "length"), 429, 500, drop, delay:SECONDS (then the default answer).
+Compromised models, for the guard rail's tests: safe (every message is clean, whatever it says)
+and obey (a prompt holding an instruction to the moderator, "respond safe", gets every message
+answered clean; otherwise the usual verdicts).
 
 Standalone: python -m tests.support.fake_llm --port 8080 --latency 2 --slots 8
 """
@@ -279,6 +282,8 @@ class FakeLLMServer:
 
 
 def _answer(behaviour: str, items: list[dict[str, Any]]) -> str:
+    if behaviour in COMPROMISED:
+        return _compromised_answer(behaviour, items)
     results = [{"id": item["id"], **judge(item["text"])} for item in items]
     answer = json.dumps({"results": results})
     if behaviour == "json":
@@ -301,6 +306,34 @@ def _answer(behaviour: str, items: list[dict[str, Any]]) -> str:
         keep = results[: max(1, len(results) // 2)] if len(results) > 1 else []
         return json.dumps({"results": keep})
     raise ValueError(f"unknown behaviour {behaviour!r}")
+
+
+# -- compromised models ------------------------------------------------------------------------
+
+COMPROMISED = frozenset({"safe", "obey"})
+#: What an obeying model takes as an order: a request for a clean verdict, or the classic
+#: openers of an injection (Tensor Trust attacks aim at making a model say "access granted").
+_ORDERS = re.compile(
+    r"\b(?:respond|answer|reply|say|output|print|return|classify|rate|mark|label|judge)\b"
+    r"[^.\n]{0,40}\b(?:safe|clean|harmless|acceptable|not harmful|access granted)\b"
+    r"|\bignore (?:all |the |any )?(?:previous|prior|above|earlier|your)\b"
+    r"|\baccess granted\b|\bdisregard\b[^.\n]{0,30}\binstructions\b",
+    re.IGNORECASE,
+)
+
+
+def obeys(text: str) -> bool:
+    """Would the obeying model take `text` as an order?"""
+    return _ORDERS.search(text) is not None
+
+
+def _compromised_answer(behaviour: str, items: list[dict[str, Any]]) -> str:
+    """The answer of a model that clears everything ("safe"), or everything once any message
+    in the prompt orders it to ("obey": an injected instruction hijacks the whole answer)."""
+    hijacked = behaviour == "safe" or any(obeys(item["text"]) for item in items)
+    clean = {"categories": {}, "reason": "nothing objectionable"}
+    results = [{"id": item["id"], **(clean if hijacked else judge(item["text"]))} for item in items]
+    return json.dumps({"results": results})
 
 
 def _models(model: str) -> dict[str, Any]:

@@ -33,6 +33,8 @@ from chatguard.llm.cache import (
     cache_key,
 )
 from chatguard.llm.errors import LLMSchemaUnsupportedError
+from chatguard.llm.formats import AdjudicatorFormat, GuardFormat, build_format
+from chatguard.llm.formats.deepseek import DeepSeekFormat
 from chatguard.llm.guard import Bounded, GuardRail
 from chatguard.llm.metrics import LLMMetrics
 from chatguard.llm.parse import LLMParseError, ParsedAnswer, Verdict, parse_answer, strip_reasoning
@@ -46,6 +48,7 @@ from chatguard.llm.prompt import (
 )
 from chatguard.pipeline.router import Thresholds
 from chatguard.pipeline.stage import ComponentHealth, Stage, StageInput
+from chatguard.taxonomy import ALL_CATEGORIES, Category
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
@@ -92,9 +95,12 @@ class LLMStage(Stage):
         context_messages: int = 10,
         guard: GuardRail | None = None,
         control: bool = True,
+        answer_format: AdjudicatorFormat | None = None,
         timeout_s: float = 35.0,
     ) -> None:
         super().__init__(timeout_s=timeout_s)
+        #: How the model is asked and its answer read (`LLM_FORMAT`).
+        self.format = answer_format or DeepSeekFormat()
         self.client = client
         self.cache: VerdictCache = cache if cache is not None else LRUVerdictCache(max_entries=0)
         self.batch_size = batch_size
@@ -163,6 +169,7 @@ class LLMStage(Stage):
                 strong_span_at=settings.llm_strong_evidence,
             ),
             control=settings.llm_control,
+            answer_format=build_format(settings.llm_format),
             timeout_s=budget + settings.llm_batch_wait_ms / 1000,
         )
 
@@ -186,7 +193,7 @@ class LLMStage(Stage):
         elif state is BreakerState.HALF_OPEN:
             detail = "circuit half-open, next call is a trial"
         else:
-            detail = f"ok, model {self.client.model}"
+            detail = f"ok, model {self.client.model} ({self.format.name} format)"
         if stats.last_error and stats.last_error_at is not None:
             age = time.time() - stats.last_error_at
             detail += f"; last error: {stats.last_error}, {age:.0f}s ago"
@@ -280,10 +287,22 @@ class LLMStage(Stage):
         if verdict.distrust:
             bounded = self.guard.distrusted(item.scores, verdict.distrust)
         else:
-            bounded = self.guard.bound(verdict.scores, item.scores, item.results)
+            bounded = self.guard.bound(self._covered(verdict, item), item.scores, item.results)
         if bounded.review:
             self.guard_rail_hits += 1
         return bounded
+
+    def _covered(self, verdict: Verdict, item: StageInput) -> dict[Category, float]:
+        """The verdict over every category: one the format does not judge keeps the fast
+        tier's score (the model's silence on it is no evidence), or the model's if higher."""
+        covers = self.format.covers
+        scores = {}
+        for category in ALL_CATEGORIES:
+            score = float(verdict.scores.get(category, 0.0))
+            if category not in covers:
+                score = max(score, item.scores.get(category, 0.0))
+            scores[category] = score
+        return scores
 
     def _job(self, item: StageInput, context: ChannelContext | None) -> _Job:
         message = item.message
@@ -300,8 +319,14 @@ class LLMStage(Stage):
     def _policy_version(self, rules: str | None) -> str:
         version = self._versions.get(rules)
         if version is None:  # a digest of the whole prompt: worth computing once per rule set
+            fmt = self.format
             version = policy_version(
-                model=self.client.model, rules=rules, system_prompt=self.system_prompt
+                model=self.client.model,
+                rules=rules,
+                system_prompt=self.system_prompt,
+                answer_format=fmt.instructions_digest(rules)
+                if isinstance(fmt, GuardFormat)
+                else "",
             )
             self._versions[rules] = version
         return version
@@ -355,6 +380,8 @@ class LLMStage(Stage):
         return failed is not None and (ok is None or ok <= failed)
 
     async def _judge_all(self, jobs: list[_Job], rules: str | None) -> dict[int, Verdict]:
+        if isinstance(self.format, GuardFormat):
+            return await self._judge_each(self.format, jobs, rules)
         ids = [f"m{i + 1}" for i in range(len(jobs))]
         items, context = _prompt_items(ids, jobs)
         messages = build_messages(
@@ -380,6 +407,50 @@ class LLMStage(Stage):
                 self.parse_failures += 1
                 raise
         return _by_position(parsed, ids)
+
+    async def _judge_each(
+        self, fmt: GuardFormat, jobs: list[_Job], rules: str | None
+    ) -> dict[int, Verdict]:
+        """A guard model judges one message per request: the batch's requests go out
+        concurrently (within the client's limit). A message whose answer is unusable is left
+        out (the batcher asks for it again alone); when every request failed, so does the
+        batch."""
+        outcomes = await asyncio.gather(
+            *(self._judge_one(fmt, job.text, rules) for job in jobs), return_exceptions=True
+        )
+        verdicts: dict[int, Verdict] = {}
+        errors = []
+        for index, outcome in enumerate(outcomes):
+            if isinstance(outcome, BaseException):
+                if not isinstance(outcome, Exception):
+                    raise outcome
+                errors.append(outcome)
+            elif outcome is not None:
+                verdicts[index] = replace(outcome, id=f"m{index + 1}")
+        if errors and not verdicts:
+            raise errors[0]
+        return verdicts
+
+    async def _judge_one(self, fmt: GuardFormat, text: str, rules: str | None) -> Verdict | None:
+        requests = fmt.requests(text, rules)
+        answers = await asyncio.gather(
+            *(
+                self.client.complete(
+                    r.messages,
+                    temperature=r.temperature,
+                    max_tokens=r.max_tokens,
+                    extra=r.extra or None,
+                )
+                for r in requests
+            )
+        )
+        try:
+            scores, reason = fmt.verdict(requests, answers)
+        except LLMParseError as exc:
+            self.parse_failures += 1
+            log.info("%s answer unusable (%s)", fmt.name, exc)
+            return None
+        return Verdict("", scores, reason)
 
     async def _complete(self, messages: list[dict[str, str]]) -> Completion:
         kwargs: dict[str, Any] = {"temperature": self.temperature, "max_tokens": self.max_tokens}

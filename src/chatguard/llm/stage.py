@@ -46,6 +46,7 @@ from chatguard.llm.prompt import (
     repair_messages,
     response_format,
 )
+from chatguard.llm.pseudonyms import Pseudonyms
 from chatguard.pipeline.router import Thresholds
 from chatguard.pipeline.stage import ComponentHealth, Stage, StageInput
 from chatguard.taxonomy import ALL_CATEGORIES, Category
@@ -416,7 +417,8 @@ class LLMStage(Stage):
         out (the batcher asks for it again alone); when every request failed, so does the
         batch."""
         outcomes = await asyncio.gather(
-            *(self._judge_one(fmt, job.text, rules) for job in jobs), return_exceptions=True
+            *(self._judge_one(fmt, _pseudonymous(job), rules) for job in jobs),
+            return_exceptions=True,
         )
         verdicts: dict[int, Verdict] = {}
         errors = []
@@ -469,26 +471,35 @@ class LLMStage(Stage):
 def _prompt_items(
     ids: list[str], jobs: list[_Job]
 ) -> tuple[list[PromptItem], dict[str, list[ChatLine]]]:
-    """Prompt items and each channel's context, with pseudonyms for users and channels (the
-    model needs to tell authors apart, not to know who they are)."""
-    users: dict[str, str] = {}
-    channels: dict[str, str] = {}
-
-    def user(user_id: str) -> str:
-        return users.setdefault(user_id, f"user{len(users) + 1}")
-
-    def channel(channel_id: str) -> str:
-        return channels.setdefault(channel_id, f"channel{len(channels) + 1}")
-
+    """Prompt items and each channel's context, with pseudonyms for users and channels, in
+    the authors and in the texts' mentions (the model needs to tell authors apart, not to
+    know who they are)."""
+    names = Pseudonyms()
+    # Every author first, so a mention of one in any text gets the author's pseudonym.
+    for job in jobs:
+        for line in job.recent:
+            names.user(line.user_id)
+        if job.user_id != _CONTROL_AUTHOR:
+            names.user(job.user_id)
     context: dict[str, list[ChatLine]] = {}
     items = []
     for id_, job in zip(ids, jobs, strict=True):
-        name = channel(job.channel_id)
+        name = names.channel(job.channel_id)
         if job.recent or name not in context:
             # Jobs arrive in order, so the last one of a channel holds its freshest context.
-            context[name] = [ChatLine(user(m.user_id), m.text) for m in job.recent]
-        items.append(PromptItem(id_, job.text, user(job.user_id), name, job.strikes))
+            context[name] = [
+                ChatLine(names.user(m.user_id), names.text(m.text)) for m in job.recent
+            ]
+        author = names.user(job.user_id) if job.user_id != _CONTROL_AUTHOR else names.user("\x00")
+        items.append(PromptItem(id_, names.text(job.text), author, name, job.strikes))
     return items, context
+
+
+def _pseudonymous(job: _Job) -> str:
+    """A guard model sees the message alone, its mentions (and its author's id) replaced."""
+    names = Pseudonyms()
+    names.user(job.user_id)
+    return names.text(job.text)
 
 
 def _by_position(parsed: ParsedAnswer, ids: list[str]) -> dict[int, Verdict]:

@@ -54,6 +54,13 @@ async def test_an_answer_that_clears_the_control_is_not_used(
         assert any("control message" in r for r in result.reasons)
         assert not any(r.startswith("llm: ") for r in result.reasons)
     assert checked.control_failures == 1
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    registry = CollectorRegistry()
+    checked.register_metrics(registry)
+    exposed = generate_latest(registry).decode()
+    assert "chatguard_llm_control_failures_total 1.0" in exposed
+    assert "chatguard_llm_guard_rail_total 2.0" in exposed
     health = checked.health()
     assert not health.ok and "failed its control check" in health.detail
     # Not cached: once the model answers honestly again, the texts are judged afresh.

@@ -92,3 +92,18 @@ def test_a_failed_answer_keeps_the_fast_scores() -> None:
 def test_bounds_out_of_range_are_refused(bad: float) -> None:
     with pytest.raises(ValueError, match="max_lowering"):
         GuardRail(max_lowering=bad)
+
+
+def test_the_pipeline_hands_the_llm_stage_its_routers_thresholds() -> None:
+    import asyncio
+
+    from chatguard.llm.stage import LLMStage
+    from chatguard.pipeline import Pipeline
+    from chatguard.pipeline.router import Router
+    from tests.llm.conftest import make_client
+
+    thresholds = Thresholds(allow={H: 0.56}, act={H: 0.61})
+    llm = LLMStage(client=make_client("http://127.0.0.1:9/v1"), guard=GuardRail(max_lowering=0.4))
+    Pipeline([llm], Router(thresholds))
+    assert llm.guard.thresholds is thresholds and llm.guard.max_lowering == 0.4
+    asyncio.run(llm.close())

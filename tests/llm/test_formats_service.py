@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -35,19 +36,20 @@ GAME = "we will smash their base"  # violence, in a game
 BUILD = "your build is trash"  # a jab, not abuse
 THREAT = "I will hurt you, idiot"
 
-Factory = Callable[[str], ModerationService]
+Factory = Callable[..., ModerationService]
 
 
 @pytest.fixture
 async def services(tmp_path: Path, fake: FakeLLMServer) -> AsyncIterator[Factory]:
     made: list[ModerationService] = []
 
-    def factory(name: str) -> ModerationService:
+    def factory(name: str, **settings: Any) -> ModerationService:
         config = load_settings(
             llm_endpoint=fake.url,
             database_url=f"sqlite:///{tmp_path}/formats-{len(made)}.db",
             llm_format=name,
             _env_file=None,
+            **settings,
         )
         llm = make_stage(
             fake.url,
@@ -149,3 +151,19 @@ def test_the_format_comes_from_the_settings(fake: FakeLLMServer) -> None:
     assert stage.format.name == "llama-guard-4"
     assert "(llama-guard-4 format)" in stage.health().detail
     asyncio.run(stage.close())
+
+
+async def test_past_the_deadline_a_guard_model_verdict_arrives_as_the_final_decision(
+    fake: FakeLLMServer, services: Factory
+) -> None:
+    fake.reset(default="llama-guard-4")
+    fake.script("delay:0.3", "delay:0.3")  # the message and its control
+    service = services("llama-guard-4", llm_deadline_ms=50)
+    await service.start()
+    message = Message(text=THREAT, user_id="u1", channel_id="c1", id="late-guard")
+    outcome = await service.moderate(message)
+    assert outcome.response["provisional"] is True and outcome.response["action"] == "hold"
+    await service.wait_for_followups(timeout=5)
+    assert service.store is not None
+    final = (await service.store.get("late-guard")).response  # type: ignore[union-attr]
+    assert (final["action"], final["provisional"]) == ("delete", False)

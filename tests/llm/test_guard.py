@@ -65,6 +65,8 @@ def test_bounds(
     bounded = RAIL.bound(llm, fast, evidence)
     assert {c: bounded.scores[c] for c in expect} == expect
     assert bounded.review is review
+    # The categories the rail held are those it scored above what the LLM said.
+    assert set(bounded.held) == {c for c in expect if bounded.scores[c] > llm.get(c, 0.0)}
     assert bool(bounded.reasons) is review
     assert all(s == 0.0 for c, s in bounded.scores.items() if c not in expect)
 

@@ -45,6 +45,19 @@ class Settings(BaseSettings):
     llm_system_prompt: bool = False
     llm_json_schema: bool = True
     llm_context_messages: int = Field(default=10, ge=0, le=100)
+    llm_max_lowering: float = Field(
+        default=0.6,
+        ge=0,
+        le=1,
+        description="share of an uncertain band the LLM may lower",
+    )
+    llm_strong_evidence: float = Field(
+        default=0.6, ge=0, le=1, description="detector hit score the LLM may not clear alone"
+    )
+    llm_control: bool = Field(default=True, description="send a control message with each prompt")
+    llm_format: Literal[
+        "deepseek", "llama-guard-3", "llama-guard-4", "shieldgemma", "gpt-oss-safeguard"
+    ] = Field(default="deepseek", description="the model's prompt and answer format")
     llm_breaker_failures: int = Field(default=5, ge=1, le=1000)
     llm_breaker_reset_s: float = Field(default=30.0, gt=0, le=3600)
     request_timeout: float = Field(default=30.0, gt=0, le=600)

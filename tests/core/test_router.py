@@ -31,3 +31,33 @@ def test_per_category_thresholds_override_defaults() -> None:
 def test_inconsistent_thresholds_are_refused() -> None:
     with pytest.raises(ValueError, match="harassment"):
         Router(Thresholds(allow={H: 0.9}, act={H: 0.5}))
+
+
+PI = Category.PROMPT_INJECTION
+
+
+@pytest.mark.parametrize(
+    ("scores", "route"),
+    [
+        ({PI: 0.9}, Route.ACT),
+        ({PI: 0.9, H: 0.5}, Route.UNCERTAIN),
+        ({PI: 0.9, H: 0.1}, Route.ACT),
+        ({PI: 0.9, H: 0.9}, Route.ACT),
+        ({H: 0.5, PI: 0.9}, Route.UNCERTAIN),
+    ],
+    ids=[
+        "injection-alone-acts",
+        "injection-wrapped-around-doubtful-abuse-goes-on",
+        "injection-with-clean-rest-acts",
+        "injection-and-clear-abuse-acts",
+        "order-does-not-matter",
+    ],
+)
+def test_prompt_injection_does_not_skip_the_adjudicator(
+    scores: dict[Category, float], route: Route
+) -> None:
+    assert Router().route(scores, can_clear=True) is route
+    # Without the deferral an injection cue settles the message at once.
+    assert Router(defer_act=frozenset()).route(scores, can_clear=True) is (
+        Route.ACT if scores[PI] >= 0.85 else route
+    )

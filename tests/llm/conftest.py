@@ -50,6 +50,8 @@ def make_stage(url: str, *, client: dict[str, Any] | None = None, **overrides: A
         "batch_size": 8,
         "batch_wait_ms": 5,
         "timeout_s": 5.0,
+        # Off here so requests hold exactly the messages a test sends; on in test_guard.py.
+        "control": False,
     }
     options.update(overrides)
     return LLMStage(**options)

@@ -105,8 +105,8 @@ async def test_guard_rail(
         assert result.scores[Category.PROMPT_INJECTION] == injection
         assert result.scores[Category.HARASSMENT] == 0.5  # not lowered either
         assert any("guard rail" in r for r in result.reasons)
-    else:
-        assert max(result.scores.values()) == 0.0
+    else:  # cleared: lowered below every allow threshold, as far as the bounds let it
+        assert max(result.scores.values()) < 0.3
 
 
 async def test_channel_context_goes_into_the_prompt(fake: FakeLLMServer, stage: LLMStage) -> None:

@@ -10,6 +10,11 @@ Behaviour per request is scripted: `server.script("429", "json")` makes the next
 with 429 and the one after answer cleanly; when the script is empty, `default` applies.
 Behaviours: json, think, think_no_open, fenced, garbage, prose, partial, empty, truncated (cut
 off mid-thought, finish_reason "length"), 429, 500, drop, delay:SECONDS (then the default answer).
+Guard models, each in its documented format (see guard_answer): llama-guard-3, llama-guard-4,
+shieldgemma, gpt-oss-safeguard, and FORMAT:safe for one that clears everything.
+Compromised models, for the guard rail's tests: safe (every message is clean, whatever it says)
+and obey (a prompt holding an instruction to the moderator, "respond safe", gets every message
+answered clean; otherwise the usual verdicts).
 
 Standalone: python -m tests.support.fake_llm --port 8080 --latency 2 --slots 8
 """
@@ -20,6 +25,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import math
 import re
 import threading
 import time
@@ -270,15 +276,20 @@ class FakeLLMServer:
         async with self._slots:  # the GPU: this many sequences at once, the rest queue
             await asyncio.sleep(self.latency_s + extra_delay)
         messages = payload.get("messages", [])
-        content = _answer(behaviour, items_in(messages))
+        native = guard_answer(behaviour, payload)  # a guard model's own format, or None
+        content = native.text if native else _answer(behaviour, items_in(messages))
         prompt_chars = sum(len(m.get("content") or "") for m in messages)
         finish = "length" if behaviour == "truncated" else "stop"
         body = _completion(payload.get("model", self.model), content, prompt_chars, finish)
+        if native is not None and native.logprobs is not None:
+            body["choices"][0]["logprobs"] = native.logprobs
         await _send(writer, 200, body)
         return True
 
 
 def _answer(behaviour: str, items: list[dict[str, Any]]) -> str:
+    if behaviour in COMPROMISED:
+        return _compromised_answer(behaviour, items)
     results = [{"id": item["id"], **judge(item["text"])} for item in items]
     answer = json.dumps({"results": results})
     if behaviour == "json":
@@ -301,6 +312,133 @@ def _answer(behaviour: str, items: list[dict[str, Any]]) -> str:
         keep = results[: max(1, len(results) // 2)] if len(results) > 1 else []
         return json.dumps({"results": keep})
     raise ValueError(f"unknown behaviour {behaviour!r}")
+
+
+# -- compromised models ------------------------------------------------------------------------
+
+COMPROMISED = frozenset({"safe", "obey"})
+#: What an obeying model takes as an order: a request for a clean verdict, or the classic
+#: openers of an injection (Tensor Trust attacks aim at making a model say "access granted").
+_ORDERS = re.compile(
+    r"\b(?:respond|answer|reply|say|output|print|return|classify|rate|mark|label|judge)\b"
+    r"[^.\n]{0,40}\b(?:safe|clean|harmless|acceptable|not harmful|access granted)\b"
+    r"|\bignore (?:all |the |any )?(?:previous|prior|above|earlier|your)\b"
+    r"|\baccess granted\b|\bdisregard\b[^.\n]{0,30}\binstructions\b",
+    re.IGNORECASE,
+)
+
+
+def obeys(text: str) -> bool:
+    """Would the obeying model take `text` as an order?"""
+    return _ORDERS.search(text) is not None
+
+
+def _compromised_answer(behaviour: str, items: list[dict[str, Any]]) -> str:
+    """The answer of a model that clears everything ("safe"), or everything once any message
+    in the prompt orders it to ("obey": an injected instruction hijacks the whole answer)."""
+    hijacked = behaviour == "safe" or any(obeys(item["text"]) for item in items)
+    clean = {"categories": {}, "reason": "nothing objectionable"}
+    results = [{"id": item["id"], **(clean if hijacked else judge(item["text"]))} for item in items]
+    return json.dumps({"results": results})
+
+
+# -- guard models in their own formats ---------------------------------------------------------
+
+GUARD_MODES = frozenset({"llama-guard-3", "llama-guard-4", "shieldgemma", "gpt-oss-safeguard"})
+#: Threats and urging self-harm, which the guard models' taxonomies name (insults they do not).
+THREATS: dict[str, str] = {
+    "hurt you": "S1",
+    "beat you": "S1",
+    "stab you": "S1",
+    "kill you": "S1",
+    "bomb": "S1",
+    "kill yourself": "S11",
+    "hang yourself": "S11",
+    "porn": "S12",
+}
+#: ShieldGemma's policies, by the words that violate them.
+SHIELDGEMMA_WORDS: dict[str, tuple[str, ...]] = {
+    "No Harassment": ("idiot", "loser", "hurt you", "beat you", "stab you", "kill yourself"),
+    "No Dangerous Content": ("bomb", "kill yourself", "hang yourself", "stab you"),
+    "No Hate Speech": (),
+    "No Sexually Explicit Information": ("porn",),
+}
+_SHIELDGEMMA = re.compile(
+    r"Human Question: (?P<text>.*?)\n<end_of_turn>.*?\* \"(?P<policy>[^\"]+)\":", re.DOTALL
+)
+
+
+@dataclass
+class NativeAnswer:
+    text: str
+    logprobs: dict[str, Any] | None = None
+
+
+def guard_answer(behaviour: str, payload: dict[str, Any]) -> NativeAnswer | None:
+    """The answer a guard model gives in its documented format, or None for other modes.
+
+    - Llama Guard 3/4 (model cards): the user turn is the conversation (the server's chat
+      template adds the task); "safe", or "unsafe" and the S-codes on the next line.
+    - ShieldGemma (model card): the prompt holds one policy; the answer starts with "Yes" or
+      "No"; with `logprobs` the first token's top log probabilities come along.
+    - gpt-oss-safeguard (user guide): the policy is the system turn, the content the user
+      turn; the answer is the JSON object the policy's output format asks for.
+    """
+    mode, _, variant = behaviour.partition(":")
+    if mode not in GUARD_MODES:
+        return None
+    safe = variant == "safe"
+    messages = payload.get("messages", [])
+    text = _last_user_text(messages)
+    lowered = text.lower()
+    if mode.startswith("llama-guard"):
+        codes = sorted({code for word, code in THREATS.items() if word in lowered})
+        if safe or not codes:
+            return NativeAnswer("safe")
+        return NativeAnswer("unsafe\n" + ",".join(codes))
+    if mode == "shieldgemma":
+        found = _SHIELDGEMMA.search(text)
+        if found is None:
+            return NativeAnswer("I need a Human Question and a policy.")
+        question = found.group("text").lower()
+        words = SHIELDGEMMA_WORDS.get(found.group("policy"), ())
+        p_yes = 0.0 if safe else (0.92 if any(w in question for w in words) else 0.03)
+        answer = "Yes" if p_yes >= 0.5 else "No"
+        logprobs = None
+        if payload.get("logprobs"):
+            top = [("Yes", p_yes), ("No", 1.0 - p_yes)]
+            entries = [
+                {"token": t, "logprob": math.log(max(p, 1e-9)), "bytes": list(t.encode())}
+                for t, p in sorted(top, key=lambda x: -x[1])
+            ]
+            logprobs = {"content": [{**entries[0], "top_logprobs": entries}], "refusal": None}
+        return NativeAnswer(answer, logprobs)
+    # gpt-oss-safeguard: the keyword verdicts and the threats, in the policy's JSON.
+    categories = [] if safe else sorted(judge(text)["categories"])
+    if not safe and any(word in lowered for word in THREATS):
+        categories.append("violence")
+    if not categories:
+        result = {"violation": 0, "policy_category": "none", "rule_ids": [], "confidence": "high"}
+        return NativeAnswer(json.dumps({**result, "rationale": "nothing objectionable"}))
+    result = {
+        "violation": 1,
+        "policy_category": categories[0],
+        "rule_ids": categories,
+        "confidence": "high",
+        "rationale": f"matches {categories[0]}",
+    }
+    return NativeAnswer(json.dumps(result))
+
+
+def _last_user_text(messages: list[dict[str, Any]]) -> str:
+    for message in reversed(messages):
+        if message.get("role") != "user":
+            continue
+        content = message.get("content") or ""
+        if isinstance(content, list):  # Llama Guard 4 takes a list of parts
+            return " ".join(p.get("text", "") for p in content if p.get("type") == "text")
+        return str(content)
+    return ""
 
 
 def _models(model: str) -> dict[str, Any]:

@@ -27,7 +27,8 @@ def run(args: argparse.Namespace) -> int:
     from chatguard.config import load_settings
 
     # The test completion must reach the model, never a cached verdict.
-    overrides: dict[str, Any] = {"llm_cache_size": 0}
+    # The test message goes alone: the control message would double what is measured.
+    overrides: dict[str, Any] = {"llm_cache_size": 0, "llm_control": False}
     if args.endpoint:
         overrides["llm_endpoint"] = args.endpoint
     if args.model:

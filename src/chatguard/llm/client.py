@@ -40,6 +40,9 @@ class Completion:
     attempts: int = 1
     #: "length" when the answer hit max_tokens (R1 can think past any budget).
     finish_reason: str | None = None
+    #: The first answer token's most likely alternatives (token, log probability), when the
+    #: request asked for `logprobs` and the server returned them.
+    first_token_logprobs: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass(slots=True)
@@ -103,15 +106,17 @@ class LLMClient:
 
     async def complete(
         self,
-        messages: Sequence[Mapping[str, str]],
+        messages: Sequence[Mapping[str, Any]],
         *,
         temperature: float = 0.6,
         max_tokens: int | None = None,
         response_format: Mapping[str, Any] | None = None,
+        extra: Mapping[str, Any] | None = None,
     ) -> Completion:
-        """One chat completion. Retries 429, 5xx, timeouts and dropped connections with jittered
-        backoff; raises `CircuitOpenError` without calling when the breaker is open, and
-        `LLMError` when every attempt failed."""
+        """One chat completion (`extra`: more request fields, such as `logprobs`). Retries
+        429, 5xx, timeouts and dropped connections with jittered backoff; raises
+        `CircuitOpenError` without calling when the breaker is open, and `LLMError` when
+        every attempt failed."""
         self.breaker.before_call()
         started = time.perf_counter()
         settled = False
@@ -122,7 +127,7 @@ class LLMClient:
                 self.stats.in_flight += 1
                 try:
                     completion = await self._attempts(
-                        messages, temperature, max_tokens, response_format
+                        messages, temperature, max_tokens, response_format, extra
                     )
                 finally:
                     self.stats.in_flight -= 1
@@ -135,16 +140,19 @@ class LLMClient:
 
     async def _attempts(
         self,
-        messages: Sequence[Mapping[str, str]],
+        messages: Sequence[Mapping[str, Any]],
         temperature: float,
         max_tokens: int | None,
         response_format: Mapping[str, Any] | None,
+        extra: Mapping[str, Any] | None = None,
     ) -> Completion:
         attempt = 0
         while True:
             attempt += 1
             try:
-                completion = await self._create(messages, temperature, max_tokens, response_format)
+                completion = await self._create(
+                    messages, temperature, max_tokens, response_format, extra
+                )
             except openai.BadRequestError as exc:
                 # The caller's request, not the endpoint's health: no retry, and the endpoint
                 # did answer, so the breaker counts it as alive.
@@ -167,12 +175,13 @@ class LLMClient:
 
     async def _create(
         self,
-        messages: Sequence[Mapping[str, str]],
+        messages: Sequence[Mapping[str, Any]],
         temperature: float,
         max_tokens: int | None,
         response_format: Mapping[str, Any] | None,
+        extra: Mapping[str, Any] | None = None,
     ) -> Completion:
-        kwargs: dict[str, Any] = {}
+        kwargs: dict[str, Any] = dict(extra or {})
         if max_tokens is not None:
             kwargs["max_tokens"] = max_tokens
         if response_format is not None:
@@ -186,15 +195,28 @@ class LLMClient:
         )
         text = ""
         finish_reason = None
+        first: tuple[tuple[str, float], ...] = ()
         if response.choices:
-            text = response.choices[0].message.content or ""
-            finish_reason = response.choices[0].finish_reason
+            choice = response.choices[0]
+            text = choice.message.content or ""
+            finish_reason = choice.finish_reason
+            if choice.logprobs is not None and choice.logprobs.content:
+                head = choice.logprobs.content[0]
+                first = tuple((t.token, t.logprob) for t in head.top_logprobs or ()) or (
+                    (head.token, head.logprob),
+                )
         usage = response.usage
         prompt_tokens = usage.prompt_tokens if usage else 0
         completion_tokens = usage.completion_tokens if usage else 0
         self.stats.prompt_tokens += prompt_tokens
         self.stats.completion_tokens += completion_tokens
-        return Completion(text, prompt_tokens, completion_tokens, finish_reason=finish_reason)
+        return Completion(
+            text,
+            prompt_tokens,
+            completion_tokens,
+            finish_reason=finish_reason,
+            first_token_logprobs=first,
+        )
 
     def _backoff(self, attempt: int, exc: Exception) -> float:
         """Full jitter (a random wait up to the exponential cap), or the server's Retry-After

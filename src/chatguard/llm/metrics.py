@@ -71,6 +71,16 @@ class LLMMetrics(Collector):
             "Messages the guard rail kept from clearing",
             stage.guard_rail_hits,
         )
+        yield _counter(
+            "chatguard_llm_control_checks",
+            "LLM answers checked against their control message",
+            stage.control_checks,
+        )
+        yield _counter(
+            "chatguard_llm_control_failures",
+            "LLM answers that failed their control check (verdicts not used)",
+            stage.control_failures,
+        )
         breaker = stage.client.breaker
         state = GaugeMetricFamily(
             "chatguard_llm_breaker_state", "1 for the breaker's current state", labels=["state"]

@@ -35,6 +35,9 @@ class Verdict:
     id: str
     scores: Mapping[Category, float]
     reason: str = ""
+    #: Why the answer holding this verdict is not to be trusted (it failed its control
+    #: check); empty for a usable verdict.
+    distrust: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -186,9 +186,13 @@ def response_format() -> dict[str, Any]:
     }
 
 
-def policy_version(*, model: str, rules: str | None, system_prompt: bool) -> str:
-    """A short digest of everything besides the message that shapes a verdict."""
-    material = "\x1f".join(
-        [PROMPT_VERSION, model, rules or "", str(system_prompt), instructions(rules)]
-    )
+def policy_version(
+    *, model: str, rules: str | None, system_prompt: bool, answer_format: str = ""
+) -> str:
+    """A short digest of everything besides the message that shapes a verdict
+    (`answer_format`: a guard model format's own instructions; empty for this prompt)."""
+    parts = [PROMPT_VERSION, model, rules or "", str(system_prompt), instructions(rules)]
+    if answer_format:
+        parts.append(answer_format)
+    material = "\x1f".join(parts)
     return hashlib.sha256(material.encode()).hexdigest()[:16]

@@ -3,23 +3,26 @@
 It sees only the messages the fast tier was unsure about. Each is answered from the verdict
 cache when possible; otherwise it joins a micro-batch (one prompt for up to LLM_BATCH_SIZE
 messages) sent through the client's retries, breaker and concurrency limit. Its verdict is
-authoritative (it replaces the fast tier's scores), with one exception, the guard rail: a message
-the fast tier scored as prompt injection cannot be cleared by an LLM verdict (the injection may
-be aimed at the LLM); it stays in the uncertain band and goes to review.
+authoritative (it replaces the fast tier's scores) within the guard rail's bounds
+(`chatguard.llm.guard`): the LLM may be wrong or compromised, so what it may lower depends on
+the fast tier's evidence, and every prompt carries a control message (`chatguard.llm.canary`)
+whose verdict is known; an answer that clears it is not used.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from chatguard.channel import CHANNEL_CONTEXT, ChannelContext, ChannelMessage
 from chatguard.domain import StageResult
 from chatguard.errors import StageUnavailableError
+from chatguard.llm import canary
 from chatguard.llm.batcher import MicroBatcher
 from chatguard.llm.breaker import BreakerState, CircuitBreaker
 from chatguard.llm.cache import (
@@ -30,6 +33,9 @@ from chatguard.llm.cache import (
     cache_key,
 )
 from chatguard.llm.errors import LLMSchemaUnsupportedError
+from chatguard.llm.formats import AdjudicatorFormat, GuardFormat, build_format
+from chatguard.llm.formats.deepseek import DeepSeekFormat
+from chatguard.llm.guard import Bounded, GuardRail
 from chatguard.llm.metrics import LLMMetrics
 from chatguard.llm.parse import LLMParseError, ParsedAnswer, Verdict, parse_answer, strip_reasoning
 from chatguard.llm.prompt import (
@@ -40,6 +46,7 @@ from chatguard.llm.prompt import (
     repair_messages,
     response_format,
 )
+from chatguard.llm.pseudonyms import Pseudonyms
 from chatguard.pipeline.router import Thresholds
 from chatguard.pipeline.stage import ComponentHealth, Stage, StageInput
 from chatguard.taxonomy import ALL_CATEGORIES, Category
@@ -64,6 +71,10 @@ class _Job:
     strikes: int = 0
 
 
+#: The author of the control message: no user id can be empty, so it meets no real author.
+_CONTROL_AUTHOR = ""
+
+
 class LLMStage(Stage):
     """Adjudicates uncertain messages with an LLM behind an OpenAI-compatible endpoint."""
 
@@ -83,10 +94,14 @@ class LLMStage(Stage):
         json_schema: bool = True,
         system_prompt: bool = False,
         context_messages: int = 10,
-        injection_allow_at: float | None = None,
+        guard: GuardRail | None = None,
+        control: bool = True,
+        answer_format: AdjudicatorFormat | None = None,
         timeout_s: float = 35.0,
     ) -> None:
         super().__init__(timeout_s=timeout_s)
+        #: How the model is asked and its answer read (`LLM_FORMAT`).
+        self.format = answer_format or DeepSeekFormat()
         self.client = client
         self.cache: VerdictCache = cache if cache is not None else LRUVerdictCache(max_entries=0)
         self.batch_size = batch_size
@@ -96,11 +111,10 @@ class LLMStage(Stage):
         self.json_schema = json_schema
         self.system_prompt = system_prompt
         self.context_messages = context_messages
-        self.injection_allow_at = (
-            Thresholds().allow_at(Category.PROMPT_INJECTION)
-            if injection_allow_at is None
-            else injection_allow_at
-        )
+        self.guard = guard or GuardRail()
+        #: Send a control message with every prompt (see `chatguard.llm.canary`).
+        self.control = control
+        self._rng = random.Random()
         self.metrics = LLMMetrics(self)
         self._batchers: dict[str | None, MicroBatcher[_Job, Verdict]] = {}
         self.parse_failures = 0
@@ -110,6 +124,10 @@ class LLMStage(Stage):
         self._in_flight: dict[str, asyncio.Future[Verdict]] = {}
         self._versions: dict[str | None, str] = {}
         self.guard_rail_hits = 0
+        self.control_checks = 0
+        self.control_failures = 0
+        self.last_control_failed_at: float | None = None
+        self.last_control_ok_at: float | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LLMStage:
@@ -147,6 +165,12 @@ class LLMStage(Stage):
             json_schema=settings.llm_json_schema,
             system_prompt=settings.llm_system_prompt,
             context_messages=settings.llm_context_messages,
+            guard=GuardRail(
+                max_lowering=settings.llm_max_lowering,
+                strong_span_at=settings.llm_strong_evidence,
+            ),
+            control=settings.llm_control,
+            answer_format=build_format(settings.llm_format),
             timeout_s=budget + settings.llm_batch_wait_ms / 1000,
         )
 
@@ -170,14 +194,26 @@ class LLMStage(Stage):
         elif state is BreakerState.HALF_OPEN:
             detail = "circuit half-open, next call is a trial"
         else:
-            detail = f"ok, model {self.client.model}"
+            detail = f"ok, model {self.client.model} ({self.format.name} format)"
         if stats.last_error and stats.last_error_at is not None:
             age = time.time() - stats.last_error_at
             detail += f"; last error: {stats.last_error}, {age:.0f}s ago"
-        return ComponentHealth(self.name, state is not BreakerState.OPEN, detail, essential=False)
+        distrusted = self._control_failing()
+        if distrusted:
+            detail += "; the last answer failed its control check: verdicts go to review"
+        ok = state is not BreakerState.OPEN and not distrusted
+        return ComponentHealth(self.name, ok, detail, essential=False)
 
     def register_metrics(self, registry: CollectorRegistry) -> None:
         registry.register(self.metrics)
+
+    def use_thresholds(self, thresholds: Thresholds) -> None:
+        # The rail's bounds follow the router's thresholds (the classifier's, once trained).
+        self.guard = GuardRail(
+            thresholds=thresholds,
+            max_lowering=self.guard.max_lowering,
+            strong_span_at=self.guard.strong_span_at,
+        )
 
     # -- one message -----------------------------------------------------------------------
 
@@ -196,20 +232,11 @@ class LLMStage(Stage):
                 latency_ms=(time.perf_counter() - started) * 1000,
                 error=f"{type(exc).__name__}: {exc}",
             )
-        scores = {c: float(verdict.scores.get(c, 0.0)) for c in ALL_CATEGORIES}
-        if verdict.reason:
+        if verdict.reason and not verdict.distrust:
             reasons.insert(0, f"llm: {verdict.reason}")
-        review = False
-        injection = item.scores.get(Category.PROMPT_INJECTION, 0.0)
-        if injection >= self.injection_allow_at:
-            # Guard rail: the LLM may raise scores but lower none of the fast tier's.
-            self.guard_rail_hits += 1
-            review = True
-            scores = {c: max(s, item.scores.get(c, 0.0)) for c, s in scores.items()}
-            reasons.append(
-                f"guard rail: fast tier scored prompt_injection {injection:.2f}; "
-                "an LLM verdict cannot clear it"
-            )
+        bounded = self._bounded(item, verdict)
+        reasons.extend(bounded.reasons)
+        scores, review = bounded.scores, bounded.review
         return StageResult(
             self.name,
             scores,
@@ -253,8 +280,30 @@ class LLMStage(Stage):
         finally:
             del self._in_flight[key]
         future.set_result(verdict)
-        await self.cache.set(key, CachedVerdict(verdict.scores, verdict.reason))
+        if not verdict.distrust:  # an unchecked verdict must not outlive its answer
+            await self.cache.set(key, CachedVerdict(verdict.scores, verdict.reason))
         return verdict
+
+    def _bounded(self, item: StageInput, verdict: Verdict) -> Bounded:
+        if verdict.distrust:
+            bounded = self.guard.distrusted(item.scores, verdict.distrust)
+        else:
+            bounded = self.guard.bound(self._covered(verdict, item), item.scores, item.results)
+        if bounded.review:
+            self.guard_rail_hits += 1
+        return bounded
+
+    def _covered(self, verdict: Verdict, item: StageInput) -> dict[Category, float]:
+        """The verdict over every category: one the format does not judge keeps the fast
+        tier's score (the model's silence on it is no evidence), or the model's if higher."""
+        covers = self.format.covers
+        scores = {}
+        for category in ALL_CATEGORIES:
+            score = float(verdict.scores.get(category, 0.0))
+            if category not in covers:
+                score = max(score, item.scores.get(category, 0.0))
+            scores[category] = score
+        return scores
 
     def _job(self, item: StageInput, context: ChannelContext | None) -> _Job:
         message = item.message
@@ -271,8 +320,14 @@ class LLMStage(Stage):
     def _policy_version(self, rules: str | None) -> str:
         version = self._versions.get(rules)
         if version is None:  # a digest of the whole prompt: worth computing once per rule set
+            fmt = self.format
             version = policy_version(
-                model=self.client.model, rules=rules, system_prompt=self.system_prompt
+                model=self.client.model,
+                rules=rules,
+                system_prompt=self.system_prompt,
+                answer_format=fmt.instructions_digest(rules)
+                if isinstance(fmt, GuardFormat)
+                else "",
             )
             self._versions[rules] = version
         return version
@@ -295,7 +350,39 @@ class LLMStage(Stage):
     # -- one batch -------------------------------------------------------------------------
 
     async def _judge(self, jobs: list[_Job], rules: str | None) -> dict[int, Verdict]:
-        """Verdicts by position for one batch; positions the answer left out are missing."""
+        """Verdicts by position for one batch (checked against the control message when it
+        goes along); positions the answer left out are missing."""
+        if not self.control:
+            return await self._judge_all(jobs, rules)
+        at = self._rng.randrange(len(jobs) + 1)
+        # In the channel of a neighbour, so it reads like the messages around it.
+        neighbour = jobs[min(at, len(jobs) - 1)]
+        control = _Job(canary.pick(self._rng), _CONTROL_AUTHOR, neighbour.channel_id)
+        verdicts = await self._judge_all([*jobs[:at], control, *jobs[at:]], rules)
+        checked = verdicts.pop(at, None)
+        by_job = {i - (i > at): v for i, v in verdicts.items()}
+        self.control_checks += 1
+        if checked is not None and canary.flagged(checked.scores):
+            self.last_control_ok_at = time.time()
+            return by_job
+        self.control_failures += 1
+        self.last_control_failed_at = time.time()
+        why = (
+            "the answer left out its control message"
+            if checked is None
+            else "the answer cleared its control message (a plainly abusive text)"
+        )
+        log.warning("LLM answer failed its control check; %d verdict(s) not used", len(by_job))
+        return {i: replace(v, distrust=why) for i, v in by_job.items()}
+
+    def _control_failing(self) -> bool:
+        """Did the most recent control check fail?"""
+        failed, ok = self.last_control_failed_at, self.last_control_ok_at
+        return failed is not None and (ok is None or ok <= failed)
+
+    async def _judge_all(self, jobs: list[_Job], rules: str | None) -> dict[int, Verdict]:
+        if isinstance(self.format, GuardFormat):
+            return await self._judge_each(self.format, jobs, rules)
         ids = [f"m{i + 1}" for i in range(len(jobs))]
         items, context = _prompt_items(ids, jobs)
         messages = build_messages(
@@ -322,6 +409,51 @@ class LLMStage(Stage):
                 raise
         return _by_position(parsed, ids)
 
+    async def _judge_each(
+        self, fmt: GuardFormat, jobs: list[_Job], rules: str | None
+    ) -> dict[int, Verdict]:
+        """A guard model judges one message per request: the batch's requests go out
+        concurrently (within the client's limit). A message whose answer is unusable is left
+        out (the batcher asks for it again alone); when every request failed, so does the
+        batch."""
+        outcomes = await asyncio.gather(
+            *(self._judge_one(fmt, _pseudonymous(job), rules) for job in jobs),
+            return_exceptions=True,
+        )
+        verdicts: dict[int, Verdict] = {}
+        errors = []
+        for index, outcome in enumerate(outcomes):
+            if isinstance(outcome, BaseException):
+                if not isinstance(outcome, Exception):
+                    raise outcome
+                errors.append(outcome)
+            elif outcome is not None:
+                verdicts[index] = replace(outcome, id=f"m{index + 1}")
+        if errors and not verdicts:
+            raise errors[0]
+        return verdicts
+
+    async def _judge_one(self, fmt: GuardFormat, text: str, rules: str | None) -> Verdict | None:
+        requests = fmt.requests(text, rules)
+        answers = await asyncio.gather(
+            *(
+                self.client.complete(
+                    r.messages,
+                    temperature=r.temperature,
+                    max_tokens=r.max_tokens,
+                    extra=r.extra or None,
+                )
+                for r in requests
+            )
+        )
+        try:
+            scores, reason = fmt.verdict(requests, answers)
+        except LLMParseError as exc:
+            self.parse_failures += 1
+            log.info("%s answer unusable (%s)", fmt.name, exc)
+            return None
+        return Verdict("", scores, reason)
+
     async def _complete(self, messages: list[dict[str, str]]) -> Completion:
         kwargs: dict[str, Any] = {"temperature": self.temperature, "max_tokens": self.max_tokens}
         if self.json_schema:
@@ -339,26 +471,35 @@ class LLMStage(Stage):
 def _prompt_items(
     ids: list[str], jobs: list[_Job]
 ) -> tuple[list[PromptItem], dict[str, list[ChatLine]]]:
-    """Prompt items and each channel's context, with pseudonyms for users and channels (the
-    model needs to tell authors apart, not to know who they are)."""
-    users: dict[str, str] = {}
-    channels: dict[str, str] = {}
-
-    def user(user_id: str) -> str:
-        return users.setdefault(user_id, f"user{len(users) + 1}")
-
-    def channel(channel_id: str) -> str:
-        return channels.setdefault(channel_id, f"channel{len(channels) + 1}")
-
+    """Prompt items and each channel's context, with pseudonyms for users and channels, in
+    the authors and in the texts' mentions (the model needs to tell authors apart, not to
+    know who they are)."""
+    names = Pseudonyms()
+    # Every author first, so a mention of one in any text gets the author's pseudonym.
+    for job in jobs:
+        for line in job.recent:
+            names.user(line.user_id)
+        if job.user_id != _CONTROL_AUTHOR:
+            names.user(job.user_id)
     context: dict[str, list[ChatLine]] = {}
     items = []
     for id_, job in zip(ids, jobs, strict=True):
-        name = channel(job.channel_id)
+        name = names.channel(job.channel_id)
         if job.recent or name not in context:
             # Jobs arrive in order, so the last one of a channel holds its freshest context.
-            context[name] = [ChatLine(user(m.user_id), m.text) for m in job.recent]
-        items.append(PromptItem(id_, job.text, user(job.user_id), name, job.strikes))
+            context[name] = [
+                ChatLine(names.user(m.user_id), names.text(m.text)) for m in job.recent
+            ]
+        author = names.user(job.user_id) if job.user_id != _CONTROL_AUTHOR else names.user("\x00")
+        items.append(PromptItem(id_, names.text(job.text), author, name, job.strikes))
     return items, context
+
+
+def _pseudonymous(job: _Job) -> str:
+    """A guard model sees the message alone, its mentions (and its author's id) replaced."""
+    names = Pseudonyms()
+    names.user(job.user_id)
+    return names.text(job.text)
 
 
 def _by_position(parsed: ParsedAnswer, ids: list[str]) -> dict[int, Verdict]:

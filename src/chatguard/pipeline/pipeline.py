@@ -72,6 +72,8 @@ class Pipeline:
         self.stages = list(stages)
         self.router = router or Router()
         self._flag_map = self.router.thresholds.flag_map()  # fixed per router: build once
+        for stage in self.stages:
+            stage.use_thresholds(self.router.thresholds)
         # A stage that cannot clear does not settle a message either while a later fast stage
         # can still clear it: the model behind it then scores every category, so the verdict
         # (and `flagged`) does not depend on which detector happened to fire first.

@@ -53,12 +53,21 @@ class Thresholds:
                 )
 
 
+#: Categories whose act threshold settles a message only when no other category is uncertain.
+#: A prompt-injection cue is evidence about the adjudicator, not a harm to the chat: acting on
+#: it at once would skip the adjudicator for the abuse the injection comes wrapped around.
+DEFER_ACT: frozenset[Category] = frozenset({Category.PROMPT_INJECTION})
+
+
 class Router:
     """Turns combined scores into a route."""
 
-    def __init__(self, thresholds: Thresholds | None = None) -> None:
+    def __init__(
+        self, thresholds: Thresholds | None = None, *, defer_act: frozenset[Category] = DEFER_ACT
+    ) -> None:
         self.thresholds = thresholds or Thresholds()
         self.thresholds.validate()
+        self.defer_act = defer_act
         # Looked up for every message after every stage: plain dicts, resolved once.
         self._act = {c: self.thresholds.act_at(c) for c in ALL_CATEGORIES}
         self._allow = {c: self.thresholds.allow_at(c) for c in ALL_CATEGORIES}
@@ -66,12 +75,16 @@ class Router:
     def route(self, scores: Mapping[Category, float], *, can_clear: bool) -> Route:
         """The route after a stage. A stage that cannot clear may still act."""
         act, allow = self._act, self._allow
-        uncertain = False
+        uncertain = deferred = False
         for category, score in scores.items():
             if score >= act[category]:
-                return Route.ACT
-            if score >= allow[category]:
+                if category not in self.defer_act:
+                    return Route.ACT
+                deferred = True
+            elif score >= allow[category]:
                 uncertain = True
+        if deferred:
+            return Route.UNCERTAIN if uncertain else Route.ACT
         if uncertain or not can_clear:
             return Route.UNCERTAIN
         return Route.ALLOW

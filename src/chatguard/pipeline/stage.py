@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 from chatguard.domain import Message, StageResult
 from chatguard.normalize import NormalizedText
+from chatguard.pipeline.router import Thresholds
 from chatguard.taxonomy import Category
 
 if TYPE_CHECKING:
@@ -79,6 +80,11 @@ class Stage(ABC):
 
     def register_metrics(self, registry: CollectorRegistry) -> None:
         """Register the stage's own metrics on the service's registry (most stages have none)."""
+        return None
+
+    def use_thresholds(self, thresholds: Thresholds) -> None:
+        """Told the router's thresholds once, when a pipeline is built around the stage (the
+        LLM stage bounds its verdicts by them; most stages need not know)."""
         return None
 
     def __repr__(self) -> str:

@@ -145,7 +145,8 @@ async def choose_texts(url: str, args: argparse.Namespace, needed: int) -> list[
     try:
         if not any(s.escalation for s in service.pipeline.stages):
             print(
-                f"texts: none; the pipeline ({', '.join(service.pipeline.stage_names)}) has no LLM stage"
+                f"texts: none; the pipeline ({', '.join(service.pipeline.stage_names)}) "
+                "has no LLM stage"
             )
             return []
         lines = chat_lines()

@@ -17,7 +17,7 @@ answer than one message, as on a GPU. `--latency S` switches to a fixed S second
 Each row is a closed loop that keeps the setting busy: batch x concurrency senders, each
 sending a message, waiting for its decision, then sending the next, `--rounds` times.
 
-    .venv/bin/python bench/llm.py                               # default model (about 5 min)
+    .venv/bin/python bench/llm.py                               # default model (about 6 min)
     .venv/bin/python bench/llm.py --decode-tps 600 --prefill-tps 50000   # a quick look
 
 Checks: every row must have made LLM calls, and every message of it must have been decided by
@@ -84,7 +84,7 @@ class Row:
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def settings_for(url: str, setting: Setting, args: argparse.Namespace, cache: bool) -> Settings:
+def settings_for(url: str, setting: Setting, args: argparse.Namespace) -> Settings:
     overrides: dict[str, object] = {
         "llm_endpoint": url,
         "llm_batch_size": setting.batch_size,
@@ -93,7 +93,7 @@ def settings_for(url: str, setting: Setting, args: argparse.Namespace, cache: bo
         "llm_timeout": 600.0,  # a batch of 32 thinks for a while; this measures, it does not cut
         "llm_max_retries": 0,
         "llm_deadline_ms": 600_000,  # wait for the verdict: this measures the adjudicator
-        "llm_cache_size": 10_000 if cache else 0,
+        "llm_cache_size": 0,  # distinct texts anyway; no verdict may come from a cache
         "llm_json_schema": True,
         "_env_file": None,
     }
@@ -139,7 +139,7 @@ async def choose_texts(url: str, args: argparse.Namespace, needed: int) -> list[
     """`needed` distinct texts the pipeline escalates: real chat lines first, then numbered
     variants of them (each routed again) if the fast tier leaves too few uncertain."""
     service = ModerationService.from_settings(
-        settings_for(url, Setting(1, 1), args, cache=False), with_store=False
+        settings_for(url, Setting(1, 1), args), with_store=False
     )
     await service.start()
     try:
@@ -176,11 +176,8 @@ async def run_row(
     label: str,
     senders: int,
     rounds: int,
-    cache: bool = False,
 ) -> Row:
-    service = ModerationService.from_settings(
-        settings_for(url, setting, args, cache), with_store=False
-    )
+    service = ModerationService.from_settings(settings_for(url, setting, args), with_store=False)
     await service.start()
     latencies: list[float] = []
     outcomes = []
@@ -277,12 +274,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--concurrency", type=integers, default=[1, 8], help="requests in flight (comma list)"
     )
     parser.add_argument("--rounds", type=int, default=2, help="messages per sender and row")
-    parser.add_argument(
-        "--spam-wave",
-        type=int,
-        default=512,
-        help="messages of the spam-wave row (copies of 16 texts, cache on); 0 leaves it out",
-    )
     parser.add_argument("--goal", type=float, default=100.0, help="escalations/s to aim for")
     parser.add_argument(
         "--stages", help="PIPELINE_STAGES for the service (default: the shipped default)"
@@ -335,21 +326,6 @@ async def main(argv: Sequence[str] | None = None) -> int:
                     rounds=args.rounds,
                 )
             )
-        if args.spam_wave:
-            setting = Setting(max(args.batches), max(args.concurrency))
-            wave = [texts[i % 16] for i in range(args.spam_wave)]
-            rows.append(
-                await run_row(
-                    server.url,
-                    setting,
-                    wave,
-                    args,
-                    senders=len(wave),
-                    rounds=1,
-                    cache=True,
-                    label=f"spam wave: {len(wave)} copies of 16 texts, batch {max(args.batches)}",
-                )
-            )
     finally:
         server.stop()
     passed = {i for i, r in enumerate(rows) if check_row(checks, r)}
@@ -358,7 +334,7 @@ async def main(argv: Sequence[str] | None = None) -> int:
         "latency is each message's /moderate time"
     )
     print_table(rows, passed)
-    grid = [r for i, r in enumerate(rows) if i in passed and "spam wave" not in r.label]
+    grid = [r for i, r in enumerate(rows) if i in passed]
     if not checks.passed or not grid:
         checks.expect(bool(grid), "no row passed its checks")
         return checks.report()

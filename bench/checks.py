@@ -31,7 +31,7 @@ class Checks:
 
     def expect(self, ok: bool, problem: str) -> bool:
         """Record `problem` unless `ok`; returns `ok`."""
-        if not ok:
+        if not ok and problem not in self.problems:
             self.problems.append(problem)
         return ok
 

@@ -168,7 +168,9 @@ async def _tune(settings: Any, args: argparse.Namespace) -> int:
         base_url=settings.llm_base_url,
         model=settings.llm_model,
         api_key=settings.llm_api_key.get_secret_value() if settings.llm_api_key else None,
-        timeout_s=settings.llm_timeout,
+        # Measure, do not cut: a request may take up to the whole run's bound (a batch that
+        # outlasts LLM_TIMEOUT is worth knowing about; it is flagged below).
+        timeout_s=bounds.max_seconds,
         max_retries=0,  # every attempt is a request the rate bound counts
         concurrency=max(concurrencies),
         breaker=CircuitBreaker(failure_threshold=3, reset_after_s=settings.llm_breaker_reset_s),
@@ -183,7 +185,7 @@ async def _tune(settings: Any, args: argparse.Namespace) -> int:
             json_schema=settings.llm_json_schema,
             max_tokens=settings.llm_max_tokens,
             temperature=settings.llm_temperature,
-            on_cell=_print_cell,
+            on_cell=lambda cell: _print_cell(cell, settings.llm_timeout),
         )
     finally:
         await client.close()
@@ -240,7 +242,7 @@ def _row(*values: object) -> str:
     return "|" + "|".join(cells) + "| " + str(values[len(_WIDTHS)])
 
 
-def _print_cell(cell: Any) -> None:
+def _print_cell(cell: Any, timeout_s: float) -> None:
     tokens = "-"
     if cell.latencies_s:
         n = len(cell.latencies_s)
@@ -248,6 +250,8 @@ def _print_cell(cell: Any) -> None:
     note = cell.note
     if cell.paced_s > 0.1 * max(cell.wall_s, 1e-9):
         note = (note + "; " if note else "") + "held back by the rate bound"
+    if cell.latencies_s and max(cell.latencies_s) > timeout_s:
+        note = (note + "; " if note else "") + f"slower than LLM_TIMEOUT={timeout_s:g}"
     slowest = max(cell.latencies_s, default=float("nan"))
     figures = [f"{cell.per_s:.2f}", *(_in_ms(cell.pct(q)) for q in (0.5, 0.95)), _in_ms(slowest)]
     print(

@@ -152,14 +152,16 @@ class RequestPacer:
         self._lock = asyncio.Lock()
 
     async def wait(self) -> float:
-        """Wait for this request's turn; returns the seconds waited."""
+        """Wait for this request's turn; returns the seconds waited (behind other requests
+        included)."""
+        begun = self._clock()
         async with self._lock:
             now = self._clock()
             delay = max(0.0, self._next - now)
             if delay:
                 await asyncio.sleep(delay)
             self._next = max(now, self._next) + self.interval
-            return delay
+        return self._clock() - begun
 
 
 def sample_items(batch_size: int, start: int) -> list[PromptItem]:
@@ -263,9 +265,18 @@ class Tuner:
             for _ in range(self.rounds):
                 await self._one(cell, run)
 
+        senders = [asyncio.ensure_future(sender()) for _ in range(cell.concurrency)]
         try:
-            await asyncio.gather(*(sender() for _ in range(cell.concurrency)))
+            done, _ = await asyncio.wait(senders, return_when=asyncio.FIRST_EXCEPTION)
+            for task in done:
+                error = task.exception()
+                if error is not None:
+                    raise error
         finally:
+            # One sender's stop (or the time bound) stops the others: nothing goes out after.
+            for task in senders:
+                task.cancel()
+            await asyncio.gather(*senders, return_exceptions=True)
             cell.wall_s = self._clock() - started
 
     async def _one(self, cell: Cell, run: TuneRun) -> None:

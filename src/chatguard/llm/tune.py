@@ -246,17 +246,25 @@ class Tuner:
         return run
 
     def _estimate(self, cell: Cell, run: TuneRun) -> float | None:
-        """Seconds the cell should take, from the slowest request seen at the largest batch
-        measured so far (request time grows at most linearly with the batch), or None before
-        anything was measured."""
+        """Seconds the cell should take, or None before anything was measured. A request's
+        time is the slowest seen at the same batch size; else at the largest smaller batch,
+        scaled up linearly (request time grows at most about linearly with the batch); else
+        at the smallest larger batch (an upper bound)."""
         measured = [c for c in run.cells if c.latencies_s]
         if not measured:
             return None
-        ref = max(measured, key=lambda c: c.batch_size)
-        per_request = max(ref.latencies_s) * max(1.0, cell.batch_size / ref.batch_size)
+        same = [c for c in measured if c.batch_size == cell.batch_size]
+        smaller = [c for c in measured if c.batch_size < cell.batch_size]
+        if same:
+            per_request = max(max(c.latencies_s) for c in same)
+        elif smaller:
+            ref = max(smaller, key=lambda c: c.batch_size)
+            per_request = max(ref.latencies_s) * cell.batch_size / ref.batch_size
+        else:
+            ref = min(measured, key=lambda c: c.batch_size)
+            per_request = max(ref.latencies_s)
         requests = cell.concurrency * self.rounds
-        paced = requests / self.bounds.max_rps
-        return max(per_request * self.rounds, paced)
+        return max(per_request * self.rounds, requests / self.bounds.max_rps)
 
     async def _measure(self, cell: Cell, run: TuneRun) -> None:
         started = self._clock()

@@ -17,7 +17,7 @@ answer than one message, as on a GPU. `--latency S` switches to a fixed S second
 Each row is a closed loop that keeps the setting busy: batch x concurrency senders, each
 sending a message, waiting for its decision, then sending the next, `--rounds` times.
 
-    .venv/bin/python bench/llm.py                               # default model (about 6 min)
+    .venv/bin/python bench/llm.py                               # default model (about 5.5 min)
     .venv/bin/python bench/llm.py --decode-tps 600 --prefill-tps 50000   # a quick look
 
 Checks: every row must have made LLM calls, and every message of it must have been decided by

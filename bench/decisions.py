@@ -5,6 +5,10 @@ Peers: the built-in `ThresholdDecider` (no policy), the `PolicyEngine` without a
 messages (policy from cache, nothing written) and for offences (strike lookup, strike and audit
 writes). Then the whole `ModerationService.moderate` path with each decider, and the cost of
 signing a webhook body. Prints medians and 95th percentiles in microseconds.
+
+Checks: the deciders reach the decisions they are timed for (clean allowed, offences removed),
+the offences' strikes and audit rows are stored, and the service path stores every message;
+otherwise the script exits 1.
 """
 
 from __future__ import annotations
@@ -19,13 +23,16 @@ import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from checks import Checks
+from sqlalchemy import text
+
 from chatguard.config import load_settings
 from chatguard.decide import ThresholdDecider
 from chatguard.decisions import PolicyEngine
 from chatguard.decisions.repository import DecisionRepository
 from chatguard.decisions.webhooks import sign
 from chatguard.domain import Assessment, Message, Route, StageTrace
-from chatguard.service import ModerationService
+from chatguard.service import ModerationService, Outcome
 from chatguard.storage import SqlStore
 from chatguard.taxonomy import Category
 
@@ -33,6 +40,7 @@ N_CLEAN = int(os.environ.get("N_CLEAN", "2000"))
 N_OFFENCE = int(os.environ.get("N_OFFENCE", "300"))
 TEXTS = ("good game everyone", "kys")
 PG = os.environ.get("CHATGUARD_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
+CHECKS = Checks("bench/decisions.py")
 
 CLEAN = Assessment(
     "m",
@@ -91,13 +99,28 @@ async def pg_database() -> tuple[str, Callable[[], Awaitable[None]]]:
     return f"postgresql+asyncpg://{base}/{name}", drop
 
 
+async def rows(store: SqlStore, table: str) -> int:
+    async with store.engine.connect() as connection:
+        return int((await connection.execute(text(f"SELECT count(*) FROM {table}"))).scalar() or 0)
+
+
+async def check_decider(name: str, decider: ThresholdDecider | PolicyEngine) -> None:
+    """The decider allows the clean assessment and removes the offence (untimed)."""
+    clean = await decider.decide(msg(10**6), CLEAN)
+    toxic = await decider.decide(msg(10**6 + 1), TOXIC)
+    CHECKS.expect(not clean.action.removes_message, f"{name}: the clean message got {clean.action}")
+    CHECKS.expect(toxic.action.removes_message, f"{name}: the offence got {toxic.action}")
+
+
 async def deciders(tmp: Path) -> None:
     print(f"decide(): {N_CLEAN} clean messages, {N_OFFENCE} offences (distinct users)")
     threshold = ThresholdDecider()
+    await check_decider("ThresholdDecider", threshold)
     base = await timed(N_CLEAN, lambda i: threshold.decide(msg(i), CLEAN))
     baseline = statistics.median(base)
     print(row("ThresholdDecider, clean", base, None))
     bare = PolicyEngine()
+    await check_decider("PolicyEngine, no database", bare)
     print(
         row(
             "PolicyEngine, no database, clean",
@@ -127,6 +150,13 @@ async def deciders(tmp: Path) -> None:
                 baseline,
             )
         )
+        for table in ("strikes", "audit_log"):
+            stored = await rows(store, table)
+            CHECKS.expect(
+                stored >= N_OFFENCE,
+                f"PolicyEngine, {label}: {stored} {table} rows for {N_OFFENCE} offences",
+            )
+        await check_decider(f"PolicyEngine, {label}", engine)
         await store.close()
         if drop is not None:
             await drop()
@@ -148,13 +178,24 @@ async def service_path(tmp: Path) -> None:
         if make is not None:
             service.decider = make()
         await service.start()
-        samples = await timed(
-            N_OFFENCE,
-            lambda i, s=service: s.moderate(
-                Message(text=TEXTS[i % 2], user_id=f"u{i}", channel_id="lobby")
-            ),
-        )
+        outcomes: list[Outcome] = []
+
+        async def one(
+            i: int, s: ModerationService = service, out: list[Outcome] = outcomes
+        ) -> None:
+            message = Message(text=TEXTS[i % 2], user_id=f"u{i}", channel_id="lobby")
+            out.append(await s.moderate(message))
+
+        samples = await timed(N_OFFENCE, one)
+        assert service.store is not None
+        stored = await service.store.count("messages")
         await service.close()
+        removed = sum(1 for o in outcomes if o.response["action"] != "allow")
+        CHECKS.expect(stored == N_OFFENCE, f"{label}: {stored} of {N_OFFENCE} messages stored")
+        CHECKS.expect(
+            removed == N_OFFENCE // 2,
+            f"{label}: {removed} of {N_OFFENCE} messages acted on; half are offences",
+        )
         print(row(f"{label}, half clean half toxic", samples, baseline))
         baseline = baseline or statistics.median(samples)
 
@@ -170,11 +211,12 @@ def signing() -> None:
     print(row("sign()", samples, None))
 
 
-async def main() -> None:
+async def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         await deciders(Path(tmp))
         await service_path(Path(tmp))
     signing()
+    return CHECKS.report()
 
 
 def msg(i: int) -> Message:
@@ -182,4 +224,4 @@ def msg(i: int) -> Message:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    raise SystemExit(asyncio.run(main()))

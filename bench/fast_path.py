@@ -4,6 +4,8 @@ the classifier alone, on real chat messages; with a peer (alt-profanity-check) w
     .venv/bin/python bench/fast_path.py [--messages 20000] [--eval-dir build/eval]
 
 Pins itself to one core. Prints messages/s (median of repeats) and latency percentiles.
+Checks: every timed pass assesses every message, the classifier takes part in the fast path and
+decides some of them, and the classifier alone scores every message; otherwise exit 1.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
+from checks import Checks  # noqa: E402
 
 from chatguard.classifier.stage import ClassifierStage  # noqa: E402
 from chatguard.config import load_settings  # noqa: E402
@@ -37,6 +40,7 @@ DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 CHAT_FILES = ("twitch_chat.jsonl", "dota2_chat.jsonl", "conda_dota2_chat.jsonl")
 EVAL_SETS = ("toxicchat", "jigsaw", "davidson", "tweeteval_hate", "tweeteval_offensive")
 REPEATS = 5
+CHECKS = Checks("bench/fast_path.py")
 
 
 def chat_messages(count: int) -> list[str]:
@@ -62,13 +66,19 @@ def time_pipeline(pipeline: Pipeline, texts: list[str], batch: int) -> tuple[flo
     async def run() -> tuple[float, list[float]]:
         await pipeline.start()
         lat = []
+        assessed = 0
         started = time.perf_counter()
         for i in range(0, len(messages), batch):
             t0 = time.perf_counter()
-            await pipeline.assess(messages[i : i + batch], context={"stateless": True})
+            assessed += len(
+                await pipeline.assess(messages[i : i + batch], context={"stateless": True})
+            )
             lat.append((time.perf_counter() - t0) * 1000)
         total = time.perf_counter() - started
         await pipeline.close()
+        CHECKS.expect(
+            assessed == len(messages), f"batch {batch}: {assessed} of {len(messages)} assessed"
+        )
         return len(messages) / total, lat
 
     rate, lat = asyncio.run(run())
@@ -77,10 +87,24 @@ def time_pipeline(pipeline: Pipeline, texts: list[str], batch: int) -> tuple[flo
 
 def time_classifier(stage: ClassifierStage, texts: list[str], batch: int) -> float:
     inputs = [StageInput(Message(text=t, user_id="u", channel_id="c"), normalize(t)) for t in texts]
+    scored = 0
     started = time.perf_counter()
     for i in range(0, len(inputs), batch):
-        stage.assess_sync(inputs[i : i + batch])
-    return len(inputs) / (time.perf_counter() - started)
+        scored += sum(1 for r in stage.assess_sync(inputs[i : i + batch]) if r.scores)
+    rate = len(inputs) / (time.perf_counter() - started)
+    CHECKS.expect(scored == len(inputs), f"classifier alone scored {scored} of {len(inputs)}")
+    return rate
+
+
+def check_classifier_decides(pipeline: Pipeline, texts: list[str]) -> None:
+    """The classifier runs in the fast path and settles some messages itself (untimed)."""
+    messages = [Message(text=t, user_id="u", channel_id="c") for t in texts]
+    assessments = asyncio.run(pipeline.assess(messages, context={"stateless": True}))
+    ran = sum(1 for a in assessments if any(t.stage == "classifier" for t in a.trail))
+    decided = sum(1 for a in assessments if a.decided_by == "classifier")
+    CHECKS.expect(ran > 0, "the classifier ran on none of the messages")
+    CHECKS.expect(decided > 0, "the classifier decided none of the messages")
+    print(f"classifier: ran on {ran}, decided {decided} of {len(messages)} messages")
 
 
 def time_model(stage: ClassifierStage, texts: list[str], batch: int) -> float:
@@ -103,7 +127,7 @@ def peer() -> object | None:
     return predict_prob
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--messages", type=int, default=20000)
     parser.add_argument("--eval-dir", type=Path, default=Path("build/eval"))
@@ -115,6 +139,7 @@ def main() -> None:
     stage = next(s for s in pipeline.stages if isinstance(s, ClassifierStage))
     print(f"fast path stages: {', '.join(pipeline.stage_names)}; model {stage.model.name}")
     print(f"{len(texts)} real chat messages (twitch, dota 2), one core, median of {REPEATS} runs")
+    check_classifier_decides(pipeline, texts[:2000])
     print(f"{'what':<34}{'batch':>7}{'msgs/s':>11}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}")
     for batch in (1, 64, 256, 1024):
         sample = texts if batch > 1 else texts[:2000]
@@ -133,7 +158,7 @@ def main() -> None:
     predict_prob = peer()
     if predict_prob is None:
         print("peer alt-profanity-check: not installed (pip install alt-profanity-check)")
-        return
+        return CHECKS.report()
     for batch in (256, 1024):
         started = time.perf_counter()
         for i in range(0, len(texts), batch):
@@ -141,6 +166,7 @@ def main() -> None:
         rate = len(texts) / (time.perf_counter() - started)
         print(f"{'peer alt-profanity-check':<34}{batch:>7}{rate:>11,.0f}")
     compare_quality(stage, predict_prob, args.eval_dir)
+    return CHECKS.report()
 
 
 def compare_quality(stage: ClassifierStage, predict_prob: object, eval_dir: Path) -> None:
@@ -174,4 +200,4 @@ def compare_quality(stage: ClassifierStage, predict_prob: object, eval_dir: Path
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -10,7 +10,9 @@ beside wall-clock rates; every timed run starts with a new stage and cold caches
 is measured once with CPython's default collector settings, then every row with the settings
 `chatguard serve` runs with (`chatguard.runtime.tune_gc_for_serving`). `--check`
 first compares the batched stage's results with the per-message detectors' on the same lines
-(they must be identical) and exits 1 if they differ. Peers:
+(they must be identical) and exits 1 if they differ. Every timed run must return a result
+for every line, the filter and the rule stage must find something (chat has profanity), and
+every peer must answer every line, or the script exits 1. Peers:
 better-profanity (word list with leetspeak variants) and alt-profanity-check (a linear model
 on TF-IDF). They only find profanity; the filter also runs PII, spam and prompt-injection
 detection, so the "rules only" row is the like-for-like one. Install the peers with the `bench`
@@ -28,6 +30,8 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from checks import Checks
+
 from chatguard.config import load_settings
 from chatguard.domain import Message, StageResult
 from chatguard.filter import skeleton as skeleton_module
@@ -44,6 +48,7 @@ from chatguard.stages.spam import SpamStage
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 SOURCES = ("twitch_chat.jsonl", "dota2_chat.jsonl")
 BATCH = 512
+CHECKS = Checks("bench/filter.py")
 
 
 def load_lines(limit: int | None) -> list[tuple[str, str]]:
@@ -100,12 +105,22 @@ def run_stage(factory: Callable[[], DetectorStage], lines, repeat: int) -> Row:
         cold_caches()
         stage = factory()
         batch_messages = messages(lines, 1e6 * (run + 1))
+        results = 0
+        found = 0
         started, cpu = time.perf_counter_ns(), time.process_time_ns()
         for offset in range(0, len(batch_messages), BATCH):
             chunk = batch_messages[offset : offset + BATCH]
-            stage.assess_sync([StageInput(m, normalize(m.text)) for m in chunk])
+            answers = stage.assess_sync([StageInput(m, normalize(m.text)) for m in chunk])
+            results += len(answers)
+            found += sum(1 for a in answers if a.scores)
         if run:
             rates.append(_rates(len(batch_messages), started, cpu))
+        CHECKS.expect(
+            results == len(batch_messages),
+            f"{stage.name}: {results} results for {len(batch_messages)} lines",
+        )
+        if stage.name in ("filter", "rules"):  # PII or injections may rightly be absent
+            CHECKS.expect(found > 0, f"{stage.name}: found nothing on {len(batch_messages)} lines")
     cold_caches()
     stage = factory()
     latencies = []
@@ -127,11 +142,13 @@ def run_peer(
     pass (the same work; better-profanity is too slow to run several passes)."""
     one(texts[0])
     latencies = []
+    answered = 0
     started, cpu = time.perf_counter_ns(), time.process_time_ns()
     for text in texts:
         begun = time.perf_counter_ns()
-        one(text)
+        answered += one(text) is not None
         latencies.append((time.perf_counter_ns() - begun) / 1000)
+    CHECKS.expect(answered == len(texts), f"{name}: answered {answered} of {len(texts)} lines")
     if batch is None:
         return Row(name, [_rates(len(texts), started, cpu)], latencies)
     rates = []
@@ -285,7 +302,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"throughput per CPU second; rules only vs {row.name}: "
             f"{rows[2].per_cpu_s / row.per_cpu_s:.1f}x"
         )
-    return 0
+    return CHECKS.report()
 
 
 if __name__ == "__main__":

@@ -5,12 +5,15 @@
 Recall on ../shared/data/prompt_injection.jsonl (Tensor Trust attacks, attacks only) and the
 share of ordinary chat lines (twitch_chat, dota2_chat, conda_dota2_chat) scored at or above each
 threshold. The router's default thresholds are 0.3 (clear below) and 0.85 (act at or above).
+Exits 1 if a set is empty or no attack reaches the lowest threshold (the detector found nothing).
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+
+from checks import Checks
 
 from chatguard.domain import Message
 from chatguard.filter.detection import prepare
@@ -31,15 +34,20 @@ def scores(detector: InjectionDetector, name: str) -> list[float]:
 
 
 def main() -> int:
+    checks = Checks("bench/injection.py")
     detector = InjectionDetector()
     print("| set | rows | " + " | ".join(f">= {t}" for t in THRESHOLDS) + " |")
     print("|---|---:|" + "---:|" * len(THRESHOLDS))
     for name in ("prompt_injection.jsonl", "twitch_chat.jsonl", "dota2_chat.jsonl",
                  "conda_dota2_chat.jsonl"):  # fmt: skip
         values = scores(detector, name)
+        if not checks.expect(bool(values), f"{name}: no rows"):
+            continue
         shares = [sum(v >= t for v in values) / len(values) for t in THRESHOLDS]
         print(f"| {name} | {len(values)} | " + " | ".join(f"{s:.2%}" for s in shares) + " |")
-    return 0
+        if name == "prompt_injection.jsonl":
+            checks.expect(shares[0] > 0, f"{name}: no attack scored >= {THRESHOLDS[0]}")
+    return checks.report()
 
 
 if __name__ == "__main__":

@@ -16,7 +16,13 @@ Compromised models, for the guard rail's tests: safe (every message is clean, wh
 and obey (a prompt holding an instruction to the moderator, "respond safe", gets every message
 answered clean; otherwise the usual verdicts).
 
-Standalone: python -m tests.support.fake_llm --port 8080 --latency 2 --slots 8
+Timing: with `latency_s` every request takes that long whatever its size (the mode most tests
+use). With a `LatencyModel` a request takes as long as a vLLM server's would: the prompt's
+tokens at a prefill rate, then the reasoning and answer tokens at a per-sequence decode rate,
+at most `slots` requests at once (see `LatencyModel`).
+
+Standalone: python -m tests.support.fake_llm --port 8080 --slots 8   (the latency model)
+            python -m tests.support.fake_llm --port 8080 --latency 2  (a fixed 2 s)
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import asyncio
 import contextlib
 import json
 import math
+import random
 import re
 import threading
 import time
@@ -43,6 +50,9 @@ KEYWORDS: dict[str, str] = {
     "ignore previous instructions": "prompt_injection",
     "ignore all instructions": "prompt_injection",
 }
+#: Characters per token for the counts below: about right for English text and JSON with
+#: Llama-3's tokenizer, and all a latency model needs.
+CHARS_PER_TOKEN = 4
 # The block itself, on lines of its own (the instructions also name the tags).
 _DATA_BLOCK = re.compile(r"^<chat_data>\n(.*?)\n</chat_data>$", re.DOTALL | re.MULTILINE)
 
@@ -72,6 +82,55 @@ def items_in(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return list(data_in(messages).get("messages", []))
 
 
+def tokens(text: str) -> int:
+    """A token count for `text` at `CHARS_PER_TOKEN` characters a token (at least one)."""
+    return max(1, len(text) // CHARS_PER_TOKEN)
+
+
+@dataclass
+class LatencyModel:
+    """How long a vLLM server takes for one request, from its token counts.
+
+    Time to first token is the prompt's tokens at `prefill_tps`; then every output token, the
+    reasoning (`think_tokens` per request plus `think_tokens_per_message` per message judged)
+    and the answer (counted from its text), comes at `decode_tps`, the decode rate of one
+    sequence. The server runs `slots` sequences at once, each at that rate (decode is bound by
+    memory bandwidth, so a few concurrent sequences barely slow each other); more requests
+    queue. `jitter` spreads each request's time uniformly by that fraction either way.
+
+    The defaults are an 8B model (DeepSeek-R1-Distill-Llama-8B, a Llama-3.1-8B) under vLLM on
+    one A100: about 5,000 prompt tokens/s and 60 output tokens/s per sequence at 8 sequences
+    (docs/llm.md cites the published measurements). The reasoning lengths are assumptions: R1
+    thinks for hundreds of tokens before it answers.
+    """
+
+    prefill_tps: float = 5000.0
+    decode_tps: float = 60.0
+    think_tokens: int = 300
+    think_tokens_per_message: int = 40
+    jitter: float = 0.0
+    seed: int = 0
+    _random: random.Random = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.prefill_tps <= 0 or self.decode_tps <= 0:
+            raise ValueError("token rates must be positive")
+        if not 0 <= self.jitter < 1:
+            raise ValueError("jitter is a fraction in [0, 1)")
+        self._random = random.Random(self.seed)
+
+    def reasoning_tokens(self, messages: int) -> int:
+        """Tokens the model thinks before answering a prompt of `messages` messages."""
+        return self.think_tokens + self.think_tokens_per_message * messages
+
+    def seconds(self, prompt_tokens: int, output_tokens: int) -> float:
+        """Prefill plus decode time for one request (output tokens include the reasoning)."""
+        base = prompt_tokens / self.prefill_tps + output_tokens / self.decode_tps
+        if not self.jitter:
+            return base
+        return base * self._random.uniform(1 - self.jitter, 1 + self.jitter)
+
+
 @dataclass
 class Recorded:
     """One chat-completions request as the server saw it."""
@@ -94,6 +153,7 @@ class FakeLLMServer:
         host: str = "127.0.0.1",
         port: int = 0,
         latency_s: float = 0.0,
+        latency_model: LatencyModel | None = None,
         slots: int = 8,
         model: str = MODEL,
         default: str = "json",
@@ -102,6 +162,8 @@ class FakeLLMServer:
         self.host = host
         self.port = port
         self.latency_s = latency_s
+        #: When set, request times follow it (plus `latency_s`, normally 0).
+        self.latency_model = latency_model
         self.slots = slots
         self.model = model
         self.default = default
@@ -133,6 +195,7 @@ class FakeLLMServer:
             self.default = default
             self.supports_schema = supports_schema
             self.latency_s = 0.0
+            self.latency_model = None
 
     @property
     def completions(self) -> list[Recorded]:
@@ -173,9 +236,17 @@ class FakeLLMServer:
 
     async def _serve_forever(self) -> None:
         await self._listen()
+        timing = f"latency {self.latency_s:g}s"
+        if self.latency_model is not None:
+            m = self.latency_model
+            timing = (
+                f"prefill {m.prefill_tps:g} tokens/s, decode {m.decode_tps:g} tokens/s per "
+                f"sequence, {m.think_tokens} + {m.think_tokens_per_message}/message reasoning "
+                f"tokens, jitter {m.jitter:g}"
+            )
         print(
             f"fake OpenAI-compatible server on {self.url} (model {self.model}, "
-            f"latency {self.latency_s:g}s, {self.slots} slots)",
+            f"{timing}, {self.slots} slots)",
             flush=True,
         )
         assert self._server is not None
@@ -272,19 +343,32 @@ class FakeLLMServer:
         if behaviour.startswith("delay:"):
             extra_delay = float(behaviour.split(":", 1)[1])
             behaviour = self.default if not self.default.startswith("delay:") else "json"
+        messages = payload.get("messages", [])
+        items = items_in(messages)
+        native = guard_answer(behaviour, payload)  # a guard model's own format, or None
+        content = native.text if native else _answer(behaviour, items)
+        prompt_chars = sum(len(m.get("content") or "") for m in messages)
+        reasoning, seconds = self._timing(prompt_chars, content, len(items))
         assert self._slots is not None
         async with self._slots:  # the GPU: this many sequences at once, the rest queue
-            await asyncio.sleep(self.latency_s + extra_delay)
-        messages = payload.get("messages", [])
-        native = guard_answer(behaviour, payload)  # a guard model's own format, or None
-        content = native.text if native else _answer(behaviour, items_in(messages))
-        prompt_chars = sum(len(m.get("content") or "") for m in messages)
+            await asyncio.sleep(seconds + extra_delay)
         finish = "length" if behaviour == "truncated" else "stop"
-        body = _completion(payload.get("model", self.model), content, prompt_chars, finish)
+        body = _completion(
+            payload.get("model", self.model), content, prompt_chars, finish, reasoning
+        )
         if native is not None and native.logprobs is not None:
             body["choices"][0]["logprobs"] = native.logprobs
         await _send(writer, 200, body)
         return True
+
+    def _timing(self, prompt_chars: int, content: str, messages: int) -> tuple[int, float]:
+        """Reasoning tokens and seconds in a slot for one answer."""
+        model = self.latency_model
+        if model is None:
+            return 0, self.latency_s
+        reasoning = model.reasoning_tokens(messages)
+        output = reasoning + tokens(content)
+        return reasoning, self.latency_s + model.seconds(prompt_chars // CHARS_PER_TOKEN, output)
 
 
 def _answer(behaviour: str, items: list[dict[str, Any]]) -> str:
@@ -457,10 +541,15 @@ def _models(model: str) -> dict[str, Any]:
 
 
 def _completion(
-    model: str, content: str, prompt_chars: int, finish_reason: str = "stop"
+    model: str,
+    content: str,
+    prompt_chars: int,
+    finish_reason: str = "stop",
+    reasoning_tokens: int = 0,
 ) -> dict[str, Any]:
-    prompt_tokens = max(1, prompt_chars // 4)
-    completion_tokens = max(1, len(content) // 4)
+    prompt_tokens = max(1, prompt_chars // CHARS_PER_TOKEN)
+    # vLLM counts the reasoning among the completion tokens, parser or not.
+    completion_tokens = tokens(content) + reasoning_tokens
     return {
         "id": f"chatcmpl-{uuid.uuid4().hex}",
         "object": "chat.completion",
@@ -528,19 +617,65 @@ async def _send(
     await writer.drain()
 
 
+def add_latency_arguments(parser: argparse.ArgumentParser) -> None:
+    """The timing flags, shared by this server's command line and the benchmark."""
+    d = LatencyModel()
+    group = parser.add_argument_group("timing (the latency model unless --latency is given)")
+    group.add_argument(
+        "--latency", type=float, default=None, help="a fixed number of seconds per request"
+    )
+    group.add_argument("--slots", type=int, default=8, help="requests served at once")
+    group.add_argument(
+        "--prefill-tps", type=float, default=d.prefill_tps, help="prompt tokens per second"
+    )
+    group.add_argument(
+        "--decode-tps",
+        type=float,
+        default=d.decode_tps,
+        help="output tokens per second of one sequence",
+    )
+    group.add_argument(
+        "--think-tokens", type=int, default=d.think_tokens, help="reasoning tokens per request"
+    )
+    group.add_argument(
+        "--think-tokens-per-message",
+        type=int,
+        default=d.think_tokens_per_message,
+        help="reasoning tokens per message in the prompt",
+    )
+    group.add_argument(
+        "--jitter", type=float, default=d.jitter, help="spread of each request's time (0.1 = 10%%)"
+    )
+    group.add_argument("--seed", type=int, default=d.seed, help="seed of the jitter")
+
+
+def latency_model_from(args: argparse.Namespace) -> LatencyModel | None:
+    """The latency model the flags describe; None in fixed-latency mode (--latency)."""
+    if args.latency is not None:
+        return None
+    return LatencyModel(
+        prefill_tps=args.prefill_tps,
+        decode_tps=args.decode_tps,
+        think_tokens=args.think_tokens,
+        think_tokens_per_message=args.think_tokens_per_message,
+        jitter=args.jitter,
+        seed=args.seed,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080)
-    parser.add_argument("--latency", type=float, default=0.0, help="seconds per request")
-    parser.add_argument("--slots", type=int, default=8, help="requests served at once")
+    add_latency_arguments(parser)
     parser.add_argument("--model", default=MODEL)
     parser.add_argument("--default", default="think_no_open", help="answer style")
     args = parser.parse_args()
     server = FakeLLMServer(
         host=args.host,
         port=args.port,
-        latency_s=args.latency,
+        latency_s=args.latency or 0.0,
+        latency_model=latency_model_from(args),
         slots=args.slots,
         model=args.model,
         default=args.default,

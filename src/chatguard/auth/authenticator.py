@@ -18,7 +18,8 @@ from chatguard.auth import keys
 from chatguard.auth.principal import LOCAL_OWNER, Principal
 from chatguard.auth.scopes import Scope, expand_scopes
 from chatguard.auth.store import ApiKeyStore
-from chatguard.errors import AuthenticationError
+from chatguard.errors import AuthenticationError, StoreUnavailableError
+from chatguard.storage.guard import is_outage
 
 #: The owner recorded for what the ADMIN_API_KEY does.
 BOOTSTRAP_OWNER = "admin-api-key"
@@ -58,6 +59,7 @@ class Authenticator:
         self._clock = clock
         self._cache: dict[str, tuple[Principal, float]] = {}
         self._keys_exist: tuple[bool, float] | None = None
+        self._exposed = False
 
     async def authenticate(self, token: str) -> Principal:
         """The principal of a presented key; AuthenticationError when it does not verify
@@ -67,7 +69,17 @@ class Authenticator:
         cached = self._cache.get(presented)
         if cached is not None and cached[1] > now:
             return cached[0]
-        principal = await self._verify(token, presented)
+        try:
+            principal = await self._verify(token, presented)
+        except Exception as exc:
+            if not is_outage(exc):
+                raise
+            # The database is away: a key verified before keeps working; others wait.
+            if cached is not None:
+                return cached[0]
+            raise StoreUnavailableError(
+                "API keys cannot be checked while the database is away"
+            ) from None
         if principal is None:
             raise AuthenticationError("the API key is not valid")
         if len(self._cache) >= MAX_CACHED:
@@ -114,7 +126,17 @@ class Authenticator:
         now = self._clock()
         if self._keys_exist is not None and self._keys_exist[1] > now:
             return self._keys_exist[0]
-        exist = self.store is not None and await self.store.count() > 0
+        try:
+            exist = self.store is not None and await self.store.count() > 0
+        except Exception as exc:
+            if not is_outage(exc):
+                raise
+            # The database is away: what was known stands; never known, a server exposed
+            # beyond loopback requires keys (which then wait for the database) and a local one
+            # stays open to local callers only.
+            if self._keys_exist is not None:
+                return self._keys_exist[0]
+            return self._exposed
         # Once keys exist they stay (rows are never deleted): no need to ask again.
         self._keys_exist = (exist, float("inf") if exist else now + self.cache_ttl_s)
         return exist
@@ -122,10 +144,16 @@ class Authenticator:
     async def exposure_problem(self, bind_host: str) -> str | None:
         """Why serving on `bind_host` is refused, or None. Any address but loopback needs an
         unrevoked admin key (or ADMIN_API_KEY), so a fresh install is never open to a network."""
+        self._exposed = not is_loopback(bind_host)
         if is_loopback(bind_host) or self._bootstrap is not None:
             return None
-        if self.store is not None and await self.store.has_admin():
-            return None
+        try:
+            if self.store is not None and await self.store.has_admin():
+                return None
+        except Exception as exc:
+            if not is_outage(exc):
+                raise
+            return None  # cannot tell yet: keys are required and checked once it answers
         return (
             f"refusing to serve on {bind_host}: no admin API key exists, and without keys the "
             f"server would be open to anyone who can reach it. Make one with "

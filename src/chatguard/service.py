@@ -20,6 +20,7 @@ from chatguard.domain import Assessment, Decision, Message
 from chatguard.errors import InputTooLargeError, InvalidInputError
 from chatguard.events import EventBus, InProcessEventBus
 from chatguard.filter.pii import apply_redaction
+from chatguard.input_rules import identifier_problem, text_problem
 from chatguard.metrics import ModerationMetrics
 from chatguard.pipeline import Pipeline, Router, Thresholds
 from chatguard.pipeline.pipeline import PipelineRun
@@ -144,7 +145,7 @@ class ModerationService:
             value = getattr(message, field_name)
             if not value or len(value) > 128:
                 raise InvalidInputError(f"{field_name} must be 1 to 128 characters")
-            require_valid_unicode(value, field_name)
+            require_identifier(value, field_name)
         require_valid_unicode(message.text, "message")
 
     async def moderate(self, message: Message) -> Outcome:
@@ -313,13 +314,18 @@ class ModerationService:
 
 
 def require_valid_unicode(text: str, field_name: str) -> None:
-    """Refuse text that cannot be encoded (lone surrogates from `\\ud800`-style JSON escapes)."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise InvalidInputError(
-            f"{field_name} is not valid Unicode: unpaired surrogate at position {exc.start}"
-        ) from None
+    """Refuse text no database can store: lone surrogates (from `\\ud800`-style JSON escapes)
+    and NUL (`chatguard.input_rules`)."""
+    problem = text_problem(text)
+    if problem:
+        raise InvalidInputError(f"{field_name} {problem}")
+
+
+def require_identifier(value: str, field_name: str) -> None:
+    """Refuse an id with a control character or a lone surrogate (`chatguard.input_rules`)."""
+    problem = identifier_problem(value)
+    if problem:
+        raise InvalidInputError(f"{field_name} {problem}")
 
 
 def stage_thresholds(stages: Sequence[Any]) -> Thresholds:

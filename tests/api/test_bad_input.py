@@ -101,7 +101,8 @@ async def test_ten_thousand_inputs_are_refused(client: httpx.AsyncClient) -> Non
         ("\U0001f600" * 1000, 200),
         ("a\u0301" * 1500, 200),
         ("\ud800", 422),
-        ("\x00\x01\x02", 200),
+        ("\x01\x02\x1b[31m\x7f\x85", 200),
+        ("tab\tand\nnewline\r\n", 200),
         ("Z̷̧̛͓̈́a̵̢͉̓l̸̰͗g̵̛̳o̶̧͑" * 20, 200),
     ],
     ids=[
@@ -110,6 +111,7 @@ async def test_ten_thousand_inputs_are_refused(client: httpx.AsyncClient) -> Non
         "combining-flood",
         "lone-surrogate",
         "control-chars",
+        "tab-newline",
         "zalgo",
     ],
 )

@@ -10,7 +10,9 @@ from fastapi import FastAPI
 
 from chatguard import __version__
 from chatguard.api.errors import install_error_handlers
+from chatguard.api.failures import InternalErrorBoundary
 from chatguard.api.limits import BodySizeLimit
+from chatguard.api.request_check import RequestTargetCheck
 from chatguard.api.routes import health
 from chatguard.config import Settings
 from chatguard.service import ModerationService
@@ -36,5 +38,8 @@ def service_app(
     app.include_router(health.router)
     if settings.enable_metrics:
         app.include_router(health.metrics_router)
+    # The last added runs first: the boundary catches what the others and the routes raise.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestTargetCheck)
+    app.add_middleware(InternalErrorBoundary)
     return app

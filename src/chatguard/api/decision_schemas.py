@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError, field_validator
-
+from chatguard.api import types
 from chatguard.api.schemas import ModerateRequest
 from chatguard.decisions.policy import ActionRule
 from chatguard.domain import Action, Assessment, Route, Span
 from chatguard.errors import InvalidInputError
 from chatguard.taxonomy import Category, UnknownCategoryError, parse_category
 
-Actor = Annotated[StrictStr, Field(min_length=1, max_length=128)]
-Reason = Annotated[StrictStr, Field(max_length=1000)]
+Actor = types.ActorName
+Reason = types.Reason
 
 
 def _category(name: str) -> Category:
@@ -24,11 +23,11 @@ def _category(name: str) -> Category:
 
 
 class SpanIn(BaseModel):
-    start: int = Field(ge=0)
-    end: int = Field(ge=0)
-    category: str
-    label: str = ""
-    score: float = Field(default=1.0, ge=0.0, le=1.0)
+    start: types.Count
+    end: types.Count
+    category: types.Name
+    label: types.Label = ""
+    score: types.Score = 1.0
 
     @field_validator("category")
     @classmethod
@@ -41,11 +40,11 @@ class AssessmentIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    scores: dict[str, Annotated[float, Field(ge=0.0, le=1.0)]] = Field(max_length=64)
+    scores: dict[types.Name, types.Score] = Field(max_length=64)
     route: Route
-    decided_by: Annotated[StrictStr, Field(min_length=1, max_length=64)] = "external"
+    decided_by: types.Name = "external"
     spans: list[SpanIn] = Field(default_factory=list, max_length=256)
-    pending: list[Annotated[StrictStr, Field(max_length=64)]] = Field(
+    pending: list[types.Name] = Field(
         default_factory=list, max_length=8, description="stages still to judge (e.g. the LLM)"
     )
     llm_unavailable: bool = Field(default=False, description="the adjudicator could not answer")
@@ -80,7 +79,7 @@ class DecideRequest(ModerateRequest):
 class PolicyPut(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    policy: dict[str, Any] = Field(
+    policy: types.Document = Field(
         description="The override: a preset name and the fields that differ, e.g. "
         '{"preset": "gaming", "fail_mode": "hold"}'
     )
@@ -89,7 +88,7 @@ class PolicyPut(BaseModel):
 
 
 class PolicyCheck(BaseModel):
-    policy: dict[str, Any]
+    policy: types.Document
 
 
 class ReviewDecision(BaseModel):
@@ -98,7 +97,7 @@ class ReviewDecision(BaseModel):
     actor: Actor
     reason: Reason = ""
     action: Action | None = Field(default=None, description="deny only: delete, timeout or ban")
-    duration_s: int | None = Field(default=None, ge=1)
+    duration_s: types.Seconds | None = None
 
     def rule(self) -> ActionRule | None:
         if self.action is None:

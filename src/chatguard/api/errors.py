@@ -54,7 +54,10 @@ def install_error_handlers(app: FastAPI) -> None:
             return error_response(400, "malformed_json", "the request body is not valid JSON")
         # Never echo the input back: it may be huge or hold personal data.
         details = [
-            {"field": ".".join(str(p) for p in e.get("loc", ())), "problem": e.get("msg", "")}
+            {
+                "field": ".".join(str(p) for p in e.get("loc", ())),
+                "problem": e.get("msg", "").removeprefix("Value error, "),
+            }
             for e in errors[:20]
         ]
         summary = "; ".join(f"{d['field']}: {d['problem']}" for d in details[:3])
@@ -62,5 +65,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        kind = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        kind = {404: "not_found", 405: "method_not_allowed", 413: "input_too_large"}.get(
+            exc.status_code, "http_error"
+        )
         return error_response(exc.status_code, kind, str(exc.detail))

@@ -12,13 +12,13 @@ from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
-    create_async_engine,
 )
 
 from chatguard.domain import Decision, Message
 from chatguard.errors import ConflictError
 from chatguard.serialize import decision_dict
 from chatguard.storage.migrate import upgrade
+from chatguard.storage.privacy import private_engine
 from chatguard.storage.tables import AssessmentRow, DecisionRow, MessageRow
 
 
@@ -39,7 +39,8 @@ class SqlStore:
 
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = url
-        self.engine: AsyncEngine = create_async_engine(url, echo=echo, **_engine_options(url))
+        # Errors and echoed statements never show the values written (message text).
+        self.engine: AsyncEngine = private_engine(url, echo=echo, **_engine_options(url))
         if url.startswith("sqlite"):
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)

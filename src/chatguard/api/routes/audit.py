@@ -7,10 +7,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from chatguard.api.decision_deps import AuditDep
+from chatguard.api.types import IdFilter, RowNumber
 from chatguard.decisions.records import as_dict
 
 router = APIRouter(prefix="/audit", tags=["audit"])
-Filter = Annotated[str | None, Query(max_length=128)]
+Filter = Annotated[IdFilter | None, Query()]
 
 
 @router.get("")
@@ -19,7 +20,7 @@ async def entries(
     channel_id: Filter = None,
     user_id: Filter = None,
     actor: Filter = None,
-    before_id: Annotated[int | None, Query(ge=1)] = None,
+    before_id: Annotated[RowNumber | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
     found = await audit.entries(

@@ -8,11 +8,12 @@ from fastapi import APIRouter, Path, Query
 
 from chatguard.api.decision_deps import EngineDep
 from chatguard.api.decision_schemas import Actor, PolicyCheck, PolicyPut, Reason
+from chatguard.api.types import Identifier, RowNumber
 from chatguard.decisions.policy_store import ResolvedPolicy
 from chatguard.decisions.records import as_dict
 
 router = APIRouter(prefix="/policies", tags=["policies"])
-ChannelId = Annotated[str, Path(min_length=1, max_length=128)]
+ChannelId = Annotated[Identifier, Path()]
 
 
 def _view(resolved: ResolvedPolicy) -> dict[str, Any]:
@@ -78,6 +79,6 @@ async def versions(channel_id: ChannelId, engine: EngineDep) -> dict[str, Any]:
 
 @router.get("/{channel_id}/versions/{number}")
 async def version(
-    channel_id: ChannelId, number: Annotated[int, Path(ge=1)], engine: EngineDep
+    channel_id: ChannelId, number: Annotated[RowNumber, Path()], engine: EngineDep
 ) -> dict[str, Any]:
     return as_dict(await engine.policies.version(channel_id, number))

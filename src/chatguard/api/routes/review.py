@@ -8,17 +8,18 @@ from fastapi import APIRouter, Path, Query
 
 from chatguard.api.decision_deps import ReviewsDep
 from chatguard.api.decision_schemas import ReviewDecision
+from chatguard.api.types import IdFilter, ShortId
 from chatguard.decisions.records import ReviewStatus, as_dict
 
 router = APIRouter(prefix="/review", tags=["review"])
-ItemId = Annotated[str, Path(min_length=1, max_length=32)]
+ItemId = Annotated[ShortId, Path()]
 Limit = Annotated[int, Query(ge=1, le=1000)]
 
 
 @router.get("")
 async def items(
     reviews: ReviewsDep,
-    channel_id: Annotated[str | None, Query(max_length=128)] = None,
+    channel_id: Annotated[IdFilter | None, Query()] = None,
     status: ReviewStatus | None = ReviewStatus.PENDING,
     limit: Limit = 100,
 ) -> dict[str, Any]:
@@ -30,7 +31,7 @@ async def items(
 @router.get("/labels")
 async def labels(
     reviews: ReviewsDep,
-    channel_id: Annotated[str | None, Query(max_length=128)] = None,
+    channel_id: Annotated[IdFilter | None, Query()] = None,
     limit: Limit = 1000,
 ) -> dict[str, Any]:
     """Review outcomes as labels, for evaluation and retraining."""

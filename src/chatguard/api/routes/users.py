@@ -7,12 +7,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path
 
 from chatguard.api.decision_deps import EngineDep
+from chatguard.api.types import Identifier
 from chatguard.decisions.records import as_dict
 from chatguard.decisions.strikes import StrikeLadder
 from chatguard.errors import StageUnavailableError
 
 router = APIRouter(prefix="/users", tags=["users"])
-Id = Annotated[str, Path(min_length=1, max_length=128)]
+Id = Annotated[Identifier, Path()]
 
 
 @router.get("/{channel_id}/{user_id}")

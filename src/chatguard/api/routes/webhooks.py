@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query
 
 from chatguard.api.decision_deps import EngineDep
+from chatguard.api.types import ShortId
 from chatguard.decisions.records import Delivery, as_dict
 from chatguard.decisions.webhooks import DEAD
 from chatguard.errors import StageUnavailableError
@@ -31,9 +32,7 @@ async def dead_letters(
 
 
 @router.post("/dead-letters/{delivery_id}/retry")
-async def retry(
-    delivery_id: Annotated[str, Path(min_length=1, max_length=32)], engine: EngineDep
-) -> dict[str, Any]:
+async def retry(delivery_id: Annotated[ShortId, Path()], engine: EngineDep) -> dict[str, Any]:
     if engine.webhooks is None:
         raise StageUnavailableError("no webhooks are configured")
     return _view(await engine.webhooks.retry_dead(delivery_id))

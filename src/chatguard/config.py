@@ -85,6 +85,12 @@ class Settings(BaseSettings):
     webhook_urls: str = Field(default="", description="comma-separated URLs for decision events")
     webhook_secret: SecretStr | None = Field(default=None, description="HMAC-SHA256 key")
 
+    # Retention: raw message text is deleted after this many days (0 keeps it forever)
+    retention_days: int = Field(default=30, ge=0, le=36_500)
+    retention_interval_s: float = Field(
+        default=3600.0, ge=1, le=7 * 86_400, description="seconds between retention sweeps"
+    )
+
     # Input limits
     max_message_chars: int = Field(default=4000, ge=1, le=1_000_000)
     max_batch_size: int = Field(default=1000, ge=1, le=100_000)

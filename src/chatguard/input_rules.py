@@ -10,8 +10,8 @@ caller sends reaches the database in a form it cannot take.
   (U+007F), no C1 control (U+0080-U+009F), no lone surrogate (U+D800-U+DFFF).
 - **Message text**: no NUL and no lone surrogate. Tab, newline and the other controls are kept
   and moderated (refusing them would let a caller dodge moderation by inserting one).
-- **Documents** (policy overrides): every key and string value follows the text rule, every
-  number is finite, and nesting stops at `MAX_DEPTH`.
+- **Documents** (policy overrides): keys follow the identifier rule, string values the text
+  rule, every number is finite, and nesting stops at `MAX_DEPTH`.
 - **Integers** stored in INTEGER columns fit in 32 bits (PostgreSQL's INTEGER).
 
 Each check returns the problem as a short phrase (never the input) or None.
@@ -71,7 +71,7 @@ def document_problem(document: Any) -> str | None:
         elif isinstance(value, Mapping):
             for key, item in value.items():
                 key_text = str(key)
-                problem = text_problem(key_text)
+                problem = identifier_problem(key_text)
                 if problem:
                     return f"{where or 'document'}: a key {problem}"
                 pending.append((item, _join(where, key_text), depth + 1))

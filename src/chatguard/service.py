@@ -26,6 +26,7 @@ from chatguard.pipeline import Pipeline, Router, Thresholds
 from chatguard.pipeline.pipeline import PipelineRun
 from chatguard.pipeline.registry import build_stage
 from chatguard.pipeline.stage import ComponentHealth
+from chatguard.retention import RetentionJob
 from chatguard.serialize import decision_dict
 from chatguard.storage import SqlStore
 from chatguard.storage.store import check_same_text
@@ -72,6 +73,14 @@ class ModerationService:
         self.started_at = time.time()
         # Escalations still running after their message got a provisional decision.
         self._followups: set[asyncio.Task[None]] = set()
+        #: Deletes old message text in the background (RETENTION_DAYS); None: kept forever.
+        self.retention: RetentionJob | None = None
+        if store is not None and settings.retention_days > 0:
+            self.retention = RetentionJob(
+                engine=store.engine,
+                days=settings.retention_days,
+                interval_s=settings.retention_interval_s,
+            )
         for stage in pipeline.stages:
             stage.register_metrics(self.metrics.registry)
 
@@ -112,6 +121,8 @@ class ModerationService:
         await self._warm_up()
         if isinstance(self.decider, PolicyEngine):
             await self.decider.start(metrics=self.metrics.registry)
+        if self.retention is not None:
+            self.retention.start()
 
     async def _warm_up(self) -> None:
         """Run one harmless message through the fast tier so that lazy loading (models, term
@@ -121,6 +132,8 @@ class ModerationService:
         run.provisional()
 
     async def close(self) -> None:
+        if self.retention is not None:
+            await self.retention.close()
         # Let escalations in flight land briefly, then stop them: the provisional decision stands.
         if self._followups:
             await asyncio.wait(set(self._followups), timeout=1.0)

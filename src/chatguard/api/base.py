@@ -13,6 +13,7 @@ from chatguard.api.errors import install_error_handlers
 from chatguard.api.failures import InternalErrorBoundary
 from chatguard.api.limits import BodySizeLimit
 from chatguard.api.request_check import RequestTargetCheck
+from chatguard.api.responses import COMMON
 from chatguard.api.routes import health
 from chatguard.config import Settings
 from chatguard.service import ModerationService
@@ -31,7 +32,13 @@ def service_app(
         finally:
             await service.close()
 
-    app = FastAPI(title=title, version=__version__, description=description, lifespan=lifespan)
+    app = FastAPI(
+        title=title,
+        version=__version__,
+        description=description,
+        lifespan=lifespan,
+        responses=COMMON,
+    )
     app.state.service = service
     app.state.settings = settings
     install_error_handlers(app)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, field_validator
 
 from chatguard.api import types
 from chatguard.api.schemas import ModerateRequest
@@ -25,7 +25,7 @@ def _category(name: str) -> Category:
 class SpanIn(BaseModel):
     start: types.Count
     end: types.Count
-    category: types.Name
+    category: types.CategoryName
     label: types.Label = ""
     score: types.Score = 1.0
 
@@ -40,15 +40,17 @@ class AssessmentIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    scores: dict[types.Name, types.Score] = Field(max_length=64)
+    scores: dict[types.CategoryName, types.Score] = Field(max_length=64)
     route: Route
     decided_by: types.Name = "external"
     spans: list[SpanIn] = Field(default_factory=list, max_length=256)
     pending: list[types.Name] = Field(
         default_factory=list, max_length=8, description="stages still to judge (e.g. the LLM)"
     )
-    llm_unavailable: bool = Field(default=False, description="the adjudicator could not answer")
-    review: bool = Field(default=False, description="a stage asked for human review")
+    llm_unavailable: StrictBool = Field(
+        default=False, description="the adjudicator could not answer"
+    )
+    review: StrictBool = Field(default=False, description="a stage asked for human review")
 
     @field_validator("scores")
     @classmethod

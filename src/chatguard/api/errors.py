@@ -4,12 +4,14 @@ caller sends can produce a 500."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from chatguard.errors import (
     ChatguardError,
@@ -31,11 +33,17 @@ STATUS: list[tuple[type[ChatguardError], int, str]] = [
 ]
 
 
-def error_response(status: int, kind: str, message: str, details: Any = None) -> JSONResponse:
+def error_response(
+    status: int,
+    kind: str,
+    message: str,
+    details: Any = None,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
     body: dict[str, Any] = {"type": kind, "message": message}
     if details:
         body["details"] = details
-    return JSONResponse({"error": body}, status_code=status)
+    return JSONResponse({"error": body}, status_code=status, headers=headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -64,8 +72,22 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(422, "invalid_request", summary or "invalid request", details)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         kind = {404: "not_found", 405: "method_not_allowed", 413: "input_too_large"}.get(
             exc.status_code, "http_error"
         )
-        return error_response(exc.status_code, kind, str(exc.detail))
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            # RFC 9110: a 405 lists every method the resource has, not only the first route's.
+            headers["Allow"] = ", ".join(allowed_methods(request))
+        return error_response(exc.status_code, kind, str(exc.detail), headers=headers)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """The methods of every route whose path matches the request's."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        route_methods = getattr(route, "methods", None)
+        if route_methods and route.matches(request.scope)[0] is not Match.NONE:
+            methods.update(route_methods)
+    return sorted(methods)

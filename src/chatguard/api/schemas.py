@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -72,7 +72,11 @@ class TextInput(BaseModel):
 class OpenAIModerationRequest(BaseModel):
     """OpenAI's `POST /v1/moderations` body."""
 
-    input: MessageText | list[MessageText] | list[TextInput]
+    input: (
+        MessageText
+        | Annotated[list[MessageText], Field(min_length=1)]
+        | Annotated[list[TextInput], Field(min_length=1)]
+    )
     model: ModelName | None = None
 
 

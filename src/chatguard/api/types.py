@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field, StrictFloat, StrictInt, StrictStr
+from pydantic import AfterValidator, BeforeValidator, Field, StrictFloat, StrictInt, StrictStr
 
 from chatguard.input_rules import (
     IDENTIFIER_PATTERN,
@@ -20,6 +20,7 @@ from chatguard.input_rules import (
     identifier_problem,
     text_problem,
 )
+from chatguard.taxonomy import Category
 
 
 def _identifier(value: str) -> str:
@@ -33,6 +34,13 @@ def _text(value: str) -> str:
     problem = text_problem(value)
     if problem:
         raise ValueError(problem)
+    return value
+
+
+def _whole_number(value: Any) -> Any:
+    # JSON Schema counts 3.0 as an integer; booleans and strings are not numbers here.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
     return value
 
 
@@ -63,6 +71,16 @@ ShortId = Annotated[
 ActorName = Identifier
 #: A short machine name: a stage, a category.
 Name = Annotated[StrictStr, Field(min_length=1, max_length=64, json_schema_extra=_NAME), _CHECKED]
+#: A category's name (the taxonomy's; `_` or `-` may stand for `/`, as in OpenAI's SDK).
+CategoryName = Annotated[
+    StrictStr,
+    Field(
+        min_length=1,
+        max_length=64,
+        json_schema_extra={"enum": [c.value for c in Category]},
+    ),
+    _CHECKED,
+]
 #: A span's label (may be empty).
 Label = Annotated[StrictStr, Field(max_length=128, json_schema_extra=_NAME), _CHECKED]
 #: A model's name.
@@ -82,10 +100,10 @@ Number = Annotated[StrictFloat, Field(allow_inf_nan=False)]
 Score = Annotated[StrictFloat, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
 #: A Unix time in seconds, not before 1970.
 Timestamp = Annotated[StrictFloat, Field(ge=0.0, allow_inf_nan=False)]
-#: A count or offset that fits an INTEGER column; booleans are refused.
-Count = Annotated[StrictInt, Field(ge=0, le=MAX_INT32)]
+#: A count or offset that fits an INTEGER column; booleans and strings are refused.
+Count = Annotated[StrictInt, Field(ge=0, le=MAX_INT32), BeforeValidator(_whole_number)]
 #: A duration in seconds that fits an INTEGER column.
-Seconds = Annotated[StrictInt, Field(ge=1, le=MAX_INT32)]
+Seconds = Annotated[StrictInt, Field(ge=1, le=MAX_INT32), BeforeValidator(_whole_number)]
 
 #: A row number in a path or query (audit ids, version numbers): 1 to 2**31 - 1.
 RowNumber = Annotated[int, Field(ge=1, le=MAX_INT32)]

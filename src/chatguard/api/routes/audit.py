@@ -7,10 +7,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from chatguard.api.decision_deps import AuditDep
+from chatguard.api.responses import DECISION
 from chatguard.api.types import IdFilter, RowNumber
 from chatguard.decisions.records import as_dict
 
-router = APIRouter(prefix="/audit", tags=["audit"])
+router = APIRouter(prefix="/audit", tags=["audit"], responses=DECISION)
 Filter = Annotated[IdFilter | None, Query()]
 
 

@@ -10,12 +10,13 @@ from fastapi import APIRouter
 from chatguard.api.decision_deps import EngineDep
 from chatguard.api.decision_schemas import DecideRequest
 from chatguard.api.deps import ServiceDep
+from chatguard.api.responses import DECISION, errors
 from chatguard.serialize import decision_dict
 
-router = APIRouter(tags=["decisions"])
+router = APIRouter(tags=["decisions"], responses=DECISION)
 
 
-@router.post("/decide")
+@router.post("/decide", responses=errors(400, 409, 413))
 async def decide(body: DecideRequest, engine: EngineDep, service: ServiceDep) -> dict[str, Any]:
     """Decide what to do about a message under its channel's policy, given its assessment."""
     message = body.to_message()

@@ -14,9 +14,15 @@ from chatguard.api.deps import ServiceDep
 
 router = APIRouter(tags=["operations"])
 metrics_router = APIRouter(tags=["operations"])
+DOWN: dict[int | str, dict[str, Any]] = {
+    503: {"description": "An essential component is down (the body says which)."}
+}
+PROMETHEUS: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/plain": {}}, "description": "Prometheus text format."}
+}
 
 
-@router.get("/health")
+@router.get("/health", responses=DOWN)
 async def health(service: ServiceDep) -> JSONResponse:
     """Each component's health: 200 "ok" when all are up, 200 "degraded" when only optional
     ones (the LLM) are down and moderation goes on without them, 503 when an essential one is."""
@@ -35,7 +41,7 @@ async def health(service: ServiceDep) -> JSONResponse:
     return JSONResponse(body, status_code=200 if ok else 503)
 
 
-@metrics_router.get("/metrics")
+@metrics_router.get("/metrics", response_class=Response, responses=PROMETHEUS)
 async def metrics(service: ServiceDep) -> Response:
     """Prometheus text exposition of the service's metrics."""
     await service.health()  # refresh the component gauges

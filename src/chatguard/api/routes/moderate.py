@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from chatguard.api.deps import ServiceDep
+from chatguard.api.responses import errors
 from chatguard.api.schemas import (
-    ErrorResponse,
     ModerateBatchRequest,
     ModerateBatchResponse,
     ModerateRequest,
@@ -14,10 +14,10 @@ from chatguard.api.schemas import (
 )
 
 router = APIRouter(tags=["moderation"])
-ERRORS = {code: {"model": ErrorResponse} for code in (400, 409, 413, 422)}
+ERRORS = errors(400, 409, 413, 422)
 
 
-@router.post("/moderate", response_model=ModerateResponse, responses=ERRORS)  # type: ignore[arg-type]
+@router.post("/moderate", response_model=ModerateResponse, responses=ERRORS)
 async def moderate(body: ModerateRequest, service: ServiceDep) -> dict[str, object]:
     """Moderate one chat message and return the decision with its evidence."""
     outcome = await service.moderate(body.to_message())
@@ -27,7 +27,7 @@ async def moderate(body: ModerateRequest, service: ServiceDep) -> dict[str, obje
 @router.post(
     "/moderate/batch",
     response_model=ModerateBatchResponse,
-    responses=ERRORS,  # type: ignore[arg-type]
+    responses=ERRORS,
 )
 async def moderate_batch(body: ModerateBatchRequest, service: ServiceDep) -> dict[str, object]:
     """Moderate many messages in one pass of the cascade; results keep the input order."""

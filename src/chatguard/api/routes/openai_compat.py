@@ -19,7 +19,7 @@ router = APIRouter(tags=["openai-compatible"])
 MODEL_NAME = f"chatguard-{__version__}"
 
 
-@router.post("/v1/moderations", responses=ERRORS)  # type: ignore[arg-type]
+@router.post("/v1/moderations", responses=ERRORS)
 async def create_moderation(body: OpenAIModerationRequest, service: ServiceDep) -> dict[str, Any]:
     """Classify text the way OpenAI's moderation API does. Stateless: nothing is stored and no
     per-user state (rates, strikes) is touched."""

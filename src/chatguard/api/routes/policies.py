@@ -8,11 +8,12 @@ from fastapi import APIRouter, Path, Query
 
 from chatguard.api.decision_deps import EngineDep
 from chatguard.api.decision_schemas import Actor, PolicyCheck, PolicyPut, Reason
+from chatguard.api.responses import DECISION, errors
 from chatguard.api.types import Identifier, RowNumber
 from chatguard.decisions.policy_store import ResolvedPolicy
 from chatguard.decisions.records import as_dict
 
-router = APIRouter(prefix="/policies", tags=["policies"])
+router = APIRouter(prefix="/policies", tags=["policies"], responses=DECISION)
 ChannelId = Annotated[Identifier, Path()]
 
 
@@ -39,7 +40,7 @@ async def presets(engine: EngineDep) -> dict[str, Any]:
     }
 
 
-@router.post("/validate")
+@router.post("/validate", responses=errors(400))
 async def validate(body: PolicyCheck, engine: EngineDep) -> dict[str, Any]:
     """Check an override without storing it; 422 names the wrong field."""
     return {"policy": engine.policies.preview(body.policy).model_dump(mode="json")}
@@ -51,7 +52,7 @@ async def get_policy(channel_id: ChannelId, engine: EngineDep) -> dict[str, Any]
     return _view(await engine.policies.get(channel_id))
 
 
-@router.put("/{channel_id}")
+@router.put("/{channel_id}", responses=errors(400, 404, 409))
 async def put_policy(channel_id: ChannelId, body: PolicyPut, engine: EngineDep) -> dict[str, Any]:
     """Store a new version of the channel's override (validated first)."""
     resolved = await engine.policies.put(
@@ -60,7 +61,7 @@ async def put_policy(channel_id: ChannelId, body: PolicyPut, engine: EngineDep) 
     return _view(resolved)
 
 
-@router.delete("/{channel_id}")
+@router.delete("/{channel_id}", responses=errors(404, 409))
 async def reset_policy(
     channel_id: ChannelId,
     engine: EngineDep,
@@ -77,7 +78,7 @@ async def versions(channel_id: ChannelId, engine: EngineDep) -> dict[str, Any]:
     return {"versions": [as_dict(v) for v in await engine.policies.versions(channel_id)]}
 
 
-@router.get("/{channel_id}/versions/{number}")
+@router.get("/{channel_id}/versions/{number}", responses=errors(404))
 async def version(
     channel_id: ChannelId, number: Annotated[RowNumber, Path()], engine: EngineDep
 ) -> dict[str, Any]:

@@ -8,10 +8,11 @@ from fastapi import APIRouter, Path, Query
 
 from chatguard.api.decision_deps import ReviewsDep
 from chatguard.api.decision_schemas import ReviewDecision
+from chatguard.api.responses import DECISION, errors
 from chatguard.api.types import IdFilter, ShortId
 from chatguard.decisions.records import ReviewStatus, as_dict
 
-router = APIRouter(prefix="/review", tags=["review"])
+router = APIRouter(prefix="/review", tags=["review"], responses=DECISION)
 ItemId = Annotated[ShortId, Path()]
 Limit = Annotated[int, Query(ge=1, le=1000)]
 
@@ -39,18 +40,18 @@ async def labels(
     return {"labels": [as_dict(label) for label in found]}
 
 
-@router.get("/{item_id}")
+@router.get("/{item_id}", responses=errors(404))
 async def item(item_id: ItemId, reviews: ReviewsDep) -> dict[str, Any]:
     return as_dict(await reviews.get(item_id))
 
 
-@router.post("/{item_id}/approve")
+@router.post("/{item_id}/approve", responses=errors(400, 404, 409))
 async def approve(item_id: ItemId, body: ReviewDecision, reviews: ReviewsDep) -> dict[str, Any]:
     """The message is fine: show it. 409 when it was resolved already."""
     return as_dict(await reviews.approve(item_id, actor=body.actor, reason=body.reason))
 
 
-@router.post("/{item_id}/deny")
+@router.post("/{item_id}/deny", responses=errors(400, 404, 409))
 async def deny(item_id: ItemId, body: ReviewDecision, reviews: ReviewsDep) -> dict[str, Any]:
     """The message breaks the rules: remove it (or time out / ban), give the author a strike."""
     resolved = await reviews.deny(item_id, actor=body.actor, reason=body.reason, action=body.rule())

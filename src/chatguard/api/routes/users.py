@@ -7,12 +7,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path
 
 from chatguard.api.decision_deps import EngineDep
+from chatguard.api.responses import DECISION
 from chatguard.api.types import Identifier
 from chatguard.decisions.records import as_dict
 from chatguard.decisions.strikes import StrikeLadder
 from chatguard.errors import StageUnavailableError
 
-router = APIRouter(prefix="/users", tags=["users"])
+router = APIRouter(prefix="/users", tags=["users"], responses=DECISION)
 Id = Annotated[Identifier, Path()]
 
 

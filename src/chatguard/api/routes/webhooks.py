@@ -7,12 +7,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query
 
 from chatguard.api.decision_deps import EngineDep
+from chatguard.api.responses import DECISION, errors
 from chatguard.api.types import ShortId
 from chatguard.decisions.records import Delivery, as_dict
 from chatguard.decisions.webhooks import DEAD
 from chatguard.errors import StageUnavailableError
 
-router = APIRouter(prefix="/webhooks", tags=["webhooks"])
+router = APIRouter(prefix="/webhooks", tags=["webhooks"], responses=DECISION)
 
 
 def _view(delivery: Delivery) -> dict[str, Any]:
@@ -31,7 +32,7 @@ async def dead_letters(
     return {"dead_letters": [_view(d) for d in found]}
 
 
-@router.post("/dead-letters/{delivery_id}/retry")
+@router.post("/dead-letters/{delivery_id}/retry", responses=errors(404))
 async def retry(delivery_id: Annotated[ShortId, Path()], engine: EngineDep) -> dict[str, Any]:
     if engine.webhooks is None:
         raise StageUnavailableError("no webhooks are configured")

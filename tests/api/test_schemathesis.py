@@ -9,8 +9,6 @@ database.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,11 +16,11 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 
 from chatguard.api import create_app
-from chatguard.config import Settings, load_settings
-from tests.conftest import LiveServer, _drop_all, free_port
+from tests.api.conftest import app_settings
+from tests.conftest import LiveServer
 
 SEED = 20_261_202
-MAX_EXAMPLES = 25
+MAX_EXAMPLES = 15
 #: A valid request may still be refused for what a JSON schema cannot say: a message over
 #: MAX_MESSAGE_CHARS (413), an id that is not there (404) or taken (409). A policy override must
 #: resolve against the presets and a denial must remove the message (422): those two operations
@@ -49,18 +47,6 @@ CONFIG = schemathesis.Config.from_dict(
 )
 
 
-def app_settings(database_url: str) -> Settings:
-    # The filter alone: fast and deterministic; the schema is the same with any stages.
-    # Webhooks point at a port nobody listens on, so that the dead-letter routes are live.
-    return load_settings(
-        database_url=database_url,
-        pipeline_stages="filter",
-        webhook_urls=f"http://127.0.0.1:{free_port()}/hook",
-        webhook_secret="s" * 32,
-        _env_file=None,
-    )
-
-
 def _openapi() -> dict[str, Any]:
     # The schema is built from the routes alone; no service starts and no database is opened.
     return create_app(app_settings("sqlite+aiosqlite:///:memory:")).openapi()
@@ -69,20 +55,6 @@ def _openapi() -> dict[str, Any]:
 schema = schemathesis.openapi.from_dict(_openapi(), config=CONFIG)
 # Schemathesis's own strategies draw from `random`, which Hypothesis warns about.
 pytestmark = pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def api_server(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[LiveServer]:
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('schemathesis') / 'chatguard.db'}"
-    else:
-        url = request.getfixturevalue("postgres_url")
-    with LiveServer(create_app(app_settings(url)), free_port()) as server:
-        yield server
-    if request.param == "postgresql":
-        asyncio.run(_drop_all(url))
 
 
 @pytest.mark.slow

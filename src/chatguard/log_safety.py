@@ -20,6 +20,7 @@ _UNSAFE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 _NAMED = {"\n": "\\n", "\r": "\\r"}
 #: Arguments formatted as numbers keep their type, so `%d` and `%.2f` still work.
 _KEEP = (int, float, type(None))
+_PACKAGE = f"{PurePath(__file__).parent.name}/"
 
 
 def escape_controls(text: str) -> str:
@@ -91,9 +92,11 @@ def describe_exception(exc: BaseException, *, frames: int = 4) -> str:
     while current is not None and id(current) not in seen and len(parts) < 8:
         seen.add(id(current))
         kind = type(current)
+        stack = traceback.extract_tb(current.__traceback__)
+        # chatguard's own frames say where it happened; the last one says what failed.
+        own = [f for f in stack[:-1] if f"{_PACKAGE}" in f.filename][-(frames - 1) :]
         where = ", ".join(
-            f"{PurePath(f.filename).name}:{f.lineno} in {f.name}"
-            for f in traceback.extract_tb(current.__traceback__)[-frames:]
+            f"{PurePath(f.filename).name}:{f.lineno} in {f.name}" for f in [*own, *stack[-1:]]
         )
         parts.append(f"{kind.__module__}.{kind.__qualname__}" + (f" at {where}" if where else ""))
         current = current.__cause__ or current.__context__

@@ -3,14 +3,16 @@
 A failing statement's exception would otherwise carry what was being written into every log and
 traceback that shows it: SQLAlchemy prints the bound parameters, PostgreSQL adds a DETAIL line
 ("Failing row contains (...)", the whole row with the message text), and asyncpg quotes the
-argument it could not encode. `private_engine` hides the parameters and strips the other two
-from the exception chain before anything sees it; the statement, the error's primary message,
-its SQLSTATE and the constraint's name stay, which is what an operator needs.
+argument it could not encode; aiosqlite logs every call's arguments at DEBUG. `private_engine`
+hides the parameters, strips the DETAIL and the quote from the exception chain before anything
+sees it, and keeps aiosqlite's logger above DEBUG. The statement, the error's primary message,
+its SQLSTATE and the constraint's name stay: that is what an operator needs.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
 from typing import Any
 
@@ -27,6 +29,10 @@ _CHAIN_LIMIT = 8
 
 def private_engine(url: str, **options: Any) -> AsyncEngine:
     """`create_async_engine` with parameters hidden and error details stripped."""
+    # aiosqlite logs every call with its arguments (the INSERT's text among them) at DEBUG:
+    # LOG_LEVEL=DEBUG must not turn that on.
+    quiet = logging.getLogger("aiosqlite")
+    quiet.setLevel(max(quiet.level, logging.INFO))
     engine = create_async_engine(url, hide_parameters=True, **options)
     event.listen(engine.sync_engine, "handle_error", scrub_error)
     return engine

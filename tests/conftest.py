@@ -139,3 +139,10 @@ async def client(settings: Settings) -> AsyncIterator[object]:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://chatguard") as c:
             yield c
+
+
+@pytest.fixture
+def api_headers() -> dict[str, str]:
+    """Headers every API request in the property-based tests carries (an API key once the API
+    has them); empty while it has none."""
+    return {}

@@ -7,8 +7,9 @@ keeps working. An invalid value refuses to start with a message naming the varia
 from __future__ import annotations
 
 import logging
+import re
 from functools import cached_property
-from typing import Literal
+from typing import Any, Literal, get_args
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -16,6 +17,7 @@ from pydantic_core.core_schema import ValidationInfo
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from chatguard.errors import ConfigurationError
+from chatguard.log_safety import install_log_escaping
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./chatguard.db"
 
@@ -123,6 +125,11 @@ class Settings(BaseSettings):
     rate_limit_user_burst: int = Field(default=300, ge=0)
     rate_limit_prefix: str = Field(
         default="chatguard:ratelimit:", min_length=1, description="Redis key prefix"
+    )
+    # Retention: raw message text is deleted after this many days (0 keeps it forever)
+    retention_days: int = Field(default=30, ge=0, le=36_500)
+    retention_interval_s: float = Field(
+        default=3600.0, ge=1, le=7 * 86_400, description="seconds between retention sweeps"
     )
 
     # Input limits
@@ -264,25 +271,53 @@ class Settings(BaseSettings):
 FILTER_STAGES = frozenset({"rules", "pii", "spam", "prompt_injection", "filter"})
 
 
-#: Settings whose values are never shown in an error message.
-SECRET_FIELDS = frozenset({"admin_api_key", "llm_api_key", "webhook_secret"})
+#: Settings named like this are secret even when not typed `SecretStr`.
+SECRET_SUFFIXES = ("_secret", "_key", "_keys", "_token", "_password")
+_URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^/@\s:]*:)[^/@\s]*@", re.IGNORECASE)
+
+
+def secret_settings() -> frozenset[str]:
+    """The settings whose values are secret: never shown in errors or logs."""
+    return frozenset(
+        name
+        for name, field in Settings.model_fields.items()
+        if _mentions_secret(field.annotation) or name.endswith(SECRET_SUFFIXES)
+    )
+
+
+def _mentions_secret(annotation: Any) -> bool:
+    if annotation is SecretStr:
+        return True
+    return any(_mentions_secret(arg) for arg in get_args(annotation))
 
 
 def load_settings(**overrides: object) -> Settings:
-    """Read settings; a bad value raises `ConfigurationError` naming the variable."""
+    """Read settings; a bad value raises `ConfigurationError` naming the variable. The value
+    is shown too, except a secret's (and a URL's password), which never is."""
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
+        secret = secret_settings()
         problems = []
         for error in exc.errors():
-            field = ".".join(str(p) for p in error["loc"]) or "settings"
-            # A secret's value is never echoed, not even when it is wrong.
-            got = "" if field in SECRET_FIELDS else f" (got {error.get('input')!r})"
-            problems.append(f"{field.upper()}: {error['msg'].removeprefix('Value error, ')}{got}")
+            loc = error["loc"]
+            field = ".".join(str(p) for p in loc) or "settings"
+            shown = ""
+            if loc and str(loc[0]) not in secret:
+                shown = f" (got {_without_password(error.get('input'))!r})"
+            problems.append(f"{field.upper()}: {error['msg'].removeprefix('Value error, ')}{shown}")
         raise ConfigurationError("invalid configuration: " + "; ".join(problems)) from None
 
 
+def _without_password(value: object) -> object:
+    if isinstance(value, str):
+        return _URL_PASSWORD.sub(r"\g<head>***@", value)
+    return value
+
+
 def configure_logging(settings: Settings) -> None:
+    """Log to stderr at LOG_LEVEL, one line a record (control characters in ids escaped)."""
+    install_log_escaping()
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )

@@ -24,11 +24,13 @@ from chatguard.domain import Action, Assessment, Decision, Message, Route
 from chatguard.errors import InputTooLargeError, InvalidInputError
 from chatguard.events import EventBus, InProcessEventBus
 from chatguard.filter.pii import apply_redaction
+from chatguard.input_rules import identifier_problem, text_problem
 from chatguard.metrics import ModerationMetrics
 from chatguard.pipeline import Pipeline, Router, Thresholds
 from chatguard.pipeline.pipeline import PipelineRun
 from chatguard.pipeline.registry import build_stage
 from chatguard.pipeline.stage import ComponentHealth
+from chatguard.retention import RetentionJob
 from chatguard.serialize import decision_dict
 from chatguard.storage import SqlStore
 from chatguard.storage.keeper import StoreKeeper
@@ -101,6 +103,14 @@ class ModerationService:
             self.keeper.recovery = self.recover_provisional
         # Escalations still running after their message got a provisional decision.
         self._followups: set[asyncio.Task[None]] = set()
+        #: Deletes old message text in the background (RETENTION_DAYS); None: kept forever.
+        self.retention: RetentionJob | None = None
+        if store is not None and settings.retention_days > 0:
+            self.retention = RetentionJob(
+                engine=store.engine,
+                days=settings.retention_days,
+                interval_s=settings.retention_interval_s,
+            )
         for stage in pipeline.stages:
             stage.register_metrics(self.metrics.registry)
 
@@ -144,6 +154,8 @@ class ModerationService:
             await self.keeper.start()
         if isinstance(self.decider, PolicyEngine):
             await self.decider.start(metrics=self.metrics.registry)
+        if self.retention is not None:
+            self.retention.start()
 
     async def _warm_up(self) -> None:
         """Run one harmless message through the fast tier so that lazy loading (models, term
@@ -153,6 +165,8 @@ class ModerationService:
         run.provisional()
 
     async def close(self) -> None:
+        if self.retention is not None:
+            await self.retention.close()
         # Let escalations in flight land briefly, then stop them: the provisional decision stands.
         if self._followups:
             await asyncio.wait(set(self._followups), timeout=1.0)
@@ -179,7 +193,7 @@ class ModerationService:
             value = getattr(message, field_name)
             if not value or len(value) > 128:
                 raise InvalidInputError(f"{field_name} must be 1 to 128 characters")
-            require_valid_unicode(value, field_name)
+            require_identifier(value, field_name)
         require_valid_unicode(message.text, "message")
 
     async def moderate(self, message: Message) -> Outcome:
@@ -446,13 +460,18 @@ class ModerationService:
 
 
 def require_valid_unicode(text: str, field_name: str) -> None:
-    """Refuse text that cannot be encoded (lone surrogates from `\\ud800`-style JSON escapes)."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise InvalidInputError(
-            f"{field_name} is not valid Unicode: unpaired surrogate at position {exc.start}"
-        ) from None
+    """Refuse text no database can store: lone surrogates (from `\\ud800`-style JSON escapes)
+    and NUL (`chatguard.input_rules`)."""
+    problem = text_problem(text)
+    if problem:
+        raise InvalidInputError(f"{field_name} {problem}")
+
+
+def require_identifier(value: str, field_name: str) -> None:
+    """Refuse an id with a control character or a lone surrogate (`chatguard.input_rules`)."""
+    problem = identifier_problem(value)
+    if problem:
+        raise InvalidInputError(f"{field_name} {problem}")
 
 
 def stage_thresholds(stages: Sequence[Any]) -> Thresholds:

@@ -13,7 +13,10 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from chatguard import __version__
 from chatguard.api.errors import install_error_handlers
+from chatguard.api.failures import InternalErrorBoundary
 from chatguard.api.limits import BodySizeLimit
+from chatguard.api.request_check import RequestTargetCheck
+from chatguard.api.responses import COMMON
 from chatguard.api.routes import health
 from chatguard.api.security import Access
 from chatguard.auth import ApiKeyStore, Authenticator
@@ -60,7 +63,13 @@ def service_app(
             await access.limiter.close()
             await service.close()
 
-    app = FastAPI(title=title, version=__version__, description=description, lifespan=lifespan)
+    app = FastAPI(
+        title=title,
+        version=__version__,
+        description=description,
+        lifespan=lifespan,
+        responses=COMMON,
+    )
     app.state.service = service
     app.state.settings = settings
     app.state.access = access
@@ -68,7 +77,10 @@ def service_app(
     app.include_router(health.router)
     if settings.enable_metrics:
         app.include_router(health.metrics_router)
+    # The last added runs first: the boundary catches what the others and the routes raise.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestTargetCheck)
+    app.add_middleware(InternalErrorBoundary)
     if settings.cors_origin_list:  # off unless origins are listed
         app.add_middleware(
             CORSMiddleware,

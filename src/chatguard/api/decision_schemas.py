@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, field_validator
 
-from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError, field_validator
-
+from chatguard.api import types
 from chatguard.api.schemas import ModerateRequest
 from chatguard.decisions.policy import ActionRule
 from chatguard.domain import Action, Assessment, Route, Span
 from chatguard.errors import InvalidInputError
 from chatguard.taxonomy import Category, UnknownCategoryError, parse_category
 
-Reason = Annotated[StrictStr, Field(max_length=1000)]
+Reason = types.Reason
 
 
 def _category(name: str) -> Category:
@@ -23,11 +22,11 @@ def _category(name: str) -> Category:
 
 
 class SpanIn(BaseModel):
-    start: int = Field(ge=0)
-    end: int = Field(ge=0)
-    category: str
-    label: str = ""
-    score: float = Field(default=1.0, ge=0.0, le=1.0)
+    start: types.Count
+    end: types.Count
+    category: types.CategoryName
+    label: types.Label = ""
+    score: types.Score = 1.0
 
     @field_validator("category")
     @classmethod
@@ -40,15 +39,17 @@ class AssessmentIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    scores: dict[str, Annotated[float, Field(ge=0.0, le=1.0)]] = Field(max_length=64)
+    scores: dict[types.CategoryName, types.Score] = Field(max_length=64)
     route: Route
-    decided_by: Annotated[StrictStr, Field(min_length=1, max_length=64)] = "external"
+    decided_by: types.Name = "external"
     spans: list[SpanIn] = Field(default_factory=list, max_length=256)
-    pending: list[Annotated[StrictStr, Field(max_length=64)]] = Field(
+    pending: list[types.Name] = Field(
         default_factory=list, max_length=8, description="stages still to judge (e.g. the LLM)"
     )
-    llm_unavailable: bool = Field(default=False, description="the adjudicator could not answer")
-    review: bool = Field(default=False, description="a stage asked for human review")
+    llm_unavailable: StrictBool = Field(
+        default=False, description="the adjudicator could not answer"
+    )
+    review: StrictBool = Field(default=False, description="a stage asked for human review")
 
     @field_validator("scores")
     @classmethod
@@ -79,7 +80,7 @@ class DecideRequest(ModerateRequest):
 class PolicyPut(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    policy: dict[str, Any] = Field(
+    policy: types.Document = Field(
         description="The override: a preset name and the fields that differ, e.g. "
         '{"preset": "gaming", "fail_mode": "hold"}'
     )
@@ -87,7 +88,7 @@ class PolicyPut(BaseModel):
 
 
 class PolicyCheck(BaseModel):
-    policy: dict[str, Any]
+    policy: types.Document
 
 
 class ReviewDecision(BaseModel):
@@ -97,7 +98,7 @@ class ReviewDecision(BaseModel):
 
     reason: Reason = ""
     action: Action | None = Field(default=None, description="deny only: delete, timeout or ban")
-    duration_s: int | None = Field(default=None, ge=1)
+    duration_s: types.Seconds | None = None
 
     def rule(self) -> ActionRule | None:
         if self.action is None:

@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from chatguard.errors import (
     AuthenticationError,
@@ -91,14 +92,32 @@ def install_error_handlers(app: FastAPI) -> None:
             return error_response(400, "malformed_json", "the request body is not valid JSON")
         # Never echo the input back: it may be huge or hold personal data.
         details = [
-            {"field": ".".join(str(p) for p in e.get("loc", ())), "problem": e.get("msg", "")}
+            {
+                "field": ".".join(str(p) for p in e.get("loc", ())),
+                "problem": e.get("msg", "").removeprefix("Value error, "),
+            }
             for e in errors[:20]
         ]
         summary = "; ".join(f"{d['field']}: {d['problem']}" for d in details[:3])
         return error_response(422, "invalid_request", summary or "invalid request", details)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        kind = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        # Starlette's headers (a 405's `Allow`) are part of the answer.
-        return error_response(exc.status_code, kind, str(exc.detail), headers=exc.headers)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        kind = {404: "not_found", 405: "method_not_allowed", 413: "input_too_large"}.get(
+            exc.status_code, "http_error"
+        )
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            # RFC 9110: a 405 lists every method the resource has, not only the first route's.
+            headers["Allow"] = ", ".join(allowed_methods(request))
+        return error_response(exc.status_code, kind, str(exc.detail), headers=headers)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """The methods of every route whose path matches the request's."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        route_methods = getattr(route, "methods", None)
+        if route_methods and route.matches(request.scope)[0] is not Match.NONE:
+            methods.update(route_methods)
+    return sorted(methods)

@@ -1,9 +1,13 @@
-"""ASGI middleware that refuses request bodies over a size limit before they are read whole."""
+"""ASGI middleware that refuses request bodies over a size limit before they are read whole:
+by the declared Content-Length, or, for a chunked body that declares none, as soon as the
+chunks received pass the limit."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
+
+from starlette.exceptions import HTTPException
 
 Scope = dict[str, Any]
 
@@ -31,7 +35,7 @@ class BodySizeLimit:
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
                     refused = True
-                    raise _TooLarge
+                    raise _TooLarge(self.max_bytes)
             return message
 
         try:
@@ -42,12 +46,7 @@ class BodySizeLimit:
 
     async def _refuse(self, send: Any) -> None:
         body = json.dumps(
-            {
-                "error": {
-                    "type": "input_too_large",
-                    "message": f"request body is larger than {self.max_bytes} bytes",
-                }
-            }
+            {"error": {"type": "input_too_large", "message": _message(self.max_bytes)}}
         ).encode()
         await send(
             {
@@ -59,5 +58,14 @@ class BodySizeLimit:
         await send({"type": "http.response.body", "body": body})
 
 
-class _TooLarge(Exception):
-    pass
+def _message(max_bytes: int) -> str:
+    return f"request body is larger than {max_bytes} bytes"
+
+
+class _TooLarge(HTTPException):
+    """Raised from `receive` while the app reads the body. An HTTPException, because FastAPI
+    turns any other exception raised while it reads a body into a 400; the app's handler for
+    HTTP exceptions answers it with the 413 (and if it escapes the app, the middleware does)."""
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(status_code=413, detail=_message(max_bytes))

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictStr
+from pydantic import BaseModel, ConfigDict, Field
 
+from chatguard.api.types import Identifier, MessageText, ModelName, Timestamp
 from chatguard.domain import Message, Role
 
-Id = Annotated[StrictStr, Field(min_length=1, max_length=128)]
+Id = Identifier
 
 
 class ModerateRequest(BaseModel):
@@ -16,14 +17,14 @@ class ModerateRequest(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    message: StrictStr = Field(description="The chat message text.")
+    message: MessageText = Field(description="The chat message text.")
     user_id: Id
     channel_id: Id
     message_id: Id | None = Field(
         default=None, description="Your id for the message; resending it returns the same answer."
     )
     roles: list[Role] = Field(default_factory=list, max_length=8)
-    timestamp: float | None = Field(default=None, ge=0)
+    timestamp: Timestamp | None = None
 
     def to_message(self) -> Message:
         extra: dict[str, Any] = {}
@@ -65,14 +66,18 @@ class ModerateBatchResponse(BaseModel):
 
 class TextInput(BaseModel):
     type: Literal["text"]
-    text: StrictStr
+    text: MessageText
 
 
 class OpenAIModerationRequest(BaseModel):
     """OpenAI's `POST /v1/moderations` body."""
 
-    input: StrictStr | list[StrictStr] | list[TextInput]
-    model: StrictStr | None = None
+    input: (
+        MessageText
+        | Annotated[list[MessageText], Field(min_length=1)]
+        | Annotated[list[TextInput], Field(min_length=1)]
+    )
+    model: ModelName | None = None
 
 
 class ErrorBody(BaseModel):

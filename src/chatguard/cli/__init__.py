@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "chatguard.cli.train",
     "chatguard.cli.evaluate",
     "chatguard.cli.irc_bot",
+    "chatguard.cli.retention",
 )
 
 Command = Callable[[argparse.Namespace], int]

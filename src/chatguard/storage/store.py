@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import event, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.ext.asyncio import async_sessionmaker as sessionmaker
 
 from chatguard.decisions.effects import NO_EFFECTS, Applied, Effects
@@ -27,6 +27,7 @@ from chatguard.errors import ConflictError
 from chatguard.serialize import decision_dict
 from chatguard.storage.guard import GuardedSessions, unavailable_on_failure
 from chatguard.storage.migrate import upgrade
+from chatguard.storage.privacy import private_engine
 from chatguard.storage.tables import AssessmentRow, DecisionRow, MessageRow
 
 #: Seconds to wait for a connection (PostgreSQL) before the database counts as away.
@@ -121,7 +122,8 @@ class SqlStore:
 
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = url
-        self.engine: AsyncEngine = create_async_engine(url, echo=echo, **_engine_options(url))
+        # Errors and echoed statements never show the values written (message text).
+        self.engine: AsyncEngine = private_engine(url, echo=echo, **_engine_options(url))
         if url.startswith("sqlite"):
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self._sessions = GuardedSessions(sessionmaker(self.engine, expire_on_commit=False))

@@ -9,11 +9,13 @@ from fastapi import APIRouter, Query
 
 from chatguard.api.decision_deps import AuditDep
 from chatguard.api.openapi import secured
+from chatguard.api.responses import DECISION
 from chatguard.api.security import ModeratorPrincipal
+from chatguard.api.types import IdFilter, RowNumber
 from chatguard.decisions.records import as_dict
 
-router = APIRouter(prefix="/audit", tags=["audit"])
-Filter = Annotated[str | None, Query(max_length=128)]
+router = APIRouter(prefix="/audit", tags=["audit"], responses=DECISION)
+Filter = Annotated[IdFilter | None, Query()]
 
 
 @router.get("", responses=secured(422, 503))  # type: ignore[arg-type]
@@ -23,7 +25,7 @@ async def entries(
     channel_id: Filter = None,
     user_id: Filter = None,
     actor: Filter = None,
-    before_id: Annotated[int | None, Query(ge=1)] = None,
+    before_id: Annotated[RowNumber | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
     """Audit entries, newest first; `actor` filters by the key owner who acted."""

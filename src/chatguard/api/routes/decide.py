@@ -11,11 +11,12 @@ from chatguard.api.decision_deps import EngineDep
 from chatguard.api.decision_schemas import DecideRequest
 from chatguard.api.deps import ServiceDep
 from chatguard.api.openapi import WITH_BODY, secured
+from chatguard.api.responses import DECISION
 from chatguard.api.security import AdminPrincipal
 from chatguard.auth import require_role_assertion
 from chatguard.serialize import decision_dict
 
-router = APIRouter(tags=["decisions"])
+router = APIRouter(tags=["decisions"], responses=DECISION)
 
 
 @router.post("/decide", responses=secured(*WITH_BODY, 503))  # type: ignore[arg-type]

@@ -43,7 +43,7 @@ async def moderate(
 @router.post(
     "/moderate/batch",
     response_model=ModerateBatchResponse,
-    responses=ERRORS,  # type: ignore[arg-type]
+    responses=ERRORS,
 )
 async def moderate_batch(
     body: ModerateBatchRequest, request: Request, service: ServiceDep, principal: IngestPrincipal

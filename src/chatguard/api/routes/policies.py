@@ -10,12 +10,14 @@ from fastapi import APIRouter, Path, Query
 from chatguard.api.decision_deps import EngineDep
 from chatguard.api.decision_schemas import PolicyCheck, PolicyPut, Reason
 from chatguard.api.openapi import WITH_BODY, secured
+from chatguard.api.responses import DECISION
 from chatguard.api.security import AdminPrincipal, ModeratorPrincipal
+from chatguard.api.types import Identifier
 from chatguard.decisions.policy_store import ResolvedPolicy
 from chatguard.decisions.records import as_dict
 
-router = APIRouter(prefix="/policies", tags=["policies"])
-ChannelId = Annotated[str, Path(min_length=1, max_length=128)]
+router = APIRouter(prefix="/policies", tags=["policies"], responses=DECISION)
+ChannelId = Annotated[Identifier, Path()]
 
 
 def _view(resolved: ResolvedPolicy) -> dict[str, Any]:

@@ -10,11 +10,13 @@ from fastapi import APIRouter, Path, Query
 from chatguard.api.decision_deps import ReviewsDep
 from chatguard.api.decision_schemas import ReviewDecision
 from chatguard.api.openapi import WITH_BODY, secured
+from chatguard.api.responses import DECISION
 from chatguard.api.security import ModeratorPrincipal
+from chatguard.api.types import ShortId
 from chatguard.decisions.records import ReviewStatus, as_dict
 
-router = APIRouter(prefix="/review", tags=["review"])
-ItemId = Annotated[str, Path(min_length=1, max_length=32)]
+router = APIRouter(prefix="/review", tags=["review"], responses=DECISION)
+ItemId = Annotated[ShortId, Path()]
 Limit = Annotated[int, Query(ge=1, le=1000)]
 
 

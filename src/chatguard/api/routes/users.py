@@ -11,14 +11,16 @@ from chatguard.api.decision_deps import EngineDep
 from chatguard.api.decision_schemas import Reason
 from chatguard.api.deps import ServiceDep
 from chatguard.api.openapi import secured
+from chatguard.api.responses import DECISION
 from chatguard.api.security import AdminPrincipal, ModeratorPrincipal
+from chatguard.api.types import Identifier
 from chatguard.decisions.erasure import UserEraser
 from chatguard.decisions.records import as_dict
 from chatguard.decisions.strikes import StrikeLadder
 from chatguard.errors import StageUnavailableError
 
-router = APIRouter(prefix="/users", tags=["users"])
-Id = Annotated[str, Path(min_length=1, max_length=128)]
+router = APIRouter(prefix="/users", tags=["users"], responses=DECISION)
+Id = Annotated[Identifier, Path()]
 
 
 @router.get("/{channel_id}/{user_id}", responses=secured(422, 503))  # type: ignore[arg-type]

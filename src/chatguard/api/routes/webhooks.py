@@ -9,12 +9,13 @@ from fastapi import APIRouter, Path, Query
 
 from chatguard.api.decision_deps import EngineDep
 from chatguard.api.openapi import secured
+from chatguard.api.responses import DECISION
 from chatguard.api.security import AdminPrincipal, ModeratorPrincipal
 from chatguard.decisions.records import Delivery, as_dict
 from chatguard.decisions.webhooks import DEAD
 from chatguard.errors import StageUnavailableError
 
-router = APIRouter(prefix="/webhooks", tags=["webhooks"])
+router = APIRouter(prefix="/webhooks", tags=["webhooks"], responses=DECISION)
 
 
 def _view(delivery: Delivery) -> dict[str, Any]:

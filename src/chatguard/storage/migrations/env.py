@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 
 from alembic import context
-from sqlalchemy.ext.asyncio import create_async_engine
 
+from chatguard.storage.privacy import private_engine
 from chatguard.storage.tables import Base
 
 config = context.config
@@ -25,7 +25,7 @@ def _run(connection) -> None:  # type: ignore[no-untyped-def]
 
 
 async def _run_async(url: str) -> None:
-    engine = create_async_engine(url)
+    engine = private_engine(url)
     async with engine.begin() as connection:
         await connection.run_sync(_run)
     await engine.dispose()

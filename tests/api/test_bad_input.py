@@ -147,8 +147,8 @@ async def test_unknown_route_is_a_json_404(client: httpx.AsyncClient) -> None:
 NUL = "\x00"
 MESSAGE = {"message": "hello", "user_id": "u", "channel_id": "c"}
 ASSESSMENT = {"scores": {"hate": 0.1}, "route": "allow"}
-POLICY = {"policy": {"preset": "default"}, "actor": "mod"}
-REVIEW = {"actor": "mod"}
+POLICY = {"policy": {"preset": "default"}}
+REVIEW = {"reason": "looked at it"}
 
 
 def raw(text: str) -> bytes:

@@ -109,7 +109,9 @@ def install_error_handlers(app: FastAPI) -> None:
         headers = dict(exc.headers or {})
         if exc.status_code == 405:
             # RFC 9110: a 405 lists every method the resource has, not only the first route's.
-            headers["Allow"] = ", ".join(allowed_methods(request))
+            methods = allowed_methods(request)
+            if methods:
+                headers["Allow"] = ", ".join(methods)
         return error_response(exc.status_code, kind, str(exc.detail), headers=headers)
 
 

@@ -12,7 +12,7 @@ from chatguard.api.decision_schemas import PolicyCheck, PolicyPut, Reason
 from chatguard.api.openapi import WITH_BODY, secured
 from chatguard.api.responses import DECISION
 from chatguard.api.security import AdminPrincipal, ModeratorPrincipal
-from chatguard.api.types import Identifier
+from chatguard.api.types import Identifier, RowNumber
 from chatguard.decisions.policy_store import ResolvedPolicy
 from chatguard.decisions.records import as_dict
 
@@ -91,7 +91,7 @@ async def versions(
 @router.get("/{channel_id}/versions/{number}", responses=secured(404, 422, 503))  # type: ignore[arg-type]
 async def version(
     channel_id: ChannelId,
-    number: Annotated[int, Path(ge=1)],
+    number: Annotated[RowNumber, Path()],
     engine: EngineDep,
     _: ModeratorPrincipal,
 ) -> dict[str, Any]:

@@ -143,6 +143,7 @@ async def client(settings: Settings) -> AsyncIterator[object]:
 
 @pytest.fixture
 def api_headers() -> dict[str, str]:
-    """Headers every API request in the property-based tests carries (an API key once the API
-    has them); empty while it has none."""
-    return {}
+    """Headers every API request of the API-wide tests carries: the servers' admin key."""
+    from tests.api.conftest import ADMIN_KEY
+
+    return {"Authorization": f"Bearer {ADMIN_KEY}"}

@@ -12,6 +12,10 @@ from chatguard.api import create_app
 from chatguard.config import Settings, load_settings
 from tests.conftest import LiveServer, _drop_all, free_port
 
+#: The bootstrap admin key of these servers: every operation is reachable, and an operation that
+#: ignored its key would show (a request without it must get 401).
+ADMIN_KEY = "cg-test-admin-" + "k" * 32
+
 
 def app_settings(database_url: str) -> Settings:
     """The filter alone (fast, deterministic) and webhooks pointing at a port nobody listens
@@ -21,6 +25,7 @@ def app_settings(database_url: str) -> Settings:
         pipeline_stages="filter",
         webhook_urls=f"http://127.0.0.1:{free_port()}/hook",
         webhook_secret="s" * 32,
+        admin_api_key=ADMIN_KEY,
         _env_file=None,
     )
 

@@ -118,8 +118,17 @@ def install_error_handlers(app: FastAPI) -> None:
 def allowed_methods(request: Request) -> list[str]:
     """The methods of every route whose path matches the request's."""
     methods: set[str] = set()
-    for route in request.app.router.routes:
+    for route in _leaf_routes(request.app.router.routes):
         route_methods = getattr(route, "methods", None)
         if route_methods and route.matches(request.scope)[0] is not Match.NONE:
             methods.update(route_methods)
     return sorted(methods)
+
+
+def _leaf_routes(routes: Any) -> list[Any]:
+    """Every route, those of included routers too (FastAPI may keep routers nested)."""
+    try:
+        from fastapi.routing import iter_route_contexts
+    except ImportError:  # older FastAPI flattens included routers itself
+        return list(routes)
+    return [getattr(c, "original_route", c) for c in iter_route_contexts(routes)]

@@ -18,7 +18,6 @@ import pytest
 from chatguard.config import Settings, load_settings
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
 PG_ADMIN_URL = os.environ.get("CHATGUARD_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("CHATGUARD_TEST_REDIS", "redis://127.0.0.1:6379/15")
 

@@ -9,7 +9,8 @@ from chatguard.domain import Message, Role
 from chatguard.filter.detection import FilterInput, prepare
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-DATA = REPO_ROOT.parent / "shared" / "data"
+#: Samples of the data folder the filter tests read (the first 3,000 lines of each chat log).
+DATA = REPO_ROOT / "tests" / "fixtures" / "data"
 
 
 def item(text: str, *, user: str = "u1", channel: str = "c1", at: float = 1_000.0,

@@ -414,3 +414,13 @@ def test_a_chunked_body_over_the_limit_gets_413(
     assert response.json()["error"]["type"] == "input_too_large"
     after = httpx.post(f"{api_server.url}/moderate", json=MESSAGE, headers=api_headers)
     assert after.status_code == 200
+
+
+async def test_an_unknown_query_parameter_is_named_not_ignored(client: httpx.AsyncClient) -> None:
+    # A misspelt filter must not silently widen the answer to every channel.
+    response = await client.get("/review", params={"chanel_id": "c"})
+    assert response.status_code == 422
+    assert "query.chanel_id" in response.json()["error"]["message"]
+    assert (await client.get("/review", params={"channel_id": "c"})).status_code == 200
+    # The operation's own parameters, those of its dependencies included, still pass.
+    assert (await client.get("/audit", params={"limit": 5})).status_code == 200

@@ -58,10 +58,6 @@ pytestmark = pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDep
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    reason="known contract gaps: Allow on nested routers, /metrics security, some 4xx codes",
-    strict=False,
-)
 @schema.parametrize()
 @settings(deadline=None, suppress_health_check=list(HealthCheck))
 def test_every_operation_keeps_its_contract(

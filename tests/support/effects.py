@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 @dataclass
 class Ledger:
     """Per message id: the stored action and reason, its automatic strikes, its system audit
-    entries about the decision (`decision.*` actions) and its webhook deliveries."""
+    entries about the decision (`decision.*` actions) and its webhook deliveries. Automatic
+    strikes are the ladder's own (`auto`) and those of a flood burst (`flood`)."""
 
     actions: dict[str, str]
     reasons: dict[str, str]
@@ -51,7 +52,7 @@ async def read_ledger(url: str) -> Ledger:
             strikes = Counter(
                 r[0]
                 for r in await c.execute(
-                    text("SELECT message_id FROM strikes WHERE source = 'auto'")
+                    text("SELECT message_id FROM strikes WHERE source IN ('auto', 'flood')")
                 )
             )
             audits: dict[str, list[str]] = {}

@@ -69,12 +69,19 @@ def judge(text: str) -> dict[str, Any]:
 def data_in(messages: list[dict[str, Any]]) -> dict[str, Any]:
     """The data block of the first user turn that has one (channels' context and messages)."""
     for message in messages:
-        content = message.get("content") or ""
+        content = text_of(message.get("content"))
         found = _DATA_BLOCK.search(content) if message.get("role") == "user" else None
         if found:
             data: dict[str, Any] = json.loads(found.group(1))
             return data
     return {}
+
+
+def text_of(content: Any) -> str:
+    """A turn's text: a string, or the text parts of a list of parts (Llama Guard 4's form)."""
+    if isinstance(content, list):
+        return " ".join(str(p.get("text", "")) for p in content if p.get("type") == "text")
+    return str(content or "")
 
 
 def items_in(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -347,7 +354,7 @@ class FakeLLMServer:
         items = items_in(messages)
         native = guard_answer(behaviour, payload)  # a guard model's own format, or None
         content = native.text if native else _answer(behaviour, items)
-        prompt_chars = sum(len(m.get("content") or "") for m in messages)
+        prompt_chars = sum(len(text_of(m.get("content"))) for m in messages)
         reasoning, seconds = self._timing(prompt_chars, content, len(items))
         assert self._slots is not None
         async with self._slots:  # the GPU: this many sequences at once, the rest queue
@@ -518,10 +525,7 @@ def _last_user_text(messages: list[dict[str, Any]]) -> str:
     for message in reversed(messages):
         if message.get("role") != "user":
             continue
-        content = message.get("content") or ""
-        if isinstance(content, list):  # Llama Guard 4 takes a list of parts
-            return " ".join(p.get("text", "") for p in content if p.get("type") == "text")
-        return str(content)
+        return text_of(message.get("content"))
     return ""
 
 

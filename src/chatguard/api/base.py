@@ -8,13 +8,14 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from chatguard import __version__
 from chatguard.api.errors import install_error_handlers
 from chatguard.api.failures import InternalErrorBoundary
 from chatguard.api.limits import BodySizeLimit
+from chatguard.api.query_check import known_query_only
 from chatguard.api.request_check import RequestTargetCheck
 from chatguard.api.responses import COMMON
 from chatguard.api.routes import health
@@ -69,6 +70,7 @@ def service_app(
         description=description,
         lifespan=lifespan,
         responses=COMMON,
+        dependencies=[Depends(known_query_only)],
     )
     app.state.service = service
     app.state.settings = settings

@@ -116,13 +116,18 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 def allowed_methods(request: Request) -> list[str]:
-    """The methods of every route whose path matches the request's."""
-    methods: set[str] = set()
+    """The methods of the resource the request's path names: those of every route with the
+    most literal path among the matching ones, so `/policies/presets` is its own resource and
+    not also `/policies/{channel_id}`."""
+    by_path: dict[str, set[str]] = {}
     for route in _leaf_routes(request.app.router.routes):
         route_methods = getattr(route, "methods", None)
         if route_methods and route.matches(request.scope)[0] is not Match.NONE:
-            methods.update(route_methods)
-    return sorted(methods)
+            by_path.setdefault(route.path, set()).update(route_methods)
+    if not by_path:
+        return []
+    resource = min(by_path, key=lambda path: path.count("{"))
+    return sorted(by_path[resource])
 
 
 def _leaf_routes(routes: Any) -> list[Any]:

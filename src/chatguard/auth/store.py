@@ -13,6 +13,7 @@ from chatguard.auth.keys import ApiKey, NewKey
 from chatguard.auth.scopes import Scope
 from chatguard.auth.tables import ApiKeyRow
 from chatguard.errors import InvalidInputError, NotFoundError
+from chatguard.input_rules import identifier_problem
 
 MAX_OWNER_CHARS = 128
 
@@ -31,8 +32,11 @@ class ApiKeyStore:
     ) -> NewKey:
         """Make a key. The returned secret is the only copy: only its digest is stored."""
         owner = owner.strip()
-        if not owner or len(owner) > MAX_OWNER_CHARS or not owner.isprintable():
-            raise InvalidInputError(f"owner must be 1 to {MAX_OWNER_CHARS} printable characters")
+        if not owner or len(owner) > MAX_OWNER_CHARS:
+            raise InvalidInputError(f"owner must be 1 to {MAX_OWNER_CHARS} characters")
+        problem = identifier_problem(owner)
+        if problem is not None:
+            raise InvalidInputError(f"owner {problem}")
         try:
             granted = tuple(sorted({Scope(s) for s in scopes}))
         except ValueError:

@@ -55,6 +55,8 @@ async def health(service: ServiceDep) -> JSONResponse:
     response_class=Response,
     responses=METRICS_RESPONSES,
     dependencies=[MetricsAccess],
+    # A key is optional here (the empty requirement) unless METRICS_REQUIRE_KEY is set.
+    openapi_extra={"security": [{}]},
 )
 async def metrics(service: ServiceDep) -> Response:
     """Prometheus text exposition of the service's metrics. Open unless METRICS_REQUIRE_KEY

@@ -6,30 +6,33 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
-from pydantic import BaseModel, ConfigDict, Field, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from chatguard.api.decision_deps import EngineDep
 from chatguard.api.openapi import WITH_BODY, secured
 from chatguard.api.security import AdminPrincipal, access_of
+from chatguard.api.types import Identifier, Number, ShortId
 from chatguard.auth import Scope
 from chatguard.auth.admin import KeyAdmin, key_view
 from chatguard.errors import StageUnavailableError
 
 router = APIRouter(prefix="/keys", tags=["keys"])
-KeyId = Annotated[str, Path(min_length=1, max_length=32)]
+KeyId = Annotated[ShortId, Path()]
 
 
 class KeyCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    owner: Annotated[StrictStr, Field(min_length=1, max_length=128)] = Field(
+    owner: Identifier = Field(
         description="who the key belongs to; recorded as the actor of what it does"
     )
     scopes: list[Scope] = Field(min_length=1, max_length=3)
-    may_assert_roles: bool = Field(
+    may_assert_roles: StrictBool = Field(
         default=False, description="may send exempt `roles` with messages (connectors)"
     )
-    rate_per_s: float | None = Field(default=None, gt=0, le=1_000_000)
+    rate_per_s: Annotated[Number, Field(ge=0.001, le=1_000_000)] | None = Field(
+        default=None, description="this key's own request rate limit, per second"
+    )
 
 
 def _admin(request: Request, engine: EngineDep) -> KeyAdmin:

@@ -12,7 +12,7 @@ from chatguard.api.decision_schemas import ReviewDecision
 from chatguard.api.openapi import WITH_BODY, secured
 from chatguard.api.responses import DECISION
 from chatguard.api.security import ModeratorPrincipal
-from chatguard.api.types import ShortId
+from chatguard.api.types import IdFilter, ShortId
 from chatguard.decisions.records import ReviewStatus, as_dict
 
 router = APIRouter(prefix="/review", tags=["review"], responses=DECISION)
@@ -24,7 +24,7 @@ Limit = Annotated[int, Query(ge=1, le=1000)]
 async def items(
     reviews: ReviewsDep,
     _: ModeratorPrincipal,
-    channel_id: Annotated[str | None, Query(max_length=128)] = None,
+    channel_id: Annotated[IdFilter | None, Query()] = None,
     status: ReviewStatus | None = ReviewStatus.PENDING,
     limit: Limit = 100,
 ) -> dict[str, Any]:
@@ -37,7 +37,7 @@ async def items(
 async def labels(
     reviews: ReviewsDep,
     _: ModeratorPrincipal,
-    channel_id: Annotated[str | None, Query(max_length=128)] = None,
+    channel_id: Annotated[IdFilter | None, Query()] = None,
     limit: Limit = 1000,
 ) -> dict[str, Any]:
     """Review outcomes as labels, for evaluation and retraining."""

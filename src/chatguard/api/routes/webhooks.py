@@ -11,6 +11,7 @@ from chatguard.api.decision_deps import EngineDep
 from chatguard.api.openapi import secured
 from chatguard.api.responses import DECISION
 from chatguard.api.security import AdminPrincipal, ModeratorPrincipal
+from chatguard.api.types import ShortId
 from chatguard.decisions.records import Delivery, as_dict
 from chatguard.decisions.webhooks import DEAD
 from chatguard.errors import StageUnavailableError
@@ -39,7 +40,7 @@ async def dead_letters(
 
 @router.post("/dead-letters/{delivery_id}/retry", responses=secured(404, 422, 503))  # type: ignore[arg-type]
 async def retry(
-    delivery_id: Annotated[str, Path(min_length=1, max_length=32)],
+    delivery_id: Annotated[ShortId, Path()],
     engine: EngineDep,
     _: AdminPrincipal,
 ) -> dict[str, Any]:

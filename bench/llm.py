@@ -52,7 +52,10 @@ from chatguard.domain import Message  # noqa: E402
 from chatguard.service import STATELESS, ModerationService  # noqa: E402
 
 NAME = "bench/llm.py"
+#: Where the chat lines come from unless --data names a folder: the full data folder beside the
+#: repository when there is one, else the samples shipped with the tests.
 DATA = ROOT.parent / "shared" / "data"
+SAMPLES = ROOT / "tests" / "fixtures" / "data"
 CHAT_FILES = ("twitch_chat.jsonl", "dota2_chat.jsonl", "conda_dota2_chat.jsonl")
 
 
@@ -102,11 +105,14 @@ def settings_for(url: str, setting: Setting, args: argparse.Namespace) -> Settin
     return load_settings(**overrides)
 
 
-def chat_lines() -> list[str]:
+def chat_lines(folder: Path | None = None) -> list[str]:
+    folder = folder or (DATA if DATA.is_dir() else SAMPLES)
     seen: set[str] = set()
     lines = []
     for name in CHAT_FILES:
-        with (DATA / name).open(encoding="utf-8") as handle:
+        if not (folder / name).exists():
+            continue
+        with (folder / name).open(encoding="utf-8") as handle:
             for raw in handle:
                 text = json.loads(raw)["text"]
                 if text not in seen:
@@ -149,7 +155,7 @@ async def choose_texts(url: str, args: argparse.Namespace, needed: int) -> list[
                 "has no LLM stage"
             )
             return []
-        lines = chat_lines()
+        lines = chat_lines(args.data)
         texts = await escalated(service, lines, needed)
         real = len(set(texts))
         round_ = 1
@@ -282,6 +288,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--texts",
         type=Path,
         help="use the texts of this file (one a line) as they are, without choosing escalated ones",
+    )
+    parser.add_argument(
+        "--data",
+        type=Path,
+        help="folder of chat JSONL files (default: ../shared/data if present, else the samples)",
     )
     add_latency_arguments(parser)
     return parser.parse_args(argv)

@@ -15,7 +15,11 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 BENCH = REPO / "bench"
 #: Fast rates: a request takes tens of milliseconds, so a row takes well under a second.
-QUICK = ["--prefill-tps", "500000", "--decode-tps", "20000", "--rounds", "2"]
+#: The chat lines are the samples shipped with the tests, never a folder outside the repository.
+QUICK = [
+    *("--prefill-tps", "500000", "--decode-tps", "20000", "--rounds", "2"),
+    *("--data", str(REPO / "tests" / "fixtures" / "data")),
+]
 ROW = re.compile(r"^\| (batch \d+, \d+ in flight) +\| +(\d+) \| +(\d+) \|", re.M)
 
 pytestmark = pytest.mark.slow

@@ -44,6 +44,24 @@ def settings(sqlite_url: str) -> Settings:
     return load_settings(database_url=sqlite_url, _env_file=None)
 
 
+@pytest.fixture
+async def redis_prefix() -> AsyncIterator[str]:
+    """A key prefix of its own on the local Redis; its keys are deleted afterwards."""
+    if not port_answers(6379):
+        pytest.skip("Redis does not answer on 127.0.0.1:6379")
+    from redis import asyncio as aioredis
+
+    prefix = f"chatguard-test:{uuid.uuid4().hex}:"
+    yield prefix
+    client = aioredis.Redis.from_url(REDIS_URL)
+    try:
+        keys = [k async for k in client.scan_iter(match=prefix + "*")]
+        if keys:
+            await client.delete(*keys)
+    finally:
+        await client.aclose()
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A database of its own on the local PostgreSQL, dropped at the end of the session."""

@@ -3,14 +3,11 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator
-
 import pytest
 from redis import asyncio as aioredis
 
 from chatguard.ratelimit import BucketSpec, InProcessBuckets, RedisBuckets, Take
-from tests.conftest import REDIS_URL, free_port, port_answers
+from tests.conftest import REDIS_URL, free_port
 
 
 class Clock:
@@ -66,23 +63,10 @@ async def test_the_least_recently_used_buckets_are_dropped() -> None:
     assert not (await buckets.take([Take("c", BucketSpec(1.0, 1))])).allowed
 
 
-@pytest.fixture
-async def prefix() -> AsyncIterator[str]:
-    if not port_answers(6379):
-        pytest.skip("Redis does not answer on 127.0.0.1:6379")
-    prefix = f"chatguard-test:{uuid.uuid4().hex}:"
-    yield prefix
-    client = aioredis.Redis.from_url(REDIS_URL)
-    keys = [k async for k in client.scan_iter(match=prefix + "*")]
-    if keys:
-        await client.delete(*keys)
-    await client.aclose()
-
-
 @pytest.mark.redis
-async def test_redis_buckets_are_shared_by_every_process(prefix: str) -> None:
-    first = RedisBuckets(REDIS_URL, prefix=prefix)
-    second = RedisBuckets(REDIS_URL, prefix=prefix)  # another worker, same Redis
+async def test_redis_buckets_are_shared_by_every_process(redis_prefix: str) -> None:
+    first = RedisBuckets(REDIS_URL, prefix=redis_prefix)
+    second = RedisBuckets(REDIS_URL, prefix=redis_prefix)  # another worker, same Redis
     spec = BucketSpec(rate_per_s=0.5, burst=3)
     try:
         results = [
@@ -95,7 +79,7 @@ async def test_redis_buckets_are_shared_by_every_process(prefix: str) -> None:
         # All or nothing in Redis too: "other" was not charged.
         assert (await first.take([Take("other", spec, 3)])).allowed
         client = aioredis.Redis.from_url(REDIS_URL)
-        ttl = await client.pttl(prefix + "k")
+        ttl = await client.pttl(redis_prefix + "k")
         await client.aclose()
         assert 0 < ttl <= 7000  # the key expires once the bucket would be full again
     finally:

@@ -4,14 +4,10 @@ unreachable Redis falls back and is counted, never a 500."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator
-
 import httpx
 import pytest
-from redis import asyncio as aioredis
 
-from tests.conftest import REDIS_URL, free_port, port_answers
+from tests.conftest import REDIS_URL, free_port
 from tests.security.conftest import app_settings, asgi_client
 from tests.support.keys import bearer, make_key
 
@@ -70,19 +66,6 @@ async def test_the_default_lets_a_200_message_burst_reach_the_policy(
         for i in range(50):
             one = message | {"message": f"more spam {i}"}
             assert (await client.post("/moderate", json=one)).status_code == 200
-
-
-@pytest.fixture
-async def redis_prefix() -> AsyncIterator[str]:
-    if not port_answers(6379):
-        pytest.skip("Redis does not answer on 127.0.0.1:6379")
-    prefix = f"chatguard-test:{uuid.uuid4().hex}:"
-    yield prefix
-    client = aioredis.Redis.from_url(REDIS_URL)
-    keys = [k async for k in client.scan_iter(match=prefix + "*")]
-    if keys:
-        await client.delete(*keys)
-    await client.aclose()
 
 
 @pytest.mark.redis

@@ -138,32 +138,14 @@ def test_cors_origins_must_be_origins(value: str) -> None:
 
 
 async def test_migration_0003_goes_down_and_up_again(database_url: str) -> None:
-    from alembic import command
-    from sqlalchemy import inspect
-    from sqlalchemy.engine import Connection
     from sqlalchemy.ext.asyncio import create_async_engine
 
-    from chatguard.storage.migrate import alembic_config, upgrade
+    from tests.support.migrations import tables_down_and_up
 
     engine = create_async_engine(database_url)
-
-    async def tables() -> set[str]:
-        async with engine.connect() as connection:
-            return set(await connection.run_sync(lambda c: inspect(c).get_table_names()))
-
-    def downgrade(connection: Connection) -> None:
-        config = alembic_config()
-        config.attributes["connection"] = connection
-        command.downgrade(config, "0002")
-
     try:
-        await upgrade(engine)
-        assert "api_keys" in await tables()
-        async with engine.begin() as connection:
-            await connection.run_sync(downgrade)
-        after = await tables()
-        assert "api_keys" not in after and "audit_log" in after
-        await upgrade(engine)
-        assert "api_keys" in await tables()
+        down, up = await tables_down_and_up(engine, "0002")
+        assert "api_keys" not in down and "audit_log" in down
+        assert "api_keys" in up
     finally:
         await engine.dispose()

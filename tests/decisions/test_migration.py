@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from alembic import command
-from sqlalchemy import inspect
-from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from chatguard.storage.migrate import alembic_config, upgrade
+from tests.support.migrations import tables_down_and_up
 
 DECISION_TABLES = {
     "policy_versions",
@@ -21,24 +18,9 @@ DECISION_TABLES = {
 
 async def test_0002_upgrades_downgrades_and_upgrades_again(database_url: str) -> None:
     engine = create_async_engine(database_url)
-
-    async def tables() -> set[str]:
-        async with engine.connect() as connection:
-            return set(await connection.run_sync(lambda c: inspect(c).get_table_names()))
-
-    def downgrade(connection: Connection) -> None:
-        config = alembic_config()
-        config.attributes["connection"] = connection
-        command.downgrade(config, "0001")
-
     try:
-        await upgrade(engine)
-        assert await tables() >= DECISION_TABLES
-        async with engine.begin() as connection:
-            await connection.run_sync(downgrade)
-        after = await tables()
-        assert not DECISION_TABLES & after and {"messages", "decisions"} <= after
-        await upgrade(engine)
-        assert await tables() >= DECISION_TABLES
+        down, up = await tables_down_and_up(engine, "0001")
+        assert not DECISION_TABLES & down and {"messages", "decisions"} <= down
+        assert up >= DECISION_TABLES
     finally:
         await engine.dispose()

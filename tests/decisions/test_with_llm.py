@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
-from chatguard.config import load_settings
 from chatguard.decisions import PolicyEngine
 from chatguard.decisions.records import ReviewStatus
 from chatguard.domain import Message
 from chatguard.service import ModerationService
 from tests.support.fake_llm import FakeLLMServer
+from tests.support.services import Services
 
 Factory = Callable[..., ModerationService]
 
@@ -35,25 +35,15 @@ def llm(llm_server: FakeLLMServer) -> FakeLLMServer:
 
 @pytest.fixture
 async def services(tmp_path: Path, llm: FakeLLMServer) -> AsyncIterator[Factory]:
-    made: list[ModerationService] = []
-
-    def factory(**settings: Any) -> ModerationService:
-        options: dict[str, Any] = {
-            "llm_endpoint": llm.url,
-            "pipeline_stages": "rules,llm",
-            "llm_max_retries": 0,
-            "llm_batch_wait_ms": 1,
-            "database_url": f"sqlite:///{tmp_path}/chatguard-{len(made)}.db",
-            "_env_file": None,
-        }
-        options.update(settings)
-        service = ModerationService.from_settings(load_settings(**options))
-        made.append(service)
-        return service
-
-    yield factory
-    for service in made:
-        await service.close()
+    made = Services(
+        tmp_path,
+        llm_endpoint=llm.url,
+        pipeline_stages="rules,llm",
+        llm_max_retries=0,
+        llm_batch_wait_ms=1,
+    )
+    yield made.from_settings
+    await made.close()
 
 
 def engine_of(service: ModerationService) -> PolicyEngine:

@@ -24,6 +24,7 @@ from chatguard.storage import SqlStore
 from chatguard.taxonomy import Category
 from tests.llm.conftest import make_stage
 from tests.support.fake_llm import FakeLLMServer
+from tests.support.services import Services
 
 #: Rules that leave these in the uncertain band, so the LLM decides.
 TERMS = (
@@ -41,34 +42,27 @@ Factory = Callable[..., ModerationService]
 
 @pytest.fixture
 async def services(tmp_path: Path, fake: FakeLLMServer) -> AsyncIterator[Factory]:
-    made: list[ModerationService] = []
+    made = Services(tmp_path, name="formats", llm_endpoint=fake.url)
 
     def factory(name: str, **settings: Any) -> ModerationService:
-        config = load_settings(
-            llm_endpoint=fake.url,
-            database_url=f"sqlite:///{tmp_path}/formats-{len(made)}.db",
-            llm_format=name,
-            _env_file=None,
-            **settings,
-        )
+        config = made.settings(llm_format=name, **settings)
         llm = make_stage(
             fake.url,
             client={"max_retries": 0, "timeout_s": 2.0},
             answer_format=build_format(name),
             control=True,
         )
-        service = ModerationService(
-            settings=config,
-            pipeline=Pipeline([RuleStage(rule_engine=RuleEngine(default_terms=TERMS)), llm]),
-            decider=ThresholdDecider(),
-            store=SqlStore(config.database_url),
+        return made.add(
+            ModerationService(
+                settings=config,
+                pipeline=Pipeline([RuleStage(rule_engine=RuleEngine(default_terms=TERMS)), llm]),
+                decider=ThresholdDecider(),
+                store=SqlStore(config.database_url),
+            )
         )
-        made.append(service)
-        return service
 
     yield factory
-    for service in made:
-        await service.close()
+    await made.close()
 
 
 def llm_of(service: ModerationService) -> LLMStage:

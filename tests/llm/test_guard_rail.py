@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
-from chatguard.config import load_settings
 from chatguard.domain import Message
 from chatguard.llm.stage import LLMStage
 from chatguard.service import STATELESS, ModerationService
 from tests.support.fake_llm import FakeLLMServer
+from tests.support.services import Services
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 PAYLOAD = "you worthless idiot, kill yourself"
@@ -44,25 +44,15 @@ def messages(batch: list[str], tag: str) -> list[Message]:
 
 @pytest.fixture
 async def services(tmp_path: Path) -> AsyncIterator[Factory]:
-    made: list[ModerationService] = []
+    made = Services(
+        tmp_path, name="guard", llm_max_retries=0, llm_batch_wait_ms=1, llm_deadline_ms=20_000
+    )
 
     def factory(url: str, **settings: Any) -> ModerationService:
-        options: dict[str, Any] = {
-            "llm_endpoint": url,
-            "llm_max_retries": 0,
-            "llm_batch_wait_ms": 1,
-            "llm_deadline_ms": 20_000,
-            "database_url": f"sqlite:///{tmp_path}/guard-{len(made)}.db",
-            "_env_file": None,
-        }
-        options.update(settings)
-        service = ModerationService.from_settings(load_settings(**options))
-        made.append(service)
-        return service
+        return made.from_settings(llm_endpoint=url, **settings)
 
     yield factory
-    for service in made:
-        await service.close()
+    await made.close()
 
 
 def llm_stage(service: ModerationService) -> LLMStage:

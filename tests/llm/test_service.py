@@ -25,6 +25,7 @@ from chatguard.storage import SqlStore
 from chatguard.taxonomy import Category
 from tests.llm.conftest import make_stage
 from tests.support.fake_llm import FakeLLMServer
+from tests.support.services import Services
 
 #: A rule that puts a message in the uncertain band, so it reaches the LLM.
 TERMS = (*load_default_terms("en"), Term("ignore the rules", Category.PROMPT_INJECTION, 0.5))
@@ -34,30 +35,22 @@ ServiceFactory = Callable[..., ModerationService]
 
 @pytest.fixture
 async def services(tmp_path: Path) -> AsyncIterator[ServiceFactory]:
-    made: list[ModerationService] = []
+    made = Services(tmp_path, llm_deadline_ms=2000)
 
     def factory(url: str, *, fail_mode: str = "hold", **settings: Any) -> ModerationService:
-        options: dict[str, Any] = {
-            "llm_endpoint": url,
-            "database_url": f"sqlite:///{tmp_path}/chatguard-{len(made)}.db",
-            "llm_deadline_ms": 2000,
-            "llm_fail_mode": fail_mode,
-        }
-        options.update(settings)
-        config = load_settings(**options)
+        config = made.settings(llm_endpoint=url, llm_fail_mode=fail_mode, **settings)
         llm = make_stage(url, client={"max_retries": 0, "timeout_s": 2.0})
-        service = ModerationService(
-            settings=config,
-            pipeline=Pipeline([RuleStage(rule_engine=RuleEngine(default_terms=TERMS)), llm]),
-            decider=ThresholdDecider(fail_mode=FailMode(fail_mode)),
-            store=SqlStore(config.database_url),
+        return made.add(
+            ModerationService(
+                settings=config,
+                pipeline=Pipeline([RuleStage(rule_engine=RuleEngine(default_terms=TERMS)), llm]),
+                decider=ThresholdDecider(fail_mode=FailMode(fail_mode)),
+                store=SqlStore(config.database_url),
+            )
         )
-        made.append(service)
-        return service
 
     yield factory
-    for service in made:
-        await service.close()
+    await made.close()
 
 
 async def _started(service: ModerationService) -> ModerationService:

@@ -523,6 +523,10 @@ def _event(message: Message, decision: Decision, *, kind: str = "decision") -> d
         "action": decision.action.value,
         "duration_s": decision.duration_s,
         "reason": decision.reason,
+        "acted": decision.acted,
+        "policy_reason": decision.policy_reason.value,
+        # The policy's resources message for the author (a crisis), for connectors to send.
+        "notice": decision.notice,
         "policy": decision.policy,
         "decided_by": decision.assessment.decided_by,
         "flagged": decision.assessment.flagged,

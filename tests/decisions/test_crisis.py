@@ -44,9 +44,13 @@ async def moderate(api: httpx.AsyncClient, text: str, channel: str, user: str) -
 
 
 async def strikes(api: httpx.AsyncClient, channel: str, user: str) -> int:
+    """The user's strikes in the store, checked against those the LLM is shown as context."""
     repository = engine_of(api).repository
     assert repository is not None
-    return len(await repository.strikes(channel, user))
+    stored = len(await repository.strikes(channel, user))
+    context = api.app.state.service.channels.strikes(channel, user)  # type: ignore[attr-defined]
+    assert context == stored
+    return stored
 
 
 @pytest.mark.parametrize("preset", ["default", "gaming"])

@@ -13,7 +13,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import ClassVar
 
-from chatguard.domain import Action, Decision, Message
+from chatguard.domain import Action, Decision, Message, PolicyReason
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +55,12 @@ class ChatConnector(ABC):
         """Tell one user something privately (the channel's crisis resources message). A
         platform with no private channel a bot may use sends nothing."""
         log.info("%s: no private notices on this platform; not sent in %s", self.name, channel_id)
+
+    @property
+    def removal_punishes(self) -> bool:
+        """The platform cannot remove one message without acting against its author (plain
+        IRC kicks): automatic removals of a crisis are then not enforced, a moderator's are."""
+        return False
 
     def serves(self, channel_id: str) -> bool:
         """Is this channel one the connector moderates? (Review outcomes of other channels,
@@ -109,6 +115,8 @@ class ModerationLoop:
                     log.warning("notice for %s failed: %s", message.id, type(exc).__name__)
             # Allow and flag leave the message; a hold waits for the review queue's verdict.
             if decision.action.severity < Action.DELETE.severity:
+                continue
+            if decision.policy_reason is PolicyReason.CRISIS and self.connector.removal_punishes:
                 continue
             try:
                 await self.connector.enforce(message, decision)

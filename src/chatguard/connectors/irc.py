@@ -302,6 +302,11 @@ class IrcConnector(ChatConnector):
     def serves(self, channel_id: str) -> bool:
         return channel_id in self._joined
 
+    @property
+    def removal_punishes(self) -> bool:
+        """Plain IRC removes a message only by kicking its author; Twitch deletes the line."""
+        return not self.twitch
+
     async def apply(
         self,
         *,

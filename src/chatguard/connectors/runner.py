@@ -10,7 +10,7 @@ from typing import Any
 
 from chatguard.connectors.base import ChatConnector, ModerationLoop, SeenIds
 from chatguard.decisions.records import CRISIS_PRIORITY, ReviewStatus
-from chatguard.domain import Action, Decision, Message
+from chatguard.domain import Action, Decision, Message, PolicyReason
 from chatguard.service import DECISIONS_TOPIC, FINAL_DECISION, ModerationService
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,9 @@ async def enforce_reviews(
         if event.get("notice") and noticed.first(str(event.get("message_id"))):
             await _notify(connector, event)
         action = Action(event["action"])
-        if action.severity < Action.DELETE.severity or _unanswered_crisis(event):
+        if action.severity < Action.DELETE.severity:
+            continue
+        if connector.removal_punishes and _automatic_crisis_removal(event):
             continue
         try:
             await connector.apply(
@@ -82,9 +84,13 @@ def _reason(event: dict[str, Any]) -> str:
     return "chatguard: removed after review"
 
 
-def _unanswered_crisis(event: dict[str, Any]) -> bool:
-    """A crisis hold nobody reviewed in time: its default action stands in the store, but the
-    author is not kicked or timed out for it (a moderator's denial is enforced)."""
+def _automatic_crisis_removal(event: dict[str, Any]) -> bool:
+    """A removal of a crisis that no moderator chose: a final decision the crisis section
+    made, or a crisis hold nobody reviewed in time (its default action). Where a removal
+    punishes the author (a kick), it stands in the store but is not enforced; a moderator's
+    denial is."""
+    if event.get("type") == FINAL_DECISION:
+        return event.get("policy_reason") == PolicyReason.CRISIS.value
     return (
         event.get("status") == ReviewStatus.EXPIRED.value
         and int(event.get("priority") or 0) >= CRISIS_PRIORITY

@@ -12,6 +12,7 @@ import httpx
 import numpy as np
 import pytest
 
+from chatguard.api.schemas import ModerateResponse
 from chatguard.classifier.stage import ClassifierStage
 from chatguard.config import Settings
 from chatguard.domain import Message
@@ -120,3 +121,23 @@ def test_the_classifier_does_not_run_its_model_on_blank_text(settings: Settings)
     for index in (0, 1, 3):
         assert results[index].scores and set(results[index].scores.values()) == {0.0}
     assert max(results[2].scores.values()) > 0
+
+
+@pytest.mark.parametrize(("action", "acted"), [("allow", False), ("hold", True), ("ban", True)])
+def test_an_answer_stored_before_acted_existed_is_replayed_with_it(
+    action: str, acted: bool
+) -> None:
+    stored = {
+        "message_id": "m-old",
+        "action": action,
+        "approved": action == "allow",
+        "reason": "spam scored 1.00: high severity",
+        "flagged": False,
+        "categories": {},
+        "category_scores": {},
+        "decided_by": "filter",
+        "reasons": [],
+        "processing_time_ms": 1.0,
+    }
+    replayed = ModerateResponse.model_validate(stored)
+    assert replayed.acted is acted and replayed.policy_reason == ""

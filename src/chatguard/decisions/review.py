@@ -105,7 +105,7 @@ class ReviewQueue:
         self, item_id: str, *, actor: str, reason: str = "", action: ActionRule | None = None
     ) -> ReviewItem:
         """The message breaks the rules: it is removed (or `action`), labelled a violation,
-        and the author gets a strike."""
+        and the author gets a strike (none for a crisis hold: a disclosure is not punished)."""
         rule = action or ActionRule(action=Action.DELETE)
         if not rule.action.removes_message or rule.action is Action.HOLD:
             raise InvalidInputError("action: a denial must delete, time out or ban")

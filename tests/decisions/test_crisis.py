@@ -5,18 +5,23 @@ how-to content, stays an offence that is removed with a strike."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 
+from chatguard.config import load_settings
 from chatguard.decisions import PolicyEngine
 from chatguard.decisions.crisis import crisis_disclosure
 from chatguard.decisions.policy import CrisisConfig, Severity
 from chatguard.decisions.presets import load_presets
+from chatguard.domain import Message
 from chatguard.errors import InvalidPolicyError
+from chatguard.service import ModerationService
 from chatguard.taxonomy import Category
+from tests.conftest import free_port
 from tests.decisions.test_api import as_, keyed_client
 
 CRISIS = "i want to kill myself tonight, i can't do this anymore"
@@ -199,3 +204,29 @@ def test_a_crisis_section_that_would_punish_or_break_a_line_is_refused(
 def test_a_resources_message_is_one_line() -> None:
     policy = load_presets().resolve({"crisis": {"message": "call us\n  any time"}})
     assert policy.crisis.message == "call us any time"
+
+
+async def test_a_crisis_hold_reaches_the_webhook_outbox_like_other_holds(database_url: str) -> None:
+    settings = load_settings(
+        database_url=database_url,
+        pipeline_stages="filter,classifier",
+        webhook_urls=f"http://127.0.0.1:{free_port()}/hook",  # nobody listens: rows stay
+        webhook_secret="s" * 32,
+        _env_file=None,
+    )
+    service = ModerationService.from_settings(settings)
+    await service.start()
+    try:
+        message = Message(text=CRISIS, user_id="gus", channel_id="hooked")
+        outcome = await service.moderate(message)
+        assert outcome.response["policy_reason"] == "crisis"
+        repository = service.decider.repository  # type: ignore[attr-defined]
+        rows = [d for d in await repository.deliveries() if d.message_id == message.id]
+        bodies = {d.event_type: json.loads(d.body) for d in rows}
+        assert set(bodies) == {"decision", "review.held"}
+        assert bodies["decision"]["action"] == "hold"
+        assert bodies["decision"]["policy_reason"] == "crisis" and bodies["decision"]["notice"]
+        assert bodies["review.held"]["priority"] == 100
+        assert CRISIS not in json.dumps(bodies)  # ids and outcomes, never the text
+    finally:
+        await service.close()

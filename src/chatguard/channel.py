@@ -60,8 +60,11 @@ class ChannelMemory:
         self._strikes: OrderedDict[tuple[str, str], deque[float]] = OrderedDict()
         self._rules: dict[str, str] = {}
 
-    def record(self, message: Message, action: Action, *, provisional: bool = False) -> None:
-        """Remember a decided message; a removal that is final counts as a strike."""
+    def record(
+        self, message: Message, action: Action, *, provisional: bool = False, strike: bool = True
+    ) -> None:
+        """Remember a decided message; a removal that is final counts as a strike, unless
+        `strike` is false (a crisis hold is care, not an offence)."""
         recent = self._messages.get(message.channel_id)
         if recent is None:
             recent = self._messages[message.channel_id] = deque(maxlen=self.history)
@@ -69,7 +72,7 @@ class ChannelMemory:
         recent.append(ChannelMessage(message.id, message.user_id, message.text))
         while len(self._messages) > self.max_channels:
             self._messages.popitem(last=False)
-        if action.removes_message and not provisional:
+        if strike and action.removes_message and not provisional:
             self.add_strike(message.channel_id, message.user_id)
 
     def add_strike(self, channel_id: str, user_id: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from chatguard.domain import Action, Assessment, Decision, FailMode, Message, Route
+from chatguard.domain import Action, Assessment, Decision, FailMode, Message, PolicyReason, Route
 
 
 class Decider(Protocol):
@@ -28,21 +28,27 @@ class ThresholdDecider:
     async def decide(self, message: Message, assessment: Assessment) -> Decision:
         category, score = assessment.top()
         provisional = False
+        basis, acted_on = PolicyReason.CLEAN, None
         if assessment.route is Route.ACT and category is not None:
             action, reason = Action.DELETE, f"{category.value} scored {score:.2f}"
+            basis, acted_on = PolicyReason.SEVERITY, category
         elif assessment.pending:
             provisional = True
             action = self.fail_mode.action
             waiting = ", ".join(assessment.pending)
             reason = f"provisional ({self.fail_mode.value}): waiting for {waiting}"
+            basis = PolicyReason.FAIL_MODE
         elif assessment.review:
             action, reason = Action.HOLD, "held for review: " + _top_reason(assessment)
+            basis = PolicyReason.REVIEW_REQUESTED
         elif assessment.route is Route.UNCERTAIN and assessment.llm_unavailable:
             action = self.fail_mode.action
             reason = f"adjudicator unavailable ({self.fail_mode.value}): " + _top_reason(assessment)
+            basis = PolicyReason.FAIL_MODE
         elif assessment.route is Route.UNCERTAIN and category is not None:
             action = Action.FLAG
             reason = f"uncertain: {category.value} scored {score:.2f}, no adjudicator available"
+            basis = PolicyReason.UNCERTAIN
         else:
             action, reason = Action.ALLOW, "no category reached its threshold"
         return Decision(
@@ -53,6 +59,8 @@ class ThresholdDecider:
             provisional=provisional,
             policy=self.name,
             trail=tuple(f"{t.stage}:{t.route.value}" for t in assessment.trail),
+            policy_reason=basis,
+            policy_category=acted_on,
         )
 
 

@@ -157,6 +157,21 @@ class FailMode(StrEnum):
         return {FailMode.HOLD: Action.HOLD, FailMode.OPEN: Action.ALLOW}.get(self, Action.DELETE)
 
 
+class PolicyReason(StrEnum):
+    """Why the decider chose its action, as a word a program can branch on (the decision's
+    `reason` says it in a sentence)."""
+
+    CLEAN = "clean"  # no category reached its threshold
+    EXEMPT_ROLE = "exempt_role"
+    SEVERITY = "severity"  # a category reached a severity; its action applies
+    BLOCKED_TERM = "blocked_term"
+    FLOOD = "flood"  # a spam-only offence: the flood action
+    CRISIS = "crisis"  # a self-harm disclosure: cared for, never punished
+    UNCERTAIN = "uncertain"
+    FAIL_MODE = "fail_mode"  # the adjudicator has not judged
+    REVIEW_REQUESTED = "review_requested"  # a stage asked for a human
+
+
 @dataclass(frozen=True, slots=True)
 class Decision:
     """What is done about one message, and why."""
@@ -172,3 +187,14 @@ class Decision:
     processing_time_ms: float = 0.0
     #: the message with its PII replaced, when redaction is on and PII was found
     redacted_text: str | None = None
+    #: why the action was chosen, as a word (`reason` is the sentence)
+    policy_reason: PolicyReason = PolicyReason.CLEAN
+    #: the category whose severity set the action, if one did
+    policy_category: Category | None = None
+    #: what a connector should tell the author privately (the crisis resources message)
+    notice: str | None = None
+
+    @property
+    def acted(self) -> bool:
+        """Did the policy do anything to the message (flag, hold or remove it)?"""
+        return self.action is not Action.ALLOW

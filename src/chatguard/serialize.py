@@ -56,6 +56,11 @@ def decision_dict(decision: Decision) -> dict[str, Any]:
         "message_id": decision.message_id,
         "action": decision.action.value,
         "approved": not decision.action.removes_message,
+        # Whether the policy did anything, and why in a word: `flagged` keeps OpenAI's
+        # meaning (any of its 13 categories) and is false on a spam, PII or injection action.
+        "acted": decision.acted,
+        "policy_reason": decision.policy_reason.value,
+        "policy_category": decision.policy_category.value if decision.policy_category else None,
         "reason": decision.reason,
         "duration_s": decision.duration_s,
         "provisional": decision.provisional,
@@ -73,4 +78,5 @@ def decision_dict(decision: Decision) -> dict[str, Any]:
         "stage_latency_ms": assessment["latency_ms"],
         "processing_time_ms": round(decision.processing_time_ms, 3),
         "redacted_text": decision.redacted_text,
+        "notice": decision.notice,
     }

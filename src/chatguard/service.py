@@ -20,7 +20,7 @@ from chatguard.decisions.effects import NO_EFFECTS, Applied, Effects
 from chatguard.decisions.engine import Planned
 from chatguard.decisions.repository import held_event
 from chatguard.decisions.terms import push_terms_to
-from chatguard.domain import Action, Assessment, Decision, Message, Route
+from chatguard.domain import Action, Assessment, Decision, Message, PolicyReason, Route
 from chatguard.errors import InputTooLargeError, InvalidInputError
 from chatguard.events import EventBus, InProcessEventBus
 from chatguard.filter.pii import apply_redaction
@@ -235,7 +235,12 @@ class ModerationService:
                 continue  # the same message twice in one batch: one decision, one set of effects
             announced.add(message.id)
             self.metrics.observe(decision)
-            self.channels.record(message, decision.action, provisional=decision.provisional)
+            self.channels.record(
+                message,
+                decision.action,
+                provisional=decision.provisional,
+                strike=decision.policy_reason is not PolicyReason.CRISIS,
+            )
             if decision.provisional:
                 provisional[message.id] = message
             await self._announce(item, applied.get(message.id), stored=stored)
@@ -379,7 +384,8 @@ class ModerationService:
                 return False
             applied, stored = result, not result.spooled
         self.metrics.observe_final(decision, earlier)
-        if decision.action.removes_message and not decision.provisional:
+        crisis = decision.policy_reason is PolicyReason.CRISIS
+        if decision.action.removes_message and not decision.provisional and not crisis:
             self.channels.add_strike(message.channel_id, message.user_id)
         if isinstance(self.decider, PolicyEngine):
             self.decider.committed(Planned(decision, item.effects), applied, stored=stored)
@@ -523,6 +529,10 @@ def _event(message: Message, decision: Decision, *, kind: str = "decision") -> d
         "action": decision.action.value,
         "duration_s": decision.duration_s,
         "reason": decision.reason,
+        "acted": decision.acted,
+        "policy_reason": decision.policy_reason.value,
+        # The policy's resources message for the author (a crisis), for connectors to send.
+        "notice": decision.notice,
         "policy": decision.policy,
         "decided_by": decision.assessment.decided_by,
         "flagged": decision.assessment.flagged,

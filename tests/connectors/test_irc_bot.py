@@ -329,3 +329,111 @@ async def test_a_late_final_decision_is_enforced(
         with contextlib.suppress(asyncio.CancelledError):
             await runner
         await service.close()
+
+
+def _notice_to(nick: str) -> Any:
+    return lambda line: line.command == "NOTICE" and line.params[0] == nick
+
+
+@pytest.mark.parametrize("action", ["hold", "delete"])
+async def test_a_person_in_crisis_gets_the_resources_privately_and_is_not_kicked(
+    ngircd: int, settings: Settings, action: str
+) -> None:
+    channel = f"#care{uuid.uuid4().hex[:8]}"
+    tag = uuid.uuid4().hex[:5]
+    bot_nick, ria_nick, other_nick = f"cb{tag}", f"ria{tag}", f"other{tag}"
+    resources = "You are not alone. Call or text 988 (US) or see findahelpline.com, any time."
+    service = ModerationService.from_settings(settings)
+    await service.start()
+    bot = IrcConnector(host="127.0.0.1", port=ngircd, nick=bot_nick, channels=[channel])
+    ready = asyncio.Event()
+    runner = asyncio.create_task(run_connector(service, bot, ready=ready))
+    try:
+        await service.decider.policies.put(  # type: ignore[attr-defined]
+            channel.lstrip("#"), {"crisis": {"message": resources, "action": action}}, actor="test"
+        )
+        await asyncio.wait_for(ready.wait(), 10)
+        async with IrcClient(ngircd, ria_nick) as ria, IrcClient(ngircd, other_nick) as other:
+            await ria.join(channel)
+            await other.join(channel)
+            await ria.say(channel, "i want to kill myself tonight, i can't do this anymore")
+            notice = await ria.wait_for(_notice_to(ria_nick))
+            assert notice.nick == bot_nick and notice.params[1] == resources
+            # A hold waits for a human, first in the queue. Plain IRC can remove a line only
+            # by kicking its author, so a crisis "delete" is not enforced there.
+            reviews = service.decider.reviews  # type: ignore[attr-defined]
+            items = await reviews.items(channel_id=channel.lstrip("#"))
+            if action == "hold":
+                [item] = items
+                assert item.priority == 100 and item.user_id == ria_nick
+            else:
+                assert items == []
+            # Encouragement is still removed. The bot handles lines in order, so once this
+            # kick arrives, anything it would have done about the crisis has happened.
+            await other.say(channel, "kys")
+            await ria.wait_for(_kicked(other_nick, channel))
+            assert not any(_kicked(ria_nick, channel)(line) for line in other.lines)
+            assert not any(_banned(ria_nick, channel)(line) for line in other.lines)
+            assert not any(line.command == "NOTICE" for line in other.lines)  # private
+            assert not any(ria_nick in c for c in bot.sent if not c.startswith("NOTICE"))
+    finally:
+        runner.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await runner
+        await service.close()
+
+
+async def test_an_unanswered_crisis_hold_does_not_kick_but_a_denial_does(
+    ngircd: int, settings: Settings
+) -> None:
+    channel = f"#exp{uuid.uuid4().hex[:8]}"
+    tag = uuid.uuid4().hex[:5]
+    ria_nick, sam_nick = f"ria{tag}", f"sam{tag}"
+    service = ModerationService.from_settings(settings)
+    await service.start()
+    bot = IrcConnector(
+        host="127.0.0.1", port=ngircd, nick=f"eb{uuid.uuid4().hex[:6]}", channels=[channel]
+    )
+    ready = asyncio.Event()
+    runner = asyncio.create_task(run_connector(service, bot, ready=ready))
+    try:
+        await asyncio.wait_for(ready.wait(), 10)
+        async with IrcClient(ngircd, ria_nick) as ria, IrcClient(ngircd, sam_nick) as sam:
+            await ria.join(channel)
+            await sam.join(channel)
+            room = channel.lstrip("#")
+            # What the review queue publishes when a crisis hold times out, then when a
+            # moderator denies one: the first is not enforced, the second is.
+            for user, status in ((ria_nick, "expired"), (sam_nick, "denied")):
+                await service.events.publish(
+                    DECISIONS_TOPIC,
+                    {
+                        "type": "review.resolved",
+                        "review_id": uuid.uuid4().hex,
+                        "message_id": uuid.uuid4().hex,
+                        "channel_id": room,
+                        "user_id": user,
+                        "status": status,
+                        "action": "delete",
+                        "duration_s": None,
+                        "resolved_by": "system",
+                        "priority": 100,
+                        "at": 0.0,
+                    },
+                )
+            await ria.wait_for(_kicked(sam_nick, channel))
+            assert not any(_kicked(ria_nick, channel)(line) for line in sam.lines)
+    finally:
+        runner.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await runner
+        await service.close()
+
+
+def test_a_long_notice_is_split_between_words_within_a_line() -> None:
+    from chatguard.connectors.irc import NOTICE_BYTES, _chunks
+
+    text = " ".join(["héllo"] * 150) + " " + "x" * 500
+    pieces = _chunks(text, NOTICE_BYTES)
+    assert all(len(p.encode("utf-8")) <= NOTICE_BYTES for p in pieces)
+    assert "".join(pieces).replace(" ", "") == text.replace(" ", "")

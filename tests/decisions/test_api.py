@@ -259,7 +259,14 @@ async def test_third_offence_escalates_through_the_api(api: httpx.AsyncClient) -
             id="llm-pending-fail-mode-hold",
         ),
         pytest.param(
-            {"scores": {"self_harm_intent": 0.9}, "route": "act"}, "delete", id="sdk-style-name"
+            {"scores": {"harassment_threatening": 0.9}, "route": "act"},
+            "delete",
+            id="sdk-style-name",
+        ),
+        pytest.param(
+            {"scores": {"self_harm_intent": 0.9}, "route": "act"},
+            "hold",
+            id="crisis-held-not-removed",
         ),
     ],
 )

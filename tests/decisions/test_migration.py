@@ -24,3 +24,28 @@ async def test_0002_upgrades_downgrades_and_upgrades_again(database_url: str) ->
         assert up >= DECISION_TABLES
     finally:
         await engine.dispose()
+
+
+async def test_0005_adds_the_review_priority_and_takes_it_away_again(database_url: str) -> None:
+    engine = create_async_engine(database_url)
+
+    async def columns() -> set[str]:
+        async with engine.connect() as connection:
+            found = await connection.run_sync(lambda c: inspect(c).get_columns("review_items"))
+        return {c["name"] for c in found}
+
+    def downgrade(connection: Connection) -> None:
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0004")
+
+    try:
+        await upgrade(engine)
+        assert "priority" in await columns()
+        async with engine.begin() as connection:
+            await connection.run_sync(downgrade)
+        assert "priority" not in await columns()
+        await upgrade(engine)
+        assert "priority" in await columns()
+    finally:
+        await engine.dispose()

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from chatguard.api.types import Identifier, MessageText, ModelName, Timestamp
-from chatguard.domain import Message, Role
+from chatguard.domain import Action, Message, Role
 
 Id = Identifier
 
@@ -51,13 +51,43 @@ class ModerateResponse(BaseModel):
     message_id: str
     action: str
     approved: bool
+    acted: bool = Field(
+        description="The policy did something to the message: flagged, held or removed it "
+        "(any action but allow), whichever category made it, spam, PII and prompt injection "
+        "included."
+    )
+    policy_reason: str = Field(
+        default="",
+        description="Why, in a word: clean, severity, blocked_term, flood, crisis, uncertain, "
+        "fail_mode, review_requested or exempt_role (empty in answers stored by releases "
+        "that did not record it).",
+    )
+    policy_category: str | None = Field(
+        default=None, description="The category whose severity set the action, if one did."
+    )
+    notice: str | None = Field(
+        default=None,
+        description="A message for the author alone (the channel's crisis resources), which "
+        "a connector sends privately.",
+    )
     reason: str
-    flagged: bool
+    flagged: bool = Field(
+        description="OpenAI's meaning: one of OpenAI's 13 categories reached its threshold. "
+        "It does not follow the action; see `acted`."
+    )
     categories: dict[str, bool]
     category_scores: dict[str, float]
     decided_by: str
     reasons: list[str]
     processing_time_ms: float
+
+    @model_validator(mode="before")
+    @classmethod
+    def _acted(cls, value: Any) -> Any:
+        # Answers stored before `acted` existed are replayed as stored: derive it from the action.
+        if isinstance(value, dict) and "acted" not in value and "action" in value:
+            return {**value, "acted": value["action"] != Action.ALLOW.value}
+        return value
 
 
 class ModerateBatchResponse(BaseModel):

@@ -69,21 +69,32 @@ class ClassifierStage(CpuStage):
     def assess_sync(self, items: Sequence[StageInput]) -> list[StageResult]:
         if not items:
             return []
+        # Empty or blank text says nothing: every category scores 0 and the model does not run
+        # (on no features it would answer with its bias, e.g. profanity 0.19).
+        texts = [item.normalized.folded for item in items]
+        scored = [i for i, text in enumerate(texts) if text.strip()]
+        results = [self._empty() for _ in items]
+        if not scored:
+            return results
         started = time.perf_counter()
-        probabilities = self.model.predict_proba([item.normalized.folded for item in items])
+        probabilities = self.model.predict_proba([texts[i] for i in scored])
         columns = category_scores(self.model.heads, probabilities)
         categories = self._categories
         if not categories:
             return [StageResult(self.name) for _ in items]
         matrix = np.stack([columns[c.value] for c in categories], axis=1)
         tops = np.argmax(matrix, axis=1).tolist()
-        per_message = (time.perf_counter() - started) * 1000 / len(items)
-        results = []
-        for row, top in zip(matrix.tolist(), tops, strict=True):
+        per_message = (time.perf_counter() - started) * 1000 / len(scored)
+        for index, row, top in zip(scored, matrix.tolist(), tops, strict=True):
             reason = f"classifier: {categories[top].value} {row[top]:.2f}"
             scores = dict(zip(categories, row, strict=True))
-            results.append(StageResult(self.name, scores, (), (reason,), per_message))
+            results[index] = StageResult(self.name, scores, (), (reason,), per_message)
         return results
+
+    def _empty(self) -> StageResult:
+        return StageResult(
+            self.name, dict.fromkeys(self._categories, 0.0), (), ("classifier: empty text",)
+        )
 
     def health(self) -> ComponentHealth:
         return ComponentHealth(self.name, True, f"model {self.model.name}")

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import ClassVar
 
-from chatguard.domain import Action, Decision, Message
+from chatguard.domain import Action, Decision, Message, PolicyReason
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,17 @@ class ChatConnector(ABC):
         """Send the platform's commands for `action` against a user in a channel; allow, flag
         and hold send nothing (chat has shown the message already)."""
 
+    async def notify(self, *, channel_id: str, user_id: str, text: str) -> None:
+        """Tell one user something privately (the channel's crisis resources message). A
+        platform with no private channel a bot may use sends nothing."""
+        log.info("%s: no private notices on this platform; not sent in %s", self.name, channel_id)
+
+    @property
+    def removal_punishes(self) -> bool:
+        """The platform cannot remove one message without acting against its author (plain
+        IRC kicks): automatic removals of a crisis are then not enforced, a moderator's are."""
+        return False
+
     def serves(self, channel_id: str) -> bool:
         """Is this channel one the connector moderates? (Review outcomes of other channels,
         decided through the API, are not its business.)"""
@@ -75,7 +87,11 @@ class ModerationLoop:
         self.moderate = moderate
         self.moderated = 0
         self.enforced = 0
+        self.notified = 0
         self.failed = 0
+        #: Messages whose author was sent the decision's notice: a provisional and a final
+        #: decision may both carry one, and the author hears it once.
+        self.noticed = SeenIds()
 
     async def run(self) -> None:
         async for message in self.connector.messages():
@@ -86,8 +102,21 @@ class ModerationLoop:
                 log.warning("moderation of %s failed: %s", message.id, type(exc).__name__)
                 continue
             self.moderated += 1
+            if decision is None:
+                continue
+            if decision.notice is not None and self.noticed.first(message.id):
+                try:
+                    await self.connector.notify(
+                        channel_id=message.channel_id, user_id=message.user_id, text=decision.notice
+                    )
+                    self.notified += 1
+                except Exception as exc:
+                    self.failed += 1
+                    log.warning("notice for %s failed: %s", message.id, type(exc).__name__)
             # Allow and flag leave the message; a hold waits for the review queue's verdict.
-            if decision is None or decision.action.severity < Action.DELETE.severity:
+            if decision.action.severity < Action.DELETE.severity:
+                continue
+            if decision.policy_reason is PolicyReason.CRISIS and self.connector.removal_punishes:
                 continue
             try:
                 await self.connector.enforce(message, decision)
@@ -95,6 +124,23 @@ class ModerationLoop:
             except Exception as exc:
                 self.failed += 1
                 log.warning("enforcing %s failed: %s", message.id, type(exc).__name__)
+
+
+class SeenIds:
+    """The last `size` ids seen, to do something once per id without growing for ever."""
+
+    def __init__(self, size: int = 10_000) -> None:
+        self._ids: OrderedDict[str, None] = OrderedDict()
+        self.size = size
+
+    def first(self, key: str) -> bool:
+        """Remember `key`; True if it was not seen before."""
+        if key in self._ids:
+            return False
+        self._ids[key] = None
+        if len(self._ids) > self.size:
+            self._ids.popitem(last=False)
+        return True
 
 
 def short_reason(decision: Decision) -> str:

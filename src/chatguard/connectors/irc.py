@@ -28,6 +28,9 @@ from chatguard.domain import Action, Message, Role
 log = logging.getLogger(__name__)
 
 MAX_LINE = 510  # RFC 1459: 512 bytes with CR LF
+#: Text per NOTICE line: the server relays it with our full prefix (nick!user@host), which
+#: must fit in the recipient's 512 bytes too.
+NOTICE_BYTES = 350
 #: Prefixes in NAMES replies, and the role each gives on a plain IRC server.
 PREFIX_ROLES = {
     "~": Role.BROADCASTER,
@@ -299,6 +302,11 @@ class IrcConnector(ChatConnector):
     def serves(self, channel_id: str) -> bool:
         return channel_id in self._joined
 
+    @property
+    def removal_punishes(self) -> bool:
+        """Plain IRC removes a message only by kicking its author; Twitch deletes the line."""
+        return not self.twitch
+
     async def apply(
         self,
         *,
@@ -321,6 +329,20 @@ class IrcConnector(ChatConnector):
             await self._apply_twitch(channel, nick, action, duration_s, message_id, reason)
         else:
             await self._apply_irc(channel, nick, action, duration_s, reason)
+
+    async def notify(self, *, channel_id: str, user_id: str, text: str) -> None:
+        """A private NOTICE to the user (RFC 2812 3.3.2: NOTICE, unlike PRIVMSG, never draws an
+        automatic reply, so a bot's notice cannot start a loop with another bot). Twitch chat
+        has no private message a bot may send over IRC (whispers need Twitch's API): nothing
+        is sent there."""
+        if self.twitch:
+            log.info("irc: twitch chat cannot carry a private notice; not sent in %s", channel_id)
+            return
+        if not VALID_NICK.fullmatch(user_id):
+            log.warning("irc: no notice to an invalid nick in %s", channel_id)
+            return
+        for chunk in _chunks(text, NOTICE_BYTES):
+            await self._command(f"NOTICE {user_id} :{chunk}")
 
     async def _apply_twitch(
         self,
@@ -369,3 +391,26 @@ class IrcConnector(ChatConnector):
         self._writer.write(data + b"\r\n")
         await self._writer.drain()
         log.debug("irc> %s", "PASS ***" if secret else line.split(" :", 1)[0])
+
+
+def _chunks(text: str, limit: int) -> list[str]:
+    """`text` in pieces of at most `limit` UTF-8 bytes, split between words where it can."""
+    pieces: list[str] = []
+    current = ""
+    for word in text.split():
+        candidate = f"{current} {word}" if current else word
+        if len(candidate.encode("utf-8")) <= limit:
+            current = candidate
+            continue
+        if current:
+            pieces.append(current)
+        while len(word.encode("utf-8")) > limit:  # one word longer than a line
+            cut = limit
+            while len(word[:cut].encode("utf-8")) > limit:
+                cut -= 1
+            pieces.append(word[:cut])
+            word = word[cut:]
+        current = word
+    if current:
+        pieces.append(current)
+    return pieces

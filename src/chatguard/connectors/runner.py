@@ -8,23 +8,34 @@ import contextlib
 import logging
 from typing import Any
 
-from chatguard.connectors.base import ChatConnector, ModerationLoop
-from chatguard.domain import Action, Decision, Message
+from chatguard.connectors.base import ChatConnector, ModerationLoop, SeenIds
+from chatguard.decisions.records import CRISIS_PRIORITY, ReviewStatus
+from chatguard.domain import Action, Decision, Message, PolicyReason
 from chatguard.service import DECISIONS_TOPIC, FINAL_DECISION, ModerationService
 
 log = logging.getLogger(__name__)
 
 
-async def enforce_reviews(service: ModerationService, connector: ChatConnector) -> None:
+async def enforce_reviews(
+    service: ModerationService, connector: ChatConnector, *, noticed: SeenIds | None = None
+) -> None:
     """Carry out decisions made after the message was handled: review outcomes that remove it
-    (denials, a timeout's default action) and late final decisions of the adjudicator."""
+    (denials, a timeout's default action) and late final decisions of the adjudicator (and
+    their notice to the author, unless `noticed` says it went out already)."""
+    noticed = noticed if noticed is not None else SeenIds()
     async for event in service.events.subscribe(DECISIONS_TOPIC):
         # Denials from the review queue, and final decisions that replace a provisional one
         # (the adjudicator answered after the deadline).
         if event.get("type") not in ("review.resolved", FINAL_DECISION):
             continue
+        if not connector.serves(event["channel_id"]):
+            continue
+        if event.get("notice") and noticed.first(str(event.get("message_id"))):
+            await _notify(connector, event)
         action = Action(event["action"])
-        if action.severity < Action.DELETE.severity or not connector.serves(event["channel_id"]):
+        if action.severity < Action.DELETE.severity:
+            continue
+        if connector.removal_punishes and _automatic_crisis_removal(event):
             continue
         try:
             await connector.apply(
@@ -54,7 +65,7 @@ async def run_connector(
     reviews: asyncio.Task[Any] | None = None
     try:
         await connector.connect()
-        reviews = asyncio.create_task(enforce_reviews(service, connector))
+        reviews = asyncio.create_task(enforce_reviews(service, connector, noticed=loop.noticed))
         if ready is not None:
             ready.set()
         await loop.run()
@@ -71,3 +82,25 @@ def _reason(event: dict[str, Any]) -> str:
     if event.get("type") == FINAL_DECISION:
         return ("chatguard: " + str(event.get("reason", "")).split(";")[0])[:200]
     return "chatguard: removed after review"
+
+
+def _automatic_crisis_removal(event: dict[str, Any]) -> bool:
+    """A removal of a crisis that no moderator chose: a final decision the crisis section
+    made, or a crisis hold nobody reviewed in time (its default action). Where a removal
+    punishes the author (a kick), it stands in the store but is not enforced; a moderator's
+    denial is."""
+    if event.get("type") == FINAL_DECISION:
+        return event.get("policy_reason") == PolicyReason.CRISIS.value
+    return (
+        event.get("status") == ReviewStatus.EXPIRED.value
+        and int(event.get("priority") or 0) >= CRISIS_PRIORITY
+    )
+
+
+async def _notify(connector: ChatConnector, event: dict[str, Any]) -> None:
+    try:
+        await connector.notify(
+            channel_id=event["channel_id"], user_id=event["user_id"], text=str(event["notice"])
+        )
+    except Exception as exc:
+        log.warning("notice for %s failed: %s", event.get("message_id"), type(exc).__name__)

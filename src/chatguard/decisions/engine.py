@@ -28,12 +28,12 @@ from chatguard.decisions.effects import (
 from chatguard.decisions.evaluate import Verdict, evaluate
 from chatguard.decisions.metrics import DecisionMetrics
 from chatguard.decisions.outbox import deliveries_for, forwarded
-from chatguard.decisions.policy import ChannelPolicy
+from chatguard.decisions.policy import ChannelPolicy, Severity
 from chatguard.decisions.policy_store import PolicyStore, ResolvedPolicy
 from chatguard.decisions.presets import Presets, load_presets
 from chatguard.decisions.records import AuditEntry, Delivery, ReviewStatus, Strike
 from chatguard.decisions.repository import DecisionRepository
-from chatguard.decisions.review import TOPIC, ReviewQueue
+from chatguard.decisions.review import TOPIC, ReviewQueue, crisis_item
 from chatguard.decisions.strikes import (
     FLOOD_SOURCE,
     Escalation,
@@ -44,7 +44,7 @@ from chatguard.decisions.strikes import (
 )
 from chatguard.decisions.terms import TermsHook
 from chatguard.decisions.webhooks import WebhookSender
-from chatguard.domain import Action, Assessment, Decision, FailMode, Message
+from chatguard.domain import Action, Assessment, Decision, FailMode, Message, PolicyReason
 from chatguard.errors import StoreUnavailableError
 from chatguard.events import EventBus
 
@@ -230,8 +230,9 @@ class PolicyEngine:
         for message, assessment in items:
             policy = resolved[message.channel_id]
             verdict = evaluate(policy.policy, message, assessment, policy.matcher)
-            # A removal by fail mode (the LLM could not judge) is not held against the user.
-            strikes_apply = not verdict.fallback and self.strikes is not None
+            # A removal by fail mode (the LLM could not judge) is not held against the user,
+            # and a person in crisis is never punished.
+            strikes_apply = not (verdict.fallback or verdict.crisis) and self.strikes is not None
             strikes = (
                 strikes_apply
                 and verdict.rule.action.severity >= policy.policy.ladder.strike_at.severity
@@ -298,6 +299,9 @@ class PolicyEngine:
             provisional=verdict.provisional,
             policy=policy.name,
             trail=(*(f"{t.stage}:{t.route.value}" for t in assessment.trail), *steps),
+            policy_reason=verdict.basis,
+            policy_category=verdict.category if verdict.severity is not Severity.NONE else None,
+            notice=policy.crisis.message if verdict.crisis else None,
         )
         effects = self._effects(message, decision, resolved, escalation, final, flood=verdict.flood)
         return Planned(decision, effects)
@@ -346,6 +350,8 @@ class PolicyEngine:
         if self.reviews is not None and decision.action is Action.HOLD:
             # A final hold after a provisional one finds the item stored: it stays as it is.
             review = self.reviews.item_for(message, decision, resolved.policy)
+            if decision.policy_reason is PolicyReason.CRISIS:
+                review = crisis_item(review, resolved.policy.crisis)
         supersede = None
         if final and self.reviews is not None and decision.action is not Action.HOLD:
             supersede = Supersession(
@@ -433,6 +439,7 @@ class PolicyEngine:
                 "provisional": decision.provisional,
                 "top_category": category.value if category else None,
                 "top_score": round(score, 4),
+                "policy_reason": decision.policy_reason.value,
                 "trail": list(decision.trail),
             },
         )

@@ -60,5 +60,6 @@ def review_event(
         "action": action,
         "duration_s": duration_s,
         "resolved_by": item.resolved_by,
+        "priority": item.priority,
         "at": at,
     }

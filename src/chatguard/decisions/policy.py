@@ -2,10 +2,10 @@
 
 A policy is data. Per category it sets a level (0 = off … 4 = strictest, like Twitch AutoMod) or
 explicit severity thresholds; per severity an action; a strike ladder for repeat offences; how
-spam-only offences (floods) are answered and counted; exempt roles; blocked and permitted
-terms; what to do while the LLM is unavailable; and how long a held message waits for a
-moderator. `parse_policy` validates a document and names the field of
-any mistake.
+spam-only offences (floods) are answered and counted; how a self-harm disclosure is cared for
+(`crisis`); exempt roles; blocked and permitted terms; what to do while the LLM is
+unavailable; and how long a held message waits for a moderator. `parse_policy` validates a
+document and names the field of any mistake.
 """
 
 from __future__ import annotations
@@ -164,6 +164,59 @@ class ReviewConfig(_Strict):
         return value
 
 
+#: Categories in which a speaker says they may harm themselves: a disclosure, not an offence.
+DISCLOSURE_CATEGORIES = frozenset({Category.SELF_HARM, Category.SELF_HARM_INTENT})
+#: Categories that may reach a severity beside a disclosure and still leave it a crisis: a
+#: person in crisis who swears, repeats themselves or gives a phone number is still cared for.
+#: Anything else (harassment, "kill yourself" at someone, self-harm instructions) is an offence.
+CRISIS_COMPATIBLE = DISCLOSURE_CATEGORIES | {Category.PROFANITY, Category.SPAM, Category.PII}
+
+
+class CrisisConfig(_Strict):
+    """How a channel answers a self-harm disclosure: a message in which the speaker says they
+    may harm themselves (`self-harm`, `self-harm/intent` at `min_severity` or above, and no
+    offence beside it). It is never punished: no strike, no ladder.
+
+    - `action`: what the message gets (default `hold`: hidden from the public feed and put in
+      the review queue ahead of everything else). `allow`, `flag` and `delete` are allowed
+      too; a timeout or a ban is not.
+    - `message`: the resources message a connector sends the user privately (a helpline
+      pointer); `None` sends nothing.
+    - `review_timeout_s`: how long the held message waits for a moderator (default: the
+      review section's)."""
+
+    enabled: bool = True
+    min_severity: Severity = Severity.MEDIUM
+    action: ActionRule = ActionRule(action=Action.HOLD)
+    message: str | None = Field(default=None, min_length=1, max_length=400)
+    review_timeout_s: int | None = Field(default=None, ge=5, le=7 * 86_400)
+
+    @field_validator("action")
+    @classmethod
+    def _not_punitive(cls, value: ActionRule) -> ActionRule:
+        if value.action in (Action.TIMEOUT, Action.BAN):
+            raise ValueError("a crisis is not punished: use hold, flag, allow or delete")
+        return value
+
+    @field_validator("min_severity")
+    @classmethod
+    def _some_severity(cls, value: Severity) -> Severity:
+        if value is Severity.NONE:
+            raise ValueError("min_severity must be low, medium or high")
+        return value
+
+    @field_validator("message")
+    @classmethod
+    def _one_line(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        # It goes out as one chat line: no line breaks or control characters.
+        cleaned = " ".join(value.split())
+        if not cleaned or any(ord(ch) < 32 or ord(ch) == 127 for ch in cleaned):
+            raise ValueError("the message must be printable text on one line")
+        return cleaned
+
+
 class CategoryRule(_Strict):
     """One category's sensitivity (a level or explicit thresholds) and, optionally, its own
     actions per severity instead of the policy's."""
@@ -191,6 +244,7 @@ class ChannelPolicy(_Strict):
     ladder: LadderConfig
     flood: FloodConfig = FloodConfig()
     review: ReviewConfig = ReviewConfig()
+    crisis: CrisisConfig = CrisisConfig()
     exempt_roles: frozenset[Role] = frozenset({Role.BROADCASTER, Role.MODERATOR})
     blocked_terms: tuple[str, ...] = Field(default=(), max_length=1000)
     permitted_terms: tuple[str, ...] = Field(default=(), max_length=1000)

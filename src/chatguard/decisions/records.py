@@ -58,6 +58,12 @@ class ReviewItem:
     outcome: str | None = None
     outcome_duration_s: int | None = None
     note: str | None = None
+    #: Higher first in the queue: 0 for an ordinary hold, `CRISIS_PRIORITY` for a crisis.
+    priority: int = 0
+
+
+#: The review priority of a self-harm disclosure: ahead of every ordinary hold.
+CRISIS_PRIORITY = 100
 
 
 @dataclass(frozen=True, slots=True)

@@ -169,7 +169,12 @@ class DecisionRepository:
     async def reviews(
         self, *, channel_id: str | None = None, status: ReviewStatus | None = None, limit: int = 100
     ) -> list[ReviewItem]:
-        query = select(ReviewItemRow).order_by(ReviewItemRow.created_at).limit(limit)
+        # A crisis first, then oldest first.
+        query = (
+            select(ReviewItemRow)
+            .order_by(ReviewItemRow.priority.desc(), ReviewItemRow.created_at, ReviewItemRow.id)
+            .limit(limit)
+        )
         if channel_id is not None:
             query = query.where(ReviewItemRow.channel_id == channel_id)
         if status is not None:

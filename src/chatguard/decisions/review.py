@@ -10,12 +10,13 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 
 from chatguard.decisions.audit import HUMAN, SYSTEM, AuditLog
 from chatguard.decisions.metrics import DecisionMetrics
 from chatguard.decisions.outbox import review_event
-from chatguard.decisions.policy import ActionRule, ChannelPolicy
-from chatguard.decisions.records import Label, ReviewItem, ReviewStatus, Strike
+from chatguard.decisions.policy import ActionRule, ChannelPolicy, CrisisConfig
+from chatguard.decisions.records import CRISIS_PRIORITY, Label, ReviewItem, ReviewStatus, Strike
 from chatguard.decisions.repository import DecisionRepository
 from chatguard.domain import Action, Decision, Message
 from chatguard.errors import InvalidInputError, NotFoundError, ReviewStateError
@@ -104,7 +105,7 @@ class ReviewQueue:
         self, item_id: str, *, actor: str, reason: str = "", action: ActionRule | None = None
     ) -> ReviewItem:
         """The message breaks the rules: it is removed (or `action`), labelled a violation,
-        and the author gets a strike."""
+        and the author gets a strike (none for a crisis hold: a disclosure is not punished)."""
         rule = action or ActionRule(action=Action.DELETE)
         if not rule.action.removes_message or rule.action is Action.HOLD:
             raise InvalidInputError("action: a denial must delete, time out or ban")
@@ -210,7 +211,8 @@ class ReviewQueue:
                 created_at=now,
             )
         )
-        if status is ReviewStatus.DENIED:
+        # A moderator may still remove a crisis message, but a disclosure earns no strike.
+        if status is ReviewStatus.DENIED and item.priority < CRISIS_PRIORITY:
             self.metrics.strikes.labels("review").inc()
             await self.repository.add_strike(
                 Strike(
@@ -251,3 +253,11 @@ class ReviewQueue:
             return
         event = review_event(kind, item, action=action, duration_s=duration_s, at=self.clock())
         await self.events.publish(TOPIC, event)
+
+
+def crisis_item(item: ReviewItem, config: CrisisConfig) -> ReviewItem:
+    """`item` as a crisis hold: first in the queue, waiting the crisis section's timeout."""
+    expires_at = item.expires_at
+    if config.review_timeout_s is not None:
+        expires_at = item.created_at + config.review_timeout_s
+    return replace(item, priority=CRISIS_PRIORITY, expires_at=expires_at)

@@ -72,10 +72,13 @@ class ReviewItemRow(Base):
     outcome: Mapped[str | None] = mapped_column(String(16), nullable=True)
     outcome_duration_s: Mapped[int | None] = mapped_column(Integer, nullable=True)
     note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: Higher first in the queue (migration 0005_review_priority); a crisis is 100.
+    priority: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     __table_args__ = (
         Index("ix_review_items_status", "status", "expires_at"),
         Index("ix_review_items_channel", "channel_id", "status"),
+        Index("ix_review_items_queue", "status", "priority", "created_at"),
     )
 
 

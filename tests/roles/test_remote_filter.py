@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import httpx
 import pytest
 
 from chatguard.api import create_app
@@ -150,3 +151,28 @@ async def test_calls_carry_the_service_key(
             assert stage.health().ok is False
     finally:
         await stage.close()
+
+
+async def test_channel_terms_reach_the_filter_role(
+    role_settings: SettingsFactory, serve_role: RoleServer
+) -> None:
+    # The decision role and the filter role share one database, as in the distributed shape.
+    shared = role_settings()
+    decision = serve_role("decision", shared)
+    async with httpx.AsyncClient(base_url=decision.url) as client:
+        put = await client.put(
+            "/policies/arena", json={"policy": {"blocked_terms": ["snorkelwort"]}}
+        )
+        assert put.status_code == 200, put.text
+    server = serve_role("filter", shared.model_copy(update={"pipeline_stages": "filter"}))
+    stage = remote_stage("filter", role_settings(filter_endpoint=server.url))
+    assert stage is not None
+    message = {"arena": None, "lobby": None}
+    for channel in message:
+        m = Message(text="what a snorkelwort", user_id="u1", channel_id=channel)
+        [message[channel]] = [
+            r.scores for r in await stage.assess([StageInput(m, normalize(m.text))])
+        ]
+    await stage.close()
+    assert message["arena"], "the channel's blocked term did not reach the filter role"
+    assert not message["lobby"]

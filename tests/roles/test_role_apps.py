@@ -17,7 +17,7 @@ EXPECTED: dict[str, tuple[list[str], tuple[str, str], tuple[str, str]]] = {
     "api": (["filter", "classifier"], ("POST", "/moderate"), ("POST", "/filter")),
     "filter": (["filter"], ("POST", "/filter"), ("POST", "/moderate")),
     "llm-worker": (["classifier", "llm"], ("POST", "/adjudicate"), ("POST", "/moderate")),
-    "decision": (["filter", "classifier"], ("POST", "/decide"), ("POST", "/moderate")),
+    "decision": ([], ("POST", "/decide"), ("POST", "/moderate")),
     "simulator": ([], ("GET", "/"), ("POST", "/moderate")),
     "evaluator": ([], ("GET", "/"), ("POST", "/moderate")),
 }

@@ -63,7 +63,8 @@ def role_settings(role: str, settings: Settings) -> Settings:
         # in the embedded server; the classifier itself is not served here.
         served = [n for n in configured if n == "classifier"] + ["llm"]
         overrides["pipeline_stages"] = ",".join(served)
-    elif role in ("simulator", "evaluator"):
+    elif role in ("decision", "simulator", "evaluator"):
+        # The decision role judges assessments made elsewhere: it runs no stage itself.
         overrides["pipeline_stages"] = ""
     return settings.model_copy(update=overrides)
 

@@ -17,7 +17,13 @@ from chatguard.api.deps import ServiceDep
 from chatguard.api.openapi import WITH_BODY, secured
 from chatguard.api.security import IngestPrincipal
 from chatguard.config import FILTER_STAGES
-from chatguard.errors import InputTooLargeError, InvalidInputError, StageUnavailableError
+from chatguard.decisions import PolicyEngine
+from chatguard.errors import (
+    InputTooLargeError,
+    InvalidInputError,
+    StageUnavailableError,
+    StoreUnavailableError,
+)
 from chatguard.pipeline.stage import Stage
 from chatguard.roles.remote import ADJUDICATE_PATH, FILTER_PATH
 from chatguard.roles.wire import inputs_from_wire, result_to_wire
@@ -67,6 +73,7 @@ async def _run(service: ModerationService, body: StageCall) -> StageAnswer:
     items = inputs_from_wire(body.items)
     for item in items:
         service.validate(item.message)  # the limits and checks /moderate applies
+    await _load_channel_terms(service, {item.message.channel_id for item in items})
     try:
         results = await asyncio.wait_for(stage.assess(items), timeout=stage.timeout_s)
     except TimeoutError:
@@ -76,6 +83,20 @@ async def _run(service: ModerationService, body: StageCall) -> StageAnswer:
     except Exception as exc:  # the caller records the stage as failed and goes on
         raise StageUnavailableError(f"stage {stage.name} failed: {type(exc).__name__}") from None
     return StageAnswer(results=[result_to_wire(r) for r in results])
+
+
+async def _load_channel_terms(service: ModerationService, channel_ids: set[str]) -> None:
+    """Load each channel's policy (cached for seconds) before its messages are judged: loading
+    pushes the channel's blocked and permitted terms to this role's rule engine, and here no
+    decision is planned that would load it."""
+    engine = service.decider
+    if not isinstance(engine, PolicyEngine):
+        return
+    for channel_id in channel_ids:
+        try:
+            await engine.policies.get(channel_id)
+        except StoreUnavailableError:
+            return  # the database is away: the terms as they stand
 
 
 def _served(service: ModerationService, name: str) -> Stage:

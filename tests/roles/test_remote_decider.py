@@ -84,3 +84,24 @@ def test_an_unusable_answer_is_refused() -> None:
         decision_from_answer(message, assessment, {"action": "obliterate"})
     decision = decision_from_answer(message, assessment, {"action": "timeout", "duration_s": 60})
     assert decision.action is Action.TIMEOUT and decision.duration_s == 60
+
+
+async def test_a_repeated_decide_keeps_one_strike(
+    role_settings: SettingsFactory, serve_role: RoleServer
+) -> None:
+    # A retry after the api role lost its answer (a crash between the call and its store)
+    # reaches the decision role again with the same message id: the strike exists once.
+    decision = serve_role("decision", role_settings())
+    message = Message(text=INSULT["message"], user_id="user9", channel_id="general", id="m-9")
+    assessment = Assessment(
+        message_id="m-9",
+        scores={Category.HARASSMENT: 0.99},
+        route=Route.ACT,
+        decided_by="classifier",
+    )
+    async with httpx.AsyncClient(base_url=decision.url) as client:
+        for _ in range(2):
+            answer = await client.post("/decide", json=decide_body(message, assessment))
+            assert answer.status_code == 200, answer.text
+        record = (await client.get("/users/general/user9")).json()
+    assert record["active_strikes"] == 1

@@ -11,6 +11,7 @@ import os
 import signal
 import socket
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -180,7 +181,7 @@ async def dependencies_problem(settings: Settings) -> str | None:
     return None
 
 
-def service_env(environ: Any, settings: Settings) -> dict[str, str]:
+def service_env(environ: Mapping[str, str], settings: Settings) -> dict[str, str]:
     """The environment every role starts with: this one, plus SERVICE_API_KEY from
     ADMIN_API_KEY when only the latter is set (the api role's calls need a key as soon as
     keys exist)."""

@@ -5,6 +5,7 @@ cascade goes on) and a degraded component of `/health`, never an error of the re
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, ClassVar
 
@@ -18,7 +19,7 @@ from chatguard.roles.transport import (
     RoleTransport,
     RoleUnavailableError,
 )
-from chatguard.roles.wire import input_to_wire, results_from_wire
+from chatguard.roles.wire import WireFormatError, input_to_wire, results_from_wire
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
@@ -63,16 +64,26 @@ class RemoteStage(Stage):
         return self.stage_name
 
     async def assess(self, items: Sequence[StageInput]) -> list[StageResult]:
+        """The other role's results; while it is away, a failed result per item (as an
+        in-process stage that fails: the trail records it and the cascade goes on), without
+        a traceback per message: the transport logs the role going away once."""
+        started = time.perf_counter()
         body = {
             "stage": self.stage_name,
             "items": [input_to_wire(i, channel_lines=self.channel_lines) for i in items],
         }
-        answer = await self.transport.call(self.path, body)
-        results = results_from_wire(answer.get("results", ()))
-        if len(results) != len(items):
-            raise RoleUnavailableError(
-                f"the {self.transport.target} returned {len(results)} results for {len(items)}"
-            )
+        try:
+            answer = await self.transport.call(self.path, body)
+            results = results_from_wire(answer.get("results", ()))
+            if len(results) != len(items):
+                raise RoleUnavailableError(
+                    f"the {self.transport.target} returned {len(results)} results "
+                    f"for {len(items)} inputs"
+                )
+        except (RoleUnavailableError, WireFormatError) as exc:
+            latency = (time.perf_counter() - started) * 1000
+            error = f"{type(exc).__name__}: {exc}"
+            return [StageResult(self.name, latency_ms=latency, error=error) for _ in items]
         return results
 
     async def start(self) -> None:

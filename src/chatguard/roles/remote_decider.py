@@ -103,7 +103,9 @@ class RemoteDecider:
         where = getattr(self.transport, "base_url", "")
         error = getattr(self.transport, "last_error", None)
         if error is None:
-            return ComponentHealth("decision", True, f"remote: the decision role at {where}")
+            return ComponentHealth(
+                "decision", True, f"remote: the decision role at {where}", essential=False
+            )
         return ComponentHealth(
             "decision",
             False,

@@ -10,6 +10,7 @@ cause, never the body (it holds message text) or the key.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import weakref
 from collections.abc import Mapping
@@ -24,6 +25,9 @@ if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
     from chatguard.config import Settings
+
+
+log = logging.getLogger(__name__)
 
 
 class RoleUnavailableError(StageUnavailableError):
@@ -122,10 +126,10 @@ class HttpRoleTransport:
         try:
             response = await self._client.get("/health")
         except httpx.HTTPError as exc:
-            self._failed(f"unreachable ({type(exc).__name__})")
+            self._failed(f"unreachable ({type(exc).__name__})", count=False)
             return False
         if response.status_code != 200:
-            self._failed(f"health answered {response.status_code}")
+            self._failed(f"health answered {response.status_code}", count=False)
             return False
         self._succeeded(count=False)
         return True
@@ -136,14 +140,18 @@ class HttpRoleTransport:
         return self.last_error is None
 
     def _succeeded(self, *, count: bool = True) -> None:
+        if self.last_error is not None:
+            log.info("the %s at %s answers again", self.target, self.base_url)
         self.last_ok_at = time.time()
         self.last_error = None
         if count and self.calls is not None:
             self.calls.labels(self.target, "ok").inc()
 
-    def _failed(self, why: str) -> RoleUnavailableError:
+    def _failed(self, why: str, *, count: bool = True) -> RoleUnavailableError:
+        if self.last_error is None:  # once when it goes away, not per call
+            log.warning("the %s at %s %s", self.target, self.base_url, why)
         self.last_error = why
-        if self.calls is not None:
+        if count and self.calls is not None:
             self.calls.labels(self.target, "failed").inc()
         return RoleUnavailableError(f"the {self.target} at {self.base_url} {why}")
 

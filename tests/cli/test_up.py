@@ -125,3 +125,22 @@ def test_up_refuses_a_port_in_use(tmp_path: Path, postgres_url: str) -> None:
         )
     assert result.returncode == 2
     assert f"ports in use: {port} (filter)" in result.stderr
+
+
+def test_serve_refuses_what_it_would_ignore(tmp_path: Path) -> None:
+    def serve(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [CHATGUARD, "serve", *args, "--port", str(free_port())],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, **env},
+            cwd=tmp_path,
+        )
+
+    worker = serve("--role", "llm-worker", env={"LLM_ENDPOINT": ""})
+    assert worker.returncode == 2
+    assert "the llm-worker role needs LLM_ENDPOINT" in worker.stderr
+    mcp = serve(env={"MCP_ENDPOINT": "http://127.0.0.1:9000"})
+    assert mcp.returncode == 2
+    assert "MCP_ENDPOINT: is no longer read" in mcp.stderr

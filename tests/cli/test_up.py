@@ -33,7 +33,11 @@ def test_ports_follow_the_original_layout_from_the_base_port() -> None:
 
 
 def test_the_api_role_is_told_where_its_peers_listen(tmp_path: Path) -> None:
-    env = {"FILTER_ENDPOINT": "http://elsewhere:1", "DATABASE_URL": "postgresql://db/x"}
+    env = {
+        "FILTER_ENDPOINT": "http://elsewhere:1",
+        "DATABASE_URL": "postgresql://db/x",
+        "LLM_ENDPOINT": "http://127.0.0.1:8080/v1",
+    }
     plans = plan_roles(
         ["api", "filter", "decision", "simulator"],
         host="127.0.0.1",
@@ -48,6 +52,16 @@ def test_the_api_role_is_told_where_its_peers_listen(tmp_path: Path) -> None:
     assert api["FILTER_ENDPOINT"] == "http://127.0.0.1:9001"
     assert api["DECISION_ENDPOINT"] == "http://127.0.0.1:9003"
     assert "LLM_WORKER_ENDPOINT" not in api  # not started: the api runs without it
+    assert api["LLM_ENDPOINT"] == "http://127.0.0.1:8080/v1"  # no worker: the api calls it
+    [worker_api] = [
+        p
+        for p in plan_roles(
+            ["api", "llm-worker"], host="127.0.0.1", base_port=9000, env=env, state_dir=tmp_path
+        )
+        if p.role == "api"
+    ]
+    assert worker_api.env["LLM_WORKER_ENDPOINT"] == "http://127.0.0.1:9005"
+    assert "LLM_ENDPOINT" not in worker_api.env
     assert "FILTER_ENDPOINT" not in by_role["filter"].env
     assert by_role["simulator"].port == 9100
     assert all(p.env["DATABASE_URL"] == "postgresql://db/x" for p in plans)

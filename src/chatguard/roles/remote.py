@@ -5,6 +5,7 @@ cascade goes on) and a degraded component of `/health`, never an error of the re
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, ClassVar
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
     from chatguard.config import Settings
+
+log = logging.getLogger(__name__)
 
 #: Where each role serves its stages.
 FILTER_PATH = "/filter"
@@ -157,4 +160,6 @@ def remote_stage(name: str, settings: Settings) -> RemoteStage | None:
 
 def build_stages(settings: Settings) -> list[Stage]:
     """The configured cascade: each stage in process, or remote where another role serves it."""
+    if settings.llm_worker_endpoint is not None and settings.llm_endpoint is not None:
+        log.info("LLM_WORKER_ENDPOINT is set: the llm-worker role calls LLM_ENDPOINT, not this one")
     return [remote_stage(n, settings) or build_stage(n, settings) for n in settings.stage_names]

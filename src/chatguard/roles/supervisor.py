@@ -104,6 +104,8 @@ def plan_roles(
             for peer, setting in PEER_SETTINGS.items():
                 if peer in port_of:
                     role_env[setting] = RolePlan(peer, host, port_of[peer], {}).url
+            if "llm-worker" in port_of:
+                role_env.pop("LLM_ENDPOINT", None)  # the worker calls the model, not the api
         plans.append(RolePlan(role, host, port_of[role], role_env))
     return plans
 

@@ -319,6 +319,11 @@ class ModerationService:
         if isinstance(self.decider, PolicyEngine):
             offline = self.keeper is not None and not self.keeper.online
             return await self.decider.plan_many(items, final=final, offline=offline)
+        if isinstance(self.decider, RemoteDecider):
+            # The decision role writes the effects; it must know a final from a first decision.
+            return [
+                Planned(await self.decider.decide(m, a, final=final), NO_EFFECTS) for m, a in items
+            ]
         return [Planned(await self.decider.decide(m, a), NO_EFFECTS) for m, a in items]
 
     async def _await_escalation(

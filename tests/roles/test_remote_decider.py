@@ -105,3 +105,32 @@ async def test_a_repeated_decide_keeps_one_strike(
             assert answer.status_code == 200, answer.text
         record = (await client.get("/users/general/user9")).json()
     assert record["active_strikes"] == 1
+
+
+async def test_a_final_decision_supersedes_the_provisional_hold(
+    role_settings: SettingsFactory, serve_role: RoleServer
+) -> None:
+    # The api role held a message while the LLM was pending, then the LLM cleared it: the
+    # decision role's review item for the hold must not stay pending.
+    decision = serve_role("decision", role_settings())
+    message = Message(text="go to hell", user_id="user7", channel_id="general", id="m-7")
+    pending = Assessment(
+        message_id="m-7",
+        scores={Category.PROFANITY: 0.86},
+        route=Route.UNCERTAIN,
+        decided_by="classifier",
+        pending=("llm",),
+    )
+    cleared = Assessment(
+        message_id="m-7", scores={Category.PROFANITY: 0.1}, route=Route.ALLOW, decided_by="llm"
+    )
+    async with httpx.AsyncClient(base_url=decision.url) as client:
+        first = (await client.post("/decide", json=decide_body(message, pending))).json()
+        assert first["provisional"] is True and first["action"] == "hold"
+        held = (await client.get("/review", params={"channel_id": "general"})).json()["items"]
+        assert [i["message_id"] for i in held] == ["m-7"]
+        body = decide_body(message, cleared, final=True)
+        final = (await client.post("/decide", json=body)).json()
+        assert final["action"] == "allow" and final["provisional"] is False
+        still = (await client.get("/review", params={"channel_id": "general"})).json()["items"]
+        assert still == []

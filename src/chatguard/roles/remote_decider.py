@@ -31,9 +31,10 @@ if TYPE_CHECKING:
 DECIDE_PATH = "/decide"
 
 
-def decide_body(message: Message, assessment: Assessment) -> dict[str, Any]:
+def decide_body(message: Message, assessment: Assessment, *, final: bool = False) -> dict[str, Any]:
     """The decision role's `DecideRequest` for this message and assessment."""
     return {
+        "final": final,
         "message": message.text,
         "user_id": message.user_id,
         "channel_id": message.channel_id,
@@ -79,9 +80,13 @@ class RemoteDecider:
             fallback=ThresholdDecider(fail_mode=FailMode(settings.llm_fail_mode)),
         )
 
-    async def decide(self, message: Message, assessment: Assessment) -> Decision:
+    async def decide(
+        self, message: Message, assessment: Assessment, *, final: bool = False
+    ) -> Decision:
+        """The decision role's decision; `final`: it replaces this message's provisional one."""
         try:
-            answer = await self.transport.call(DECIDE_PATH, decide_body(message, assessment))
+            body = decide_body(message, assessment, final=final)
+            answer = await self.transport.call(DECIDE_PATH, body)
             return decision_from_answer(message, assessment, answer)
         except RoleUnavailableError:
             decision = await self.fallback.decide(message, assessment)

@@ -92,3 +92,11 @@ def test_api_role_leaves_decision_routes_to_the_decision_role(
 
 
 role_settings_of = role_settings
+
+
+@pytest.mark.parametrize("role", ["filter", "decision", "simulator", "evaluator"])
+async def test_a_role_beyond_loopback_needs_keys(role: str, role_settings: SettingsFactory) -> None:
+    app = create_role_app(role, role_settings(bind_host="0.0.0.0"))
+    with pytest.raises(ConfigurationError, match=r"refusing to serve on 0\.0\.0\.0"):
+        async with in_process(app):
+            pass

@@ -64,10 +64,15 @@ class Settings(BaseSettings):
     llm_breaker_reset_s: float = Field(default=30.0, gt=0, le=3600)
     request_timeout: float = Field(default=30.0, gt=0, le=600)
 
-    # Other roles' addresses in the distributed shape
+    # Other roles' addresses in the distributed shape (docs/roles.md)
+    filter_endpoint: str | None = Field(default=None, description="the filter role's URL")
+    decision_endpoint: str | None = Field(default=None, description="the decision role's URL")
+    llm_worker_endpoint: str | None = Field(default=None, description="the llm-worker role's URL")
+    service_api_key: SecretStr | None = Field(
+        default=None, description="the key sent as Bearer on calls to the other roles"
+    )
+    # No longer read: refused at start so that nobody believes it does something.
     mcp_endpoint: str | None = None
-    filter_endpoint: str | None = None
-    decision_endpoint: str | None = None
 
     # State and transport
     database_url: str = DEFAULT_DATABASE_URL
@@ -147,7 +152,22 @@ class Settings(BaseSettings):
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
 
-    @field_validator("llm_endpoint", "mcp_endpoint", "filter_endpoint", "decision_endpoint")
+    @field_validator("mcp_endpoint")
+    @classmethod
+    def _no_mcp_endpoint(cls, value: str | None) -> None:
+        if value is not None and value.strip():
+            raise ValueError(
+                "is no longer read: the MCP server is to be served at /mcp on the api role "
+                "itself; unset MCP_ENDPOINT"
+            )
+        return None
+
+    @field_validator("service_api_key")
+    @classmethod
+    def _service_api_key(cls, value: SecretStr | None) -> SecretStr | None:
+        return value if value is not None and value.get_secret_value().strip() else None
+
+    @field_validator("llm_endpoint", "filter_endpoint", "decision_endpoint", "llm_worker_endpoint")
     @classmethod
     def _url(cls, value: str | None) -> str | None:
         if value is None or not value.strip():
@@ -262,7 +282,7 @@ class Settings(BaseSettings):
         names = [n for n in self.pipeline_stages.split(",") if n]
         if not self.enable_lightweight_filter:
             names = [n for n in names if n not in FILTER_STAGES]
-        if self.llm_endpoint is None:
+        if self.llm_endpoint is None and self.llm_worker_endpoint is None:
             names = [n for n in names if n != "llm"]
         return names
 
@@ -321,3 +341,5 @@ def configure_logging(settings: Settings) -> None:
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
+    # httpx logs every request at INFO: with calls between roles that is a line per message.
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))

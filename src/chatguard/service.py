@@ -28,9 +28,10 @@ from chatguard.input_rules import identifier_problem, text_problem
 from chatguard.metrics import ModerationMetrics
 from chatguard.pipeline import Pipeline, Router, Thresholds
 from chatguard.pipeline.pipeline import PipelineRun
-from chatguard.pipeline.registry import build_stage
 from chatguard.pipeline.stage import ComponentHealth
 from chatguard.retention import RetentionJob
+from chatguard.roles.remote import build_stages
+from chatguard.roles.remote_decider import RemoteDecider
 from chatguard.serialize import decision_dict
 from chatguard.storage import SqlStore
 from chatguard.storage.keeper import StoreKeeper
@@ -113,18 +114,27 @@ class ModerationService:
             )
         for stage in pipeline.stages:
             stage.register_metrics(self.metrics.registry)
+        if isinstance(self.decider, RemoteDecider):
+            self.decider.register_metrics(self.metrics.registry)
 
     @classmethod
     def from_settings(cls, settings: Settings, *, with_store: bool = True) -> ModerationService:
-        stages = [build_stage(name, settings) for name in settings.stage_names]
+        # Stages another role serves (FILTER_ENDPOINT, LLM_WORKER_ENDPOINT) are remote.
+        stages = build_stages(settings)
         store = SqlStore(settings.database_url) if with_store else None
         events = InProcessEventBus()
-        # Channel policy decides (its fail mode and LLM deadline default to the LLM_* settings);
-        # its blocked and permitted terms go to every stage's rule engine.
-        decider = PolicyEngine.from_settings(settings, store=store, events=events)
-        decider.set_terms_hook(
-            push_terms_to([s.rule_engine for s in stages if hasattr(s, "rule_engine")])
-        )
+        decider: Decider
+        if settings.decision_endpoint is not None:
+            # The decision role applies channel policy and writes the effects.
+            decider = RemoteDecider.from_settings(settings)
+        else:
+            # Channel policy decides (its fail mode and LLM deadline default to the LLM_*
+            # settings); its blocked and permitted terms go to every stage's rule engine.
+            engine = PolicyEngine.from_settings(settings, store=store, events=events)
+            engine.set_terms_hook(
+                push_terms_to([s.rule_engine for s in stages if hasattr(s, "rule_engine")])
+            )
+            decider = engine
         router = Router(stage_thresholds(stages))
         return cls(
             settings=settings,
@@ -154,6 +164,8 @@ class ModerationService:
             await self.keeper.start()
         if isinstance(self.decider, PolicyEngine):
             await self.decider.start(metrics=self.metrics.registry)
+        elif isinstance(self.decider, RemoteDecider):
+            await self.decider.start()
         if self.retention is not None:
             self.retention.start()
 
@@ -176,7 +188,7 @@ class ModerationService:
                 await task
         if self.keeper is not None:
             await self.keeper.close()
-        if isinstance(self.decider, PolicyEngine):
+        if isinstance(self.decider, PolicyEngine | RemoteDecider):
             await self.decider.close()
         await self.pipeline.close()
         if self.store is not None:
@@ -312,6 +324,11 @@ class ModerationService:
         if isinstance(self.decider, PolicyEngine):
             offline = self.keeper is not None and not self.keeper.online
             return await self.decider.plan_many(items, final=final, offline=offline)
+        if isinstance(self.decider, RemoteDecider):
+            # The decision role writes the effects; it must know a final from a first decision.
+            return [
+                Planned(await self.decider.decide(m, a, final=final), NO_EFFECTS) for m, a in items
+            ]
         return [Planned(await self.decider.decide(m, a), NO_EFFECTS) for m, a in items]
 
     async def _await_escalation(
@@ -460,6 +477,8 @@ class ModerationService:
             # Moderation needs the database only when it cannot spool.
             essential = spool is None or spool.full
             components.append(ComponentHealth("database", ok, detail, essential=essential))
+        if isinstance(self.decider, RemoteDecider):
+            components.append(self.decider.health())
         for component in components:
             self.metrics.component_up.labels(component.name).set(1 if component.ok else 0)
         return components

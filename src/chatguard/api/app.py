@@ -24,5 +24,7 @@ def create_app(
     )
     app.include_router(moderate.router)
     app.include_router(openai_compat.router)
-    include_decision_routes(app)
+    if settings.decision_endpoint is None:
+        # Otherwise the decision role serves policies, review and the rest (docs/roles.md).
+        include_decision_routes(app)
     return app

@@ -75,6 +75,11 @@ class AssessmentIn(BaseModel):
 
 class DecideRequest(ModerateRequest):
     assessment: AssessmentIn
+    final: StrictBool = Field(
+        default=False,
+        description="the decision replaces a provisional one for this message_id (its review "
+        "hold is superseded, its audit entry is the final one)",
+    )
 
 
 class PolicyPut(BaseModel):

@@ -13,6 +13,7 @@ from chatguard.errors import ConfigurationError
 
 COMMAND_MODULES = (
     "chatguard.cli.serve",
+    "chatguard.cli.up",
     "chatguard.cli.keys",
     "chatguard.cli.moderate",
     "chatguard.cli.check_llm",

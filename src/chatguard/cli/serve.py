@@ -1,4 +1,5 @@
-"""`chatguard serve`: the embedded server (API, storage and every enabled stage in one process).
+"""`chatguard serve`: the embedded server (API, storage and every enabled stage in one process),
+or with `--role` one role of the distributed shape (docs/roles.md).
 
 On a loopback address with no API keys it runs open to local callers; on any other address it
 refuses to start until an admin key exists (docs/security.md)."""
@@ -11,12 +12,21 @@ import sys
 from typing import Any
 
 from chatguard.config import Settings
+from chatguard.roles import DEFAULT_PORTS, ROLES
 
 
 def register(sub: Any) -> None:
-    parser = sub.add_parser("serve", help="run the moderation server")
+    parser = sub.add_parser("serve", help="run the moderation server (or one role of it)")
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument(
+        "--port", type=int, default=None, help="default: 8000, or the role's port (docs/roles.md)"
+    )
+    parser.add_argument(
+        "--role",
+        choices=ROLES,
+        default=None,
+        help="run one role of the distributed shape; default: the embedded all-in-one server",
+    )
     parser.set_defaults(func=run)
 
 
@@ -52,17 +62,30 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from chatguard import __version__
-    from chatguard.api import create_app
     from chatguard.runtime import tune_gc_for_serving
 
-    app = create_app(settings)
+    role: str | None = args.role
+    port: int = args.port if args.port is not None else DEFAULT_PORTS[role or "api"]
+    if role is None:
+        from chatguard.api import create_app
+
+        app = create_app(settings)
+        what = ""
+    else:
+        from chatguard.api.roles import create_role_app
+
+        app = create_role_app(role, settings)
+        what = f" {role} role"
     # Everything made so far lives as long as the process: out of the collector's sight.
     tune_gc_for_serving(settings.gc_young_threshold)
-    print(f"chatguard {__version__} serving on http://{args.host}:{args.port} (docs at /docs)")
+    print(
+        f"chatguard {__version__}{what} serving on http://{args.host}:{port} (docs at /docs)",
+        flush=True,
+    )
     uvicorn.run(
         app,
         host=args.host,
-        port=args.port,
+        port=port,
         log_level=settings.log_level.lower(),
         access_log=settings.debug,
     )

@@ -187,11 +187,14 @@ class PolicyEngine:
         if self.webhooks is not None:
             await self.webhooks.close()
 
-    async def decide(self, message: Message, assessment: Assessment) -> Decision:
+    async def decide(
+        self, message: Message, assessment: Assessment, *, final: bool = False
+    ) -> Decision:
         """Decide and write the decision's effects at once, in a transaction of their own (for
         decisions that are not stored as messages, such as `POST /decide`'s). The service
-        plans instead and stores the effects with the decision."""
-        planned = await self.plan(message, assessment)
+        plans instead and stores the effects with the decision. `final`: the decision
+        replaces a provisional one (as in `plan`)."""
+        planned = await self.plan(message, assessment, final=final)
         if self.repository is not None and not planned.effects.empty:
             self.committed(planned, await self.repository.apply(planned.effects))
         else:

@@ -28,5 +28,6 @@ async def decide(
     require_role_assertion(principal, asserted=bool(body.roles))
     message = body.to_message()
     service.validate(message)  # the limits and checks /moderate applies
-    decision = await engine.decide(message, body.assessment.to_assessment(message.id))
+    assessment = body.assessment.to_assessment(message.id)
+    decision = await engine.decide(message, assessment, final=body.final)
     return decision_dict(decision)

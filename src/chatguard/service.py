@@ -16,8 +16,7 @@ from chatguard.channel import CHANNEL_CONTEXT, ChannelMemory
 from chatguard.config import Settings
 from chatguard.decide import Decider, ThresholdDecider
 from chatguard.decisions import PolicyEngine
-from chatguard.decisions.effects import NO_EFFECTS, Applied, Effects
-from chatguard.decisions.engine import Planned
+from chatguard.decisions.effects import Applied, Effects, Planned
 from chatguard.decisions.repository import held_event
 from chatguard.decisions.terms import push_terms_to
 from chatguard.domain import Action, Assessment, Decision, Message, Route
@@ -77,6 +76,7 @@ class ModerationService:
         settings: Settings,
         pipeline: Pipeline,
         decider: Decider | None = None,
+        policy: PolicyEngine | None = None,
         store: SqlStore | None = None,
         events: EventBus | None = None,
         metrics: ModerationMetrics | None = None,
@@ -84,7 +84,11 @@ class ModerationService:
     ) -> None:
         self.settings = settings
         self.pipeline = pipeline
-        self.decider = decider or ThresholdDecider()
+        #: Decides every message; the service calls it only through the `Decider` hooks.
+        self.decider: Decider = decider or policy or ThresholdDecider()
+        #: The channel policy engine whose records (policies, strikes, review queue, audit
+        #: log, webhooks) the application layer works on; None: a service without them.
+        self.policy = policy
         self.store = store
         self.events = events or InProcessEventBus()
         self.metrics = metrics or ModerationMetrics()
@@ -130,6 +134,7 @@ class ModerationService:
             settings=settings,
             pipeline=Pipeline(stages, router),
             decider=decider,
+            policy=decider,
             store=store,
             events=events,
         )
@@ -138,10 +143,9 @@ class ModerationService:
         """Seconds `/moderate` waits for the adjudicator in this channel before answering with
         a provisional decision. The channel's policy (`llm_deadline_ms`) overrides the setting
         once the policy engine has loaded it."""
-        if isinstance(self.decider, PolicyEngine):
-            deadline_ms = self.decider.deadline_ms(channel_id)
-            if deadline_ms is not None:
-                return deadline_ms / 1000
+        deadline_ms = self.decider.deadline_ms(channel_id)
+        if deadline_ms is not None:
+            return deadline_ms / 1000
         return self.settings.llm_deadline_ms / 1000
 
     async def start(self) -> None:
@@ -152,8 +156,7 @@ class ModerationService:
         await self._warm_up()
         if self.keeper is not None:
             await self.keeper.start()
-        if isinstance(self.decider, PolicyEngine):
-            await self.decider.start(metrics=self.metrics.registry)
+        await self.decider.start(metrics=self.metrics.registry)
         if self.retention is not None:
             self.retention.start()
 
@@ -176,8 +179,7 @@ class ModerationService:
                 await task
         if self.keeper is not None:
             await self.keeper.close()
-        if isinstance(self.decider, PolicyEngine):
-            await self.decider.close()
+        await self.decider.close()
         await self.pipeline.close()
         if self.store is not None:
             await self.store.close()
@@ -251,8 +253,7 @@ class ModerationService:
             # Spooled: the review item is stored with the decision later; its event is news now.
             review = item.effects.review
             applied = Applied(events=(held_event(review),) if review is not None else ())
-        if isinstance(self.decider, PolicyEngine):
-            self.decider.committed(Planned(item.decision, item.effects), applied, stored=stored)
+        self.decider.committed(Planned(item.decision, item.effects), applied, stored=stored)
         for event in applied.events:
             await self.events.publish(DECISIONS_TOPIC, event)
         await self.events.publish(DECISIONS_TOPIC, item.event)
@@ -261,8 +262,7 @@ class ModerationService:
         """A spooled entry reached the database: send what its transaction put in the outbox.
         Its events went out when it was spooled, except those the store made (a supersession
         of a spooled final decision)."""
-        if isinstance(self.decider, PolicyEngine):
-            self.decider.settled(applied)
+        self.decider.settled(applied)
         if kind != SAVE:
             for event in applied.events:
                 await self.events.publish(DECISIONS_TOPIC, event)
@@ -298,16 +298,13 @@ class ModerationService:
         elapsed = (time.perf_counter() - started) * 1000
         decision = self._complete(message, planned.decision, elapsed)
         event = _event(message, decision, kind=FINAL_DECISION if final else "decision")
-        effects = planned.effects
-        if isinstance(self.decider, PolicyEngine):
-            effects = effects.with_deliveries(self.decider.outbox(event))
+        deliveries = self.decider.outbox(event)
+        effects = planned.effects.with_deliveries(deliveries) if deliveries else planned.effects
         return _Decided(message, decision, effects, event)
 
     async def _plan(self, items: list[tuple[Message, Assessment]], *, final: bool) -> list[Planned]:
-        if isinstance(self.decider, PolicyEngine):
-            offline = self.keeper is not None and not self.keeper.online
-            return await self.decider.plan_many(items, final=final, offline=offline)
-        return [Planned(await self.decider.decide(m, a), NO_EFFECTS) for m, a in items]
+        offline = self.keeper is not None and not self.keeper.online
+        return await self.decider.plan_many(items, final=final, offline=offline)
 
     async def _await_escalation(
         self, run: PipelineRun, batch: list[Message]
@@ -381,8 +378,7 @@ class ModerationService:
         self.metrics.observe_final(decision, earlier)
         if decision.action.removes_message and not decision.provisional:
             self.channels.add_strike(message.channel_id, message.user_id)
-        if isinstance(self.decider, PolicyEngine):
-            self.decider.committed(Planned(decision, item.effects), applied, stored=stored)
+        self.decider.committed(Planned(decision, item.effects), applied, stored=stored)
         for event in applied.events:
             await self.events.publish(DECISIONS_TOPIC, event)
         await self.events.publish(DECISIONS_TOPIC, item.event)

@@ -10,7 +10,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry
@@ -22,6 +22,7 @@ from chatguard.decisions.effects import (
     NO_EFFECTS,
     Applied,
     Effects,
+    Planned,
     Supersession,
     effect_key,
 )
@@ -56,14 +57,6 @@ log = logging.getLogger(__name__)
 
 #: Events whose webhook deliveries are written with the decision (the rest are forwarded).
 TRANSACTIONAL_EVENTS = frozenset({"decision", "decision.final", "review.held", "review.superseded"})
-
-
-@dataclass(frozen=True, slots=True)
-class Planned:
-    """A decision and the effects to store with it."""
-
-    decision: Decision
-    effects: Effects
 
 
 class PolicyEngine:

@@ -9,7 +9,9 @@ from chatguard.app.access import ADMINISTER, require
 from chatguard.auth import ApiKey, ApiKeyStore, Authenticator, NewKey, Principal, Scope
 from chatguard.auth.admin import KeyAdmin
 from chatguard.decisions.audit import AuditLog
+from chatguard.decisions.repository import DecisionRepository
 from chatguard.errors import StageUnavailableError
+from chatguard.storage import SqlStore
 
 
 class ApiKeys:
@@ -25,6 +27,15 @@ class ApiKeys:
         #: The authenticator of this process, told at once about new and revoked keys (other
         #: processes see a revocation within their cache time).
         self.authenticator = authenticator
+
+    @classmethod
+    def on_store(cls, store: SqlStore) -> ApiKeys:
+        """Keys, with their audit entries, in the database of `store` (no running service:
+        the command line's case)."""
+        return cls(
+            store=ApiKeyStore(engine=store.engine),
+            audit=AuditLog(repository=DecisionRepository(engine=store.engine)),
+        )
 
     async def list(self, principal: Principal) -> list[ApiKey]:
         """Every key, revoked ones included; never a secret."""

@@ -46,21 +46,15 @@ def run(args: argparse.Namespace) -> int:
 async def _run(args: argparse.Namespace) -> int:
     from chatguard.app import local_admin
     from chatguard.app.keys import ApiKeys
-    from chatguard.auth import ApiKeyStore
     from chatguard.auth.admin import key_view
     from chatguard.config import load_settings
-    from chatguard.decisions.audit import AuditLog
-    from chatguard.decisions.repository import DecisionRepository
     from chatguard.errors import InvalidInputError, NotFoundError
     from chatguard.storage import SqlStore
 
     store = SqlStore(load_settings().database_url)
     try:
         await store.start()
-        keys = ApiKeys(
-            store=ApiKeyStore(engine=store.engine),
-            audit=AuditLog(repository=DecisionRepository(engine=store.engine)),
-        )
+        keys = ApiKeys.on_store(store)
         admin = local_admin()
         if args.keys_action == "create":
             made = await keys.create(

@@ -9,7 +9,14 @@ import pytest
 from chatguard.app import Application
 from chatguard.auth import Scope
 from chatguard.domain import Role
-from chatguard.errors import InputTooLargeError, InvalidInputError, PermissionDeniedError
+from chatguard.errors import (
+    InputTooLargeError,
+    InvalidInputError,
+    PermissionDeniedError,
+    RateLimitedError,
+)
+from chatguard.ratelimit import RateLimiter
+from chatguard.ratelimit.buckets import BucketSpec, InProcessBuckets
 from chatguard.service import ModerationService
 from tests.app.conftest import INGEST, message, principal
 
@@ -48,3 +55,20 @@ async def test_classification_stores_nothing_and_keeps_its_limits(
     limit = service.settings.max_batch_size
     with pytest.raises(InputTooLargeError, match=f"the limit is {limit}"):
         await app.moderation.classify(INGEST, ["hi"] * (limit + 1))
+
+
+async def test_a_chat_user_past_their_rate_is_refused_before_anything_is_stored(
+    service: ModerationService,
+) -> None:
+    limiter = RateLimiter(
+        buckets=InProcessBuckets(),
+        caller=BucketSpec(0, 0),
+        user=BucketSpec(0.001, 2),  # two messages, then (almost) none
+    )
+    app = Application(service=service, user_rates=limiter)
+    await app.moderation.moderate_many(INGEST, [message("one"), message("two")])
+    with pytest.raises(RateLimitedError, match="one chat user"):
+        await app.moderation.moderate(INGEST, message("three"))
+    [outcome] = await app.moderation.moderate_many(INGEST, [message("hi", user="other")])
+    assert outcome.response["action"] == "allow"
+    assert service.store is not None and await service.store.count("messages") == 3

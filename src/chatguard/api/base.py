@@ -78,7 +78,7 @@ def service_app(
     app.state.access = access
     # Every route goes through the application layer; the HTTP limits of chat users apply.
     app.state.application = Application(
-        service=service, authenticator=access.authenticator, users=access.limiter
+        service=service, authenticator=access.authenticator, user_rates=access.limiter
     )
     install_error_handlers(app)
     app.include_router(health.router)

@@ -32,12 +32,13 @@ class Application:
         *,
         service: ModerationService,
         authenticator: Authenticator | None = None,
-        users: UserRateGate | None = None,
+        user_rates: UserRateGate | None = None,
     ) -> None:
         """`authenticator`: this process's, told about key changes (and whose key store the
-        key admin uses); `users`: the per chat user rate limits of moderation (None: none)."""
+        key admin uses); `user_rates`: the per chat user rate limits of moderation (None:
+        none)."""
         self.service = service
-        self.moderation = Moderation(service=service, users=users)
+        self.moderation = Moderation(service=service, user_rates=user_rates)
         self.stats = Stats(service=service)
         self.feed = DecisionFeed(events=service.events)
         self._authenticator = authenticator

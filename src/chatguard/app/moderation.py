@@ -20,10 +20,12 @@ class UserRateGate(Protocol):
 
 
 class Moderation:
-    def __init__(self, *, service: ModerationService, users: UserRateGate | None = None) -> None:
+    def __init__(
+        self, *, service: ModerationService, user_rates: UserRateGate | None = None
+    ) -> None:
         self.service = service
         #: None: no per-user rate (a connector or the CLI, whose chat has its own limits).
-        self.users = users
+        self.user_rates = user_rates
 
     async def moderate(self, principal: Principal, message: Message) -> Outcome:
         """Moderate one chat message: the decision with its evidence, stored with its effects
@@ -37,8 +39,8 @@ class Moderation:
         require(principal, INGEST)
         # Exempt roles lift moderation: only a principal that may assert them sends them.
         require_role_assertion(principal, asserted=any(m.roles for m in messages))
-        if self.users is not None:
-            await self.users.check_users((m.channel_id, m.user_id) for m in messages)
+        if self.user_rates is not None:
+            await self.user_rates.check_users((m.channel_id, m.user_id) for m in messages)
         return await self.service.moderate_batch(messages)
 
     async def classify(self, principal: Principal, texts: Sequence[str]) -> list[Assessment]:

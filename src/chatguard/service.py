@@ -1,5 +1,6 @@
 """The moderation service: the pipeline, the decider, the store, the event bus and the metrics
-wired together. Adapters (HTTP, CLI, MCP, connectors) call this and nothing deeper."""
+wired together. The application layer (`chatguard.app`) calls this; adapters (HTTP, CLI, MCP,
+connectors) call the application layer."""
 
 from __future__ import annotations
 

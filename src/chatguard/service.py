@@ -199,17 +199,21 @@ class ModerationService:
             require_identifier(value, field_name)
         require_valid_unicode(message.text, "message")
 
+    def check_batch_size(self, size: int) -> None:
+        """Refuse a batch over MAX_BATCH_SIZE (413)."""
+        if size > self.settings.max_batch_size:
+            self.metrics.rejected.labels("batch_too_large").inc()
+            raise InputTooLargeError(
+                f"batch of {size} messages; the limit is {self.settings.max_batch_size}"
+            )
+
     async def moderate(self, message: Message) -> Outcome:
         return (await self.moderate_batch([message]))[0]
 
     async def moderate_batch(self, messages: Sequence[Message]) -> list[Outcome]:
         """Moderate messages together (one pass of the cascade); answers match the input order.
         A message id seen before gets its stored decision back, not a second one."""
-        if len(messages) > self.settings.max_batch_size:
-            self.metrics.rejected.labels("batch_too_large").inc()
-            raise InputTooLargeError(
-                f"batch of {len(messages)} messages; the limit is {self.settings.max_batch_size}"
-            )
+        self.check_batch_size(len(messages))
         for message in messages:
             self.validate(message)
         started = time.perf_counter()

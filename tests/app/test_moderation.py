@@ -72,3 +72,17 @@ async def test_a_chat_user_past_their_rate_is_refused_before_anything_is_stored(
     [outcome] = await app.moderation.moderate_many(INGEST, [message("hi", user="other")])
     assert outcome.response["action"] == "allow"
     assert service.store is not None and await service.store.count("messages") == 3
+
+
+async def test_an_oversized_batch_is_refused_without_spending_the_users_rate(
+    service: ModerationService,
+) -> None:
+    limiter = RateLimiter(
+        buckets=InProcessBuckets(), caller=BucketSpec(0, 0), user=BucketSpec(0.001, 5)
+    )
+    app = Application(service=service, user_rates=limiter)
+    limit = service.settings.max_batch_size
+    with pytest.raises(InputTooLargeError, match=f"the limit is {limit}"):
+        await app.moderation.moderate_many(INGEST, [message("hi")] * (limit + 1))
+    [outcome] = await app.moderation.moderate_many(INGEST, [message("hello")])
+    assert outcome.response["action"] == "allow"

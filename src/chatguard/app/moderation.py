@@ -39,6 +39,9 @@ class Moderation:
         require(principal, INGEST)
         # Exempt roles lift moderation: only a principal that may assert them sends them.
         require_role_assertion(principal, asserted=any(m.roles for m in messages))
+        # An oversized batch is refused before it spends its users' rate (a cost above the
+        # burst would empty their buckets for nothing).
+        self.service.check_batch_size(len(messages))
         if self.user_rates is not None:
             await self.user_rates.check_users((m.channel_id, m.user_id) for m in messages)
         return await self.service.moderate_batch(messages)

@@ -1,18 +1,115 @@
 """Turning an assessment into a decision. `Decider` is the interface channel policy plugs into;
-`ThresholdDecider` is the built-in default used until a policy engine is configured."""
+`ThresholdDecider` is the built-in default used until a policy engine is configured.
+
+Besides `decide`, a decider offers the service the hooks of a decision that has side effects:
+planning them with the decision (so the store writes both in one transaction), learning that
+they were written, the webhook deliveries of a decision's event, the channel's deadline for the
+adjudicator, and a start and a stop. A decider without side effects inherits them from
+`EffectFreeDecider`, so the service calls every decider the same way and never asks which
+kind it has.
+"""
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Sequence
+from typing import Any, Protocol
 
+from prometheus_client import CollectorRegistry
+
+from chatguard.decisions.effects import NO_EFFECTS, Applied, Planned
+from chatguard.decisions.records import Delivery
 from chatguard.domain import Action, Assessment, Decision, FailMode, Message, PolicyReason, Route
+from chatguard.pipeline.stage import ComponentHealth
 
 
 class Decider(Protocol):
-    async def decide(self, message: Message, assessment: Assessment) -> Decision: ...
+    """What the moderation service asks of whatever turns assessments into decisions."""
+
+    async def decide(self, message: Message, assessment: Assessment) -> Decision:
+        """Decide, and write the decision's effects at once (decisions not stored as
+        messages)."""
+        ...
+
+    async def plan_many(
+        self,
+        items: Sequence[tuple[Message, Assessment]],
+        *,
+        final: bool = False,
+        offline: bool = False,
+    ) -> list[Planned]:
+        """Decisions and their effects, in order, with nothing written. `final`: each
+        replaces a provisional one; `offline`: the database is known to be away."""
+        ...
+
+    def committed(self, planned: Planned, applied: Applied, *, stored: bool = True) -> None:
+        """A planned decision's transaction won (or its decision went to the spool)."""
+        ...
+
+    def settled(self, applied: Applied) -> None:
+        """Effects reached the database (now, or from the spool later)."""
+        ...
+
+    def outbox(self, event: dict[str, Any]) -> tuple[Delivery, ...]:
+        """The webhook deliveries of a decision event, to be stored with the decision."""
+        ...
+
+    def deadline_ms(self, channel_id: str) -> float | None:
+        """The channel's own deadline for the adjudicator; None: the service's setting."""
+        ...
+
+    async def start(self, *, metrics: CollectorRegistry | None = None) -> None:
+        """Start background work (review timeouts, webhook sending); count on `metrics`."""
+        ...
+
+    async def close(self) -> None:
+        """Stop background work."""
+        ...
+
+    def health(self) -> ComponentHealth | None:
+        """The decider's own component on `/health` (a remote one's reachability); None: it
+        has none of its own."""
+        ...
 
 
-class ThresholdDecider:
+class EffectFreeDecider:
+    """The hooks of a decider whose decisions do nothing besides being stored: no strikes, no
+    audit entries, no review items, no webhooks. Subclasses implement `decide`."""
+
+    async def decide(self, message: Message, assessment: Assessment) -> Decision:
+        raise NotImplementedError
+
+    async def plan_many(
+        self,
+        items: Sequence[tuple[Message, Assessment]],
+        *,
+        final: bool = False,
+        offline: bool = False,
+    ) -> list[Planned]:
+        return [Planned(await self.decide(m, a), NO_EFFECTS) for m, a in items]
+
+    def committed(self, planned: Planned, applied: Applied, *, stored: bool = True) -> None:
+        return None
+
+    def settled(self, applied: Applied) -> None:
+        return None
+
+    def outbox(self, event: dict[str, Any]) -> tuple[Delivery, ...]:
+        return ()
+
+    def deadline_ms(self, channel_id: str) -> float | None:
+        return None
+
+    async def start(self, *, metrics: CollectorRegistry | None = None) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+    def health(self) -> ComponentHealth | None:
+        return None
+
+
+class ThresholdDecider(EffectFreeDecider):
     """Allow what the router allows, delete what it acts on, flag what stays uncertain.
 
     A message still waiting for the adjudicator gets a provisional decision, and one the

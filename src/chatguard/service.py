@@ -1,5 +1,6 @@
 """The moderation service: the pipeline, the decider, the store, the event bus and the metrics
-wired together. Adapters (HTTP, CLI, MCP, connectors) call this and nothing deeper."""
+wired together. The application layer (`chatguard.app`) calls this; adapters (HTTP, CLI, MCP,
+connectors) call the application layer."""
 
 from __future__ import annotations
 
@@ -16,8 +17,7 @@ from chatguard.channel import CHANNEL_CONTEXT, ChannelMemory
 from chatguard.config import Settings
 from chatguard.decide import Decider, ThresholdDecider
 from chatguard.decisions import PolicyEngine
-from chatguard.decisions.effects import NO_EFFECTS, Applied, Effects
-from chatguard.decisions.engine import Planned
+from chatguard.decisions.effects import Applied, Effects, Planned
 from chatguard.decisions.repository import held_event
 from chatguard.decisions.terms import push_terms_to
 from chatguard.domain import Action, Assessment, Decision, Message, PolicyReason, Route
@@ -78,6 +78,7 @@ class ModerationService:
         settings: Settings,
         pipeline: Pipeline,
         decider: Decider | None = None,
+        policy: PolicyEngine | None = None,
         store: SqlStore | None = None,
         events: EventBus | None = None,
         metrics: ModerationMetrics | None = None,
@@ -85,7 +86,11 @@ class ModerationService:
     ) -> None:
         self.settings = settings
         self.pipeline = pipeline
-        self.decider = decider or ThresholdDecider()
+        #: Decides every message; the service calls it only through the `Decider` hooks.
+        self.decider: Decider = decider or policy or ThresholdDecider()
+        #: The channel policy engine whose records (policies, strikes, review queue, audit
+        #: log, webhooks) the application layer works on; None: a service without them.
+        self.policy = policy
         self.store = store
         self.events = events or InProcessEventBus()
         self.metrics = metrics or ModerationMetrics()
@@ -114,8 +119,6 @@ class ModerationService:
             )
         for stage in pipeline.stages:
             stage.register_metrics(self.metrics.registry)
-        if isinstance(self.decider, RemoteDecider):
-            self.decider.register_metrics(self.metrics.registry)
 
     @classmethod
     def from_settings(cls, settings: Settings, *, with_store: bool = True) -> ModerationService:
@@ -124,6 +127,7 @@ class ModerationService:
         store = SqlStore(settings.database_url) if with_store else None
         events = InProcessEventBus()
         decider: Decider
+        engine: PolicyEngine | None = None
         if settings.decision_endpoint is not None:
             # The decision role applies channel policy and writes the effects.
             decider = RemoteDecider.from_settings(settings)
@@ -140,6 +144,7 @@ class ModerationService:
             settings=settings,
             pipeline=Pipeline(stages, router),
             decider=decider,
+            policy=engine,
             store=store,
             events=events,
         )
@@ -148,10 +153,9 @@ class ModerationService:
         """Seconds `/moderate` waits for the adjudicator in this channel before answering with
         a provisional decision. The channel's policy (`llm_deadline_ms`) overrides the setting
         once the policy engine has loaded it."""
-        if isinstance(self.decider, PolicyEngine):
-            deadline_ms = self.decider.deadline_ms(channel_id)
-            if deadline_ms is not None:
-                return deadline_ms / 1000
+        deadline_ms = self.decider.deadline_ms(channel_id)
+        if deadline_ms is not None:
+            return deadline_ms / 1000
         return self.settings.llm_deadline_ms / 1000
 
     async def start(self) -> None:
@@ -162,10 +166,7 @@ class ModerationService:
         await self._warm_up()
         if self.keeper is not None:
             await self.keeper.start()
-        if isinstance(self.decider, PolicyEngine):
-            await self.decider.start(metrics=self.metrics.registry)
-        elif isinstance(self.decider, RemoteDecider):
-            await self.decider.start()
+        await self.decider.start(metrics=self.metrics.registry)
         if self.retention is not None:
             self.retention.start()
 
@@ -188,8 +189,7 @@ class ModerationService:
                 await task
         if self.keeper is not None:
             await self.keeper.close()
-        if isinstance(self.decider, PolicyEngine | RemoteDecider):
-            await self.decider.close()
+        await self.decider.close()
         await self.pipeline.close()
         if self.store is not None:
             await self.store.close()
@@ -208,17 +208,21 @@ class ModerationService:
             require_identifier(value, field_name)
         require_valid_unicode(message.text, "message")
 
+    def check_batch_size(self, size: int) -> None:
+        """Refuse a batch over MAX_BATCH_SIZE (413)."""
+        if size > self.settings.max_batch_size:
+            self.metrics.rejected.labels("batch_too_large").inc()
+            raise InputTooLargeError(
+                f"batch of {size} messages; the limit is {self.settings.max_batch_size}"
+            )
+
     async def moderate(self, message: Message) -> Outcome:
         return (await self.moderate_batch([message]))[0]
 
     async def moderate_batch(self, messages: Sequence[Message]) -> list[Outcome]:
         """Moderate messages together (one pass of the cascade); answers match the input order.
         A message id seen before gets its stored decision back, not a second one."""
-        if len(messages) > self.settings.max_batch_size:
-            self.metrics.rejected.labels("batch_too_large").inc()
-            raise InputTooLargeError(
-                f"batch of {len(messages)} messages; the limit is {self.settings.max_batch_size}"
-            )
+        self.check_batch_size(len(messages))
         for message in messages:
             self.validate(message)
         started = time.perf_counter()
@@ -268,8 +272,7 @@ class ModerationService:
             # Spooled: the review item is stored with the decision later; its event is news now.
             review = item.effects.review
             applied = Applied(events=(held_event(review),) if review is not None else ())
-        if isinstance(self.decider, PolicyEngine):
-            self.decider.committed(Planned(item.decision, item.effects), applied, stored=stored)
+        self.decider.committed(Planned(item.decision, item.effects), applied, stored=stored)
         for event in applied.events:
             await self.events.publish(DECISIONS_TOPIC, event)
         await self.events.publish(DECISIONS_TOPIC, item.event)
@@ -278,8 +281,7 @@ class ModerationService:
         """A spooled entry reached the database: send what its transaction put in the outbox.
         Its events went out when it was spooled, except those the store made (a supersession
         of a spooled final decision)."""
-        if isinstance(self.decider, PolicyEngine):
-            self.decider.settled(applied)
+        self.decider.settled(applied)
         if kind != SAVE:
             for event in applied.events:
                 await self.events.publish(DECISIONS_TOPIC, event)
@@ -315,21 +317,13 @@ class ModerationService:
         elapsed = (time.perf_counter() - started) * 1000
         decision = self._complete(message, planned.decision, elapsed)
         event = _event(message, decision, kind=FINAL_DECISION if final else "decision")
-        effects = planned.effects
-        if isinstance(self.decider, PolicyEngine):
-            effects = effects.with_deliveries(self.decider.outbox(event))
+        deliveries = self.decider.outbox(event)
+        effects = planned.effects.with_deliveries(deliveries) if deliveries else planned.effects
         return _Decided(message, decision, effects, event)
 
     async def _plan(self, items: list[tuple[Message, Assessment]], *, final: bool) -> list[Planned]:
-        if isinstance(self.decider, PolicyEngine):
-            offline = self.keeper is not None and not self.keeper.online
-            return await self.decider.plan_many(items, final=final, offline=offline)
-        if isinstance(self.decider, RemoteDecider):
-            # The decision role writes the effects; it must know a final from a first decision.
-            return [
-                Planned(await self.decider.decide(m, a, final=final), NO_EFFECTS) for m, a in items
-            ]
-        return [Planned(await self.decider.decide(m, a), NO_EFFECTS) for m, a in items]
+        offline = self.keeper is not None and not self.keeper.online
+        return await self.decider.plan_many(items, final=final, offline=offline)
 
     async def _await_escalation(
         self, run: PipelineRun, batch: list[Message]
@@ -404,8 +398,7 @@ class ModerationService:
         crisis = decision.policy_reason is PolicyReason.CRISIS
         if decision.action.removes_message and not decision.provisional and not crisis:
             self.channels.add_strike(message.channel_id, message.user_id)
-        if isinstance(self.decider, PolicyEngine):
-            self.decider.committed(Planned(decision, item.effects), applied, stored=stored)
+        self.decider.committed(Planned(decision, item.effects), applied, stored=stored)
         for event in applied.events:
             await self.events.publish(DECISIONS_TOPIC, event)
         await self.events.publish(DECISIONS_TOPIC, item.event)
@@ -477,8 +470,9 @@ class ModerationService:
             # Moderation needs the database only when it cannot spool.
             essential = spool is None or spool.full
             components.append(ComponentHealth("database", ok, detail, essential=essential))
-        if isinstance(self.decider, RemoteDecider):
-            components.append(self.decider.health())
+        decider_health = self.decider.health()
+        if decider_health is not None:
+            components.append(decider_health)
         for component in components:
             self.metrics.component_up.labels(component.name).set(1 if component.ok else 0)
         return components

@@ -20,6 +20,7 @@ from chatguard.api.request_check import RequestTargetCheck
 from chatguard.api.responses import COMMON
 from chatguard.api.routes import health
 from chatguard.api.security import Access
+from chatguard.app import Application
 from chatguard.auth import ApiKeyStore, Authenticator
 from chatguard.config import Settings
 from chatguard.errors import ConfigurationError
@@ -75,6 +76,10 @@ def service_app(
     app.state.service = service
     app.state.settings = settings
     app.state.access = access
+    # Every route goes through the application layer; the HTTP limits of chat users apply.
+    app.state.application = Application(
+        service=service, authenticator=access.authenticator, user_rates=access.limiter
+    )
     install_error_handlers(app)
     app.include_router(health.router)
     if settings.enable_metrics:

@@ -27,10 +27,10 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.requests import HTTPConnection
 
-from chatguard.auth import Authenticator, Principal, Scope
+from chatguard.auth import Authenticator, Principal, Scope, require_scope
 from chatguard.auth.authenticator import is_loopback, local_principal
 from chatguard.config import Settings
-from chatguard.errors import AuthenticationError, PermissionDeniedError
+from chatguard.errors import AuthenticationError
 from chatguard.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
@@ -117,11 +117,7 @@ class Access:
     async def admit(self, connection: HTTPConnection, scope: Scope) -> Principal:
         """The principal, if it holds `scope` and is within its rate; else 401, 403 or 429."""
         principal = await self.principal(connection)
-        if not principal.has(scope):
-            raise PermissionDeniedError(
-                f"this operation needs a key with the {scope.value} scope; this key has "
-                + (", ".join(sorted(s.value for s in principal.scopes)) or "none")
-            )
+        require_scope(principal, scope)
         await self.limiter.check_caller(
             self.caller_id(connection, principal), rate_per_s=principal.rate_per_s
         )

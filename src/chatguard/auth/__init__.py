@@ -6,7 +6,12 @@ requests and hands them to the `Authenticator`; the CLI manages keys through `Ap
 
 from chatguard.auth.authenticator import Authenticator
 from chatguard.auth.keys import ApiKey, NewKey
-from chatguard.auth.principal import LOCAL_OWNER, Principal, require_role_assertion
+from chatguard.auth.principal import (
+    LOCAL_OWNER,
+    Principal,
+    require_role_assertion,
+    require_scope,
+)
 from chatguard.auth.scopes import Scope, expand_scopes
 from chatguard.auth.store import ApiKeyStore
 
@@ -20,4 +25,5 @@ __all__ = [
     "Scope",
     "expand_scopes",
     "require_role_assertion",
+    "require_scope",
 ]

@@ -32,6 +32,15 @@ class Principal:
         return self.key_id is None and self.owner == LOCAL_OWNER
 
 
+def require_scope(principal: Principal, scope: Scope) -> None:
+    """The one rule of every operation: the principal holds `scope` (403 otherwise)."""
+    if not principal.has(scope):
+        raise PermissionDeniedError(
+            f"this operation needs a key with the {scope.value} scope; this key has "
+            + (", ".join(sorted(s.value for s in principal.scopes)) or "none")
+        )
+
+
 def require_role_assertion(principal: Principal, *, asserted: bool) -> None:
     """Exempt roles (`roles` in a message) lift moderation, so only keys made with
     `--assert-roles` may send them; nobody may in open local mode."""

@@ -1,11 +1,11 @@
 """`chatguard keys create|list|revoke`: API keys in the database of DATABASE_URL (SQLite or
-PostgreSQL; migrations run first). The secret of a new key is printed once and never stored."""
+PostgreSQL; migrations run first). The secret of a new key is printed once and never stored.
+The command line acts as the local administrator, recorded as `cli:<os user>`."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import getpass
 import json
 import sys
 from typing import Any
@@ -44,25 +44,21 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _run(args: argparse.Namespace) -> int:
-    from chatguard.auth import ApiKeyStore
-    from chatguard.auth.admin import KeyAdmin, key_view
+    from chatguard.app import local_admin
+    from chatguard.app.keys import ApiKeys
+    from chatguard.auth.admin import key_view
     from chatguard.config import load_settings
-    from chatguard.decisions.audit import AuditLog
-    from chatguard.decisions.repository import DecisionRepository
     from chatguard.errors import InvalidInputError, NotFoundError
     from chatguard.storage import SqlStore
 
     store = SqlStore(load_settings().database_url)
     try:
         await store.start()
-        admin = KeyAdmin(
-            store=ApiKeyStore(engine=store.engine),
-            audit=AuditLog(repository=DecisionRepository(engine=store.engine)),
-        )
-        actor = f"cli:{_os_user()}"
+        keys = ApiKeys.on_store(store)
+        admin = local_admin()
         if args.keys_action == "create":
-            made = await admin.create(
-                actor=actor,
+            made = await keys.create(
+                admin,
                 owner=args.owner,
                 scopes=args.scope,
                 may_assert_roles=args.assert_roles,
@@ -78,13 +74,13 @@ async def _run(args: argparse.Namespace) -> int:
                 print("Store the secret now: it is not shown again. Send it as")
                 print("`Authorization: Bearer <secret>`.")
         elif args.keys_action == "list":
-            found = [key_view(k) for k in await admin.list()]
+            found = [key_view(k) for k in await keys.list(admin)]
             if args.json:
                 print(json.dumps(found))
             else:
                 _table(found)
         else:
-            key = await admin.revoke(args.key_id, actor=actor)
+            key = await keys.revoke(admin, args.key_id)
             print(f"revoked {key.key_id} ({key.owner})")
         return 0
     except (InvalidInputError, NotFoundError) as exc:
@@ -107,10 +103,3 @@ def _table(keys: list[dict[str, Any]]) -> None:
             f"{'yes' if k['may_assert_roles'] else 'no':<7}{rate:<8}{k['created_at'][:19]:<22}"
             f"{state}"
         )
-
-
-def _os_user() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:  # no user name in some containers
-        return "unknown"

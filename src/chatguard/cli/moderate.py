@@ -1,4 +1,5 @@
-"""`chatguard moderate TEXT`: moderate one message with the configured pipeline."""
+"""`chatguard moderate TEXT`: moderate one message with the configured pipeline (through the
+application layer, as the local administrator; nothing is stored)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from chatguard.app import Application, local_admin
     from chatguard.config import load_settings
     from chatguard.domain import Message
     from chatguard.service import ModerationService
@@ -28,7 +30,8 @@ def run(args: argparse.Namespace) -> int:
         await service.start()
         try:
             message = Message(text=args.text, user_id=args.user, channel_id=args.channel)
-            return (await service.moderate(message)).response
+            outcome = await Application(service=service).moderation.moderate(local_admin(), message)
+            return outcome.response
         finally:
             await service.close()
 

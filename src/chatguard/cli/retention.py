@@ -20,6 +20,8 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from chatguard.app import local_admin
+    from chatguard.app.erasure import Retention
     from chatguard.config import configure_logging, load_settings
     from chatguard.retention import RetentionJob, RetentionReport
     from chatguard.storage import SqlStore
@@ -35,8 +37,9 @@ def run(args: argparse.Namespace) -> int:
         store = SqlStore(settings.database_url)
         await store.start()
         try:
-            job = RetentionJob(engine=store.engine, days=days)
-            return await (job.run_once() if args.apply else job.due())
+            retention = Retention(job=RetentionJob(engine=store.engine, days=days))
+            admin = local_admin()
+            return await (retention.sweep(admin) if args.apply else retention.due(admin))
         finally:
             await store.close()
 

@@ -1,5 +1,6 @@
 """Running a chat connector against the moderation service: every chat message is moderated and
-enforced, and moderators' denials from the review queue are enforced as they happen."""
+enforced, and moderators' denials from the review queue are enforced as they happen. Both go
+through the application layer, as the connector's principal (`connector:<name>`)."""
 
 from __future__ import annotations
 
@@ -8,22 +9,28 @@ import contextlib
 import logging
 from typing import Any
 
+from chatguard.app import Application, connector_principal
+from chatguard.auth import Principal
 from chatguard.connectors.base import ChatConnector, ModerationLoop, SeenIds
 from chatguard.decisions.records import CRISIS_PRIORITY, ReviewStatus
 from chatguard.domain import Action, Decision, Message, PolicyReason
-from chatguard.service import DECISIONS_TOPIC, FINAL_DECISION, ModerationService
+from chatguard.service import FINAL_DECISION, ModerationService
 
 log = logging.getLogger(__name__)
 
 
 async def enforce_reviews(
-    service: ModerationService, connector: ChatConnector, *, noticed: SeenIds | None = None
+    app: Application,
+    connector: ChatConnector,
+    principal: Principal,
+    *,
+    noticed: SeenIds | None = None,
 ) -> None:
     """Carry out decisions made after the message was handled: review outcomes that remove it
     (denials, a timeout's default action) and late final decisions of the adjudicator (and
     their notice to the author, unless `noticed` says it went out already)."""
     noticed = noticed if noticed is not None else SeenIds()
-    async for event in service.events.subscribe(DECISIONS_TOPIC):
+    async for event in app.feed.subscribe(principal):
         # Denials from the review queue, and final decisions that replace a provisional one
         # (the adjudicator answered after the deadline).
         if event.get("type") not in ("review.resolved", FINAL_DECISION):
@@ -53,19 +60,26 @@ async def enforce_reviews(
 
 
 async def run_connector(
-    service: ModerationService, connector: ChatConnector, *, ready: asyncio.Event | None = None
+    service: ModerationService,
+    connector: ChatConnector,
+    *,
+    ready: asyncio.Event | None = None,
+    principal: Principal | None = None,
 ) -> ModerationLoop:
     """Connect and moderate until the connection ends or the task is cancelled. The service
-    must be started."""
+    must be started. `principal`: who the connector acts as (default: `connector:<name>`,
+    which feeds chat with the platform's roles and follows the decision feed)."""
+    app = Application(service=service)
+    actor = principal or connector_principal(connector.name)
 
     async def moderate(message: Message) -> Decision | None:
-        return (await service.moderate(message)).decision
+        return (await app.moderation.moderate(actor, message)).decision
 
     loop = ModerationLoop(connector=connector, moderate=moderate)
     reviews: asyncio.Task[Any] | None = None
     try:
         await connector.connect()
-        reviews = asyncio.create_task(enforce_reviews(service, connector, noticed=loop.noticed))
+        reviews = asyncio.create_task(enforce_reviews(app, connector, actor, noticed=loop.noticed))
         if ready is not None:
             ready.set()
         await loop.run()

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from chatguard.decisions.records import AuditEntry, Delivery, ReviewItem, ReviewStatus, Strike
+from chatguard.domain import Decision
 
 #: `effect_key` prefixes of the system audit entries, one of each per message.
 DECISION_KEY, FINAL_KEY, SUPERSEDED_KEY = "decision", "final", "superseded"
@@ -83,6 +84,14 @@ class Effects:
 
 
 NO_EFFECTS = Effects()
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """A decision and the effects to store with it."""
+
+    decision: Decision
+    effects: Effects
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry
@@ -22,6 +22,7 @@ from chatguard.decisions.effects import (
     NO_EFFECTS,
     Applied,
     Effects,
+    Planned,
     Supersession,
     effect_key,
 )
@@ -47,6 +48,7 @@ from chatguard.decisions.webhooks import WebhookSender
 from chatguard.domain import Action, Assessment, Decision, FailMode, Message, PolicyReason
 from chatguard.errors import StoreUnavailableError
 from chatguard.events import EventBus
+from chatguard.pipeline.stage import ComponentHealth
 
 if TYPE_CHECKING:
     from chatguard.config import Settings
@@ -56,14 +58,6 @@ log = logging.getLogger(__name__)
 
 #: Events whose webhook deliveries are written with the decision (the rest are forwarded).
 TRANSACTIONAL_EVENTS = frozenset({"decision", "decision.final", "review.held", "review.superseded"})
-
-
-@dataclass(frozen=True, slots=True)
-class Planned:
-    """A decision and the effects to store with it."""
-
-    decision: Decision
-    effects: Effects
 
 
 class PolicyEngine:
@@ -186,6 +180,10 @@ class PolicyEngine:
             await self.reviews.close()
         if self.webhooks is not None:
             await self.webhooks.close()
+
+    def health(self) -> ComponentHealth | None:
+        """None: the engine's parts (the database) report their health themselves."""
+        return None
 
     async def decide(
         self, message: Message, assessment: Assessment, *, final: bool = False

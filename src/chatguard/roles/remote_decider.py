@@ -9,11 +9,13 @@ mode, and the reason says so; `/health` names the decision role as degraded.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from chatguard.decide import ThresholdDecider
-from chatguard.domain import Action, Assessment, Decision, FailMode, Message
+from chatguard.decide import EffectFreeDecider, ThresholdDecider
+from chatguard.decisions.effects import NO_EFFECTS, Planned
+from chatguard.domain import Action, Assessment, Decision, FailMode, Message, PolicyReason
 from chatguard.pipeline.stage import ComponentHealth
 from chatguard.roles.transport import (
     HealthProbe,
@@ -22,6 +24,7 @@ from chatguard.roles.transport import (
     RoleUnavailableError,
 )
 from chatguard.roles.wire import span_to_wire
+from chatguard.taxonomy import Category
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
@@ -53,8 +56,9 @@ def decide_body(message: Message, assessment: Assessment, *, final: bool = False
     }
 
 
-class RemoteDecider:
-    """A `Decider` whose decisions are the decision role's."""
+class RemoteDecider(EffectFreeDecider):
+    """A `Decider` whose decisions are the decision role's: the effects are written there,
+    so none are planned here."""
 
     name = "remote"
 
@@ -92,7 +96,19 @@ class RemoteDecider:
             decision = await self.fallback.decide(message, assessment)
             return _unavailable(decision)
 
-    async def start(self) -> None:
+    async def plan_many(
+        self,
+        items: Sequence[tuple[Message, Assessment]],
+        *,
+        final: bool = False,
+        offline: bool = False,
+    ) -> list[Planned]:
+        # The decision role writes the effects; it must know a final from a first decision.
+        return [Planned(await self.decide(m, a, final=final), NO_EFFECTS) for m, a in items]
+
+    async def start(self, *, metrics: CollectorRegistry | None = None) -> None:
+        if metrics is not None:
+            self.register_metrics(metrics)
         await self.probe.start()
 
     async def close(self) -> None:
@@ -104,7 +120,7 @@ class RemoteDecider:
         if callable(bind):
             bind(registry)
 
-    def health(self) -> ComponentHealth:
+    def health(self) -> ComponentHealth | None:
         where = getattr(self.transport, "base_url", "")
         error = getattr(self.transport, "last_error", None)
         if error is None:
@@ -135,9 +151,22 @@ def decision_from_answer(
             provisional=bool(answer.get("provisional", False)),
             policy=str(answer.get("policy", "default")),
             trail=tuple(f"{t.stage}:{t.route.value}" for t in assessment.trail),
+            **_policy_fields(answer),
         )
     except (KeyError, TypeError, ValueError):
         raise RoleUnavailableError("the decision role answered without a usable decision") from None
+
+
+def _policy_fields(answer: dict[str, Any]) -> dict[str, Any]:
+    """What the policy acted on and the notice for the author, when the answer names them."""
+    fields: dict[str, Any] = {}
+    if answer.get("policy_reason") is not None:
+        fields["policy_reason"] = PolicyReason(answer["policy_reason"])
+    if answer.get("policy_category") is not None:
+        fields["policy_category"] = Category(answer["policy_category"])
+    if answer.get("notice"):
+        fields["notice"] = str(answer["notice"])
+    return fields
 
 
 def _unavailable(decision: Decision) -> Decision:

@@ -7,11 +7,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from chatguard.api.decision_deps import AuditDep
+from chatguard.api.deps import AuditDep
 from chatguard.api.openapi import secured
 from chatguard.api.responses import DECISION
 from chatguard.api.security import ModeratorPrincipal
 from chatguard.api.types import IdFilter, RowNumber
+from chatguard.app import AuditQuery
 from chatguard.decisions.records import as_dict
 
 router = APIRouter(prefix="/audit", tags=["audit"], responses=DECISION)
@@ -21,7 +22,7 @@ Filter = Annotated[IdFilter | None, Query()]
 @router.get("", responses=secured(422, 503))  # type: ignore[arg-type]
 async def entries(
     audit: AuditDep,
-    _: ModeratorPrincipal,
+    principal: ModeratorPrincipal,
     channel_id: Filter = None,
     user_id: Filter = None,
     actor: Filter = None,
@@ -29,7 +30,8 @@ async def entries(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
     """Audit entries, newest first; `actor` filters by the key owner who acted."""
-    found = await audit.entries(
+    query = AuditQuery(
         channel_id=channel_id, user_id=user_id, actor=actor, before_id=before_id, limit=limit
     )
+    found = await audit.entries(principal, query)
     return {"entries": [as_dict(e) for e in found]}

@@ -7,13 +7,11 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from chatguard.api.decision_deps import EngineDep
 from chatguard.api.decision_schemas import DecideRequest
-from chatguard.api.deps import ServiceDep
+from chatguard.api.deps import DecisionsDep
 from chatguard.api.openapi import WITH_BODY, secured
 from chatguard.api.responses import DECISION
 from chatguard.api.security import AdminPrincipal
-from chatguard.auth import require_role_assertion
 from chatguard.serialize import decision_dict
 
 router = APIRouter(tags=["decisions"], responses=DECISION)
@@ -21,13 +19,11 @@ router = APIRouter(tags=["decisions"], responses=DECISION)
 
 @router.post("/decide", responses=secured(*WITH_BODY, 503))  # type: ignore[arg-type]
 async def decide(
-    body: DecideRequest, engine: EngineDep, service: ServiceDep, principal: AdminPrincipal
+    body: DecideRequest, decisions: DecisionsDep, principal: AdminPrincipal
 ) -> dict[str, Any]:
     """Decide what to do about a message under its channel's policy, given its assessment.
     Scope: admin (the caller asserts the scores)."""
-    require_role_assertion(principal, asserted=bool(body.roles))
     message = body.to_message()
-    service.validate(message)  # the limits and checks /moderate applies
     assessment = body.assessment.to_assessment(message.id)
-    decision = await engine.decide(message, assessment, final=body.final)
+    decision = await decisions.decide(principal, message, assessment, final=body.final)
     return decision_dict(decision)

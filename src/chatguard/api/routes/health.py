@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
-from chatguard import __version__
-from chatguard.api.deps import ServiceDep
+from chatguard.api.deps import AppDep
 from chatguard.api.openapi import errors
 from chatguard.api.security import MetricsAccess
 
@@ -31,23 +29,22 @@ METRICS_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 @router.get("/health", responses=HEALTH_RESPONSES)
-async def health(service: ServiceDep) -> JSONResponse:
+async def health(app: AppDep) -> JSONResponse:
     """Open to everyone (probes and load balancers). Each component's health: 200 "ok" when
     all are up, 200 "degraded" when only optional ones (the LLM) are down and moderation
     goes on without them, 503 when an essential one is."""
-    components = await service.health()
-    ok = all(c.ok for c in components if c.essential)
-    status = "ok" if all(c.ok for c in components) else "degraded" if ok else "down"
+    report = await app.stats.health()
     body: dict[str, Any] = {
-        "status": status,
-        "version": __version__,
-        "uptime_s": round(time.time() - service.started_at, 1),
-        "stages": service.pipeline.stage_names,
+        "status": report.status,
+        "version": report.version,
+        "uptime_s": report.uptime_s,
+        "stages": list(report.stages),
         "components": {
-            c.name: {"ok": c.ok, "detail": c.detail, "essential": c.essential} for c in components
+            c.name: {"ok": c.ok, "detail": c.detail, "essential": c.essential}
+            for c in report.components
         },
     }
-    return JSONResponse(body, status_code=200 if ok else 503)
+    return JSONResponse(body, status_code=200 if report.serving else 503)
 
 
 @metrics_router.get(
@@ -58,8 +55,7 @@ async def health(service: ServiceDep) -> JSONResponse:
     # A key is optional here (the empty requirement) unless METRICS_REQUIRE_KEY is set.
     openapi_extra={"security": [{}]},
 )
-async def metrics(service: ServiceDep) -> Response:
+async def metrics(app: AppDep) -> Response:
     """Prometheus text exposition of the service's metrics. Open unless METRICS_REQUIRE_KEY
     is set (then any API key will do)."""
-    await service.health()  # refresh the component gauges
-    return Response(service.metrics.render(), media_type=METRICS_CONTENT_TYPE)
+    return Response(await app.stats.metrics_text(), media_type=METRICS_CONTENT_TYPE)

@@ -5,16 +5,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
-from chatguard.api.decision_deps import EngineDep
+from chatguard.api.deps import KeysDep
 from chatguard.api.openapi import WITH_BODY, secured
-from chatguard.api.security import AdminPrincipal, access_of
+from chatguard.api.security import AdminPrincipal
 from chatguard.api.types import Identifier, Number, ShortId
 from chatguard.auth import Scope
-from chatguard.auth.admin import KeyAdmin, key_view
-from chatguard.errors import StageUnavailableError
+from chatguard.auth.admin import key_view
 
 router = APIRouter(prefix="/keys", tags=["keys"])
 KeyId = Annotated[ShortId, Path()]
@@ -35,40 +34,26 @@ class KeyCreate(BaseModel):
     )
 
 
-def _admin(request: Request, engine: EngineDep) -> KeyAdmin:
-    store = access_of(request).authenticator.store
-    if store is None:
-        raise StageUnavailableError("API keys need a database")
-    return KeyAdmin(store=store, audit=engine.audit)
-
-
 @router.get("", responses=secured(503))  # type: ignore[arg-type]
-async def list_keys(request: Request, engine: EngineDep, _: AdminPrincipal) -> dict[str, Any]:
+async def list_keys(keys: KeysDep, principal: AdminPrincipal) -> dict[str, Any]:
     """Every key, revoked ones included; never a secret."""
-    return {"keys": [key_view(k) for k in await _admin(request, engine).list()]}
+    return {"keys": [key_view(k) for k in await keys.list(principal)]}
 
 
 @router.post("", status_code=201, responses=secured(*WITH_BODY, 503))  # type: ignore[arg-type]
-async def create_key(
-    body: KeyCreate, request: Request, engine: EngineDep, principal: AdminPrincipal
-) -> dict[str, Any]:
+async def create_key(body: KeyCreate, keys: KeysDep, principal: AdminPrincipal) -> dict[str, Any]:
     """Make a key. `secret` is shown here once; only its digest is stored."""
-    made = await _admin(request, engine).create(
-        actor=principal.owner,
+    made = await keys.create(
+        principal,
         owner=body.owner,
         scopes=body.scopes,
         may_assert_roles=body.may_assert_roles,
         rate_per_s=body.rate_per_s,
     )
-    access_of(request).authenticator.keys_changed()  # the first key ends open local mode
     return key_view(made.key) | {"secret": made.secret}
 
 
 @router.delete("/{key_id}", responses=secured(404, 422, 503))  # type: ignore[arg-type]
-async def revoke_key(
-    key_id: KeyId, request: Request, engine: EngineDep, principal: AdminPrincipal
-) -> dict[str, Any]:
+async def revoke_key(key_id: KeyId, keys: KeysDep, principal: AdminPrincipal) -> dict[str, Any]:
     """Revoke a key for good; this process refuses it at once, others within seconds."""
-    key = await _admin(request, engine).revoke(key_id, actor=principal.owner)
-    access_of(request).authenticator.forget(key_id)
-    return key_view(key)
+    return key_view(await keys.revoke(principal, key_id))

@@ -8,11 +8,10 @@ from typing import Any
 from fastapi import APIRouter
 
 from chatguard import __version__
-from chatguard.api.deps import ServiceDep
+from chatguard.api.deps import AppDep
 from chatguard.api.openapi import WITH_BODY, secured
 from chatguard.api.schemas import OpenAIModerationRequest
 from chatguard.api.security import IngestPrincipal
-from chatguard.errors import InputTooLargeError, InvalidInputError
 from chatguard.serialize import assessment_dict
 from chatguard.taxonomy import CHAT_CATEGORIES, OPENAI_CATEGORIES
 
@@ -22,19 +21,12 @@ MODEL_NAME = f"chatguard-{__version__}"
 
 @router.post("/v1/moderations", responses=secured(*WITH_BODY))  # type: ignore[arg-type]
 async def create_moderation(
-    body: OpenAIModerationRequest, service: ServiceDep, _: IngestPrincipal
+    body: OpenAIModerationRequest, app: AppDep, principal: IngestPrincipal
 ) -> dict[str, Any]:
     """Classify text the way OpenAI's moderation API does. Stateless: nothing is stored and no
     per-user state (rates, strikes) is touched. Scope: ingest (the SDKs send the key as
     `api_key`, which is `Authorization: Bearer`)."""
-    texts = _texts(body.input)
-    if not texts:
-        raise InvalidInputError("input must not be empty")
-    if len(texts) > service.settings.max_batch_size:
-        raise InputTooLargeError(
-            f"input has {len(texts)} items; the limit is {service.settings.max_batch_size}"
-        )
-    assessments = await service.assess_texts(texts)
+    assessments = await app.moderation.classify(principal, _texts(body.input))
     results = []
     for assessment in assessments:
         view = assessment_dict(assessment)

@@ -16,14 +16,14 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from chatguard.api.errors import error_headers, error_response, status_of
 from chatguard.api.security import WS_SUBPROTOCOL, access_of
-from chatguard.auth import Scope
+from chatguard.app import Application
+from chatguard.auth import Principal, Scope
 from chatguard.errors import (
     AuthenticationError,
     ChatguardError,
     PermissionDeniedError,
     RateLimitedError,
 )
-from chatguard.service import DECISIONS_TOPIC, ModerationService
 
 router = APIRouter(tags=["events"])
 POLICY_VIOLATION = 1008
@@ -38,27 +38,27 @@ async def _refuse(websocket: WebSocket, exc: ChatguardError) -> None:
         await websocket.close(code=POLICY_VIOLATION, reason=str(exc)[:120])
 
 
-async def _admit(websocket: WebSocket) -> bool:
+async def _admit(websocket: WebSocket) -> Principal | None:
     access = access_of(websocket)
     try:
         if not access.origin_allowed(websocket):
             raise PermissionDeniedError("this Origin is not in CORS_ORIGINS")
-        await access.admit(websocket, Scope.MODERATOR)
+        return await access.admit(websocket, Scope.MODERATOR)
     except (AuthenticationError, PermissionDeniedError, RateLimitedError) as exc:
         await _refuse(websocket, exc)
-        return False
-    return True
+        return None
 
 
 @router.websocket("/ws/decisions")
 async def decisions(websocket: WebSocket) -> None:
     """Each event is a JSON object (ids, action, scores; never message text). Optional
     `?channel_id=` narrows the stream to one channel."""
-    if not await _admit(websocket):
+    principal = await _admit(websocket)
+    if principal is None:
         return
-    service: ModerationService = websocket.app.state.service
+    application: Application = websocket.app.state.application
     channel = websocket.query_params.get("channel_id")
-    subscription = service.events.subscribe(DECISIONS_TOPIC)
+    subscription = application.feed.subscribe(principal, channel_id=channel)
     # Start listening before accepting, so no event published after the handshake is missed.
     first = asyncio.ensure_future(anext(subscription))
     await asyncio.sleep(0)
@@ -71,9 +71,7 @@ async def decisions(websocket: WebSocket) -> None:
             done, _ = await asyncio.wait({pending, closed}, return_when=asyncio.FIRST_COMPLETED)
             if closed in done:
                 break
-            event = pending.result()
-            if channel is None or event.get("channel_id") == channel:
-                await websocket.send_json(event)
+            await websocket.send_json(pending.result())
             pending = asyncio.ensure_future(anext(subscription))
     except WebSocketDisconnect:
         pass

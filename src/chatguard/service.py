@@ -22,7 +22,19 @@ from chatguard.decisions.repository import held_event
 from chatguard.decisions.terms import push_terms_to
 from chatguard.domain import Action, Assessment, Decision, Message, Route
 from chatguard.errors import InputTooLargeError, InvalidInputError
-from chatguard.events import EventBus, InProcessEventBus
+from chatguard.events import (
+    ASSESSMENTS_TOPIC,
+    DECISIONS_TOPIC,
+    ESCALATIONS_TOPIC,
+    DecisionMade,
+    EscalationRequested,
+    EventBus,
+    InProcessEventBus,
+    MessageAssessed,
+)
+from chatguard.events.factory import build_event_bus
+from chatguard.events.legacy import FINAL_DECISION, client_form, from_client_form
+from chatguard.events.metrics import register_bus_metrics
 from chatguard.filter.pii import apply_redaction
 from chatguard.input_rules import identifier_problem, text_problem
 from chatguard.metrics import ModerationMetrics
@@ -41,9 +53,7 @@ from chatguard.taxonomy import Category
 
 log = logging.getLogger(__name__)
 
-DECISIONS_TOPIC = "decisions"
-#: Event type of the decision that replaces a provisional one.
-FINAL_DECISION = "decision.final"
+__all__ = ["DECISIONS_TOPIC", "FINAL_DECISION", "ModerationService", "Outcome"]
 #: Texts that touch every fast detector once at start (email, phone, link, emote, caps).
 WARM_UP = ("hello chat, mail a@b.co or call +1 415 555 0132, see https://x.io PogChamp LOL",)
 #: Context key telling stateful stages (rate, flood, strikes) to leave their state alone.
@@ -58,7 +68,7 @@ class _Decided:
     message: Message
     decision: Decision
     effects: Effects
-    event: dict[str, Any]
+    event: DecisionMade
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,12 +123,13 @@ class ModerationService:
             )
         for stage in pipeline.stages:
             stage.register_metrics(self.metrics.registry)
+        register_bus_metrics(self.metrics.registry, self.events.counters, self.events.kind)
 
     @classmethod
     def from_settings(cls, settings: Settings, *, with_store: bool = True) -> ModerationService:
         stages = [build_stage(name, settings) for name in settings.stage_names]
         store = SqlStore(settings.database_url) if with_store else None
-        events = InProcessEventBus()
+        events = build_event_bus(settings)
         # Channel policy decides (its fail mode and LLM deadline default to the LLM_* settings);
         # its blocked and permitted terms go to every stage's rule engine.
         decider = PolicyEngine.from_settings(settings, store=store, events=events)
@@ -181,6 +192,7 @@ class ModerationService:
         await self.pipeline.close()
         if self.store is not None:
             await self.store.close()
+        await self.events.close()
 
     def validate(self, message: Message) -> None:
         limit = self.settings.max_message_chars
@@ -254,7 +266,7 @@ class ModerationService:
         if isinstance(self.decider, PolicyEngine):
             self.decider.committed(Planned(item.decision, item.effects), applied, stored=stored)
         for event in applied.events:
-            await self.events.publish(DECISIONS_TOPIC, event)
+            await self.events.publish(DECISIONS_TOPIC, from_client_form(event))
         await self.events.publish(DECISIONS_TOPIC, item.event)
 
     async def _flushed(self, kind: str, entry: Entry, applied: Applied) -> None:
@@ -265,7 +277,7 @@ class ModerationService:
             self.decider.settled(applied)
         if kind != SAVE:
             for event in applied.events:
-                await self.events.publish(DECISIONS_TOPIC, event)
+                await self.events.publish(DECISIONS_TOPIC, from_client_form(event))
 
     async def _stored(self, messages: Sequence[Message]) -> dict[str, StoredDecision]:
         if self.keeper is None:
@@ -287,20 +299,46 @@ class ModerationService:
             unique.setdefault(message.id, message)
         batch = list(unique.values())
         run = await self.pipeline.begin(batch, {CHANNEL_CONTEXT: self.channels})
+        await self._escalating(run, batch)
         assessments, running = await self._await_escalation(run, batch)
+        for message, assessment in zip(batch, assessments, strict=True):
+            await self.events.publish(
+                ASSESSMENTS_TOPIC,
+                MessageAssessed(
+                    channel_id=message.channel_id, user_id=message.user_id, assessment=assessment
+                ),
+            )
         planned = await self._plan(list(zip(batch, assessments, strict=True)), final=False)
         decided = {m.id: self._decided(m, p, started) for m, p in zip(batch, planned, strict=True)}
         return decided, running
+
+    async def _escalating(self, run: PipelineRun, batch: list[Message]) -> None:
+        """Announce the messages the fast tier left to the escalation stages."""
+        waiting = set(run.waiting)
+        if not waiting:
+            return
+        for assessment, message in zip(run.provisional(), batch, strict=True):
+            if message.id in waiting:
+                await self.events.publish(
+                    ESCALATIONS_TOPIC,
+                    EscalationRequested(
+                        message_id=message.id,
+                        channel_id=message.channel_id,
+                        user_id=message.user_id,
+                        stages=assessment.pending,
+                        scores=dict(assessment.scores),
+                    ),
+                )
 
     def _decided(
         self, message: Message, planned: Planned, started: float, *, final: bool = False
     ) -> _Decided:
         elapsed = (time.perf_counter() - started) * 1000
         decision = self._complete(message, planned.decision, elapsed)
-        event = _event(message, decision, kind=FINAL_DECISION if final else "decision")
+        event = _event(message, decision, final=final)
         effects = planned.effects
         if isinstance(self.decider, PolicyEngine):
-            effects = effects.with_deliveries(self.decider.outbox(event))
+            effects = effects.with_deliveries(self.decider.outbox(client_form(event)))
         return _Decided(message, decision, effects, event)
 
     async def _plan(self, items: list[tuple[Message, Assessment]], *, final: bool) -> list[Planned]:
@@ -384,7 +422,7 @@ class ModerationService:
         if isinstance(self.decider, PolicyEngine):
             self.decider.committed(Planned(decision, item.effects), applied, stored=stored)
         for event in applied.events:
-            await self.events.publish(DECISIONS_TOPIC, event)
+            await self.events.publish(DECISIONS_TOPIC, from_client_form(event))
         await self.events.publish(DECISIONS_TOPIC, item.event)
         return True
 
@@ -513,19 +551,18 @@ def _stored_decision(message: Message, response: dict[str, Any]) -> Decision:
     )
 
 
-def _event(message: Message, decision: Decision, *, kind: str = "decision") -> dict[str, Any]:
+def _event(message: Message, decision: Decision, *, final: bool = False) -> DecisionMade:
     # Events carry ids, scores and the action; never the raw text.
-    return {
-        "type": kind,
-        "message_id": message.id,
-        "channel_id": message.channel_id,
-        "user_id": message.user_id,
-        "action": decision.action.value,
-        "duration_s": decision.duration_s,
-        "reason": decision.reason,
-        "policy": decision.policy,
-        "decided_by": decision.assessment.decided_by,
-        "flagged": decision.assessment.flagged,
-        "provisional": decision.provisional,
-        "at": time.time(),
-    }
+    return DecisionMade(
+        message_id=message.id,
+        channel_id=message.channel_id,
+        user_id=message.user_id,
+        action=decision.action,
+        duration_s=decision.duration_s,
+        reason=decision.reason,
+        policy=decision.policy,
+        decided_by=decision.assessment.decided_by,
+        flagged=decision.assessment.flagged,
+        provisional=decision.provisional,
+        supersedes_provisional=final,
+    )

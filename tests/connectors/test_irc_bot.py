@@ -14,6 +14,7 @@ from chatguard.config import Settings
 from chatguard.connectors.irc import IrcConnector, IrcLine
 from chatguard.connectors.runner import run_connector
 from chatguard.domain import Role
+from chatguard.events.legacy import client_form
 from chatguard.service import DECISIONS_TOPIC, ModerationService
 from tests.connectors.conftest import IrcClient
 
@@ -64,7 +65,7 @@ async def test_bot_removes_the_toxic_author_and_spares_the_clean_one(
 
     async def collect() -> None:
         async for event in service.events.subscribe(DECISIONS_TOPIC):
-            events.append(event)
+            events.append(client_form(event))
 
     collector = asyncio.create_task(collect())
     bot = IrcConnector(

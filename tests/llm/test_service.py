@@ -16,6 +16,7 @@ from chatguard.api import create_app
 from chatguard.config import load_settings
 from chatguard.decide import ThresholdDecider
 from chatguard.domain import FailMode, Message
+from chatguard.events.legacy import client_form
 from chatguard.filter.rules import RuleEngine
 from chatguard.filter.terms import Term, load_default_terms
 from chatguard.pipeline import Pipeline
@@ -73,7 +74,7 @@ def msg(text: str, *, id: str | None = None, channel: str = "c1") -> Message:
 async def _collect(service: ModerationService, into: list[dict[str, Any]]) -> asyncio.Task[None]:
     async def run() -> None:
         async for event in service.events.subscribe("decisions"):
-            into.append(event)
+            into.append(client_form(event))
 
     task = asyncio.ensure_future(run())
     await asyncio.sleep(0)

@@ -10,6 +10,7 @@ from typing import Any
 
 from chatguard.connectors.base import ChatConnector, ModerationLoop
 from chatguard.domain import Action, Decision, Message
+from chatguard.events.legacy import client_form
 from chatguard.service import DECISIONS_TOPIC, FINAL_DECISION, ModerationService
 
 log = logging.getLogger(__name__)
@@ -18,7 +19,8 @@ log = logging.getLogger(__name__)
 async def enforce_reviews(service: ModerationService, connector: ChatConnector) -> None:
     """Carry out decisions made after the message was handled: review outcomes that remove it
     (denials, a timeout's default action) and late final decisions of the adjudicator."""
-    async for event in service.events.subscribe(DECISIONS_TOPIC):
+    async for typed in service.events.subscribe(DECISIONS_TOPIC):
+        event = client_form(typed)
         # Denials from the review queue, and final decisions that replace a provisional one
         # (the adjudicator answered after the deadline).
         if event.get("type") not in ("review.resolved", FINAL_DECISION):

@@ -23,6 +23,7 @@ from chatguard.errors import (
     PermissionDeniedError,
     RateLimitedError,
 )
+from chatguard.events.legacy import client_form
 from chatguard.service import DECISIONS_TOPIC, ModerationService
 
 router = APIRouter(tags=["events"])
@@ -71,7 +72,7 @@ async def decisions(websocket: WebSocket) -> None:
             done, _ = await asyncio.wait({pending, closed}, return_when=asyncio.FIRST_COMPLETED)
             if closed in done:
                 break
-            event = pending.result()
+            event = client_form(pending.result())
             if channel is None or event.get("channel_id") == channel:
                 await websocket.send_json(event)
             pending = asyncio.ensure_future(anext(subscription))

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
@@ -39,6 +40,8 @@ _BOUNDED_ADD = """
 if redis.call('XLEN', KEYS[1]) >= tonumber(ARGV[1]) then return false end
 return redis.call('XADD', KEYS[1], '*', 'event', ARGV[2])
 """
+#: How long a subscriber's read waits on Redis before asking again.
+READ_BLOCK_S = 1.0
 _UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, OSError)
 
 
@@ -106,34 +109,45 @@ class RedisStreamsEventBus:
                 return
         self.counters.published[topic] += 1
 
-    async def subscribe(self, topic: str) -> AsyncIterator[Event]:
-        """Events from now on. A reader task moves entries into a bounded local queue as fast
-        as Redis sends them; a slow subscriber loses its oldest queued events (counted)."""
+    def subscribe(self, topic: str) -> AsyncIterator[Event]:
+        """Events from the moment of this call on (entry ids are Redis's millisecond clock;
+        the position is taken from this host's, so clocks apart by more than the time
+        between two events shift it). A reader task moves entries into a bounded local queue
+        as fast as Redis sends them; a slow subscriber loses its oldest queued events
+        (counted in `counters.dropped`), never Redis's."""
+        return self._subscription(topic, f"{time.time_ns() // 1_000_000}-0")
+
+    async def _subscription(self, topic: str, start: str) -> AsyncIterator[Event]:
         key = self.key(topic)
         queue: asyncio.Queue[Event] = asyncio.Queue(self._queue_size)
-        start = await self._last_id(key)
-        reader = asyncio.create_task(self._read_into(topic, key, start, queue))
+        stopping = asyncio.Event()
+        reader = asyncio.create_task(self._read_into(topic, key, start, queue, stopping))
         try:
             while True:
                 yield await queue.get()
         finally:
+            stopping.set()
             reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await reader
-
-    async def _last_id(self, key: str) -> str:
-        newest = await self._redis.xrevrange(key, count=1)
-        return _text(newest[0][0]) if newest else "0-0"
+            await asyncio.wait({reader}, timeout=READ_BLOCK_S * 2)
 
     async def _read_into(
-        self, topic: str, key: str, last: str, queue: asyncio.Queue[Event]
+        self,
+        topic: str,
+        key: str,
+        last: str,
+        queue: asyncio.Queue[Event],
+        stopping: asyncio.Event,
     ) -> None:
-        while True:
+        block_ms = int(READ_BLOCK_S * 1000)
+        while not stopping.is_set():
             try:
-                reply: Any = await self._redis.xread({key: last}, count=500, block=1000)
+                reply: Any = await self._redis.xread({key: last}, count=500, block=block_ms)
             except _UNAVAILABLE as exc:
+                if stopping.is_set():
+                    return
                 log.warning("reading %s failed: %s", topic, type(exc).__name__)
-                await asyncio.sleep(1.0)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stopping.wait(), timeout=1.0)
                 continue
             for _, entries in reply or ():
                 for entry_id, fields in entries:

@@ -16,6 +16,7 @@ from chatguard.api import create_app
 from chatguard.config import load_settings
 from chatguard.decide import ThresholdDecider
 from chatguard.domain import FailMode, Message
+from chatguard.events import ESCALATIONS_TOPIC, EscalationRequested
 from chatguard.events.legacy import client_form
 from chatguard.filter.rules import RuleEngine
 from chatguard.filter.terms import Term, load_default_terms
@@ -257,3 +258,18 @@ async def test_openai_compatible_assessments_show_the_llm_no_channel_context(
 
     data = data_in(fake.completions[-1].body["messages"])
     assert "channels" not in data and data["messages"][0]["author_strikes"] == 0
+
+
+async def test_a_message_left_to_the_llm_is_announced_as_an_escalation(
+    fake: FakeLLMServer, services: ServiceFactory
+) -> None:
+    service = await _started(services(fake.url))
+    requests = service.events.subscribe(ESCALATIONS_TOPIC)
+    first = asyncio.ensure_future(anext(requests))
+    await asyncio.sleep(0)
+    await service.moderate(msg("kill yourself", id="sure-1"))  # settled by the fast tier
+    await service.moderate(msg("shit, you idiot", id="unsure-1"))
+    request = await asyncio.wait_for(first, 5)
+    assert isinstance(request, EscalationRequested)
+    assert (request.message_id, request.stages) == ("unsure-1", ("llm",))
+    await requests.aclose()  # type: ignore[attr-defined]

@@ -10,6 +10,7 @@ from typing import Any
 
 from chatguard.connectors.base import ChatConnector, ModerationLoop
 from chatguard.domain import Action, Decision, Message
+from chatguard.events import ACTIONS_TOPIC, ActionEnforced
 from chatguard.events.legacy import client_form
 from chatguard.service import DECISIONS_TOPIC, FINAL_DECISION, ModerationService
 
@@ -28,6 +29,7 @@ async def enforce_reviews(service: ModerationService, connector: ChatConnector) 
         action = Action(event["action"])
         if action.severity < Action.DELETE.severity or not connector.serves(event["channel_id"]):
             continue
+        error = None
         try:
             await connector.apply(
                 channel_id=event["channel_id"],
@@ -38,9 +40,21 @@ async def enforce_reviews(service: ModerationService, connector: ChatConnector) 
                 reason=_reason(event),
             )
         except Exception as exc:
-            log.warning(
-                "enforcing review %s failed: %s", event.get("review_id"), type(exc).__name__
-            )
+            error = type(exc).__name__
+            log.warning("enforcing review %s failed: %s", event.get("review_id"), error)
+        await service.events.publish(
+            ACTIONS_TOPIC,
+            ActionEnforced(
+                message_id=event.get("message_id"),
+                channel_id=event["channel_id"],
+                user_id=event["user_id"],
+                action=action,
+                duration_s=event.get("duration_s"),
+                connector=connector.name,
+                ok=error is None,
+                error=error,
+            ),
+        )
 
 
 async def run_connector(

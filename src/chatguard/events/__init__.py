@@ -7,6 +7,7 @@ Schema (docs/events.schema.json). See docs/events.md.
 """
 
 from chatguard.events.bus import (
+    ACTIONS_TOPIC,
     ASSESSMENTS_TOPIC,
     DECISIONS_TOPIC,
     ESCALATIONS_TOPIC,
@@ -32,6 +33,7 @@ from chatguard.events.model import (
 )
 
 __all__ = [
+    "ACTIONS_TOPIC",
     "ASSESSMENTS_TOPIC",
     "DECISIONS_TOPIC",
     "ESCALATIONS_TOPIC",

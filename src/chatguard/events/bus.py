@@ -29,6 +29,8 @@ DECISIONS_TOPIC = "decisions"
 ASSESSMENTS_TOPIC = "assessments"
 #: Messages waiting for the escalation stages.
 ESCALATIONS_TOPIC = "escalations"
+#: What chat platforms carried out through their connectors.
+ACTIONS_TOPIC = "actions"
 #: Work stream: messages accepted for moderation, for the filter role.
 INGEST_STREAM = "ingest"
 #: Streams whose entries are work for one consumer group (bounded by refusal, not trimming).

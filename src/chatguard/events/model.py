@@ -31,7 +31,9 @@ def _new_id() -> str:
 class EventBase(BaseModel):
     """The fields every event has. Subclasses fix `type` and `version` with a `Literal`."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # Tolerant readers: a field added by a newer producer of the same version is ignored, so
+    # adding an optional field needs no new version (docs/events.md, Versioning).
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
     #: Declared here so that every event's JSON form starts with them; narrowed per class.
     type: str

@@ -301,13 +301,13 @@ class ModerationService:
         run = await self.pipeline.begin(batch, {CHANNEL_CONTEXT: self.channels})
         await self._escalating(run, batch)
         assessments, running = await self._await_escalation(run, batch)
-        for message, assessment in zip(batch, assessments, strict=True):
-            await self.events.publish(
-                ASSESSMENTS_TOPIC,
-                MessageAssessed(
-                    channel_id=message.channel_id, user_id=message.user_id, assessment=assessment
-                ),
-            )
+        await self.events.publish_many(
+            ASSESSMENTS_TOPIC,
+            [
+                MessageAssessed(channel_id=m.channel_id, user_id=m.user_id, assessment=a)
+                for m, a in zip(batch, assessments, strict=True)
+            ],
+        )
         planned = await self._plan(list(zip(batch, assessments, strict=True)), final=False)
         decided = {m.id: self._decided(m, p, started) for m, p in zip(batch, planned, strict=True)}
         return decided, running
@@ -317,18 +317,18 @@ class ModerationService:
         waiting = set(run.waiting)
         if not waiting:
             return
-        for assessment, message in zip(run.provisional(), batch, strict=True):
-            if message.id in waiting:
-                await self.events.publish(
-                    ESCALATIONS_TOPIC,
-                    EscalationRequested(
-                        message_id=message.id,
-                        channel_id=message.channel_id,
-                        user_id=message.user_id,
-                        stages=assessment.pending,
-                        scores=dict(assessment.scores),
-                    ),
-                )
+        requests = [
+            EscalationRequested(
+                message_id=message.id,
+                channel_id=message.channel_id,
+                user_id=message.user_id,
+                stages=assessment.pending,
+                scores=dict(assessment.scores),
+            )
+            for assessment, message in zip(run.provisional(), batch, strict=True)
+            if message.id in waiting
+        ]
+        await self.events.publish_many(ESCALATIONS_TOPIC, requests)
 
     def _decided(
         self, message: Message, planned: Planned, started: float, *, final: bool = False

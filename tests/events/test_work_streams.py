@@ -91,3 +91,14 @@ async def test_topics_are_not_work_streams(make_bus: BusFactory) -> None:
     for n in range(30):
         await bus.publish("decisions", decision(n))  # trimmed, never refused
     assert bus.counters.published["decisions"] == 30
+
+
+async def test_many_events_at_once(make_bus: BusFactory) -> None:
+    bus = make_bus(maxlen=3)
+    await bus.publish_many("decisions", [decision(n) for n in range(5)])
+    assert bus.counters.published["decisions"] == 5
+    with pytest.raises(BackpressureError):
+        await bus.publish_many(INGEST_STREAM, [decision(n) for n in range(5)])
+    seen, handle = collector()
+    await bus.consume(INGEST_STREAM, group="g", consumer="a", handler=handle, count=10)
+    assert [e.message_id for e in seen] == ["m0", "m1", "m2"]  # the ones before the refusal

@@ -16,7 +16,7 @@ Two kinds of stream, one interface:
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -95,6 +95,12 @@ class EventBus(Protocol):
     async def publish(self, topic: str, event: EventBase) -> None:
         """Send `event`. On a topic this never waits for subscribers; on a work stream over its
         bound it raises `BackpressureError`."""
+        ...
+
+    async def publish_many(self, topic: str, events: Sequence[EventBase]) -> None:
+        """Send `events` in order, in one round trip where the transport allows. On a work
+        stream each is held to the bound in turn: those before a `BackpressureError` are
+        queued."""
         ...
 
     def subscribe(self, topic: str) -> AsyncIterator[Event]:

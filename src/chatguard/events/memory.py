@@ -9,7 +9,7 @@ import contextlib
 import itertools
 import time
 from collections import OrderedDict, deque
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from chatguard.errors import BackpressureError
@@ -89,14 +89,22 @@ class InProcessEventBus:
                     self.counters.dropped[topic] += 1
             queue.put_nowait(typed)
 
-    def _enqueue(self, name: str, event: Event) -> None:
+    async def publish_many(self, topic: str, events: Sequence[EventBase]) -> None:
+        for event in events:
+            await self.publish(topic, event)
+
+    def _check_room(self, name: str, adding: int) -> None:
         stream = self._streams.setdefault(name, _WorkStream())
-        if len(stream.undelivered) + len(stream.group.pending) >= self._maxlen:
-            self.counters.refused[name] += 1
+        if len(stream.undelivered) + len(stream.group.pending) + adding > self._maxlen:
+            self.counters.refused[name] += adding
             raise BackpressureError(
                 f"the {name} stream is over its bound of {self._maxlen} entries",
                 retry_after_s=self._retry_after_s,
             )
+
+    def _enqueue(self, name: str, event: Event) -> None:
+        self._check_room(name, 1)
+        stream = self._streams[name]
         stream.undelivered.append((f"{next(self._ids)}-0", event))
         stream.arrived.set()
 

@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any
 
 from redis.asyncio import Redis
@@ -108,6 +108,26 @@ class RedisStreamsEventBus:
                 log.warning("event on %s lost: %s", topic, type(exc).__name__)
                 return
         self.counters.published[topic] += 1
+
+    async def publish_many(self, topic: str, events: Sequence[EventBase]) -> None:
+        if not events:
+            return
+        if topic in self._work:
+            # Work is refused or taken entry by entry (each against the bound).
+            for event in events:
+                await self.publish(topic, event)
+            return
+        key = self.key(topic)
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for event in events:
+                    pipe.xadd(key, {FIELD: encode(event)}, maxlen=self._maxlen, approximate=True)
+                await pipe.execute()
+        except _UNAVAILABLE as exc:
+            self.counters.lost[topic] += len(events)
+            log.warning("%d events on %s lost: %s", len(events), topic, type(exc).__name__)
+            return
+        self.counters.published[topic] += len(events)
 
     def subscribe(self, topic: str) -> AsyncIterator[Event]:
         """Events from the moment of this call on (entry ids are Redis's millisecond clock;

@@ -113,5 +113,21 @@ async def test_an_unreachable_redis_costs_events_not_moderation() -> None:
         assert bus.counters.lost[DECISIONS_TOPIC] == 1
         with pytest.raises(EventBusUnavailableError):
             await bus.publish(INGEST_STREAM, decision())  # work must not vanish silently
+        _, handle = collector()
+        with pytest.raises(EventBusUnavailableError):
+            await bus.consume(INGEST_STREAM, group="g", consumer="a", handler=handle)
     finally:
         await bus.close()
+
+
+async def test_a_stream_deleted_under_a_group_is_made_again(
+    redis_bus: RedisBusFactory, redis_client: aioredis.Redis
+) -> None:
+    bus = redis_bus()
+    seen, handle = collector()
+    await bus.consume(INGEST_STREAM, group="g", consumer="a", handler=handle, block_s=0.01)
+    await redis_client.delete(bus.key(INGEST_STREAM))
+    await bus.consume(INGEST_STREAM, group="g", consumer="a", handler=handle, block_s=0.01)
+    await bus.publish(INGEST_STREAM, decision(5))
+    await bus.consume(INGEST_STREAM, group="g", consumer="a", handler=handle, block_s=0.01)
+    assert [e.message_id for e in seen] == ["m5"]

@@ -209,7 +209,27 @@ class RedisStreamsEventBus:
         count: int = 16,
         block_s: float = 1.0,
     ) -> Consumed:
-        await self.ensure_group(stream, group)
+        try:
+            await self.ensure_group(stream, group)
+            return await self._round(stream, group, consumer, handler, count, block_s)
+        except ResponseError as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+            # The stream was deleted under us: the group goes with it; make both again.
+            self._groups.discard((stream, group))
+            return Consumed()
+        except _UNAVAILABLE as exc:
+            raise EventBusUnavailableError(f"the {stream} stream cannot be reached") from exc
+
+    async def _round(
+        self,
+        stream: str,
+        group: str,
+        consumer: str,
+        handler: Handler,
+        count: int,
+        block_s: float,
+    ) -> Consumed:
         key = self.key(stream)
         done = Consumed()
         _, claimed, _ = await self._redis.xautoclaim(

@@ -2,8 +2,9 @@
 
 `model` defines the events, `codec` their one JSON form, `stages` the JSON forms of stage
 inputs and results, `legacy` the client form the WebSocket and webhooks send, `bus` the
-interface, `memory` and `redis_streams` its two implementations, `schema` the published JSON
-Schema (docs/events.schema.json). See docs/events.md.
+interface, `memory` and `redis_streams` its two implementations, `worker` a consumer's loop,
+`factory` the bus EVENT_BUS selects, `schema` the published JSON Schema
+(docs/events.schema.json). See docs/events.md.
 """
 
 from chatguard.events.bus import (

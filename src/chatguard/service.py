@@ -53,6 +53,7 @@ from chatguard.taxonomy import Category
 
 log = logging.getLogger(__name__)
 
+# The topic and the client type of final decisions stay importable from here for adapters.
 __all__ = ["DECISIONS_TOPIC", "FINAL_DECISION", "ModerationService", "Outcome"]
 #: Texts that touch every fast detector once at start (email, phone, link, emote, caps).
 WARM_UP = ("hello chat, mail a@b.co or call +1 415 555 0132, see https://x.io PogChamp LOL",)
@@ -417,6 +418,12 @@ class ModerationService:
                 return False
             applied, stored = result, not result.spooled
         self.metrics.observe_final(decision, earlier)
+        await self.events.publish(
+            ASSESSMENTS_TOPIC,
+            MessageAssessed(
+                channel_id=message.channel_id, user_id=message.user_id, assessment=assessment
+            ),
+        )
         if decision.action.removes_message and not decision.provisional:
             self.channels.add_strike(message.channel_id, message.user_id)
         if isinstance(self.decider, PolicyEngine):

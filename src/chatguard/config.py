@@ -77,6 +77,14 @@ class Settings(BaseSettings):
     # State and transport
     database_url: str = DEFAULT_DATABASE_URL
     redis_url: str | None = None
+    # The event bus (docs/events.md): in this process, or Redis Streams at REDIS_URL
+    event_bus: Literal["memory", "redis"] = "memory"
+    event_stream_prefix: str = Field(
+        default="chatguard:events:", min_length=1, max_length=100, pattern=r"^[\x21-\x7e]+$"
+    )
+    event_stream_maxlen: int = Field(
+        default=100_000, ge=10, le=100_000_000, description="entries kept per stream"
+    )
     # Decisions made while the database is away wait in a local file (see docs/degradation.md)
     spool_path: str = Field(
         default="", description="spool file or directory; default: beside a SQLite database"
@@ -208,6 +216,14 @@ class Settings(BaseSettings):
             return None
         if not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must be a redis:// URL")
+        return value
+
+    @field_validator("event_bus")
+    @classmethod
+    def _event_bus(cls, value: str, info: ValidationInfo) -> str:
+        # Declared after redis_url, so the URL is validated and in info.data already.
+        if value == "redis" and not info.data.get("redis_url"):
+            raise ValueError("redis needs REDIS_URL")
         return value
 
     @field_validator("webhook_urls")

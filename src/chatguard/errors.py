@@ -77,3 +77,28 @@ class RateLimitedError(ChatguardError):
     def __init__(self, message: str, *, retry_after_s: int) -> None:
         super().__init__(message)
         self.retry_after_s = max(1, int(retry_after_s))
+
+
+class EventFormatError(InvalidInputError):
+    """An event's JSON form is not one this version reads (malformed, or fields invalid)."""
+
+
+class UnknownEventTypeError(EventFormatError):
+    """An event whose `type` no event class has."""
+
+
+class UnsupportedEventVersionError(EventFormatError):
+    """An event of a known type in a `version` this reader does not support."""
+
+
+class BackpressureError(ChatguardError):
+    """A work stream holds more entries than its bound: its consumers are behind, so new work
+    is refused rather than queued without limit (429); retry after `retry_after_s`."""
+
+    def __init__(self, message: str, *, retry_after_s: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after_s = max(1, int(retry_after_s))
+
+
+class EventBusUnavailableError(StageUnavailableError):
+    """The event bus's transport (Redis) cannot be reached to queue work (503)."""

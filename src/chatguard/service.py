@@ -22,7 +22,19 @@ from chatguard.decisions.repository import held_event
 from chatguard.decisions.terms import push_terms_to
 from chatguard.domain import Action, Assessment, Decision, Message, PolicyReason, Route
 from chatguard.errors import InputTooLargeError, InvalidInputError
-from chatguard.events import EventBus, InProcessEventBus
+from chatguard.events import (
+    ASSESSMENTS_TOPIC,
+    DECISIONS_TOPIC,
+    ESCALATIONS_TOPIC,
+    DecisionMade,
+    EscalationRequested,
+    EventBus,
+    InProcessEventBus,
+    MessageAssessed,
+)
+from chatguard.events.factory import build_event_bus
+from chatguard.events.legacy import FINAL_DECISION, client_form, from_client_form
+from chatguard.events.metrics import register_bus_metrics
 from chatguard.filter.pii import apply_redaction
 from chatguard.input_rules import identifier_problem, text_problem
 from chatguard.metrics import ModerationMetrics
@@ -42,9 +54,8 @@ from chatguard.taxonomy import Category
 
 log = logging.getLogger(__name__)
 
-DECISIONS_TOPIC = "decisions"
-#: Event type of the decision that replaces a provisional one.
-FINAL_DECISION = "decision.final"
+# The topic and the client type of final decisions stay importable from here for adapters.
+__all__ = ["DECISIONS_TOPIC", "FINAL_DECISION", "ModerationService", "Outcome"]
 #: Texts that touch every fast detector once at start (email, phone, link, emote, caps).
 WARM_UP = ("hello chat, mail a@b.co or call +1 415 555 0132, see https://x.io PogChamp LOL",)
 #: Context key telling stateful stages (rate, flood, strikes) to leave their state alone.
@@ -59,7 +70,7 @@ class _Decided:
     message: Message
     decision: Decision
     effects: Effects
-    event: dict[str, Any]
+    event: DecisionMade
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,13 +130,14 @@ class ModerationService:
             )
         for stage in pipeline.stages:
             stage.register_metrics(self.metrics.registry)
+        register_bus_metrics(self.metrics.registry, self.events.counters, self.events.kind)
 
     @classmethod
     def from_settings(cls, settings: Settings, *, with_store: bool = True) -> ModerationService:
         # Stages another role serves (FILTER_ENDPOINT, LLM_WORKER_ENDPOINT) are remote.
         stages = build_stages(settings)
         store = SqlStore(settings.database_url) if with_store else None
-        events = InProcessEventBus()
+        events = build_event_bus(settings)
         decider: Decider
         engine: PolicyEngine | None = None
         if settings.decision_endpoint is not None:
@@ -193,6 +205,7 @@ class ModerationService:
         await self.pipeline.close()
         if self.store is not None:
             await self.store.close()
+        await self.events.close()
 
     def validate(self, message: Message) -> None:
         limit = self.settings.max_message_chars
@@ -274,7 +287,7 @@ class ModerationService:
             applied = Applied(events=(held_event(review),) if review is not None else ())
         self.decider.committed(Planned(item.decision, item.effects), applied, stored=stored)
         for event in applied.events:
-            await self.events.publish(DECISIONS_TOPIC, event)
+            await self.events.publish(DECISIONS_TOPIC, from_client_form(event))
         await self.events.publish(DECISIONS_TOPIC, item.event)
 
     async def _flushed(self, kind: str, entry: Entry, applied: Applied) -> None:
@@ -284,7 +297,7 @@ class ModerationService:
         self.decider.settled(applied)
         if kind != SAVE:
             for event in applied.events:
-                await self.events.publish(DECISIONS_TOPIC, event)
+                await self.events.publish(DECISIONS_TOPIC, from_client_form(event))
 
     async def _stored(self, messages: Sequence[Message]) -> dict[str, StoredDecision]:
         if self.keeper is None:
@@ -306,18 +319,44 @@ class ModerationService:
             unique.setdefault(message.id, message)
         batch = list(unique.values())
         run = await self.pipeline.begin(batch, {CHANNEL_CONTEXT: self.channels})
+        await self._escalating(run, batch)
         assessments, running = await self._await_escalation(run, batch)
+        await self.events.publish_many(
+            ASSESSMENTS_TOPIC,
+            [
+                MessageAssessed(channel_id=m.channel_id, user_id=m.user_id, assessment=a)
+                for m, a in zip(batch, assessments, strict=True)
+            ],
+        )
         planned = await self._plan(list(zip(batch, assessments, strict=True)), final=False)
         decided = {m.id: self._decided(m, p, started) for m, p in zip(batch, planned, strict=True)}
         return decided, running
+
+    async def _escalating(self, run: PipelineRun, batch: list[Message]) -> None:
+        """Announce the messages the fast tier left to the escalation stages."""
+        waiting = set(run.waiting)
+        if not waiting:
+            return
+        requests = [
+            EscalationRequested(
+                message_id=message.id,
+                channel_id=message.channel_id,
+                user_id=message.user_id,
+                stages=assessment.pending,
+                scores=dict(assessment.scores),
+            )
+            for assessment, message in zip(run.provisional(), batch, strict=True)
+            if message.id in waiting
+        ]
+        await self.events.publish_many(ESCALATIONS_TOPIC, requests)
 
     def _decided(
         self, message: Message, planned: Planned, started: float, *, final: bool = False
     ) -> _Decided:
         elapsed = (time.perf_counter() - started) * 1000
         decision = self._complete(message, planned.decision, elapsed)
-        event = _event(message, decision, kind=FINAL_DECISION if final else "decision")
-        deliveries = self.decider.outbox(event)
+        event = _event(message, decision, final=final)
+        deliveries = self.decider.outbox(client_form(event))
         effects = planned.effects.with_deliveries(deliveries) if deliveries else planned.effects
         return _Decided(message, decision, effects, event)
 
@@ -395,12 +434,18 @@ class ModerationService:
                 return False
             applied, stored = result, not result.spooled
         self.metrics.observe_final(decision, earlier)
+        await self.events.publish(
+            ASSESSMENTS_TOPIC,
+            MessageAssessed(
+                channel_id=message.channel_id, user_id=message.user_id, assessment=assessment
+            ),
+        )
         crisis = decision.policy_reason is PolicyReason.CRISIS
         if decision.action.removes_message and not decision.provisional and not crisis:
             self.channels.add_strike(message.channel_id, message.user_id)
         self.decider.committed(Planned(decision, item.effects), applied, stored=stored)
         for event in applied.events:
-            await self.events.publish(DECISIONS_TOPIC, event)
+            await self.events.publish(DECISIONS_TOPIC, from_client_form(event))
         await self.events.publish(DECISIONS_TOPIC, item.event)
         return True
 
@@ -532,23 +577,22 @@ def _stored_decision(message: Message, response: dict[str, Any]) -> Decision:
     )
 
 
-def _event(message: Message, decision: Decision, *, kind: str = "decision") -> dict[str, Any]:
+def _event(message: Message, decision: Decision, *, final: bool = False) -> DecisionMade:
     # Events carry ids, scores and the action; never the raw text.
-    return {
-        "type": kind,
-        "message_id": message.id,
-        "channel_id": message.channel_id,
-        "user_id": message.user_id,
-        "action": decision.action.value,
-        "duration_s": decision.duration_s,
-        "reason": decision.reason,
-        "acted": decision.acted,
-        "policy_reason": decision.policy_reason.value,
-        # The policy's resources message for the author (a crisis), for connectors to send.
-        "notice": decision.notice,
-        "policy": decision.policy,
-        "decided_by": decision.assessment.decided_by,
-        "flagged": decision.assessment.flagged,
-        "provisional": decision.provisional,
-        "at": time.time(),
-    }
+    return DecisionMade(
+        message_id=message.id,
+        channel_id=message.channel_id,
+        user_id=message.user_id,
+        action=decision.action,
+        duration_s=decision.duration_s,
+        reason=decision.reason,
+        policy=decision.policy,
+        decided_by=decision.assessment.decided_by,
+        flagged=decision.assessment.flagged,
+        acted=decision.acted,
+        policy_reason=decision.policy_reason.value,
+        policy_category=decision.policy_category.value if decision.policy_category else None,
+        notice=decision.notice,
+        provisional=decision.provisional,
+        supersedes_provisional=final,
+    )

@@ -14,6 +14,8 @@ from chatguard.config import Settings
 from chatguard.connectors.irc import IrcConnector, IrcLine
 from chatguard.connectors.runner import run_connector
 from chatguard.domain import Role
+from chatguard.events import ACTIONS_TOPIC, ActionEnforced
+from chatguard.events.legacy import client_form
 from chatguard.service import DECISIONS_TOPIC, ModerationService
 from tests.connectors.conftest import IrcClient
 
@@ -64,7 +66,7 @@ async def test_bot_removes_the_toxic_author_and_spares_the_clean_one(
 
     async def collect() -> None:
         async for event in service.events.subscribe(DECISIONS_TOPIC):
-            events.append(event)
+            events.append(client_form(event))
 
     collector = asyncio.create_task(collect())
     bot = IrcConnector(
@@ -155,9 +157,16 @@ async def test_a_denial_in_the_review_queue_is_enforced_in_the_channel(
                 await asyncio.sleep(0.02)
             [item] = items
             assert not any(line.command == "KICK" for line in other.lines)  # held, not removed
+            enforced = service.events.subscribe(ACTIONS_TOPIC)
+            reported = asyncio.ensure_future(anext(enforced))
+            await asyncio.sleep(0)
             await reviews.deny(item.id, actor="mod_anna", reason="not here")
             kick = await other.wait_for(_kicked(swearer_nick, channel))
             assert "after review" in kick.params[2]
+            action = await asyncio.wait_for(reported, 10)
+            assert isinstance(action, ActionEnforced) and action.ok
+            assert (action.message_id, action.connector) == (item.message_id, bot.name)
+            await enforced.aclose()  # type: ignore[attr-defined]
     finally:
         runner.cancel()
         with contextlib.suppress(asyncio.CancelledError):

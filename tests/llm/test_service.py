@@ -16,6 +16,13 @@ from chatguard.api import create_app
 from chatguard.config import load_settings
 from chatguard.decide import ThresholdDecider
 from chatguard.domain import FailMode, Message
+from chatguard.events import (
+    ASSESSMENTS_TOPIC,
+    ESCALATIONS_TOPIC,
+    EscalationRequested,
+    MessageAssessed,
+)
+from chatguard.events.legacy import client_form
 from chatguard.filter.rules import RuleEngine
 from chatguard.filter.terms import Term, load_default_terms
 from chatguard.pipeline import Pipeline
@@ -66,7 +73,7 @@ def msg(text: str, *, id: str | None = None, channel: str = "c1") -> Message:
 async def _collect(service: ModerationService, into: list[dict[str, Any]]) -> asyncio.Task[None]:
     async def run() -> None:
         async for event in service.events.subscribe("decisions"):
-            into.append(event)
+            into.append(client_form(event))
 
     task = asyncio.ensure_future(run())
     await asyncio.sleep(0)
@@ -249,3 +256,42 @@ async def test_openai_compatible_assessments_show_the_llm_no_channel_context(
 
     data = data_in(fake.completions[-1].body["messages"])
     assert "channels" not in data and data["messages"][0]["author_strikes"] == 0
+
+
+async def test_a_message_left_to_the_llm_is_announced_as_an_escalation(
+    fake: FakeLLMServer, services: ServiceFactory
+) -> None:
+    service = await _started(services(fake.url))
+    requests = service.events.subscribe(ESCALATIONS_TOPIC)
+    first = asyncio.ensure_future(anext(requests))
+    await asyncio.sleep(0)
+    await service.moderate(msg("kill yourself", id="sure-1"))  # settled by the fast tier
+    await service.moderate(msg("shit, you idiot", id="unsure-1"))
+    request = await asyncio.wait_for(first, 5)
+    assert isinstance(request, EscalationRequested)
+    assert (request.message_id, request.stages) == ("unsure-1", ("llm",))
+    await requests.aclose()  # type: ignore[attr-defined]
+
+
+async def test_past_the_deadline_the_provisional_and_the_final_assessment_are_published(
+    fake: FakeLLMServer, services: ServiceFactory
+) -> None:
+    service = await _started(services(fake.url, llm_deadline_ms=50))
+    seen: list[MessageAssessed] = []
+
+    async def collect() -> None:
+        async for event in service.events.subscribe(ASSESSMENTS_TOPIC):
+            seen.append(event)  # type: ignore[arg-type]
+
+    collector = asyncio.ensure_future(collect())
+    await asyncio.sleep(0)
+    fake.script("delay:0.4")
+    await service.moderate(msg("shit, you idiot", id="late-2"))
+    await service.wait_for_followups(timeout=5)
+    await asyncio.sleep(0)
+    assert [(e.assessment.message_id, e.assessment.pending) for e in seen] == [
+        ("late-2", ("llm",)),
+        ("late-2", ()),
+    ]
+    assert seen[-1].assessment.decided_by == "llm"
+    collector.cancel()

@@ -15,6 +15,7 @@ from starlette.routing import Match
 
 from chatguard.errors import (
     AuthenticationError,
+    BackpressureError,
     ChatguardError,
     ConflictError,
     InputTooLargeError,
@@ -38,6 +39,7 @@ STATUS: list[tuple[type[ChatguardError], int, str]] = [
     (AuthenticationError, 401, "unauthorized"),
     (PermissionDeniedError, 403, "forbidden"),
     (RateLimitedError, 429, "rate_limited"),
+    (BackpressureError, 429, "backpressure"),
 ]
 
 
@@ -45,7 +47,7 @@ def error_headers(exc: ChatguardError) -> dict[str, str] | None:
     """The headers a 401 and a 429 carry."""
     if isinstance(exc, AuthenticationError):
         return {"WWW-Authenticate": "Bearer"}
-    if isinstance(exc, (RateLimitedError, StoreUnavailableError)):
+    if isinstance(exc, (RateLimitedError, BackpressureError, StoreUnavailableError)):
         return {"Retry-After": str(exc.retry_after_s)}
     return None
 

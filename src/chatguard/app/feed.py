@@ -1,5 +1,6 @@
 """The live feed of decisions and review events (ids, actions, scores; never message text),
-for moderators' consoles and for connectors that enforce review outcomes. Scope: moderator."""
+for moderators' consoles and for connectors that enforce review outcomes, in the client form
+the WebSocket and webhooks have always carried (`chatguard.events.legacy`). Scope: moderator."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ from typing import Any
 
 from chatguard.app.access import MODERATE, require
 from chatguard.auth import Principal
-from chatguard.events import EventBus
-from chatguard.service import DECISIONS_TOPIC
+from chatguard.events import ACTIONS_TOPIC, DECISIONS_TOPIC, ActionEnforced, EventBase, EventBus
+from chatguard.events.legacy import client_form
 
 
 class DecisionFeed:
@@ -24,12 +25,18 @@ class DecisionFeed:
         require(principal, MODERATE)
         return _events(self.events.subscribe(DECISIONS_TOPIC), channel_id)
 
+    async def enforced(self, principal: Principal, event: ActionEnforced) -> None:
+        """A connector carried out (or failed to carry out) an action on its platform."""
+        require(principal, MODERATE)
+        await self.events.publish(ACTIONS_TOPIC, event)
+
 
 async def _events(
-    subscription: AsyncIterator[dict[str, Any]], channel_id: str | None
+    subscription: AsyncIterator[EventBase], channel_id: str | None
 ) -> AsyncIterator[dict[str, Any]]:
     try:
-        async for event in subscription:
+        async for typed in subscription:
+            event = client_form(typed)
             if channel_id is None or event.get("channel_id") == channel_id:
                 yield event
     finally:

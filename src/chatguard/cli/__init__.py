@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "chatguard.cli.evaluate",
     "chatguard.cli.irc_bot",
     "chatguard.cli.retention",
+    "chatguard.cli.events_schema",
 )
 
 Command = Callable[[argparse.Namespace], int]

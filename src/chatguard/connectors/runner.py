@@ -14,6 +14,7 @@ from chatguard.auth import Principal
 from chatguard.connectors.base import ChatConnector, ModerationLoop, SeenIds
 from chatguard.decisions.records import CRISIS_PRIORITY, ReviewStatus
 from chatguard.domain import Action, Decision, Message, PolicyReason
+from chatguard.events import ActionEnforced
 from chatguard.service import FINAL_DECISION, ModerationService
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,7 @@ async def enforce_reviews(
             continue
         if connector.removal_punishes and _automatic_crisis_removal(event):
             continue
+        error = None
         try:
             await connector.apply(
                 channel_id=event["channel_id"],
@@ -54,9 +56,21 @@ async def enforce_reviews(
                 reason=_reason(event),
             )
         except Exception as exc:
-            log.warning(
-                "enforcing review %s failed: %s", event.get("review_id"), type(exc).__name__
-            )
+            error = type(exc).__name__
+            log.warning("enforcing review %s failed: %s", event.get("review_id"), error)
+        await app.feed.enforced(
+            principal,
+            ActionEnforced(
+                message_id=event.get("message_id"),
+                channel_id=event["channel_id"],
+                user_id=event["user_id"],
+                action=action,
+                duration_s=event.get("duration_s"),
+                connector=connector.name,
+                ok=error is None,
+                error=error,
+            ),
+        )
 
 
 async def run_connector(

@@ -48,6 +48,7 @@ from chatguard.decisions.webhooks import WebhookSender
 from chatguard.domain import Action, Assessment, Decision, FailMode, Message, PolicyReason
 from chatguard.errors import StoreUnavailableError
 from chatguard.events import EventBus
+from chatguard.events.legacy import client_form
 from chatguard.pipeline.stage import ComponentHealth
 
 if TYPE_CHECKING:
@@ -449,7 +450,8 @@ class PolicyEngine:
 
     async def _forward(self, subscription: Any) -> None:
         assert self.webhooks is not None
-        async for event in subscription:
+        async for typed in subscription:
+            event = client_form(typed)
             # Decisions and the review events they cause reach the outbox with the decision;
             # what happens later (a moderator's verdict, a review timeout) is sent from here.
             if event.get("type") in TRANSACTIONAL_EVENTS or not forwarded(event):

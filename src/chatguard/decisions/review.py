@@ -21,6 +21,7 @@ from chatguard.decisions.repository import DecisionRepository
 from chatguard.domain import Action, Decision, Message
 from chatguard.errors import InvalidInputError, NotFoundError, ReviewStateError
 from chatguard.events import EventBus
+from chatguard.events.legacy import from_client_form
 from chatguard.filter.pii import apply_redaction
 from chatguard.taxonomy import Category
 
@@ -252,7 +253,7 @@ class ReviewQueue:
         if self.events is None:
             return
         event = review_event(kind, item, action=action, duration_s=duration_s, at=self.clock())
-        await self.events.publish(TOPIC, event)
+        await self.events.publish(TOPIC, from_client_form(event))
 
 
 def crisis_item(item: ReviewItem, config: CrisisConfig) -> ReviewItem:

@@ -130,10 +130,11 @@ def test_char_profile_follows_its_model_on_random_tables() -> None:
 
 
 def squeeze_model(text: str, table: bytes, pad: str, only: bytes | None) -> str:
-    mapped = "".join(chr(table[ord(c)]) for c in text)
+    mapped = "".join(chr(table[ord(c)]) if ord(c) < 128 else c for c in text)
     out: list[str] = []
     for char in mapped:
-        if out and out[-1] == char and (only is None or only[ord(char)]):
+        cut = only is None or (ord(char) < 128 and only[ord(char)])
+        if out and out[-1] == char and cut:
             continue
         out.append(char)
     return pad + "".join(out) + pad
@@ -150,9 +151,22 @@ def test_squeeze_follows_its_model_on_random_tables() -> None:
                  for _ in range(8)]  # fmt: skip
         expected = [squeeze_model(t, table, " ", only) for t in texts]
         assert native.squeeze(texts, table, " ", only) == expected
-    assert native.squeeze(["ü", "aa"], bytes(range(256)), "") == [None, "a"]
+    assert native.squeeze(["ü", "aa"], bytes(range(256)), "", ascii_only=True) == [None, "a"]
     with pytest.raises(ValueError, match="ASCII to ASCII"):
         native.squeeze(["a"], bytes([200]) * 256, "")
+
+
+def test_squeeze_reads_any_text_as_code_points() -> None:
+    assert native is not None
+    rng = random.Random(41)
+    table = bytes(ord("a") if chr(c) in "aeiou" else c % 128 for c in range(256))
+    only = bytes(c == ord(" ") for c in range(256))
+    for _ in range(2000):
+        text = "".join(rng.choice("ae  üüß😀😀\ud800x") for _ in range(rng.randint(0, 20)))
+        for runs_of in (None, only):
+            assert native.squeeze([text], table, " ", runs_of) == [
+                squeeze_model(text, table, " ", runs_of)
+            ], repr(text)
 
 
 def test_unleet_matches_the_python_form_on_random_text() -> None:

@@ -409,16 +409,61 @@ char_profile(PyObject *module, PyObject *args)
     return result;
 }
 
-/* squeeze(texts, table, pad, only=None) -> per text, for ASCII text: `pad`, the text mapped
- * through the 256-byte `table` (ASCII to ASCII) with every run of one character cut to one,
- * `pad` again (as `tr -s`); with the 256-byte table `only`, only the runs of the (mapped)
- * characters it marks non-zero are cut. None for non-ASCII text. */
+/* squeeze(texts, table, pad, only=None) -> per text: `pad`, the text with its ASCII characters
+ * mapped through the 256-byte `table` (ASCII to ASCII; other characters stay as they are) and
+ * every run of one character cut to one, `pad` again (as `tr -s`). With the 256-byte table
+ * `only`, only the runs of the ASCII characters it marks non-zero are cut (and none of other
+ * characters). With `ascii_only`, non-ASCII text gives None instead. */
+
+/* One non-ASCII text, squeezed the same way (code points, not bytes). */
 static PyObject *
-squeeze(PyObject *module, PyObject *args)
+squeeze_wide(PyObject *text, const unsigned char *table, const unsigned char *only,
+             const unsigned char *pad, Py_ssize_t pad_length)
+{
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    Py_ssize_t length = PyUnicode_GET_LENGTH(text);
+    Py_UCS4 *out = PyMem_Malloc(((size_t)length + 2 * (size_t)pad_length + 1) * sizeof(Py_UCS4));
+    if (out == NULL) {
+        return PyErr_NoMemory();
+    }
+    Py_ssize_t kept = 0;
+    for (Py_ssize_t k = 0; k < pad_length; k++) {
+        out[kept++] = pad[k];
+    }
+    Py_UCS4 previous = 0x110000;
+    for (Py_ssize_t k = 0; k < length; k++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, k);
+        int cut_runs = 1;
+        if (c < 128) {
+            c = table[c];
+            cut_runs = only == NULL || only[c];
+        }
+        else if (only != NULL) {
+            cut_runs = 0;
+        }
+        if (c != previous || !cut_runs) {
+            out[kept++] = c;
+            previous = c;
+        }
+    }
+    for (Py_ssize_t k = 0; k < pad_length; k++) {
+        out[kept++] = pad[k];
+    }
+    PyObject *squeezed = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, out, kept);
+    PyMem_Free(out);
+    return squeezed;
+}
+
+static PyObject *
+squeeze(PyObject *module, PyObject *args, PyObject *kwargs)
 {
     (void)module;
     PyObject *texts, *table_in, *pad, *only_in = Py_None;
-    if (!PyArg_ParseTuple(args, "OSU|O:squeeze", &texts, &table_in, &pad, &only_in)) {
+    int ascii_only = 0;
+    static char *names[] = {"texts", "table", "pad", "only", "ascii_only", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OSU|Op:squeeze", names, &texts, &table_in,
+                                     &pad, &only_in, &ascii_only)) {
         return NULL;
     }
     const unsigned char *table = table_of(table_in, "table");
@@ -456,8 +501,17 @@ squeeze(PyObject *module, PyObject *args)
             break;
         }
         if (!PyUnicode_IS_ASCII(text)) {
-            Py_INCREF(Py_None);
-            PyList_SET_ITEM(result, i, Py_None);
+            PyObject *wide = Py_None;
+            Py_INCREF(wide);
+            if (!ascii_only) {
+                Py_DECREF(wide);
+                wide = squeeze_wide(text, table, only, pad_data, pad_length);
+                if (wide == NULL) {
+                    Py_CLEAR(result);
+                    break;
+                }
+            }
+            PyList_SET_ITEM(result, i, wide);
             continue;
         }
         const unsigned char *data = PyUnicode_1BYTE_DATA(text);
@@ -993,9 +1047,9 @@ static PyMethodDef methods[] = {
     {"char_profile", char_profile, METH_VARARGS,
      "Per ASCII text, its characters counted by class and its longest run of one character "
      "(of the classes in `runs`); None for other text."},
-    {"squeeze", squeeze, METH_VARARGS,
-     "Per ASCII text, the text mapped through a table with runs (of the characters `only` "
-     "marks, if given) cut to one, padded; None for other text."},
+    {"squeeze", (PyCFunction)(void (*)(void))squeeze, METH_VARARGS | METH_KEYWORDS,
+     "Per text, its ASCII characters mapped through a table, runs (of the characters `only` "
+     "marks, if given) cut to one, padded; with ascii_only, None for non-ASCII text."},
     {"observe_windows", observe_windows, METH_VARARGS,
      "Add each observation to its window and return the windows' member counts."},
     {"text_ends", text_ends, METH_O,

@@ -156,8 +156,11 @@ def skeleton(normalized: NormalizedText) -> Skeleton:
             plain = " " + _collapse_ascii(raw) + " "
     else:
         spaced = _NON_WORD.sub(" ", text)
-        collapsed = " " + _RUNS.sub(r"\1", spaced.translate(_VOWEL_BLIND)) + " "
-        plain = " " + _RUNS.sub(r"\1", spaced) + " "
+        if _SQUEEZE is not None:
+            collapsed, plain = _squeezed_views([spaced])[0]
+        else:
+            collapsed = " " + _RUNS.sub(r"\1", spaced.translate(_VOWEL_BLIND)) + " "
+            plain = " " + _RUNS.sub(r"\1", spaced) + " "
     return Skeleton(normalized, spaced, collapsed, plain, to_folded)
 
 
@@ -213,7 +216,7 @@ def _may_hold_spaced_letters(folded: list[str], joined: str) -> list[int]:
     none inside and each non-ASCII character as "?") in which `_SPACED_GATE` may find two
     single letters in a row, in order; each is then checked by `_join_spaced`."""
     if _SQUEEZE is not None and _SPACED_GATE_SCANNER is not None:
-        classes = _SQUEEZE(folded, _SPACED_CLASSES, "#", _SPACING_ONLY)
+        classes = _SQUEEZE(folded, _SPACED_CLASSES, "#", _SPACING_ONLY, ascii_only=True)
         found = _SPACED_GATE_SCANNER.scan(SEPARATOR.join([c or "" for c in classes]))
         return sorted(found)
     ends = text_ends(folded)
@@ -296,8 +299,8 @@ _SQUEEZE = native.squeeze if native is not None else None
 
 
 def _squeezed_views(spaced: list[str]) -> list[tuple[str, str]]:
-    """The (collapsed, plain) views of ASCII spaced views, through the compiled `squeeze`:
-    vowels blinded or not, runs cut to one, a space at either end."""
+    """The (collapsed, plain) views of spaced views, through the compiled `squeeze`: vowels
+    blinded or not, runs cut to one, a space at either end."""
     assert _SQUEEZE is not None
     return list(zip(_SQUEEZE(spaced, _VOWEL_BLIND_BYTES, " "),
                     _SQUEEZE(spaced, _IDENTITY_BYTES, " "), strict=True))  # fmt: skip
@@ -338,7 +341,8 @@ def _other_views(
     at: list[int],
     views: list[_Views | None],
 ) -> None:
-    """The views of other texts: per-message steps, run collapsing batched."""
+    """The views of other texts: per-message steps, run collapsing batched (the compiled
+    `squeeze` kernel, which reads any text, or numpy)."""
     spaced_list = []
     maps = []
     for folded in texts:
@@ -347,9 +351,13 @@ def _other_views(
             text = unleet(text)
         spaced_list.append(_NON_WORD.sub(" ", text))  # the separator cannot survive this
         maps.append(to_folded)
-    joined = SEPARATOR.join(spaced_list)
-    collapsed_all = _collapsed_views(joined.translate(_VOWEL_BLIND))
-    plain_all = _collapsed_views(joined)
+    if _SQUEEZE is not None:
+        collapsed_all = _SQUEEZE(spaced_list, _VOWEL_BLIND_BYTES, " ")
+        plain_all = _SQUEEZE(spaced_list, _IDENTITY_BYTES, " ")
+    else:
+        joined = SEPARATOR.join(spaced_list)
+        collapsed_all = _collapsed_views(joined.translate(_VOWEL_BLIND))
+        plain_all = _collapsed_views(joined)
     for position, index in enumerate(at):
         views[index] = (
             spaced_list[position],

@@ -230,6 +230,8 @@ def _may_hold_spaced_letters(folded: list[str], joined: str) -> list[int]:
     return sorted(i for i in indices if folded[i].isascii())
 
 
+#: A leet character, and the rest of its text (one match per text at most).
+_LEET_IN_TEXT = re.compile(r"[0-9@$+!|*][^\x00]*")
 _SPACE_KEEP_SEP = b"\x00" + _ASCII_SPACE_BYTES[1:]
 
 
@@ -318,11 +320,18 @@ def _ascii_columns(
         for index in _may_hold_spaced_letters(folded, joined)
         if folded[index].isascii() and _join_spaced(folded[index])[1] is not None
     ]
-    # Leetspeak is read word by word, and its tokens never cross a separator (it is no token
-    # character), so the joined texts read as each text on its own would; the reading keeps
-    # the length.
-    if _LEET_GATE.search(joined):
+    # Leetspeak keeps the length. The compiled kernel reads the whole batch in one pass: its
+    # tokens never cross a separator (no token character), so the joined texts read as each
+    # text on its own would. The Python form reads the texts that hold a leet character.
+    if _TRANSLATE_TOKENS is not None:
         joined = unleet(joined)
+    elif _LEET_GATE.search(joined):
+        texts = joined.split(SEPARATOR)
+        ends = text_ends(texts)
+        for match in _LEET_IN_TEXT.finditer(joined):
+            index = bisect_right(ends, match.start())
+            texts[index] = unleet_python(texts[index])
+        joined = SEPARATOR.join(texts)
     spaced = joined.encode("ascii").translate(_SPACE_KEEP_SEP)
     spaced_all = spaced.decode("ascii").split(SEPARATOR)
     if _SQUEEZE is not None:

@@ -264,7 +264,7 @@ def _spam_texts() -> list[str]:
     return texts
 
 
-def test_spam_screens_match_the_python_form() -> None:
+def test_the_spam_screen_from_the_kernel_matches_the_python_form() -> None:
     from chatguard.filter.detection import prepare
     from chatguard.filter.spam import SpamDetector
 
@@ -306,7 +306,7 @@ def test_the_screened_window_plan_matches_the_unscreened_one() -> None:
     screened, reference = SpamDetector(), SpamDetector()
     for offset in range(0, len(items), 300):
         batch = items[offset : offset + 300]
-        assert screened._plan(batch) == reference._plan_python(batch, [None] * len(batch))
+        assert screened._plan(batch) == reference._plan_screened(batch, [None] * len(batch))
     assert screened._checked == reference._checked
 
 

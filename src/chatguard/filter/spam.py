@@ -235,9 +235,9 @@ class SpamDetector:
         plain tuples in `Observation` order) with the message each belongs to."""
         texts = [item.message.text for item in items]
         screens = self._screens(texts, [item.skeleton.collapsed for item in items])
-        return self._plan_python(items, screens)
+        return self._plan_screened(items, screens)
 
-    def _plan_python(
+    def _plan_screened(
         self, items: Sequence[FilterInput], screens: list[tuple[int, str | None] | None]
     ) -> _Plan:
         """`_plan` once the texts are screened."""

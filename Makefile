@@ -1,4 +1,5 @@
-# Two commands: `make run` starts the embedded server, `make test` runs the whole suite.
+# Two commands: `make run` starts the embedded server, `make test` runs the whole suite (and
+# the filter's tests once more on its pure-Python path).
 # Both set up everything they need from nothing (a Python 3.11 on PATH is the only requirement).
 
 PYTHON ?= python3
@@ -11,7 +12,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test setup lint typecheck bench services clean
+.PHONY: run test test-pure-python setup lint typecheck bench services clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -28,6 +29,15 @@ run: setup
 
 test: setup services
 	$(VENV)/bin/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	@$(MAKE) --no-print-directory test-pure-python
+
+# The filter's tests again with its compiled kernels turned off: the pure-Python path is what
+# runs where no C compiler was at install time. (The equivalence test, which compares the two
+# paths in two processes, already ran above.)
+PURE_PYTHON_TESTS ?= tests/filter tests/core
+test-pure-python: setup services
+	CHATGUARD_SPEEDUPS=0 $(VENV)/bin/python -m pytest -q -p no:cacheprovider \
+		--ignore tests/filter/test_speedups_equivalence.py $(PURE_PYTHON_TESTS)
 
 services:
 	@bash scripts/ensure-services.sh

@@ -1,6 +1,8 @@
-"""Build hook: compiles `chatguard.filter._speedups`, the C forms of the lightweight filter's
-per-message loops. Nothing depends on it: without a C compiler (or with CHATGUARD_BUILD_SPEEDUPS=0)
-the build goes on and chatguard runs the same code in Python (`chatguard.filter.speedups`)."""
+"""Build hook: compiles `chatguard.filter._speedups`, the generic text and counting kernels of
+the lightweight filter (they know no message fields, window keys or filter rules: see
+`chatguard.filter.speedups`). Nothing depends on it: without a C compiler (or with
+CHATGUARD_BUILD_SPEEDUPS=0) the build goes on and chatguard runs the same code in Python, with
+the same results; CHATGUARD_SPEEDUPS=0 turns a built module off at run time."""
 
 from __future__ import annotations
 

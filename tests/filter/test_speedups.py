@@ -1,16 +1,18 @@
-"""The compiled speedups against their Python reference forms: the same results on the same
-inputs, including the state they leave behind."""
+"""The compiled kernels against plain Python models of them (on random tables: they know no
+filter rules), and each use of them against its Python reference form: the same results on the
+same inputs, including the state they leave behind."""
 
 from __future__ import annotations
 
 import os
 import random
+import re
 import string
 
 import pytest
 
 from chatguard.domain import Message
-from chatguard.filter import skeleton
+from chatguard.filter import skeleton, spam
 from chatguard.filter.scanner import KeyScanner
 from chatguard.filter.spam import token_counts_python, words_key_python
 from chatguard.filter.speedups import native
@@ -33,22 +35,50 @@ def random_text(rng: random.Random) -> str:
     return "".join(rng.choice(WORD_CHARS) for _ in range(rng.randint(0, 80)))
 
 
+def random_table(rng: random.Random, values: str | bytes, share: float) -> bytes:
+    """A 256-byte table: each ASCII byte mapped to one of `values` with probability `share`."""
+    pool = values.encode() if isinstance(values, str) else values
+    return bytes(rng.choice(pool) if rng.random() < share else 0 for _ in range(256))
+
+
+def distinct_words_model(text: str, breaks: bytes) -> str | None:
+    words: list[str] = []
+    word = ""
+    for char in text + "\x00":
+        if char == "\x00" or breaks[ord(char)]:
+            words += [word] if word else []
+            word = ""
+        else:
+            word += char
+    return " ".join(sorted(set(words))) if words else None
+
+
+def test_distinct_words_follows_its_model_on_random_tables() -> None:
+    assert native is not None
+    rng = random.Random(7)
+    for _ in range(3000):
+        breaks = random_table(rng, b"\x01", 0.3)
+        text = random_text(rng)
+        assert native.distinct_words(text, breaks) == distinct_words_model(text, breaks)
+    assert native.distinct_words("chаnal", bytes(256)) is NotImplemented  # a Cyrillic "а"
+    with pytest.raises(ValueError):
+        native.distinct_words("text", b"short")
+
+
 @pytest.mark.parametrize(
     "text",
     ["", " ", " fallaw my chanal 123 my ", "a1b2c3", "999", "b a b a", "ab a abc ab",
      "\x1cword\x1fother\x0bthird", " " + "x " * 200, "w" * 1000],
 )  # fmt: skip
-def test_word_key_matches_the_python_form(text: str) -> None:
-    assert native is not None
-    assert native.word_key(text) == words_key_python(text)
+def test_the_fingerprint_words_match_the_python_form(text: str) -> None:
+    assert spam._words_key(text) == words_key_python(text)
 
 
-def test_word_key_matches_the_python_form_on_random_text() -> None:
-    assert native is not None
+def test_the_fingerprint_words_match_the_python_form_on_random_text() -> None:
     rng = random.Random(7)
     for _ in range(5000):
         text = random_text(rng)
-        assert native.word_key(text) == words_key_python(text), repr(text)
+        assert spam._words_key(text) == words_key_python(text), repr(text)
 
 
 @pytest.mark.parametrize(
@@ -67,13 +97,93 @@ def test_token_counts_match_the_python_form_on_random_text() -> None:
         text = "".join(rng.choice("ab \tK1") for _ in range(rng.randint(0, 60)))
         assert native.token_counts(text) == token_counts_python(text), repr(text)
     assert native.token_counts("Kappa 🔥 Kappa") is NotImplemented
-
-
-def test_word_key_leaves_non_ascii_text_to_the_python_form() -> None:
-    assert native is not None
-    assert native.word_key("chаnal") is NotImplemented  # a Cyrillic "а"
     with pytest.raises(TypeError):
-        native.word_key(b"bytes")
+        native.token_counts(b"bytes")
+
+
+def char_profile_model(text: str, classes: bytes, runs: int) -> tuple[int, ...]:
+    width = max(classes) + 1
+    counts = [0] * width
+    for char in text:
+        counts[classes[ord(char)]] += 1
+    longest = max(
+        (len(m.group(0)) for m in re.finditer(r"(.)\1*", text, re.DOTALL)
+         if runs >> classes[ord(m.group(1))] & 1),
+        default=0,
+    )  # fmt: skip
+    return (*counts, longest)
+
+
+def test_char_profile_follows_its_model_on_random_tables() -> None:
+    assert native is not None
+    rng = random.Random(19)
+    for _ in range(300):
+        classes = bytes(rng.randrange(6) for _ in range(256))
+        runs = rng.randrange(64)
+        texts = ["".join(rng.choice("aaB b..@@\t!") for _ in range(rng.randint(0, 40)))
+                 for _ in range(10)]  # fmt: skip
+        expected = [char_profile_model(t, classes, runs) for t in texts]
+        assert native.char_profile(texts, classes, runs) == expected
+    assert native.char_profile(["é", "e"], bytes(256), 1) == [None, (1, 1)]
+    with pytest.raises(ValueError):
+        native.char_profile(["x"], bytes([16]) * 256, 1)
+
+
+def squeeze_model(text: str, table: bytes, pad: str, only: bytes | None) -> str:
+    mapped = "".join(chr(table[ord(c)]) if ord(c) < 128 else c for c in text)
+    out: list[str] = []
+    for char in mapped:
+        cut = only is None or (ord(char) < 128 and only[ord(char)])
+        if out and out[-1] == char and cut:
+            continue
+        out.append(char)
+    return pad + "".join(out) + pad
+
+
+def test_squeeze_follows_its_model_on_random_tables() -> None:
+    assert native is not None
+    rng = random.Random(37)
+    for _ in range(300):
+        table = bytes(rng.choice(b"ab #") if c < 128 and rng.random() < 0.5 else c % 128
+                      for c in range(256))  # fmt: skip
+        only = None if rng.random() < 0.5 else random_table(rng, b"\x01", 0.5)
+        texts = ["".join(rng.choice("aab  c#dd") for _ in range(rng.randint(0, 30)))
+                 for _ in range(8)]  # fmt: skip
+        expected = [squeeze_model(t, table, " ", only) for t in texts]
+        assert native.squeeze(texts, table, " ", only) == expected
+    assert native.squeeze(["ü", "aa"], bytes(range(256)), "", ascii_only=True) == [None, "a"]
+    with pytest.raises(ValueError, match="ASCII to ASCII"):
+        native.squeeze(["a"], bytes([200]) * 256, "")
+
+
+def test_squeeze_reads_any_text_as_code_points() -> None:
+    assert native is not None
+    rng = random.Random(41)
+    table = bytes(ord("a") if chr(c) in "aeiou" else c % 128 for c in range(256))
+    only = bytes(c == ord(" ") for c in range(256))
+    for _ in range(2000):
+        text = "".join(rng.choice("ae  üüß😀😀\ud800x") for _ in range(rng.randint(0, 20)))
+        for runs_of in (None, only):
+            assert native.squeeze([text], table, " ", runs_of) == [
+                squeeze_model(text, table, " ", runs_of)
+            ], repr(text)
+
+
+def test_unleet_matches_the_python_form_on_random_text() -> None:
+    rng = random.Random(13)
+    for _ in range(5000):
+        skeleton.clear_caches()
+        text = "".join(rng.choice("ab1 4@$!|*+k  .\x00") for _ in range(rng.randint(0, 40)))
+        assert skeleton.unleet(text) == skeleton.unleet_python(text), repr(text)
+    assert skeleton.unleet("f4ck ѕһіт") == skeleton.unleet_python("f4ck ѕһіт")
+
+
+def test_translate_tokens_leaves_non_ascii_text_to_the_python_form() -> None:
+    assert native is not None
+    flags, table = skeleton._TOKEN_FLAGS, skeleton._LEET_BYTES
+    assert native.translate_tokens("f4ck ѕһіт", flags, table) is NotImplemented
+    with pytest.raises(ValueError, match="ASCII to ASCII"):
+        native.translate_tokens("f4ck", flags, bytes([255]) * 256)
 
 
 def test_observe_windows_matches_the_python_form() -> None:
@@ -123,23 +233,6 @@ def test_health_says_the_spam_loops_are_compiled() -> None:
     assert "spam loops: compiled" in FilterStage().health().detail
 
 
-def test_unleet_matches_the_python_form_on_random_text() -> None:
-    assert native is not None
-    rng = random.Random(13)
-    skeleton.clear_caches()
-    for _ in range(5000):
-        text = "".join(rng.choice("ab1 4@$!|*+k  .") for _ in range(rng.randint(0, 40)))
-        expected = skeleton.unleet_python(text)
-        assert native.unleet_words(text, skeleton._read_word) == expected, repr(text)
-    assert native.unleet_words("f4ck ѕһіт", skeleton._read_word) is NotImplemented
-
-
-def test_unleet_refuses_a_reading_that_changes_the_length() -> None:
-    assert native is not None
-    with pytest.raises(ValueError, match="keep its length"):
-        native.unleet_words("f4ck", lambda word: word + "!")
-
-
 def test_key_scanner_matches_its_pyahocorasick_form() -> None:
     rng = random.Random(17)
     alphabet = "abc \x00é"
@@ -171,7 +264,7 @@ def _spam_texts() -> list[str]:
     return texts
 
 
-def test_spam_screens_match_the_python_form() -> None:
+def test_the_spam_screen_from_the_kernel_matches_the_python_form() -> None:
     from chatguard.filter.detection import prepare
     from chatguard.filter.spam import SpamDetector
 
@@ -188,7 +281,8 @@ def test_spam_screens_match_the_python_form() -> None:
             assert screen is None
 
 
-def test_plan_windows_matches_the_python_form() -> None:
+def test_the_screened_window_plan_matches_the_unscreened_one() -> None:
+    # The kernel's screen only skips checks that would find nothing: the plan is the same.
     from chatguard.domain import Role
     from chatguard.filter.detection import prepare
     from chatguard.filter.spam import SpamDetector
@@ -209,14 +303,11 @@ def test_plan_windows_matches_the_python_form() -> None:
         )
         for i in range(1500)
     ]
-    compiled, reference = SpamDetector(), SpamDetector()
+    screened, reference = SpamDetector(), SpamDetector()
     for offset in range(0, len(items), 300):
         batch = items[offset : offset + 300]
-        screens = compiled._screens(
-            [i.message.text for i in batch], [i.skeleton.collapsed for i in batch]
-        )
-        assert compiled._plan(batch) == reference._plan_python(batch, screens)
-    assert compiled._checked == reference._checked
+        assert screened._plan(batch) == reference._plan_screened(batch, [None] * len(batch))
+    assert screened._checked == reference._checked
 
 
 def test_skeleton_views_match_the_python_form_on_random_text() -> None:

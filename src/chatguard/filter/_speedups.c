@@ -1,21 +1,27 @@
-/* Compiled forms of the lightweight filter's hottest loops, each the exact twin of a Python function that is
- * used when this module is not built (see chatguard/filter/speedups.py):
+/* Generic text and counting kernels for the lightweight filter (see chatguard/filter/speedups.py).
  *
- *   word_key(collapsed)         -> chatguard.filter.spam.words_key_python, for ASCII text
- *                                  (NotImplemented for other text: the Python form handles it)
- *   token_counts(text)          -> chatguard.filter.spam.token_counts_python, likewise
- *   unleet_words(text, read)    -> chatguard.filter.skeleton.unleet_python, likewise
- *   skeleton_views(texts, ...) -> chatguard.filter.skeleton.skeleton's views
- *   spam_screens(texts, ...)    -> chatguard.filter.spam.spam_screens_python, likewise
- *   plan_windows(items, ...)    -> chatguard.filter.spam.SpamDetector._plan_python's loop
- *   KeyScanner(keys).scan(joined) -> chatguard.filter.scanner's pyahocorasick form
- *   text_ends(texts)            -> chatguard.filter.skeleton.text_ends_python
- *   records(cls, columns)       -> [tuple.__new__(cls, row) for row in zip(*columns)]
+ * Every function here takes plain strings, byte tables, numbers, lists and dicts, and knows
+ * nothing of messages, their fields, window keys, categories or thresholds: which characters
+ * form a class, which fields make a key and what a count means are decided in Python, which
+ * passes them in. Each has a Python reference form that runs when this module is not built
+ * (or is turned off with CHATGUARD_SPEEDUPS=0), with the same results:
+ *
+ *   token_counts(text)              -> counts of text.split()'s tokens
+ *   distinct_words(text, breaks)    -> the sorted distinct words between break characters
+ *   translate_tokens(text, flags, table)
+ *                                   -> the text with its tokens that hold characters of two
+ *                                      classes mapped through a table (edges kept)
+ *   char_profile(texts, classes, runs) -> per text, its characters counted by class and the
+ *                                      longest run of one character
+ *   squeeze(texts, table, pad, only) -> per text, mapped through a table, runs cut to one
  *   observe_windows(windows, spans, observations)
- *                               -> chatguard.filter.state.InMemorySpamState._observe_all
+ *                                   -> sliding windows of distinct members, counted
+ *   KeyScanner(keys).scan(joined)   -> an Aho-Corasick automaton over NUL-separated texts
+ *   text_ends(texts)                -> where each text of their NUL-joined form ends
+ *   records(cls, columns)           -> tuple-subclass instances made from columns
  *
- * They run per message on the filter's hot path, where the interpreter's work per word and
- * per window update costs more than the operations themselves.
+ * Text kernels work on ASCII text and answer NotImplemented (or None per text) for other
+ * text, which the Python forms handle.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -28,6 +34,8 @@ is_split_space(unsigned char c)
 {
     return c == ' ' || (c >= 9 && c <= 13) || (c >= 28 && c <= 31);
 }
+
+static unsigned char split_spaces[256];
 
 typedef struct {
     const char *start;
@@ -47,7 +55,7 @@ compare_words(const void *a, const void *b)
     return (x->length > y->length) - (x->length < y->length);
 }
 
-/* Sort words in str order: insertion sort for the few words of a chat message (no call per
+/* Sort words in str order: insertion sort for the few words of a short text (no call per
  * comparison), qsort for long texts. */
 static void
 sort_words(Word *words, Py_ssize_t count)
@@ -74,27 +82,21 @@ sort_words(Word *words, Py_ssize_t count)
     }
 }
 
-/* The words of ASCII `data`: runs of characters that are neither str.split() whitespace nor,
- * with `digits_split`, digits. Returns the count, or -1 (memory error set); `*words` is
- * `on_stack` or memory to PyMem_Free. */
+/* The words of ASCII `data`: runs of characters whose entry in `breaks` is 0. Returns the
+ * count, or -1 (memory error set); `*words` is `on_stack` or memory to PyMem_Free. */
 static Py_ssize_t
-split_words(const char *data, Py_ssize_t length, int digits_split, Word *on_stack,
+split_words(const char *data, Py_ssize_t length, const unsigned char *breaks, Word *on_stack,
             Py_ssize_t capacity, Word **words)
 {
     Py_ssize_t count = 0, index = 0;
     *words = on_stack;
     while (index < length) {
-        unsigned char c = (unsigned char)data[index];
-        if (is_split_space(c) || (digits_split && c >= '0' && c <= '9')) {
+        if (breaks[(unsigned char)data[index]]) {
             index++;
             continue;
         }
         Py_ssize_t start = index;
-        while (index < length) {
-            c = (unsigned char)data[index];
-            if (is_split_space(c) || (digits_split && c >= '0' && c <= '9')) {
-                break;
-            }
+        while (index < length && !breaks[(unsigned char)data[index]]) {
             index++;
         }
         if (count == capacity) {
@@ -121,6 +123,17 @@ split_words(const char *data, Py_ssize_t length, int digits_split, Word *on_stac
     return count;
 }
 
+/* A 256-byte table argument, or NULL (error set). */
+static const unsigned char *
+table_of(PyObject *table, const char *what)
+{
+    if (!PyBytes_Check(table) || PyBytes_GET_SIZE(table) != 256) {
+        PyErr_Format(PyExc_ValueError, "%s must be a bytes table of 256 entries", what);
+        return NULL;
+    }
+    return (const unsigned char *)PyBytes_AS_STRING(table);
+}
+
 /* token_counts(text) -> (tokens, distinct tokens, copies of the most frequent token) of
  * text.split(); NotImplemented for non-ASCII text. */
 static PyObject *
@@ -137,7 +150,7 @@ token_counts(PyObject *module, PyObject *text)
     Word on_stack[64];
     Word *words;
     Py_ssize_t count = split_words((const char *)PyUnicode_1BYTE_DATA(text),
-                                   PyUnicode_GET_LENGTH(text), 0, on_stack, 64, &words);
+                                   PyUnicode_GET_LENGTH(text), split_spaces, on_stack, 64, &words);
     if (count < 0) {
         return NULL;
     }
@@ -163,12 +176,24 @@ token_counts(PyObject *module, PyObject *text)
     return Py_BuildValue("(nnn)", count, distinct, top);
 }
 
+/* distinct_words(text, breaks) -> the distinct words of ASCII `text` (runs of characters
+ * whose entry in the 256-byte table `breaks` is 0), sorted and joined by one space; None if it
+ * has none; NotImplemented for non-ASCII text. */
 static PyObject *
-word_key(PyObject *module, PyObject *text)
+distinct_words(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)module;
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "distinct_words() takes (text, breaks)");
+        return NULL;
+    }
+    PyObject *text = args[0];
     if (!PyUnicode_Check(text)) {
-        PyErr_SetString(PyExc_TypeError, "word_key() needs a str");
+        PyErr_SetString(PyExc_TypeError, "distinct_words() needs a str");
+        return NULL;
+    }
+    const unsigned char *breaks = table_of(args[1], "breaks");
+    if (breaks == NULL) {
         return NULL;
     }
     if (!PyUnicode_IS_ASCII(text)) {
@@ -177,7 +202,7 @@ word_key(PyObject *module, PyObject *text)
     Word on_stack[64];
     Word *words;
     Py_ssize_t count = split_words((const char *)PyUnicode_1BYTE_DATA(text),
-                                   PyUnicode_GET_LENGTH(text), 1, on_stack, 64, &words);
+                                   PyUnicode_GET_LENGTH(text), breaks, on_stack, 64, &words);
     if (count < 0) {
         return NULL;
     }
@@ -188,7 +213,6 @@ word_key(PyObject *module, PyObject *text)
         Py_RETURN_NONE;
     }
     sort_words(words, count);
-    /* Distinct words, joined by one space. */
     Py_ssize_t kept = 0, total = 0;
     for (Py_ssize_t i = 0; i < count; i++) {
         if (kept > 0 && compare_words(&words[kept - 1], &words[i]) == 0) {
@@ -216,6 +240,316 @@ word_key(PyObject *module, PyObject *text)
     if (words != on_stack) {
         PyMem_Free(words);
     }
+    return result;
+}
+
+/* Bits of the character table of `translate_tokens`. */
+#define TOKEN_PART 1  /* a character of a token */
+#define TOKEN_NEED_A 2 /* a token is mapped only if it holds a character of each NEED class */
+#define TOKEN_NEED_B 4
+#define TOKEN_EDGE 8  /* left as it is at either end of a token */
+
+/* translate_tokens(text, flags, table) -> `text` with each token (a maximal run of characters
+ * flagged TOKEN_PART in the 256-byte table `flags`) that holds a character flagged
+ * TOKEN_NEED_A and one flagged TOKEN_NEED_B mapped through the 256-byte `table` (ASCII to
+ * ASCII), except for the TOKEN_EDGE characters at either end of it; the length does not
+ * change. NotImplemented for non-ASCII text. */
+static PyObject *
+translate_tokens(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "translate_tokens() takes (text, flags, table)");
+        return NULL;
+    }
+    PyObject *text = args[0];
+    if (!PyUnicode_Check(text)) {
+        PyErr_SetString(PyExc_TypeError, "translate_tokens() needs a str");
+        return NULL;
+    }
+    const unsigned char *flags = table_of(args[1], "flags");
+    const unsigned char *table = flags ? table_of(args[2], "table") : NULL;
+    if (table == NULL) {
+        return NULL;
+    }
+    for (int c = 0; c < 128; c++) {
+        if (table[c] >= 128) {
+            PyErr_SetString(PyExc_ValueError, "table must map ASCII to ASCII");
+            return NULL;
+        }
+    }
+    if (!PyUnicode_IS_ASCII(text)) {
+        Py_RETURN_NOTIMPLEMENTED;
+    }
+    const unsigned char *data = PyUnicode_1BYTE_DATA(text);
+    Py_ssize_t length = PyUnicode_GET_LENGTH(text), index = 0;
+    PyObject *result = NULL; /* made on the first token that maps differently */
+    unsigned char *out = NULL;
+    while (index < length) {
+        if (!(flags[data[index]] & TOKEN_PART)) {
+            index++;
+            continue;
+        }
+        Py_ssize_t start = index;
+        int seen = 0;
+        while (index < length && (flags[data[index]] & TOKEN_PART)) {
+            seen |= flags[data[index]];
+            index++;
+        }
+        if (!(seen & TOKEN_NEED_A) || !(seen & TOKEN_NEED_B)) {
+            continue;
+        }
+        Py_ssize_t head = start, tail = index;
+        while (head < tail && (flags[data[head]] & TOKEN_EDGE)) {
+            head++;
+        }
+        while (tail > head && (flags[data[tail - 1]] & TOKEN_EDGE)) {
+            tail--;
+        }
+        for (Py_ssize_t k = head; k < tail; k++) {
+            unsigned char mapped = table[data[k]];
+            if (mapped == data[k]) {
+                continue;
+            }
+            if (result == NULL) {
+                result = PyUnicode_New(length, 127);
+                if (result == NULL) {
+                    return NULL;
+                }
+                out = PyUnicode_1BYTE_DATA(result);
+                memcpy(out, data, (size_t)length);
+            }
+            out[k] = mapped;
+        }
+    }
+    if (result == NULL) {
+        Py_INCREF(text);
+        return text;
+    }
+    return result;
+}
+
+#define PROFILE_CLASSES 16
+
+/* char_profile(texts, classes, runs) -> per text, for ASCII text, a tuple of the count of its
+ * characters in each class (`classes` maps each byte to a class 0..15; the tuple has one
+ * entry per class up to the highest class in the table) followed by the length of the
+ * longest run of one character among those whose class bit is set in `runs`; None for
+ * non-ASCII text. */
+static PyObject *
+char_profile(PyObject *module, PyObject *args)
+{
+    (void)module;
+    PyObject *texts, *table;
+    unsigned long runs;
+    if (!PyArg_ParseTuple(args, "OSk:char_profile", &texts, &table, &runs)) {
+        return NULL;
+    }
+    const unsigned char *classes = table_of(table, "classes");
+    if (classes == NULL) {
+        return NULL;
+    }
+    int width = 0;
+    for (int c = 0; c < 256; c++) {
+        if (classes[c] >= PROFILE_CLASSES) {
+            PyErr_SetString(PyExc_ValueError, "classes must be in 0..15");
+            return NULL;
+        }
+        width = classes[c] + 1 > width ? classes[c] + 1 : width;
+    }
+    PyObject *items = PySequence_Fast(texts, "texts must be a sequence");
+    if (items == NULL) {
+        return NULL;
+    }
+    Py_ssize_t count = PySequence_Fast_GET_SIZE(items);
+    PyObject *result = PyList_New(count);
+    for (Py_ssize_t i = 0; result != NULL && i < count; i++) {
+        PyObject *text = PySequence_Fast_GET_ITEM(items, i);
+        if (!PyUnicode_Check(text)) {
+            PyErr_SetString(PyExc_TypeError, "char_profile() needs a sequence of str");
+            Py_CLEAR(result);
+            break;
+        }
+        if (!PyUnicode_IS_ASCII(text)) {
+            Py_INCREF(Py_None);
+            PyList_SET_ITEM(result, i, Py_None);
+            continue;
+        }
+        const unsigned char *data = PyUnicode_1BYTE_DATA(text);
+        Py_ssize_t length = PyUnicode_GET_LENGTH(text);
+        Py_ssize_t counts[PROFILE_CLASSES] = {0};
+        Py_ssize_t run = 0, longest = 0;
+        int previous = -1;
+        for (Py_ssize_t k = 0; k < length; k++) {
+            unsigned char c = data[k];
+            unsigned char kind = classes[c];
+            counts[kind]++;
+            run = c == previous ? run + 1 : 1;
+            previous = c;
+            if (run > longest && ((runs >> kind) & 1)) {
+                longest = run;
+            }
+        }
+        PyObject *profile = PyTuple_New(width + 1);
+        for (int j = 0; profile != NULL && j <= width; j++) {
+            PyObject *number = PyLong_FromSsize_t(j < width ? counts[j] : longest);
+            if (number == NULL) {
+                Py_CLEAR(profile);
+                break;
+            }
+            PyTuple_SET_ITEM(profile, j, number);
+        }
+        if (profile == NULL) {
+            Py_CLEAR(result);
+            break;
+        }
+        PyList_SET_ITEM(result, i, profile);
+    }
+    Py_DECREF(items);
+    return result;
+}
+
+/* squeeze(texts, table, pad, only=None) -> per text: `pad`, the text with its ASCII characters
+ * mapped through the 256-byte `table` (ASCII to ASCII; other characters stay as they are) and
+ * every run of one character cut to one, `pad` again (as `tr -s`). With the 256-byte table
+ * `only`, only the runs of the ASCII characters it marks non-zero are cut (and none of other
+ * characters). With `ascii_only`, non-ASCII text gives None instead. */
+
+/* One non-ASCII text, squeezed the same way (code points, not bytes). */
+static PyObject *
+squeeze_wide(PyObject *text, const unsigned char *table, const unsigned char *only,
+             const unsigned char *pad, Py_ssize_t pad_length)
+{
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    Py_ssize_t length = PyUnicode_GET_LENGTH(text);
+    Py_UCS4 *out = PyMem_Malloc(((size_t)length + 2 * (size_t)pad_length + 1) * sizeof(Py_UCS4));
+    if (out == NULL) {
+        return PyErr_NoMemory();
+    }
+    Py_ssize_t kept = 0;
+    for (Py_ssize_t k = 0; k < pad_length; k++) {
+        out[kept++] = pad[k];
+    }
+    Py_UCS4 previous = 0x110000;
+    for (Py_ssize_t k = 0; k < length; k++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, k);
+        int cut_runs = 1;
+        if (c < 128) {
+            c = table[c];
+            cut_runs = only == NULL || only[c];
+        }
+        else if (only != NULL) {
+            cut_runs = 0;
+        }
+        if (c != previous || !cut_runs) {
+            out[kept++] = c;
+            previous = c;
+        }
+    }
+    for (Py_ssize_t k = 0; k < pad_length; k++) {
+        out[kept++] = pad[k];
+    }
+    PyObject *squeezed = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, out, kept);
+    PyMem_Free(out);
+    return squeezed;
+}
+
+static PyObject *
+squeeze(PyObject *module, PyObject *args, PyObject *kwargs)
+{
+    (void)module;
+    PyObject *texts, *table_in, *pad, *only_in = Py_None;
+    int ascii_only = 0;
+    static char *names[] = {"texts", "table", "pad", "only", "ascii_only", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OSU|Op:squeeze", names, &texts, &table_in,
+                                     &pad, &only_in, &ascii_only)) {
+        return NULL;
+    }
+    const unsigned char *table = table_of(table_in, "table");
+    if (table == NULL) {
+        return NULL;
+    }
+    const unsigned char *only = NULL;
+    if (only_in != Py_None && (only = table_of(only_in, "only")) == NULL) {
+        return NULL;
+    }
+    for (int c = 0; c < 128; c++) {
+        if (table[c] >= 128) {
+            PyErr_SetString(PyExc_ValueError, "table must map ASCII to ASCII");
+            return NULL;
+        }
+    }
+    if (!PyUnicode_IS_ASCII(pad)) {
+        PyErr_SetString(PyExc_ValueError, "pad must be ASCII");
+        return NULL;
+    }
+    const unsigned char *pad_data = PyUnicode_1BYTE_DATA(pad);
+    Py_ssize_t pad_length = PyUnicode_GET_LENGTH(pad);
+    PyObject *items = PySequence_Fast(texts, "texts must be a sequence");
+    if (items == NULL) {
+        return NULL;
+    }
+    Py_ssize_t count = PySequence_Fast_GET_SIZE(items);
+    PyObject *result = PyList_New(count);
+    unsigned char on_stack[1024];
+    for (Py_ssize_t i = 0; result != NULL && i < count; i++) {
+        PyObject *text = PySequence_Fast_GET_ITEM(items, i);
+        if (!PyUnicode_Check(text)) {
+            PyErr_SetString(PyExc_TypeError, "squeeze() needs a sequence of str");
+            Py_CLEAR(result);
+            break;
+        }
+        if (!PyUnicode_IS_ASCII(text)) {
+            PyObject *wide = Py_None;
+            Py_INCREF(wide);
+            if (!ascii_only) {
+                Py_DECREF(wide);
+                wide = squeeze_wide(text, table, only, pad_data, pad_length);
+                if (wide == NULL) {
+                    Py_CLEAR(result);
+                    break;
+                }
+            }
+            PyList_SET_ITEM(result, i, wide);
+            continue;
+        }
+        const unsigned char *data = PyUnicode_1BYTE_DATA(text);
+        Py_ssize_t length = PyUnicode_GET_LENGTH(text), size = length + 2 * pad_length;
+        unsigned char *out = size <= (Py_ssize_t)sizeof(on_stack) ? on_stack
+                                                                   : PyMem_Malloc((size_t)size);
+        if (out == NULL) {
+            PyErr_NoMemory();
+            Py_CLEAR(result);
+            break;
+        }
+        Py_ssize_t kept = 0;
+        memcpy(out, pad_data, (size_t)pad_length);
+        kept += pad_length;
+        int previous = -1;
+        for (Py_ssize_t k = 0; k < length; k++) {
+            unsigned char c = table[data[k]];
+            if (c != previous || (only != NULL && !only[c])) {
+                out[kept++] = c;
+                previous = c;
+            }
+        }
+        memcpy(out + kept, pad_data, (size_t)pad_length);
+        kept += pad_length;
+        PyObject *squeezed = PyUnicode_New(kept, 127);
+        if (squeezed != NULL) {
+            memcpy(PyUnicode_1BYTE_DATA(squeezed), out, (size_t)kept);
+        }
+        if (out != on_stack) {
+            PyMem_Free(out);
+        }
+        if (squeezed == NULL) {
+            Py_CLEAR(result);
+            break;
+        }
+        PyList_SET_ITEM(result, i, squeezed);
+    }
+    Py_DECREF(items);
     return result;
 }
 
@@ -350,954 +684,6 @@ fail:
     Py_DECREF(items);
     Py_DECREF(counts);
     return NULL;
-}
-
-static int
-is_leet(unsigned char c)
-{
-    return (c >= '0' && c <= '9') || c == '@' || c == '$' || c == '+' || c == '!' || c == '|' ||
-           c == '*';
-}
-
-/* unleet_words(text, read_word) -> text with each space-separated word that holds a leet
- * character replaced by read_word(word) (which keeps the length); words without one are left
- * as they are, as read_word would leave them. NotImplemented for non-ASCII text. */
-static PyObject *
-unleet_words(PyObject *module, PyObject *args)
-{
-    (void)module;
-    PyObject *text, *read_word;
-    if (!PyArg_ParseTuple(args, "UO:unleet_words", &text, &read_word)) {
-        return NULL;
-    }
-    if (!PyUnicode_IS_ASCII(text)) {
-        Py_RETURN_NOTIMPLEMENTED;
-    }
-    const char *data = (const char *)PyUnicode_1BYTE_DATA(text);
-    Py_ssize_t length = PyUnicode_GET_LENGTH(text);
-    PyObject *result = NULL; /* made on the first word that reads differently */
-    Py_ssize_t start = 0;
-    while (start <= length) {
-        Py_ssize_t end = start;
-        int leet = 0;
-        while (end < length && data[end] != ' ') {
-            leet |= is_leet((unsigned char)data[end]);
-            end++;
-        }
-        if (leet) {
-            PyObject *word = PyUnicode_Substring(text, start, end);
-            if (word == NULL) {
-                goto fail;
-            }
-            PyObject *read = PyObject_CallOneArg(read_word, word);
-            Py_DECREF(word);
-            if (read == NULL) {
-                goto fail;
-            }
-            if (!PyUnicode_Check(read) || PyUnicode_GET_LENGTH(read) != end - start ||
-                !PyUnicode_IS_ASCII(read)) {
-                Py_DECREF(read);
-                PyErr_SetString(PyExc_ValueError, "a word's reading must keep its length");
-                goto fail;
-            }
-            const char *reading = (const char *)PyUnicode_1BYTE_DATA(read);
-            if (memcmp(reading, data + start, (size_t)(end - start)) != 0) {
-                if (result == NULL) {
-                    result = PyUnicode_New(length, 127);
-                    if (result == NULL) {
-                        Py_DECREF(read);
-                        goto fail;
-                    }
-                    memcpy(PyUnicode_1BYTE_DATA(result), data, (size_t)length);
-                }
-                memcpy(PyUnicode_1BYTE_DATA(result) + start, reading, (size_t)(end - start));
-            }
-            Py_DECREF(read);
-        }
-        start = end + 1;
-    }
-    if (result == NULL) {
-        Py_INCREF(text);
-        return text;
-    }
-    return result;
-fail:
-    Py_XDECREF(result);
-    return NULL;
-}
-
-/* Flags of the character table `skeleton_views` takes; chatguard/filter/skeleton.py builds it
- * from its own regular expressions, so the two forms cannot disagree on a character. */
-#define CH_LONE 1     /* a letter of a spaced-out word, "f u c k" */
-#define CH_SPACING 2  /* spacing between such letters */
-#define CH_TOKEN 4    /* a character of a leetspeak token */
-#define CH_LEET 8     /* a leet character */
-#define CH_LETTER 16  /* a plain letter */
-#define CH_EDGE 32    /* punctuation at a token's edge ("gg!", "!command") */
-#define CH_VOWEL 64   /* a vowel (plain or disguised) for the vowel-blind view */
-
-/* Does the text hold two lone letters separated by spacing ("f u", "a.b")? Such text may hold
- * a spaced-out word to join, which the Python form does. */
-static int
-may_hold_spaced_letters(const unsigned char *data, Py_ssize_t length, const unsigned char *flags)
-{
-    for (Py_ssize_t i = 0; i < length; i++) {
-        if (!(flags[data[i]] & CH_LONE) || (i > 0 && (flags[data[i - 1]] & CH_LONE))) {
-            continue;
-        }
-        Py_ssize_t j = i + 1;
-        while (j < length && (flags[data[j]] & (CH_SPACING | CH_LONE)) == CH_SPACING) {
-            j++;
-        }
-        if (j > i + 1 && j < length && (flags[data[j]] & CH_LONE) &&
-            (j + 1 == length || !(flags[data[j + 1]] & CH_LONE))) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
-/* Read the leetspeak of `buffer` in place: each run of token characters holding a leet
- * character and a letter is read through `leet_map`, its edge punctuation left as it is. */
-static void
-read_leetspeak(unsigned char *buffer, Py_ssize_t length, const unsigned char *flags,
-               const unsigned char *leet_map)
-{
-    Py_ssize_t index = 0;
-    while (index < length) {
-        if (!(flags[buffer[index]] & CH_TOKEN)) {
-            index++;
-            continue;
-        }
-        Py_ssize_t start = index;
-        int seen = 0;
-        while (index < length && (flags[buffer[index]] & CH_TOKEN)) {
-            seen |= flags[buffer[index]];
-            index++;
-        }
-        if (!(seen & CH_LEET) || !(seen & CH_LETTER)) {
-            continue; /* no leet character, or a number or price: not a disguised word */
-        }
-        Py_ssize_t head = start, tail = index;
-        while (head < tail && (flags[buffer[head]] & CH_EDGE)) {
-            head++;
-        }
-        while (tail > head && (flags[buffer[tail - 1]] & CH_EDGE)) {
-            tail--;
-        }
-        for (Py_ssize_t i = head; i < tail; i++) {
-            buffer[i] = leet_map[buffer[i]];
-        }
-    }
-}
-
-/* The (spaced, collapsed, plain, None) views of one ASCII text, or None for text that may hold
- * spaced-out letters. */
-static PyObject *
-ascii_views(PyObject *text, const unsigned char *flags, const unsigned char *leet_map,
-            const unsigned char *word_map)
-{
-    const unsigned char *data = PyUnicode_1BYTE_DATA(text);
-    Py_ssize_t length = PyUnicode_GET_LENGTH(text);
-    if (may_hold_spaced_letters(data, length, flags)) {
-        return Py_None; /* borrowed: the caller builds the views the general way instead */
-    }
-    PyObject *spaced = PyUnicode_New(length, 127);
-    if (spaced == NULL) {
-        return NULL;
-    }
-    unsigned char *out = PyUnicode_1BYTE_DATA(spaced);
-    memcpy(out, data, (size_t)length);
-    read_leetspeak(out, length, flags, leet_map);
-    /* The collapsed views, a space at either end, runs cut to one: with vowels blinded
-     * (collapsed) and as they are (plain). */
-    unsigned char on_stack[1024];
-    unsigned char *blind = 2 * (length + 2) <= (Py_ssize_t)sizeof(on_stack)
-                               ? on_stack
-                               : PyMem_Malloc(2 * ((size_t)length + 2));
-    if (blind == NULL) {
-        Py_DECREF(spaced);
-        return PyErr_NoMemory();
-    }
-    unsigned char *plain = blind + length + 2;
-    Py_ssize_t kept = 0, plain_kept = 0;
-    blind[kept++] = ' ';
-    plain[plain_kept++] = ' ';
-    int previous = -1, plain_previous = -1;
-    for (Py_ssize_t i = 0; i < length; i++) {
-        unsigned char c = word_map[out[i]];
-        out[i] = c;
-        unsigned char b = (flags[c] & CH_VOWEL) ? 'a' : c;
-        if (b != previous) {
-            blind[kept++] = b;
-            previous = b;
-        }
-        if (c != plain_previous) {
-            plain[plain_kept++] = c;
-            plain_previous = c;
-        }
-    }
-    blind[kept++] = ' ';
-    plain[plain_kept++] = ' ';
-    PyObject *collapsed = PyUnicode_New(kept, 127);
-    PyObject *plain_view = collapsed ? PyUnicode_New(plain_kept, 127) : NULL;
-    if (plain_view != NULL) {
-        memcpy(PyUnicode_1BYTE_DATA(collapsed), blind, (size_t)kept);
-        memcpy(PyUnicode_1BYTE_DATA(plain_view), plain, (size_t)plain_kept);
-    }
-    if (blind != on_stack) {
-        PyMem_Free(blind);
-    }
-    if (plain_view == NULL) {
-        Py_DECREF(spaced);
-        Py_XDECREF(collapsed);
-        return NULL;
-    }
-    PyObject *views = PyTuple_New(4);
-    if (views == NULL) {
-        Py_DECREF(spaced);
-        Py_DECREF(collapsed);
-        Py_DECREF(plain_view);
-        return NULL;
-    }
-    PyTuple_SET_ITEM(views, 0, spaced);
-    PyTuple_SET_ITEM(views, 1, collapsed);
-    PyTuple_SET_ITEM(views, 2, plain_view);
-    Py_INCREF(Py_None);
-    PyTuple_SET_ITEM(views, 3, Py_None);
-    return views;
-}
-
-/* The class of a character in the generic path: the table for ASCII, none of the ASCII-only
- * classes beyond it (spacing: any Unicode white space, as the regex's "\s"). */
-static unsigned char
-flags_of(Py_UCS4 c, const unsigned char *flags)
-{
-    if (c < 128) {
-        return flags[c];
-    }
-    return Py_UNICODE_ISSPACE(c) ? CH_SPACING : 0;
-}
-
-/* Join spaced-out letters ("f u c k" -> "fuck") as chatguard.filter.skeleton._join_spaced
- * does: runs of three or more lone letters separated by spacing lose their spacing. Writes the
- * kept characters to `out` and their offsets to `origin`; returns the count kept. */
-static Py_ssize_t
-join_spaced(const Py_UCS4 *text, Py_ssize_t length, const unsigned char *flags, Py_UCS4 *out,
-            Py_ssize_t *origin)
-{
-    Py_ssize_t kept = 0, i = 0;
-    while (i < length) {
-        int lone = (flags_of(text[i], flags) & CH_LONE) &&
-                   (i == 0 || !(flags_of(text[i - 1], flags) & CH_LONE));
-        Py_ssize_t end = i + 1, groups = 0;
-        while (lone) {
-            Py_ssize_t k = end;
-            while (k < length && (flags_of(text[k], flags) & (CH_SPACING | CH_LONE)) == CH_SPACING) {
-                k++;
-            }
-            if (k == end || k >= length || !(flags_of(text[k], flags) & CH_LONE) ||
-                (k + 1 < length && (flags_of(text[k + 1], flags) & CH_LONE))) {
-                break;
-            }
-            groups++;
-            end = k + 1;
-        }
-        if (groups >= 2) { /* a run: its letters only */
-            for (Py_ssize_t j = i; j < end; j++) {
-                if (flags_of(text[j], flags) & CH_LONE) {
-                    out[kept] = text[j];
-                    origin[kept++] = j;
-                }
-            }
-            i = end;
-            continue;
-        }
-        out[kept] = text[i];
-        origin[kept++] = i;
-        i++;
-    }
-    return kept;
-}
-
-/* The views of any text, in the general way: spaced-out letters joined (with the offset map),
- * leetspeak read, every character that is not a letter or digit made a space, the collapsed
- * and plain views. */
-static PyObject *
-general_views(PyObject *text, const unsigned char *flags, const unsigned char *leet_map,
-              const unsigned char *word_map)
-{
-    Py_ssize_t length = PyUnicode_GET_LENGTH(text);
-    Py_UCS4 *source = PyUnicode_AsUCS4Copy(text);
-    if (source == NULL) {
-        return NULL;
-    }
-    Py_UCS4 *work = PyMem_Malloc(((size_t)length * 3 + 4) * sizeof(Py_UCS4));
-    Py_ssize_t *origin = PyMem_Malloc(((size_t)length + 1) * sizeof(Py_ssize_t));
-    PyObject *views = NULL, *spaced = NULL, *collapsed = NULL, *plain = NULL, *map = NULL;
-    if (work == NULL || origin == NULL) {
-        PyErr_NoMemory();
-        goto done;
-    }
-    Py_ssize_t kept = join_spaced(source, length, flags, work, origin);
-    /* Leetspeak, in place: runs of token characters holding a leet character and a letter. */
-    Py_ssize_t index = 0;
-    while (index < kept) {
-        if (!(flags_of(work[index], flags) & CH_TOKEN)) {
-            index++;
-            continue;
-        }
-        Py_ssize_t start = index;
-        int seen = 0;
-        while (index < kept && (flags_of(work[index], flags) & CH_TOKEN)) {
-            seen |= flags_of(work[index], flags);
-            index++;
-        }
-        if (!(seen & CH_LEET) || !(seen & CH_LETTER)) {
-            continue;
-        }
-        Py_ssize_t head = start, tail = index;
-        while (head < tail && (flags_of(work[head], flags) & CH_EDGE)) {
-            head++;
-        }
-        while (tail > head && (flags_of(work[tail - 1], flags) & CH_EDGE)) {
-            tail--;
-        }
-        for (Py_ssize_t i = head; i < tail; i++) {
-            work[i] = leet_map[work[i]]; /* token characters are ASCII */
-        }
-    }
-    Py_UCS4 *blind = work + kept, *flat = work + 2 * kept + 2;
-    Py_ssize_t blind_kept = 0, flat_kept = 0;
-    blind[blind_kept++] = ' ';
-    flat[flat_kept++] = ' ';
-    Py_UCS4 previous = 0x110000, flat_previous = 0x110000;
-    for (Py_ssize_t i = 0; i < kept; i++) {
-        Py_UCS4 c = work[i];
-        c = c < 128 ? word_map[c] : (Py_UNICODE_ISALNUM(c) ? c : ' ');
-        work[i] = c;
-        Py_UCS4 b = (c < 128 && (flags[c] & CH_VOWEL)) ? 'a' : c;
-        if (b != previous) {
-            blind[blind_kept++] = b;
-            previous = b;
-        }
-        if (c != flat_previous) {
-            flat[flat_kept++] = c;
-            flat_previous = c;
-        }
-    }
-    blind[blind_kept++] = ' ';
-    flat[flat_kept++] = ' ';
-    spaced = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, work, kept);
-    collapsed = spaced ? PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, blind, blind_kept) : NULL;
-    plain = collapsed ? PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, flat, flat_kept) : NULL;
-    if (plain == NULL) {
-        goto done;
-    }
-    if (kept == length) {
-        Py_INCREF(Py_None);
-        map = Py_None; /* nothing was joined: the offsets are the identity */
-    }
-    else {
-        map = PyTuple_New(kept);
-        for (Py_ssize_t i = 0; map != NULL && i < kept; i++) {
-            PyObject *offset = PyLong_FromSsize_t(origin[i]);
-            if (offset == NULL) {
-                Py_CLEAR(map);
-                break;
-            }
-            PyTuple_SET_ITEM(map, i, offset);
-        }
-        if (map == NULL) {
-            goto done;
-        }
-    }
-    views = PyTuple_Pack(4, spaced, collapsed, plain, map);
-done:
-    PyMem_Free(source);
-    PyMem_Free(work);
-    PyMem_Free(origin);
-    Py_XDECREF(spaced);
-    Py_XDECREF(collapsed);
-    Py_XDECREF(plain);
-    Py_XDECREF(map);
-    return views;
-}
-
-/* skeleton_views(texts, flags, leet_map, word_map) -> the texts' (spaced, collapsed, plain,
- * to_folded) views, as four lists: ASCII text without spaced-out letters the fast way, the
- * rest the general way. */
-static PyObject *
-skeleton_views(PyObject *module, PyObject *args)
-{
-    (void)module;
-    PyObject *texts;
-    Py_buffer flags, leet_map, word_map;
-    if (!PyArg_ParseTuple(args, "Oy*y*y*:skeleton_views", &texts, &flags, &leet_map,
-                          &word_map)) {
-        return NULL;
-    }
-    PyObject *result = NULL, *items = NULL;
-    if (flags.len != 256 || leet_map.len != 256 || word_map.len != 256) {
-        PyErr_SetString(PyExc_ValueError, "the character tables must be 256 bytes long");
-        goto done;
-    }
-    items = PySequence_Fast(texts, "texts must be a sequence");
-    if (items == NULL) {
-        goto done;
-    }
-    Py_ssize_t count = PySequence_Fast_GET_SIZE(items);
-    result = PyTuple_New(4);
-    for (int j = 0; result != NULL && j < 4; j++) {
-        PyObject *column = PyList_New(count);
-        if (column == NULL) {
-            Py_CLEAR(result);
-            break;
-        }
-        PyTuple_SET_ITEM(result, j, column);
-    }
-    if (result == NULL) {
-        goto done;
-    }
-    for (Py_ssize_t i = 0; i < count; i++) {
-        PyObject *text = PySequence_Fast_GET_ITEM(items, i);
-        PyObject *views;
-        if (!PyUnicode_Check(text)) {
-            PyErr_SetString(PyExc_TypeError, "skeleton_views() needs a sequence of str");
-            Py_CLEAR(result);
-            goto done;
-        }
-        views = PyUnicode_IS_ASCII(text) ? ascii_views(text, flags.buf, leet_map.buf, word_map.buf)
-                                         : Py_None;
-        if (views == Py_None) { /* other text, or text that may hold spaced-out letters */
-            views = general_views(text, flags.buf, leet_map.buf, word_map.buf);
-        }
-        if (views == NULL) {
-            Py_CLEAR(result);
-            goto done;
-        }
-        for (int j = 0; j < 4; j++) {
-            PyObject *view = PyTuple_GET_ITEM(views, j);
-            Py_INCREF(view);
-            PyList_SET_ITEM(PyTuple_GET_ITEM(result, j), i, view);
-        }
-        Py_DECREF(views);
-    }
-done:
-    Py_XDECREF(items);
-    PyBuffer_Release(&flags);
-    PyBuffer_Release(&leet_map);
-    PyBuffer_Release(&word_map);
-    return result;
-}
-
-/* The bits of `spam_screens`: which of the spam detector's per-text checks may find something
- * (see chatguard/filter/spam.py, `spam_screens_python`, for their exact meaning). */
-#define SPAM_CAPS 1
-#define SPAM_FLOOD 2
-#define SPAM_EMOTES 4
-#define SPAM_LINK 8
-#define SPAM_MENTIONS 16
-
-/* Character classes of `spam_bits`, one table lookup a character. */
-enum { K_OTHER, K_UPPER, K_LOWER, K_SPACE, K_BLANK, K_AT, K_DOT, K_COLON, K_DIGIT, K_COUNT };
-static unsigned char spam_kind[256];
-
-static void
-init_spam_kinds(void)
-{
-    for (int c = 0; c < 256; c++) {
-        spam_kind[c] = c >= 'A' && c <= 'Z'   ? K_UPPER
-                       : c >= 'a' && c <= 'z' ? K_LOWER
-                       : c >= '0' && c <= '9' ? K_DIGIT
-                       : c == ' '             ? K_SPACE
-                       : is_split_space((unsigned char)c) ? K_BLANK
-                       : c == '@'             ? K_AT
-                       : c == '.'             ? K_DOT
-                       : c == ':'             ? K_COLON
-                                              : K_OTHER;
-    }
-}
-
-/* Does the text hold what chatguard.filter.spam._MAY_HOLD_LINK finds: a letter, digit or '-'
- * then '.' then a letter, or "://"? */
-static int
-may_hold_link(const unsigned char *data, Py_ssize_t length)
-{
-    for (Py_ssize_t i = 0; i + 1 < length; i++) {
-        if (data[i] == '.' && i > 0) {
-            unsigned char before = spam_kind[data[i - 1]], after = spam_kind[data[i + 1]];
-            if ((before == K_UPPER || before == K_LOWER || before == K_DIGIT ||
-                 data[i - 1] == '-') &&
-                (after == K_UPPER || after == K_LOWER)) {
-                return 1;
-            }
-        }
-        else if (data[i] == ':' && i + 2 < length && data[i + 1] == '/' && data[i + 2] == '/') {
-            return 1;
-        }
-    }
-    return 0;
-}
-
-/* Is one word of the text repeated as an emote flood is (see chatguard.filter.spam._emotes)? */
-static int
-is_emote_flood(const unsigned char *data, Py_ssize_t length, Py_ssize_t token_repeat,
-               double distinct_max, double top_min)
-{
-    Word on_stack[64];
-    Word *words;
-    Py_ssize_t count = split_words((const char *)data, length, 0, on_stack, 64, &words);
-    if (count < 0) {
-        return -1;
-    }
-    int flood = 0;
-    if (count >= token_repeat) {
-        /* A word making up `top_min` (over half) of the words is the majority: found in one
-         * pass (Boyer-Moore), and counted in another, before anything is sorted. */
-        Py_ssize_t candidate = 0, votes = 0, copies = 0;
-        for (Py_ssize_t i = 0; i < count; i++) {
-            if (votes == 0) {
-                candidate = i;
-                votes = 1;
-            }
-            else {
-                votes += compare_words(&words[candidate], &words[i]) == 0 ? 1 : -1;
-            }
-        }
-        for (Py_ssize_t i = 0; i < count; i++) {
-            copies += compare_words(&words[candidate], &words[i]) == 0;
-        }
-        if (copies >= token_repeat && copies >= top_min * count) {
-            sort_words(words, count);
-            Py_ssize_t distinct = 1, run = 1, top = 1;
-            for (Py_ssize_t i = 1; i < count; i++) {
-                if (compare_words(&words[i - 1], &words[i]) == 0) {
-                    run++;
-                }
-                else {
-                    distinct++;
-                    run = 1;
-                }
-                top = run > top ? run : top;
-            }
-            flood = !(distinct > distinct_max * count) && top >= token_repeat &&
-                    top >= top_min * count;
-        }
-    }
-    if (words != on_stack) {
-        PyMem_Free(words);
-    }
-    return flood;
-}
-
-/* The check bits of one ASCII text (see SPAM_*), or -1 (memory error set). */
-static long
-spam_bits(const unsigned char *data, Py_ssize_t length, Py_ssize_t caps_min, double caps_ratio,
-          Py_ssize_t char_run, Py_ssize_t token_repeat, double emote_distinct_max,
-          double emote_top_min, Py_ssize_t mention_max)
-{
-    Py_ssize_t counts[K_COUNT] = {0};
-    Py_ssize_t run = 0, longest = 0;
-    int previous = -1;
-    for (Py_ssize_t i = 0; i < length; i++) {
-        unsigned char c = data[i];
-        unsigned char kind = spam_kind[c];
-        counts[kind]++;
-        run = c == previous ? run + 1 : 1;
-        previous = c;
-        if (run > longest && kind != K_SPACE && kind != K_BLANK) {
-            longest = run;
-        }
-    }
-    long bits = 0;
-    Py_ssize_t upper = counts[K_UPPER], letters = counts[K_UPPER] + counts[K_LOWER];
-    if (length >= caps_min && upper >= caps_min && letters > 0 &&
-        (double)upper / (double)letters >= caps_ratio) {
-        bits |= SPAM_CAPS;
-    }
-    if (longest >= char_run) {
-        bits |= SPAM_FLOOD;
-    }
-    if (counts[K_SPACE] + 1 >= token_repeat) {
-        int flood = is_emote_flood(data, length, token_repeat, emote_distinct_max, emote_top_min);
-        if (flood < 0) {
-            return -1;
-        }
-        bits |= flood ? SPAM_EMOTES : 0;
-    }
-    if (counts[K_DOT] && may_hold_link(data, length)) {
-        bits |= SPAM_LINK;
-    }
-    if (counts[K_AT] > mention_max) {
-        bits |= SPAM_MENTIONS;
-    }
-    return bits;
-}
-
-/* spam_screens(texts, collapsed, caps_min, caps_ratio, char_run, token_repeat,
- *              emote_distinct_max, emote_top_min, mention_max)
- * -> per text, (check bits, word key of its collapsed view) for ASCII text, None for other
- * text (the Python form handles it). */
-static PyObject *
-spam_screens(PyObject *module, PyObject *args)
-{
-    (void)module;
-    PyObject *texts, *views;
-    Py_ssize_t caps_min, char_run, token_repeat, mention_max;
-    double caps_ratio, emote_distinct_max, emote_top_min;
-    if (!PyArg_ParseTuple(args, "OOndnnddn:spam_screens", &texts, &views, &caps_min, &caps_ratio,
-                          &char_run, &token_repeat, &emote_distinct_max, &emote_top_min,
-                          &mention_max)) {
-        return NULL;
-    }
-    PyObject *text_items = PySequence_Fast(texts, "texts must be a sequence");
-    if (text_items == NULL) {
-        return NULL;
-    }
-    PyObject *view_items = PySequence_Fast(views, "collapsed views must be a sequence");
-    if (view_items == NULL) {
-        Py_DECREF(text_items);
-        return NULL;
-    }
-    PyObject *result = NULL;
-    Py_ssize_t count = PySequence_Fast_GET_SIZE(text_items);
-    if (PySequence_Fast_GET_SIZE(view_items) != count) {
-        PyErr_SetString(PyExc_ValueError, "one collapsed view per text");
-        goto done;
-    }
-    result = PyList_New(count);
-    if (result == NULL) {
-        goto done;
-    }
-    for (Py_ssize_t i = 0; i < count; i++) {
-        PyObject *text = PySequence_Fast_GET_ITEM(text_items, i);
-        PyObject *view = PySequence_Fast_GET_ITEM(view_items, i);
-        if (!PyUnicode_Check(text) || !PyUnicode_Check(view)) {
-            PyErr_SetString(PyExc_TypeError, "spam_screens() needs texts and views of str");
-            Py_CLEAR(result);
-            goto done;
-        }
-        PyObject *screened;
-        if (!PyUnicode_IS_ASCII(text) || !PyUnicode_IS_ASCII(view)) {
-            Py_INCREF(Py_None);
-            screened = Py_None;
-        }
-        else {
-            long bits = spam_bits(PyUnicode_1BYTE_DATA(text), PyUnicode_GET_LENGTH(text),
-                                  caps_min, caps_ratio, char_run, token_repeat,
-                                  emote_distinct_max, emote_top_min, mention_max);
-            PyObject *key = bits < 0 ? NULL : word_key(NULL, view);
-            if (key == NULL) {
-                Py_CLEAR(result);
-                goto done;
-            }
-            screened = Py_BuildValue("(lN)", bits, key);
-            if (screened == NULL) {
-                Py_CLEAR(result);
-                goto done;
-            }
-        }
-        PyList_SET_ITEM(result, i, screened);
-    }
-done:
-    Py_DECREF(text_items);
-    Py_DECREF(view_items);
-    return result;
-}
-
-/* Attribute names `plan_windows` reads, interned once. */
-static PyObject *attr_roles, *attr_text, *attr_channel_id, *attr_user_id, *attr_received_at,
-    *attr_id, *attr_get;
-
-/* `value` as an f-string shows it. */
-static PyObject *
-formatted(PyObject *value)
-{
-    if (PyUnicode_CheckExact(value)) {
-        Py_INCREF(value);
-        return value;
-    }
-    PyObject *empty = PyUnicode_New(0, 0);
-    if (empty == NULL) {
-        return NULL;
-    }
-    PyObject *shown = PyObject_Format(value, empty);
-    Py_DECREF(empty);
-    return shown;
-}
-
-/* "kind:part:part[:part]": a window key, as the f-strings of the Python form make it. */
-static PyObject *
-window_key(const char *kind, PyObject *a, PyObject *b, PyObject *c)
-{
-    PyObject *parts[3] = {a, b, c};
-    int count = c == NULL ? 2 : 3;
-    Py_ssize_t prefix = (Py_ssize_t)strlen(kind), length = prefix;
-    Py_UCS4 widest = 127;
-    for (int i = 0; i < count; i++) {
-        length += 1 + PyUnicode_GET_LENGTH(parts[i]);
-        Py_UCS4 most = PyUnicode_MAX_CHAR_VALUE(parts[i]);
-        widest = most > widest ? most : widest;
-    }
-    PyObject *key = PyUnicode_New(length, widest);
-    if (key == NULL) {
-        return NULL;
-    }
-    int key_kind = PyUnicode_KIND(key);
-    void *data = PyUnicode_DATA(key);
-    Py_ssize_t at = 0;
-    for (; at < prefix; at++) {
-        PyUnicode_WRITE(key_kind, data, at, (Py_UCS4)(unsigned char)kind[at]);
-    }
-    for (int i = 0; i < count; i++) {
-        PyUnicode_WRITE(key_kind, data, at++, ':');
-        Py_ssize_t size = PyUnicode_GET_LENGTH(parts[i]);
-        if (PyUnicode_KIND(parts[i]) == key_kind) {
-            memcpy((char *)data + at * key_kind, PyUnicode_DATA(parts[i]), (size_t)(size * key_kind));
-        }
-        else if (PyUnicode_CopyCharacters(key, at, parts[i], 0, size) < 0) {
-            Py_DECREF(key);
-            return NULL;
-        }
-        at += size;
-    }
-    return key;
-}
-
-/* Is any role of `roles` in `exempt`? -1 on error. */
-static int
-is_exempt(PyObject *roles, PyObject *exempt)
-{
-    int some = PyObject_IsTrue(roles);
-    if (some <= 0) {
-        return some;
-    }
-    PyObject *iterator = PyObject_GetIter(roles);
-    if (iterator == NULL) {
-        return -1;
-    }
-    PyObject *role;
-    int found = 0;
-    while (!found && (role = PyIter_Next(iterator)) != NULL) {
-        found = PySequence_Contains(exempt, role);
-        Py_DECREF(role);
-    }
-    Py_DECREF(iterator);
-    if (found < 0 || PyErr_Occurred()) {
-        return -1;
-    }
-    return found;
-}
-
-/* Append the observation (key, member, at, window_s, record) and its owner. Steals `key`. */
-static int
-observe_one(PyObject *observations, PyObject *owners, PyObject *owner, PyObject *key,
-            PyObject *member, PyObject *at, PyObject *window_s, PyObject *record)
-{
-    if (key == NULL) {
-        return -1;
-    }
-    PyObject *observation = PyTuple_Pack(5, key, member, at, window_s, record);
-    Py_DECREF(key);
-    if (observation == NULL) {
-        return -1;
-    }
-    int failed = PyList_Append(observations, observation) || PyList_Append(owners, owner);
-    Py_DECREF(observation);
-    return failed ? -1 : 0;
-}
-
-/* The findings, link count, fingerprint and raid flag of a message's text: from `checked`, else
- * from its screen (clean text) or `check(item, screened)`, then remembered in `checked`. Returns
- * a borrowed reference held by `checked`, or NULL. */
-static PyObject *
-text_findings(PyObject *item, PyObject *text, PyObject *screened, PyObject *checked,
-              PyObject *check, Py_ssize_t raid_min, Py_ssize_t checked_max)
-{
-    PyObject *seen = PyDict_GetItemWithError(checked, text);
-    if (seen != NULL || PyErr_Occurred()) {
-        return seen;
-    }
-    PyObject *spans, *links, *words;
-    if (screened != Py_None && PyTuple_Check(screened) && PyTuple_GET_SIZE(screened) == 2 &&
-        PyLong_Check(PyTuple_GET_ITEM(screened, 0)) &&
-        PyLong_AsLong(PyTuple_GET_ITEM(screened, 0)) == 0 &&
-        PyUnicode_Check(PyTuple_GET_ITEM(screened, 1))) {
-        /* Most chat: no check finds anything, and the text has words. */
-        spans = PyTuple_New(0);
-        links = PyLong_FromLong(0);
-        words = PyTuple_GET_ITEM(screened, 1);
-        Py_INCREF(words);
-    }
-    else {
-        PyObject *found = PyObject_CallFunctionObjArgs(check, item, screened, NULL);
-        if (found == NULL) {
-            return NULL;
-        }
-        if (!PyTuple_Check(found) || PyTuple_GET_SIZE(found) != 3 ||
-            !PyUnicode_Check(PyTuple_GET_ITEM(found, 2))) {
-            Py_DECREF(found);
-            PyErr_SetString(PyExc_TypeError, "check() must return (spans, links, words)");
-            return NULL;
-        }
-        spans = PyTuple_GET_ITEM(found, 0);
-        links = PyTuple_GET_ITEM(found, 1);
-        words = PyTuple_GET_ITEM(found, 2);
-        Py_INCREF(spans);
-        Py_INCREF(links);
-        Py_INCREF(words);
-        Py_DECREF(found);
-    }
-    if (spans == NULL || links == NULL) {
-        Py_XDECREF(spans);
-        Py_XDECREF(links);
-        Py_DECREF(words);
-        return NULL;
-    }
-    PyObject *raid = PyUnicode_GET_LENGTH(words) >= raid_min ? Py_True : Py_False;
-    seen = PyTuple_Pack(4, spans, links, words, raid);
-    Py_DECREF(spans);
-    Py_DECREF(links);
-    Py_DECREF(words);
-    if (seen == NULL) {
-        return NULL;
-    }
-    if (PyDict_GET_SIZE(checked) >= checked_max) {
-        PyDict_Clear(checked);
-    }
-    int failed = PyDict_SetItem(checked, text, seen);
-    Py_DECREF(seen);
-    return failed ? NULL : seen;
-}
-
-/* plan_windows(items, screens, checked, check, exempt, stateless_key, rate_s, repeat_s, raid_s,
- *              link_s, raid_min, checked_max)
- * -> (spans per message, observations, the message of each observation): the loop of
- * chatguard.filter.spam.SpamDetector._plan_python. */
-static PyObject *
-plan_windows(PyObject *module, PyObject *args)
-{
-    (void)module;
-    PyObject *items_in, *screens_in, *checked, *check, *exempt, *stateless_key;
-    PyObject *rate_s, *repeat_s, *raid_s, *link_s;
-    Py_ssize_t raid_min, checked_max;
-    if (!PyArg_ParseTuple(args, "OOO!OOOOOOOnn:plan_windows", &items_in, &screens_in,
-                          &PyDict_Type, &checked, &check, &exempt, &stateless_key, &rate_s,
-                          &repeat_s, &raid_s, &link_s, &raid_min, &checked_max)) {
-        return NULL;
-    }
-    PyObject *items = PySequence_Fast(items_in, "items must be a sequence");
-    PyObject *screens = items ? PySequence_Fast(screens_in, "screens must be a sequence") : NULL;
-    PyObject *spans_of = PyList_New(0), *observations = PyList_New(0), *owners = PyList_New(0);
-    PyObject *result = NULL;
-    if (screens == NULL || spans_of == NULL || observations == NULL || owners == NULL) {
-        goto done;
-    }
-    Py_ssize_t count = PySequence_Fast_GET_SIZE(items);
-    if (PySequence_Fast_GET_SIZE(screens) != count) {
-        PyErr_SetString(PyExc_ValueError, "one screen per item");
-        goto done;
-    }
-    for (Py_ssize_t i = 0; i < count; i++) {
-        PyObject *item = PySequence_Fast_GET_ITEM(items, i);
-        if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) < 4) {
-            PyErr_SetString(PyExc_TypeError, "an item is a FilterInput");
-            goto done;
-        }
-        PyObject *message = PyTuple_GET_ITEM(item, 0);
-        PyObject *context = PyTuple_GET_ITEM(item, 3);
-        PyObject *roles = PyObject_GetAttr(message, attr_roles);
-        if (roles == NULL) {
-            goto done;
-        }
-        int exempted = is_exempt(roles, exempt);
-        Py_DECREF(roles);
-        if (exempted < 0) {
-            goto done;
-        }
-        if (exempted) {
-            PyObject *none = PyTuple_New(0);
-            if (none == NULL || PyList_Append(spans_of, none) < 0) {
-                Py_XDECREF(none);
-                goto done;
-            }
-            Py_DECREF(none);
-            continue;
-        }
-        PyObject *text = PyObject_GetAttr(message, attr_text);
-        if (text == NULL) {
-            goto done;
-        }
-        PyObject *seen = text_findings(item, text, PySequence_Fast_GET_ITEM(screens, i), checked,
-                                       check, raid_min, checked_max);
-        Py_DECREF(text);
-        if (seen == NULL) {
-            goto done;
-        }
-        Py_INCREF(seen); /* the cache may be cleared by a later message */
-        PyObject *print = PyTuple_GET_ITEM(seen, 2);
-        int links = PyObject_IsTrue(PyTuple_GET_ITEM(seen, 1));
-        int raid = PyObject_IsTrue(PyTuple_GET_ITEM(seen, 3));
-        int record = 1;
-        int has_context = PyObject_IsTrue(context);
-        if (links < 0 || raid < 0 || has_context < 0 ||
-            PyList_Append(spans_of, PyTuple_GET_ITEM(seen, 0)) < 0) {
-            Py_DECREF(seen);
-            goto done;
-        }
-        if (has_context) {
-            PyObject *flag = PyObject_CallMethodObjArgs(context, attr_get, stateless_key,
-                                                        Py_False, NULL);
-            record = flag == NULL ? -1 : !PyObject_IsTrue(flag);
-            Py_XDECREF(flag);
-            if (record < 0 || PyErr_Occurred()) {
-                Py_DECREF(seen);
-                goto done;
-            }
-        }
-        PyObject *channel_raw = PyObject_GetAttr(message, attr_channel_id);
-        PyObject *user_raw = channel_raw ? PyObject_GetAttr(message, attr_user_id) : NULL;
-        PyObject *at = user_raw ? PyObject_GetAttr(message, attr_received_at) : NULL;
-        PyObject *member = at ? PyObject_GetAttr(message, attr_id) : NULL;
-        PyObject *channel = member ? formatted(channel_raw) : NULL;
-        PyObject *user = channel ? formatted(user_raw) : NULL;
-        PyObject *owner = user ? PyLong_FromSsize_t(i) : NULL;
-        PyObject *flag = record ? Py_True : Py_False;
-        int failed =
-            owner == NULL ||
-            observe_one(observations, owners, owner,
-                        window_key("rate", channel, user, NULL), member, at, rate_s,
-                        flag) < 0 ||
-            observe_one(observations, owners, owner,
-                        window_key("repeat", channel, user, print), member,
-                        at, repeat_s, flag) < 0 ||
-            (raid && observe_one(observations, owners, owner,
-                                 window_key("raid", channel, print, NULL), user_raw,
-                                 at, raid_s, flag) < 0) ||
-            (links && observe_one(observations, owners, owner,
-                                  window_key("link", channel, user, NULL), member, at,
-                                  link_s, flag) < 0);
-        Py_DECREF(seen);
-        Py_XDECREF(channel_raw);
-        Py_XDECREF(user_raw);
-        Py_XDECREF(at);
-        Py_XDECREF(member);
-        Py_XDECREF(channel);
-        Py_XDECREF(user);
-        Py_XDECREF(owner);
-        if (failed) {
-            goto done;
-        }
-    }
-    result = PyTuple_Pack(3, spans_of, observations, owners);
-done:
-    Py_XDECREF(items);
-    Py_XDECREF(screens);
-    Py_XDECREF(spans_of);
-    Py_XDECREF(observations);
-    Py_XDECREF(owners);
-    return result;
 }
 
 /* ---- KeyScanner: an Aho-Corasick automaton over ASCII keys, as a full transition table ---- */
@@ -1649,51 +1035,40 @@ done:
 }
 
 static PyMethodDef methods[] = {
-    {"unleet_words", unleet_words, METH_VARARGS,
-     "The text with each word that holds a leet character read by read_word (ASCII text; "
-     "NotImplemented for other text)."},
-    {"skeleton_views", skeleton_views, METH_VARARGS,
-     "The texts' spaced, collapsed, plain and to_folded matching views, as four lists."},
-    {"spam_screens", spam_screens, METH_VARARGS,
-     "Per ASCII text, (the spam checks that may find something, as bits; the word key of its "
-     "collapsed view); None for other text."},
-    {"plan_windows", plan_windows, METH_VARARGS,
-     "Per message, its spam findings, and the window observations of the batch with the "
-     "message of each."},
+    {"token_counts", token_counts, METH_O,
+     "(tokens, distinct tokens, copies of the most frequent token) of text.split(), for ASCII "
+     "text; NotImplemented for other text."},
+    {"distinct_words", (PyCFunction)(void (*)(void))distinct_words, METH_FASTCALL,
+     "The distinct words of an ASCII text between the characters marked in a 256-byte table, "
+     "sorted and joined by a space; None if it has none; NotImplemented for other text."},
+    {"translate_tokens", (PyCFunction)(void (*)(void))translate_tokens, METH_FASTCALL,
+     "The text with the tokens that hold a character of both needed classes mapped through a "
+     "table, their edge characters kept (ASCII text; NotImplemented for other text)."},
+    {"char_profile", char_profile, METH_VARARGS,
+     "Per ASCII text, its characters counted by class and its longest run of one character "
+     "(of the classes in `runs`); None for other text."},
+    {"squeeze", (PyCFunction)(void (*)(void))squeeze, METH_VARARGS | METH_KEYWORDS,
+     "Per text, its ASCII characters mapped through a table, runs (of the characters `only` "
+     "marks, if given) cut to one, padded; with ascii_only, None for non-ASCII text."},
+    {"observe_windows", observe_windows, METH_VARARGS,
+     "Add each observation to its window and return the windows' member counts."},
     {"text_ends", text_ends, METH_O,
      "Where each text of the separator-joined texts ends, its separator included."},
     {"records", records, METH_VARARGS,
      "Instances of a named tuple class, one per row of the columns, made without calling it."},
-    {"word_key", word_key, METH_O,
-     "The distinct words of an ASCII collapsed view, digits dropped, sorted and joined by a "
-     "space; None if it has none; NotImplemented for non-ASCII text."},
-    {"token_counts", token_counts, METH_O,
-     "(tokens, distinct tokens, copies of the most frequent token) of text.split(), for ASCII "
-     "text; NotImplemented for other text."},
-    {"observe_windows", observe_windows, METH_VARARGS,
-     "Add each observation to its window and return the windows' member counts."},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "_speedups", "Compiled forms of the lightweight filter's hot loops.", -1,
-    methods, NULL, NULL, NULL, NULL,
+    PyModuleDef_HEAD_INIT, "_speedups", "Generic text and counting kernels of the lightweight filter.",
+    -1, methods, NULL, NULL, NULL, NULL,
 };
 
 PyMODINIT_FUNC
 PyInit__speedups(void)
 {
-    init_spam_kinds();
-    attr_roles = PyUnicode_InternFromString("roles");
-    attr_text = PyUnicode_InternFromString("text");
-    attr_channel_id = PyUnicode_InternFromString("channel_id");
-    attr_user_id = PyUnicode_InternFromString("user_id");
-    attr_received_at = PyUnicode_InternFromString("received_at");
-    attr_id = PyUnicode_InternFromString("id");
-    attr_get = PyUnicode_InternFromString("get");
-    if (!attr_roles || !attr_text || !attr_channel_id || !attr_user_id || !attr_received_at ||
-        !attr_id || !attr_get) {
-        return NULL;
+    for (int c = 0; c < 256; c++) {
+        split_spaces[c] = (unsigned char)is_split_space((unsigned char)c);
     }
     if (PyType_Ready(&KeyScannerType) < 0) {
         return NULL;

@@ -149,12 +149,18 @@ def skeleton(normalized: NormalizedText) -> Skeleton:
     if text.isascii():
         raw = text.encode("ascii").translate(_ASCII_SPACE_BYTES)
         spaced = raw.decode("ascii")
-        collapsed = " " + _collapse_ascii(raw.translate(_VOWEL_BLIND_BYTES)) + " "
-        plain = " " + _collapse_ascii(raw) + " "
+        if _SQUEEZE is not None:
+            collapsed, plain = _squeezed_views([spaced])[0]
+        else:
+            collapsed = " " + _collapse_ascii(raw.translate(_VOWEL_BLIND_BYTES)) + " "
+            plain = " " + _collapse_ascii(raw) + " "
     else:
         spaced = _NON_WORD.sub(" ", text)
-        collapsed = " " + _RUNS.sub(r"\1", spaced.translate(_VOWEL_BLIND)) + " "
-        plain = " " + _RUNS.sub(r"\1", spaced) + " "
+        if _SQUEEZE is not None:
+            collapsed, plain = _squeezed_views([spaced])[0]
+        else:
+            collapsed = " " + _RUNS.sub(r"\1", spaced.translate(_VOWEL_BLIND)) + " "
+            plain = " " + _RUNS.sub(r"\1", spaced) + " "
     return Skeleton(normalized, spaced, collapsed, plain, to_folded)
 
 
@@ -194,8 +200,38 @@ _SPACED_CLASSES = _byte_classes(a=_LONE_LETTER, s=_SPACING.pattern[:-1]).replace
 #: `_SPACED_GATE` on that alphabet, led by a boundary so the regex engine can skip ahead to
 #: each space or boundary instead of trying every position.
 _SPACED_GATE_CLASSES = re.compile(rb"[ #]a +a(?!a)")
+#: For the compiled path: that alphabet with runs of spacing cut to one (the `squeeze`
+#: kernel), where `_SPACED_GATE` is a lone letter, one space, a lone letter, each letter
+#: between boundaries; these strings, found by one Aho-Corasick pass over the batch.
+_SPACING_ONLY = bytes(c == ord(" ") for c in range(256))
+_SPACED_GATE_SCANNER = (
+    native.KeyScanner([before + "a a" + after for before in " #" for after in " #"])
+    if native is not None
+    else None
+)
+
+
+def _may_hold_spaced_letters(folded: list[str], joined: str) -> list[int]:
+    """The indices of the ASCII texts of a batch (`folded`, and `joined` by SEPARATOR with
+    none inside and each non-ASCII character as "?") in which `_SPACED_GATE` may find two
+    single letters in a row, in order; each is then checked by `_join_spaced`."""
+    if _SQUEEZE is not None and _SPACED_GATE_SCANNER is not None:
+        classes = _SQUEEZE(folded, _SPACED_CLASSES, "#", _SPACING_ONLY, ascii_only=True)
+        found = _SPACED_GATE_SCANNER.scan(SEPARATOR.join([c or "" for c in classes]))
+        return sorted(found)
+    ends = text_ends(folded)
+    # Led by a boundary for the first text; a match's lone letter is at its start + 1 - 1.
+    indices = {
+        bisect_right(ends, match.start())
+        for match in _SPACED_GATE_CLASSES.finditer(
+            b"#" + joined.encode("ascii").translate(_SPACED_CLASSES)
+        )
+    }
+    return sorted(i for i in indices if folded[i].isascii())
+
+
 #: A leet character, and the rest of its text (one match per text at most).
-_LEET_IN_TEXT = re.compile(rb"[0-9@$+!|*][^\x00]*")
+_LEET_IN_TEXT = re.compile(r"[0-9@$+!|*][^\x00]*")
 _SPACE_KEEP_SEP = b"\x00" + _ASCII_SPACE_BYTES[1:]
 
 
@@ -216,107 +252,97 @@ text_ends = native.text_ends if native is not None else text_ends_python
 
 
 def skeletons(batch: Sequence[NormalizedText]) -> list[Skeleton]:
-    """`[skeleton(n) for n in batch]`, built for the whole batch at once: by the compiled
-    `skeleton_views` when it is built, else as follows.
+    """`[skeleton(n) for n in batch]`, built for the whole batch at once.
 
     The texts are joined and the checks and mappings run once over the whole batch at C level:
     which texts may hold spaced-out letters or leetspeak (most hold neither, and skip those
-    steps), the space mapping, vowel blinding and run collapsing (vectorized with numpy), so a
-    message costs a few C calls instead of a Python-level replace loop per repeated character.
+    steps), the space mapping, vowel blinding and run collapsing (the compiled `squeeze` kernel
+    when it is built, else vectorized with numpy), so a message costs a few C calls instead of
+    a Python-level replace loop per repeated character.
     """
-    if _NATIVE_SKELETONS is not None:  # every text in one compiled pass
-        columns = _NATIVE_SKELETONS([n.folded for n in batch], *_NATIVE_TABLES)
-        return records(Skeleton, (batch, *columns))  # type: ignore[no-any-return]
     count = len(batch)
     if count < 4:
         return [skeleton(n) for n in batch]
-    views: list[_Views | None] = [None] * count
-    ascii_at: list[int] = []
-    other_at: list[int] = []
-    for index, normalized in enumerate(batch):
-        folded = normalized.folded
-        if SEPARATOR in folded:
-            continue  # built on its own below
-        (ascii_at if folded.isascii() else other_at).append(index)
-    if ascii_at:
-        _ascii_views([batch[i].folded for i in ascii_at], ascii_at, views)
-    if other_at:
-        _other_views([batch[i].folded for i in other_at], other_at, views)
-    result = []
-    for normalized, view in zip(batch, views, strict=True):
-        if view is None:
-            result.append(skeleton(normalized))
-        else:
-            # tuple.__new__ skips the named tuple's Python-level __new__ (one per message)
-            result.append(_new_skeleton(Skeleton, (normalized, *view)))
+    folded = [normalized.folded for normalized in batch]
+    joined = SEPARATOR.join(folded)
+    if joined.count(SEPARATOR) != count - 1:  # a text holds the separator itself
+        return _skeletons_apart(batch)
+    # Every text the ASCII way in columns (a non-ASCII character reads "?" there), then the
+    # few that need more built again: non-ASCII text, and text with spaced-out letters.
+    other = [] if joined.isascii() else [i for i, text in enumerate(folded) if not text.isascii()]
+    spaced, collapsed, plain, own = _ascii_columns(
+        joined.encode("ascii", "replace").decode("ascii"), folded
+    )
+    result: list[Skeleton] = records(Skeleton, (batch, spaced, collapsed, plain, [None] * count))
+    if other:
+        views: list[_Views | None] = [None] * count
+        _other_views([folded[i] for i in other], other, views)
+        for index in other:
+            result[index] = _new_skeleton(Skeleton, (batch[index], *views[index]))  # type: ignore[misc]
+    for index in own:
+        result[index] = skeleton(batch[index])
     return result
 
 
-def _character_flags() -> bytes:
-    """The character table of the compiled `skeleton_views`: per ASCII character, the flags
-    of the patterns above that it matches (see `_speedups.c` for their meaning)."""
-    lone = re.compile(_LONE_LETTER)
-    flags = (
-        (1, lambda c: bool(lone.fullmatch(c))),
-        (2, lambda c: bool(_SPACING.fullmatch(c))),
-        (4, lambda c: bool(_LEET_TOKEN.fullmatch(c)) or bool(_HAS_LETTER.fullmatch(c))),
-        (8, lambda c: bool(_LEET_GATE.fullmatch(c))),
-        (16, lambda c: bool(_HAS_LETTER.fullmatch(c))),
-        (32, lambda c: c in _EDGE_PUNCT),
-        (64, lambda c: ord(c) in _VOWEL_BLIND),
-    )
-    return bytes(sum(bit for bit, test in flags if test(chr(code))) if code < 128 else 0
-                 for code in range(256))  # fmt: skip
+def _skeletons_apart(batch: Sequence[NormalizedText]) -> list[Skeleton]:
+    """`skeletons` for a batch in which a text holds the separator: those texts are built on
+    their own, the others as a batch."""
+    apart = [SEPARATOR in normalized.folded for normalized in batch]
+    rest = iter(skeletons([n for n, alone in zip(batch, apart, strict=True) if not alone]))
+    return [
+        skeleton(normalized) if alone else next(rest)
+        for normalized, alone in zip(batch, apart, strict=True)
+    ]
 
 
-_NATIVE_SKELETONS = native.skeleton_views if native is not None else None
-#: The tables `skeleton_views` takes: character flags, the leetspeak reading, the space map.
-_NATIVE_TABLES = (
-    _character_flags(),
-    bytes(ord(LEET.get(chr(code), chr(code))) if code < 128 else code for code in range(256)),
-    _ASCII_SPACE_BYTES,
-)
+#: The identity byte table: the plain view squeezes the spaced view as it is.
+_IDENTITY_BYTES = bytes(range(256))
+_SQUEEZE = native.squeeze if native is not None else None
 
 
-def _ascii_views(
-    texts: list[str],
-    at: list[int],
-    views: list[_Views | None],
-) -> None:
-    """The views of ASCII texts (no separator inside)."""
-    raw = SEPARATOR.join(texts).encode("ascii")
-    ends = text_ends(texts)
-    own: set[int] = set()  # texts whose spaced-out letters are joined: built on their own
-    # led by a boundary for the first text; a match's lone letter is at its start + 1 - 1
-    for match in _SPACED_GATE_CLASSES.finditer(b"#" + raw.translate(_SPACED_CLASSES)):
-        index = bisect_right(ends, match.start())
-        if index not in own and _join_spaced(texts[index])[1] is not None:
-            own.add(index)
-    changed = False
-    for match in _LEET_IN_TEXT.finditer(raw):
-        index = bisect_right(ends, match.start())
-        if index not in own:
-            text = texts[index]
-            read = unleet(text)
-            if read != text:
-                texts[index] = read
-                changed = True
-    if changed:  # leetspeak keeps the length: the offsets stay
-        raw = SEPARATOR.join(texts).encode("ascii")
-    spaced = raw.translate(_SPACE_KEEP_SEP)
-    blind = np.frombuffer(spaced.translate(_VOWEL_BLIND_BYTES), dtype=np.uint8)
+def _squeezed_views(spaced: list[str]) -> list[tuple[str, str]]:
+    """The (collapsed, plain) views of spaced views, through the compiled `squeeze`: vowels
+    blinded or not, runs cut to one, a space at either end."""
+    assert _SQUEEZE is not None
+    return list(zip(_SQUEEZE(spaced, _VOWEL_BLIND_BYTES, " "),
+                    _SQUEEZE(spaced, _IDENTITY_BYTES, " "), strict=True))  # fmt: skip
+
+
+def _ascii_columns(
+    joined: str, folded: list[str]
+) -> tuple[list[str], list[str], list[str], list[int]]:
+    """The spaced, collapsed and plain views of the ASCII texts `joined` (separated by
+    SEPARATOR, none inside), as three columns, and the indices of the ASCII texts whose
+    spaced-out letters are joined (their views here are not theirs: they are built on their
+    own)."""
+    own = [
+        index
+        for index in _may_hold_spaced_letters(folded, joined)
+        if folded[index].isascii() and _join_spaced(folded[index])[1] is not None
+    ]
+    # Leetspeak keeps the length. The compiled kernel reads the whole batch in one pass: its
+    # tokens never cross a separator (no token character), so the joined texts read as each
+    # text on its own would. The Python form reads the texts that hold a leet character.
+    if _TRANSLATE_TOKENS is not None:
+        joined = unleet(joined)
+    elif _LEET_GATE.search(joined):
+        texts = joined.split(SEPARATOR)
+        ends = text_ends(texts)
+        for match in _LEET_IN_TEXT.finditer(joined):
+            index = bisect_right(ends, match.start())
+            texts[index] = unleet_python(texts[index])
+        joined = SEPARATOR.join(texts)
+    spaced = joined.encode("ascii").translate(_SPACE_KEEP_SEP)
     spaced_all = spaced.decode("ascii").split(SEPARATOR)
-    collapsed_all = _padded(_collapse_runs(blind).tobytes().decode("ascii"))
-    plain = np.frombuffer(spaced, dtype=np.uint8)
-    plain_all = _padded(_collapse_runs(plain).tobytes().decode("ascii"))
-    for position, index in enumerate(at):
-        if position not in own:
-            views[index] = (
-                spaced_all[position],
-                collapsed_all[position],
-                plain_all[position],
-                None,
-            )
+    if _SQUEEZE is not None:
+        collapsed_all = _SQUEEZE(spaced_all, _VOWEL_BLIND_BYTES, " ")
+        plain_all = _SQUEEZE(spaced_all, _IDENTITY_BYTES, " ")
+    else:
+        blind = np.frombuffer(spaced.translate(_VOWEL_BLIND_BYTES), dtype=np.uint8)
+        collapsed_all = _padded(_collapse_runs(blind).tobytes().decode("ascii"))
+        plain = np.frombuffer(spaced, dtype=np.uint8)
+        plain_all = _padded(_collapse_runs(plain).tobytes().decode("ascii"))
+    return spaced_all, collapsed_all, plain_all, own
 
 
 def _other_views(
@@ -324,7 +350,8 @@ def _other_views(
     at: list[int],
     views: list[_Views | None],
 ) -> None:
-    """The views of other texts: per-message steps, run collapsing batched."""
+    """The views of other texts: per-message steps, run collapsing batched (the compiled
+    `squeeze` kernel, which reads any text, or numpy)."""
     spaced_list = []
     maps = []
     for folded in texts:
@@ -333,9 +360,13 @@ def _other_views(
             text = unleet(text)
         spaced_list.append(_NON_WORD.sub(" ", text))  # the separator cannot survive this
         maps.append(to_folded)
-    joined = SEPARATOR.join(spaced_list)
-    collapsed_all = _collapsed_views(joined.translate(_VOWEL_BLIND))
-    plain_all = _collapsed_views(joined)
+    if _SQUEEZE is not None:
+        collapsed_all = _SQUEEZE(spaced_list, _VOWEL_BLIND_BYTES, " ")
+        plain_all = _SQUEEZE(spaced_list, _IDENTITY_BYTES, " ")
+    else:
+        joined = SEPARATOR.join(spaced_list)
+        collapsed_all = _collapsed_views(joined.translate(_VOWEL_BLIND))
+        plain_all = _collapsed_views(joined)
     for position, index in enumerate(at):
         views[index] = (
             spaced_list[position],
@@ -399,14 +430,26 @@ def unleet_python(text: str) -> str:
     return " ".join(map(_read_word, text.split(" ")))
 
 
-_NATIVE_UNLEET = native.unleet_words if native is not None else None
+_TRANSLATE_TOKENS = native.translate_tokens if native is not None else None
+#: The leetspeak reading as the tables of the `translate_tokens` kernel: a token is a run of
+#: `_LEET_TOKEN`'s characters; one holding a leet character (`_LEET_GATE`) and a letter
+#: (`_HAS_LETTER`) is read through `LEET`, the edge punctuation `_EDGE_PUNCT` at its ends left
+#: as it is. Derived from the regular expressions, so the two forms cannot disagree.
+_TOKEN_FLAGS = bytes(
+    (c < 128 and bool(_LEET_TOKEN.fullmatch(chr(c)) or _HAS_LETTER.fullmatch(chr(c))))
+    | (c < 128 and bool(_LEET_GATE.fullmatch(chr(c)))) << 1
+    | (c < 128 and bool(_HAS_LETTER.fullmatch(chr(c)))) << 2
+    | (c < 128 and chr(c) in _EDGE_PUNCT) << 3
+    for c in range(256)
+)
+_LEET_BYTES = bytes(ord(LEET.get(chr(c), chr(c))) if c < 128 else c for c in range(256))
 
 
 def unleet(text: str) -> str:
-    """`unleet_python`, through its compiled form (ASCII text) when that is built: it reads
-    only the words holding a leet character."""
-    if _NATIVE_UNLEET is not None:
-        read = _NATIVE_UNLEET(text, _read_word)
+    """`unleet_python`, through the compiled `translate_tokens` kernel (ASCII text) when that
+    is built."""
+    if _TRANSLATE_TOKENS is not None:
+        read = _TRANSLATE_TOKENS(text, _TOKEN_FLAGS, _LEET_BYTES)
         if read is not NotImplemented:
             return read  # type: ignore[no-any-return]
     return unleet_python(text)

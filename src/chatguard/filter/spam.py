@@ -105,13 +105,17 @@ def words_key_python(collapsed: str) -> str | None:
     return " ".join(sorted(set(words)))
 
 
-_NATIVE_WORD_KEY = native.word_key if native is not None else None
+_DISTINCT_WORDS = native.distinct_words if native is not None else None
+#: What splits a collapsed view into the words of its fingerprint: `str.split()`'s white space
+#: and the digits, as the byte table of the `distinct_words` kernel.
+_WORD_BREAKS = bytes(c < 128 and (chr(c).isspace() or chr(c).isdigit()) for c in range(256))
 
 
 def _words_key(collapsed: str) -> str | None:
-    """`words_key_python`, through its compiled form (ASCII text) when that is built."""
-    if _NATIVE_WORD_KEY is not None:
-        key = _NATIVE_WORD_KEY(collapsed)
+    """`words_key_python`, through the compiled `distinct_words` kernel (ASCII text) when that
+    is built."""
+    if _DISTINCT_WORDS is not None:
+        key = _DISTINCT_WORDS(collapsed, _WORD_BREAKS)
         if key is not NotImplemented:
             return key  # type: ignore[no-any-return]
     return words_key_python(collapsed)
@@ -144,13 +148,38 @@ def _token_counts(text: str) -> tuple[int, int, int]:
 EMOTE_DISTINCT_MAX = 0.4
 EMOTE_TOP_MIN = 0.6
 
-#: The per-text checks, as the bits of `SpamDetector.screen` (and of the compiled
-#: `spam_screens`): which of them find something in a text.
+#: The per-text checks, as the bits of `SpamDetector.screen`: which of them find something in
+#: a text.
 CAPS, FLOOD, EMOTES, LINK, MENTIONS = 1, 2, 4, 8, 16
 
-_NATIVE_SCREENS = native.spam_screens if native is not None else None
-_NATIVE_PLAN = native.plan_windows if native is not None else None
 _NO_SPANS: tuple[Span, ...] = ()
+
+#: The character classes the screen counts (the `char_profile` kernel's table): capitals,
+#: small letters, spaces, '@', '.', other white space; everything else is class 0.
+_OTHER, _UPPER, _LOWER, _SPACE, _AT, _DOT, _BLANK = range(7)
+
+
+def _profile_class(code: int) -> int:
+    char = chr(code)
+    if code >= 128:
+        return _OTHER
+    if "A" <= char <= "Z":
+        return _UPPER
+    if "a" <= char <= "z":
+        return _LOWER
+    if char == " ":
+        return _SPACE
+    if char == "@":
+        return _AT
+    if char == ".":
+        return _DOT
+    return _BLANK if char.isspace() else _OTHER
+
+
+_PROFILE_CLASSES = bytes(_profile_class(code) for code in range(256))
+#: A character flood is a run of one character that is not white space (`\S` in `_char_run`).
+_RUN_CLASSES = sum(1 << kind for kind in range(7) if kind not in (_SPACE, _BLANK))
+_CHAR_PROFILE = native.char_profile if native is not None else None
 
 
 def _host_allowed(host: str, allowlist: frozenset[str]) -> bool:
@@ -203,32 +232,15 @@ class SpamDetector:
 
     def _plan(self, items: Sequence[FilterInput]) -> _Plan:
         """Each message's stateless findings, and the window observations of the batch (as
-        plain tuples in `Observation` order) with the message each belongs to; through the
-        compiled `plan_windows` when it is built."""
+        plain tuples in `Observation` order) with the message each belongs to."""
         texts = [item.message.text for item in items]
         screens = self._screens(texts, [item.skeleton.collapsed for item in items])
-        if _NATIVE_PLAN is None:
-            return self._plan_python(items, screens)
-        config = self.config
-        return _NATIVE_PLAN(  # type: ignore[no-any-return]
-            items,
-            screens,
-            self._checked,
-            self._check,
-            config.exempt_roles,
-            STATELESS_KEY,
-            config.rate_window_s,
-            config.repeat_window_s,
-            config.raid_window_s,
-            config.link_window_s,
-            config.raid_min_chars,
-            _CHECKED_MAX,
-        )
+        return self._plan_screened(items, screens)
 
-    def _plan_python(
+    def _plan_screened(
         self, items: Sequence[FilterInput], screens: list[tuple[int, str | None] | None]
     ) -> _Plan:
-        """`_plan` once the texts are screened. (The reference form of `plan_windows`.)"""
+        """`_plan` once the texts are screened."""
         config = self.config
         exempt = config.exempt_roles
         rate_s, repeat_s = config.rate_window_s, config.repeat_window_s
@@ -285,28 +297,42 @@ class SpamDetector:
     def _screens(
         self, texts: list[str], collapsed: list[str]
     ) -> list[tuple[int, str | None] | None]:
-        """`screen` of each text, through the compiled `spam_screens` (ASCII text) when it is
-        built; None where `_check` must run every check itself."""
-        if _NATIVE_SCREENS is None:
+        """`screen` of each ASCII text, from the compiled `char_profile` kernel's counts when
+        it is built; None where `_check` must run every check itself."""
+        if _CHAR_PROFILE is None:
             return [None] * len(texts)
         config = self.config
-        return _NATIVE_SCREENS(  # type: ignore[no-any-return]
-            texts,
-            collapsed,
-            config.caps_min_letters,
-            config.caps_ratio,
-            config.char_run,
-            config.token_repeat,
-            EMOTE_DISTINCT_MAX,
-            EMOTE_TOP_MIN,
-            config.mention_max,
-        )
+        caps_min, caps_ratio = config.caps_min_letters, config.caps_ratio
+        char_run, token_repeat = config.char_run, config.token_repeat
+        mention_max = config.mention_max
+        screens: list[tuple[int, str | None] | None] = []
+        keep = screens.append
+        for text, view, profile in zip(
+            texts, collapsed, _CHAR_PROFILE(texts, _PROFILE_CLASSES, _RUN_CLASSES), strict=True
+        ):
+            if profile is None or not view.isascii():
+                keep(None)
+                continue
+            _, upper, lower, spaces, ats, dots, _, longest = profile
+            bits = 0
+            letters = upper + lower
+            if upper >= caps_min and len(text) >= caps_min and letters:
+                bits |= CAPS if upper / letters >= caps_ratio else 0
+            if longest >= char_run:
+                bits |= FLOOD
+            if spaces + 1 >= token_repeat and self._emote_score(text) is not None:
+                bits |= EMOTES
+            if dots and _MAY_HOLD_LINK.search(text):
+                bits |= LINK
+            if ats > mention_max:
+                bits |= MENTIONS
+            keep((bits, _words_key(view)))
+        return screens
 
     def screen(self, text: str, collapsed: str) -> tuple[int, str | None]:
         """Which per-text checks find something in `text` (the bits `CAPS`, `FLOOD`, `EMOTES`;
         `LINK` when it may hold a link, `MENTIONS` when it has more '@' than mentions are
-        allowed) and the word key of its collapsed view. (The reference form of the compiled
-        `spam_screens`.)"""
+        allowed) and the word key of its collapsed view. (The reference form of `_screens`.)"""
         config = self.config
         bits = 0
         for bit, check in ((CAPS, self._caps), (FLOOD, self._floods), (EMOTES, self._emotes)):
@@ -382,15 +408,21 @@ class SpamDetector:
 
     def _emotes(self, text: str, spans: list[Span]) -> None:
         """One word or emote repeated: only for messages of `token_repeat` words or more."""
-        config = self.config
-        if text.count(" ") + 1 < config.token_repeat:
+        if text.count(" ") + 1 < self.config.token_repeat:
             return
+        score = self._emote_score(text)
+        if score is not None:
+            spans.append(Span(0, len(text), Category.SPAM, "emote_flood", score))
+
+    def _emote_score(self, text: str) -> float | None:
+        """The score of an emote flood in `text`, or None if it is none."""
+        config = self.config
         tokens, distinct, count = _token_counts(text)
         if tokens < config.token_repeat or distinct > EMOTE_DISTINCT_MAX * tokens:
-            return  # varied words: not a flood
+            return None  # varied words: not a flood
         if count >= config.token_repeat and count >= EMOTE_TOP_MIN * tokens:
-            score = 0.8 if count >= 4 * config.token_repeat else 0.5
-            spans.append(Span(0, len(text), Category.SPAM, "emote_flood", score))
+            return 0.8 if count >= 4 * config.token_repeat else 0.5
+        return None
 
     def _links(self, text: str, spans: list[Span]) -> int:
         config = self.config

@@ -1,18 +1,19 @@
-"""The compiled forms of the lightweight filter's hottest loops, when they are built.
+"""The compiled kernels of the lightweight filter, when they are built.
 
-`_speedups` is a C extension compiled at install time (see hatch_build.py); each function in it
-is the exact twin of a Python function kept beside it as the reference and the fallback:
-`word_key` of `chatguard.filter.spam.words_key_python`, `token_counts` of
-`chatguard.filter.spam.token_counts_python`, `observe_windows` of
-`chatguard.filter.state.observe_windows_python`, `unleet_words` of
-`chatguard.filter.skeleton.unleet_python`, `skeleton_views` of the views of
-`chatguard.filter.skeleton.skeleton`, `spam_screens` of
-`chatguard.filter.spam.SpamDetector.screen`, `plan_windows` of
-`chatguard.filter.spam.SpamDetector._plan_python`, `KeyScanner` of the pyahocorasick form of
-`chatguard.filter.scanner.KeyScanner`, `text_ends` of
-`chatguard.filter.skeleton.text_ends_python`, `records` of `records_python` below. The tests
-hold the two forms to the same
-results. Set CHATGUARD_SPEEDUPS=0 to run the Python forms (to compare them, or to debug).
+`_speedups` is a C extension compiled at install time (see hatch_build.py). It holds only
+generic kernels that take plain strings, byte tables, numbers, lists and dicts: counting the
+tokens of a text, the sorted distinct words between break characters, reading the words that
+hold a marked character, counting characters by class, mapping and squeezing runs (`tr -s`),
+sliding windows of distinct members, an Aho-Corasick automaton, the offsets of joined texts,
+named tuples from columns. None of them knows a message's fields, a window key, a category or
+a threshold: the filter's modules decide those in Python and pass the tables and values in.
+
+Each use has a Python form beside it, which runs when the module is not built or turned off,
+with the same results (`tests/filter/test_speedups.py` holds the kernels to plain Python models,
+`tests/filter/test_speedups_equivalence.py` the whole filter on the shipped chat samples).
+
+Set CHATGUARD_SPEEDUPS=0 to run the Python forms (to compare them, to debug, or to test that
+path: CI runs the filter tests a second time so).
 """
 
 from __future__ import annotations
@@ -22,15 +23,17 @@ from collections.abc import Sequence
 from types import ModuleType
 from typing import Any, TypeVar
 
+#: The environment variable that turns the compiled kernels off when set to "0".
+SWITCH = "CHATGUARD_SPEEDUPS"
+
 #: What the compiled module provides.
 FUNCTIONS = (
-    "word_key",
     "token_counts",
+    "distinct_words",
+    "translate_tokens",
+    "char_profile",
+    "squeeze",
     "observe_windows",
-    "unleet_words",
-    "skeleton_views",
-    "spam_screens",
-    "plan_windows",
     "KeyScanner",
     "text_ends",
     "records",
@@ -38,7 +41,7 @@ FUNCTIONS = (
 
 
 def _load() -> ModuleType | None:
-    if os.environ.get("CHATGUARD_SPEEDUPS") == "0":
+    if os.environ.get(SWITCH) == "0":
         return None
     try:
         from chatguard.filter import _speedups  # type: ignore[attr-defined]

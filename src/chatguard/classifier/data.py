@@ -21,7 +21,7 @@ import yaml
 
 from chatguard.classifier.derived import derive, is_untargeted_swearing, relabel_untargeted
 from chatguard.classifier.model import FLAGGED_HEAD
-from chatguard.classifier.synthetic import GENERATORS
+from chatguard.classifier.synthetic import GENERATORS, WEIGHTS
 from chatguard.errors import ConfigurationError, InvalidInputError
 from chatguard.normalize import normalize
 from chatguard.taxonomy import OPENAI_CATEGORIES, Category, UnknownCategoryError, parse_category
@@ -308,7 +308,8 @@ def synthetic_examples(
         for text, targets in GENERATORS[name]():
             folded = normalize(text).folded
             derive(targets, folded)
-            examples.append(Example(text, folded, name, dict(targets), 1.0, plan.of(folded)))
+            weight = WEIGHTS.get(name, 1.0)
+            examples.append(Example(text, folded, name, dict(targets), weight, plan.of(folded)))
     return examples
 
 

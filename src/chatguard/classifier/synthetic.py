@@ -20,6 +20,8 @@ example is labelled by construction, following the taxonomy's definitions:
   game talk that shares the words ("how to cut the lane").
 - `synthetic_illicit_violent`: making or getting weapons to hurt people, against non-violent
   wrongdoing (`illicit` only) and crafting in games.
+- `synthetic_scunthorpe`: clean chat lines with ordinary words and names that contain a swear
+  word's letters ("classic play", "cocktail hour", "Shital joined the raid").
 
 The lists are short and combinatorial on purpose: they teach the distinctions, the public data
 teaches the language. A seeded generator makes the set identical on every run.
@@ -194,6 +196,16 @@ _SKILL_INSULTS = [
     "{name} is {swear} {insult}",
     "how are you this {insult}",
     "stop feeding {insult}",
+    "git gud {insult}",
+    "get good {name}",
+    "ez {insult}",
+    "{name} worst player ever",
+    "go play something else {insult}",
+    "so {insult} lol {name}",
+    "{insult} {name}",
+    "lmao ur {insult}",
+    "you suck {name}",
+    "nice try {insult}",
 ]
 _KILL_TALK = [
     "kill {enemy} hes low",
@@ -449,6 +461,26 @@ def illicit_violent() -> Iterator[Row]:
         yield _row(text)
 
 
+_SCUNTHORPE_SLOTS: dict[str, Sequence[str]] = {
+    "word": ["classic", "cocktail", "cockpit", "assassin", "bass", "passing", "class", "grass",
+             "shiitake", "scunthorpe", "hancock", "dickens", "peacock", "therapist", "analysis",
+             "assist", "glasses", "compass", "cockatoo", "harass", "shitake", "snigger",
+             "embarrass", "document", "circumstance", "skillshot", "hello", "shell", "pushit"],
+    "name": ["Shital", "Dick", "Cumberbatch", "Hoare", "Butts", "Assange", "Titley", "Cockburn",
+             "Sussex", "Essex", "Middlesex", "Lipschitz", "Kuntz", "Fuchs", "Wang"],
+    "event": ["joined the raid", "is live now", "won the round", "just subbed", "hosted us",
+              "is in the lobby", "got the mvp", "left the party"],
+    "tail": ["play", "hour", "build", "skin", "time", "round", "night", "map"],
+}
+_SCUNTHORPE = ["{word} {tail}", "{name} {event}", "that {word} {tail} was great",
+               "gg {name}", "{name} {event} with a {word} {tail}"]
+
+
+def scunthorpe() -> Iterator[Row]:
+    for text in _fill(_SCUNTHORPE, _SCUNTHORPE_SLOTS, 700):
+        yield _row(text)
+
+
 #: Every synthetic source by name.
 GENERATORS = {
     "synthetic_gaming_chat": gaming_chat,
@@ -457,4 +489,8 @@ GENERATORS = {
     "synthetic_violence_graphic": violence_graphic,
     "synthetic_self_harm_instructions": self_harm_instructions,
     "synthetic_illicit_violent": illicit_violent,
+    "synthetic_scunthorpe": scunthorpe,
 }
+#: Sample weight per synthetic source (1 when not listed): the game-chat distinctions are few
+#: rows against a hundred thousand, and the fast path lives on them.
+WEIGHTS = {"synthetic_gaming_chat": 2.0, "synthetic_scunthorpe": 2.0}

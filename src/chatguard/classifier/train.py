@@ -379,6 +379,8 @@ def _manifest(
             "traffic_sources": list(config.traffic_sources),
             "traffic_split": "validation",
             "report_only": list(config.policy.report_only),
+            "floored": list(config.policy.floored),
+            "min_act": config.policy.min_act,
         },
         "thresholds": {
             name: {"allow": t.allow, "act": t.act, "flag": t.flag} for name, t in thresholds.items()

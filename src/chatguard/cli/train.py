@@ -46,6 +46,11 @@ def register(sub: Any) -> None:
         default=0.02,
         help="largest uncertain share of each real-chat source's validation rows",
     )
+    parser.add_argument(
+        "--no-synthetic",
+        action="store_true",
+        help="train on the files alone, without the template-written sources",
+    )
     parser.add_argument("--jobs", type=int, default=2, help="processes fitting heads")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
     parser.set_defaults(func=run)
@@ -85,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
             act_precision=args.act_precision, escalation_budget=args.escalation_budget
         ),
         jobs=args.jobs,
+        **({"synthetic": ()} if args.no_synthetic else {}),
     )
     progress = Progress(None if args.quiet else sys.stderr)
     try:

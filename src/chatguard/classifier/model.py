@@ -83,7 +83,7 @@ class LinearModel:
 
     def logits(self, texts: Sequence[str]) -> np.ndarray:
         """Uncalibrated scores, (len(texts), heads): of the whole text and, for the span heads,
-        the highest of the whole and each of its spans."""
+        the highest of the whole and each of its spans (less the span margin)."""
         whole = self.logits_of(featurize(texts, self.features))
         if not self.spans.enabled or not texts:
             return whole
@@ -92,6 +92,7 @@ class LinearModel:
             return whole
         columns = [self.heads.index(h) for h in self.spans.heads]
         part = self.logits_of(featurize(spans.texts, self.features))[:, columns]
+        part -= self.spans.margin
         best = whole[:, columns]
         np.maximum.at(best, np.asarray(spans.owner), part)
         whole[:, columns] = best

@@ -31,6 +31,9 @@ class SpanConfig:
     max_spans: int = 32
     #: Spans shorter than this many words join the next span, so "ok." alone is not a span.
     min_words: int = 2
+    #: A span's logit counts less this much against the whole message's: a short span is
+    #: noisier than the whole, and a long text has many chances for one to score high by luck.
+    margin: float = 0.0
 
     @property
     def enabled(self) -> bool:
@@ -50,6 +53,8 @@ class SpanConfig:
         for key in ("window", "stride", "max_spans", "min_words"):
             if key in known:
                 known[key] = int(known[key])
+        if "margin" in known:
+            known["margin"] = float(known["margin"])
         return cls(**known)
 
 

@@ -63,6 +63,12 @@ class TrainConfig:
     features: FeatureConfig = field(default_factory=lambda: FeatureConfig(target_cross=1))
     word_heads: tuple[str, ...] = WORD_HEADS
     span_heads: tuple[str, ...] = SPAN_HEADS
+    #: Logit taken off a span's score before the maximum. 0: a message scores as its worst
+    #: span, so "<greeting>. you are a worthless piece of trash" scores as the insult alone. On
+    #: the validation split a margin of 0.5 to 1.5 flagged fewer long clean texts (15% to 13%
+    #: against 20%; 11% with the whole message alone) but let such prefixed insults fall below
+    #: the policies' severity thresholds.
+    span_margin: float = 0.0
     excluded_heads: tuple[str, ...] = EXCLUDED_HEADS
     #: Template-written sources (`synthetic.GENERATORS`) added to the files.
     synthetic: tuple[str, ...] = tuple(sorted(GENERATORS))
@@ -151,7 +157,9 @@ def train(
         calibration=np.tile([1.0, 0.0], (len(heads), 1)),
         features=config.features,
         word_heads=tuple(h for h in config.word_heads if h in heads),
-        spans=SpanConfig(heads=tuple(h for h in config.span_heads if h in heads)),
+        spans=SpanConfig(
+            heads=tuple(h for h in config.span_heads if h in heads), margin=config.span_margin
+        ),
     )
     seconds = time.perf_counter() - started
     calibrate(model, examples, config, files=files, fit_seconds=seconds)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 from typing import Any
@@ -90,8 +91,9 @@ def run(args: argparse.Namespace) -> int:
             act_precision=args.act_precision, escalation_budget=args.escalation_budget
         ),
         jobs=args.jobs,
-        **({"synthetic": ()} if args.no_synthetic else {}),
     )
+    if args.no_synthetic:
+        config = dataclasses.replace(config, synthetic=())
     progress = Progress(None if args.quiet else sys.stderr)
     try:
         result = train(files, mappings, config, progress=progress)

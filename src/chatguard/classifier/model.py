@@ -64,12 +64,20 @@ class LinearModel:
     #: Heads scored from word-level features only (whole words cannot match inside a word).
     word_heads: tuple[str, ...] = ()
     spans: SpanConfig = field(default_factory=SpanConfig)
+    _word_columns: list[int] = field(init=False, repr=False, default_factory=list)
+    _word_weights: np.ndarray = field(init=False, repr=False, default_factory=lambda: np.zeros(0))
+    _span_columns: list[int] = field(init=False, repr=False, default_factory=list)
 
     def __post_init__(self) -> None:
         k = len(self.heads)
         unknown = (set(self.word_heads) | set(self.spans.heads)) - set(self.heads)
         if unknown:
             raise ModelLoadError(f"word or span heads {sorted(unknown)} are not model heads")
+        # Column positions and the word heads' own weight columns, computed once: copying a
+        # column of 2^18 weights per batch would cost more than scoring a small batch.
+        self._word_columns = [self.heads.index(h) for h in self.word_heads]
+        self._word_weights = np.ascontiguousarray(self.weights[:, self._word_columns])
+        self._span_columns = [self.heads.index(h) for h in self.spans.heads]
         if self.weights.shape != (self.features.buckets, k):
             raise ModelLoadError(
                 f"weights have shape {self.weights.shape}; expected ({self.features.buckets}, {k})"
@@ -90,7 +98,7 @@ class LinearModel:
         spans = span_batch(texts, self.spans)
         if not spans.texts:
             return whole
-        columns = [self.heads.index(h) for h in self.spans.heads]
+        columns = self._span_columns
         part = self.logits_of(featurize(spans.texts, self.features))[:, columns]
         part -= self.spans.margin
         best = whole[:, columns]
@@ -102,9 +110,10 @@ class LinearModel:
         """Uncalibrated scores of one featurized batch (no spans)."""
         sums = self._sums(batch, self.weights) * batch.scale[:, None]
         if self.word_heads:
-            columns = [self.heads.index(h) for h in self.word_heads]
             words = batch.words()
-            sums[:, columns] = self._sums(words, self.weights[:, columns]) * words.scale[:, None]
+            sums[:, self._word_columns] = (
+                self._sums(words, self._word_weights) * words.scale[:, None]
+            )
         return sums + self.bias
 
     @staticmethod

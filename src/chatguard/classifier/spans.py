@@ -96,10 +96,20 @@ def split_spans(text: str, config: SpanConfig) -> list[str]:
     return spans[: config.max_spans]
 
 
+def _may_break(text: str) -> bool:
+    """A cheap screen for `_BREAK`: substring tests run in C, the regex only when one hits."""
+    if "." in text or "!" in text or "?" in text or "\n" in text or "[sepa]" in text:
+        return _BREAK.search(text) is not None
+    return " | " in text
+
+
 def span_batch(texts: Sequence[str], config: SpanConfig) -> SpanBatch:
     """Every span of every text that has more than one."""
     batch = SpanBatch()
     for index, text in enumerate(texts):
+        # Most chat lines are one short sentence: no break and fewer words than a window.
+        if text.count(" ") < config.window and not _may_break(text):
+            continue
         for span in split_spans(text, config):
             batch.texts.append(span)
             batch.owner.append(index)

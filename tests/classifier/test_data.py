@@ -75,8 +75,18 @@ def test_csv_with_category_columns_maps_itself(tmp_path: Path) -> None:
     path = tmp_path / "mine.csv"
     path.write_text("text,harassment,self_harm\nyou suck,1,0\nhello,0,0\n", encoding="utf-8")
     examples = load_examples([path], {})
-    assert examples[0].targets == {"harassment": 1, "self-harm": 0, "flagged": 1}
-    assert examples[1].targets == {"harassment": 0, "self-harm": 0}
+    # Not self-harm implies none of its subcategories (classifier/derived.py).
+    assert examples[0].targets == {
+        "harassment": 1,
+        "self-harm": 0,
+        "self-harm/intent": 0,
+        "self-harm/instructions": 0,
+        "flagged": 1,
+    }
+    assert {k: v for k, v in examples[1].targets.items() if "/" not in k} == {
+        "harassment": 0,
+        "self-harm": 0,
+    }
 
 
 def test_file_without_mapping_or_category_columns_is_refused(tmp_path: Path) -> None:

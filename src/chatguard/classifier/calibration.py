@@ -10,7 +10,9 @@ Platt scaling fits probability = sigmoid(a * logit + b) per head, so a score of 
   `escalation_budget` of its messages sit in an uncertain band (allow <= score < act);
 - `flag`:  best F1 on validation (one shared value for the OpenAI categories, so "flagged" means
            one thing);
-- report-only categories (profanity) get allow = act = 1.0: flagged in reports, never routed.
+- report-only categories (profanity) get allow = act = 1.0: flagged in reports, never routed;
+- categories whose validation positives are mostly template-written (`floored`) act only at
+  `min_act` or above: their validation says little about real traffic.
 """
 
 from __future__ import annotations
@@ -61,6 +63,15 @@ class ThresholdPolicy:
     #: channel policy, not for the LLM, and a profanity hit from a filter stage must not stop the
     #: cascade before the classifier scores the OpenAI categories.
     report_only: tuple[str, ...] = ("profanity",)
+    #: Categories taught mostly by template-written rows, and the lowest act threshold they get.
+    floored: tuple[str, ...] = (
+        "hate/threatening",
+        "violence/graphic",
+        "sexual/minors",
+        "self-harm/instructions",
+        "illicit/violent",
+    )
+    min_act: float = 0.5
 
 
 def act_threshold(
@@ -111,6 +122,8 @@ def choose_thresholds(
             allow[name] = act[name] = 1.0
             continue
         act[name] = act_threshold(labels, scores, policy.act_precision)
+        if name in policy.floored:
+            act[name] = max(act[name], policy.min_act)
         allow[name] = min(allow_threshold(labels, scores, policy.allow_recall), act[name])
     shared = _shared_flag(validation, set(openai) & set(flag))
     for name in openai & set(flag):

@@ -19,7 +19,9 @@ from typing import Any
 
 import yaml
 
+from chatguard.classifier.derived import derive, is_untargeted_swearing, relabel_untargeted
 from chatguard.classifier.model import FLAGGED_HEAD
+from chatguard.classifier.synthetic import GENERATORS, WEIGHTS
 from chatguard.errors import ConfigurationError, InvalidInputError
 from chatguard.normalize import normalize
 from chatguard.taxonomy import OPENAI_CATEGORIES, Category, UnknownCategoryError, parse_category
@@ -103,6 +105,9 @@ class SourceMapping:
     covers: tuple[str, ...] = ()
     rules: tuple[Rule, ...] = ()
     weight: float = 1.0
+    #: Rows matching this rule whose harassment is untargeted swearing become profanity
+    #: (`derived.relabel_untargeted`); None: the source's labels stand.
+    untargeted: Rule | None = None
 
     def targets(self, labels: Mapping[str, Any]) -> dict[str, int] | None:
         """The row's targets, or None when a rule says to skip it."""
@@ -162,7 +167,7 @@ def load_mapping(*paths: str | Path) -> dict[str, SourceMapping]:
 
 def _source_mapping(name: str, entry: Mapping[str, Any], path: str | Path) -> SourceMapping:
     where = f"label mapping {path}, source {name}"
-    unknown = set(entry) - {"covers", "rules", "weight"}
+    unknown = set(entry) - {"covers", "rules", "weight", "untargeted"}
     if unknown:
         raise ConfigurationError(f"{where}: unknown keys {sorted(unknown)}")
     rules = []
@@ -182,7 +187,18 @@ def _source_mapping(name: str, entry: Mapping[str, Any], path: str | Path) -> So
     except (TypeError, ValueError):
         raise ConfigurationError(f"{where}: weight must be a number") from None
     covers = tuple(parse_target(t) for t in entry.get("covers") or [])
-    return SourceMapping(name, covers=covers, rules=tuple(rules), weight=weight)
+    untargeted = entry.get("untargeted")
+    if untargeted is not None and not (
+        isinstance(untargeted, Mapping) and isinstance(untargeted.get("when", {}), Mapping)
+    ):
+        raise ConfigurationError(f"{where}: `untargeted` needs a `when:` mapping")
+    return SourceMapping(
+        name,
+        covers=covers,
+        rules=tuple(rules),
+        weight=weight,
+        untargeted=None if untargeted is None else Rule(when=dict(untargeted.get("when") or {})),
+    )
 
 
 def read_rows(path: Path, text_column: str = "text") -> Iterator[tuple[str, dict[str, Any]]]:
@@ -270,7 +286,30 @@ def load_examples(
             if targets is None or not text.strip() or not targets:
                 continue
             folded = normalize(text).folded
+            if (
+                mapping.untargeted is not None
+                and targets.get("harassment") == 1
+                and mapping.untargeted.matches(labels)
+                and is_untargeted_swearing(folded)
+            ):
+                relabel_untargeted(targets, OPENAI_NAMES)
+            derive(targets, folded)
             examples.append(Example(text, folded, source, targets, mapping.weight, plan.of(folded)))
+    return examples
+
+
+def synthetic_examples(
+    names: Iterable[str] | None = None, *, plan: SplitPlan | None = None
+) -> list[Example]:
+    """The template-written sources (`synthetic.GENERATORS`), split like any other source."""
+    plan = plan or SplitPlan()
+    examples: list[Example] = []
+    for name in names if names is not None else sorted(GENERATORS):
+        for text, targets in GENERATORS[name]():
+            folded = normalize(text).folded
+            derive(targets, folded)
+            weight = WEIGHTS.get(name, 1.0)
+            examples.append(Example(text, folded, name, dict(targets), weight, plan.of(folded)))
     return examples
 
 

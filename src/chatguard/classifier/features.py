@@ -11,6 +11,16 @@ The result is a sparse batch made of blocks (one per n-gram kind), each a pair o
 `scale[doc]` = 1/sqrt(number of n-grams of the text), an approximate L2 normalization that keeps
 long and short messages on one scale. Keeping the blocks apart (each already in text order) lets
 inference sum per text with `np.add.reduceat` and no sort.
+
+Word-level blocks (word unigrams and bigrams, and the target features) come after the character
+blocks, with a scale of their own (`word_scale`), so a head can be read from whole words only:
+the profanity head is, which keeps "cocktail" and "classic" from inheriting the character
+n-grams of the swear words inside them.
+
+Target features (`target_cross`): a text that addresses someone (a second-person word such as
+"you", "ur", "u", or an @mention) gets one marker feature plus a copy of each of its words
+hashed with another seed. The linear model can then weigh "fucking" in "you fucking noob"
+differently from "fucking" in "this boss is fucking hard".
 """
 
 from __future__ import annotations
@@ -28,6 +38,9 @@ _M2 = np.uint64(0x94D049BB133111EB)
 _BASE = np.uint64(0x100000001B3)
 _WORD_SEED = np.uint64(0x9E3779B97F4A7C15)
 _BIGRAM_SEED = np.uint64(0xC2B2AE3D27D4EB4F)
+_TARGET_SEED = np.uint64(0x165667B19E3779F9)
+_TARGET_MARK = np.uint64(0x27D4EB2F165667C5)
+_AT = ord("@")
 #: BASE**k mod 2**64 for k < 64.
 _POWERS = np.array([pow(int(_BASE), k, 1 << 64) for k in range(64)], dtype=np.uint64)
 #: One hash seed per character n-gram order, so "ab" and the word "ab" land apart.
@@ -45,6 +58,8 @@ class FeatureConfig:
     word_ngrams: int = 2
     max_chars: int = 1000
     squeeze_repeats: int = 2
+    #: 1: add the target marker and the target-crossed words (see the module docstring).
+    target_cross: int = 0
 
     @property
     def buckets(self) -> int:
@@ -66,6 +81,15 @@ class SparseBatch:
     n_docs: int
     blocks: tuple[tuple[np.ndarray, np.ndarray], ...]
     scale: np.ndarray  # float32, (n_docs,)
+    #: How many of `blocks` (the first ones) are character n-grams; the rest are word-level.
+    n_char_blocks: int = 0
+    #: 1/sqrt(number of word-level features) per doc: the scale of `words()`.
+    word_scale: np.ndarray | None = None
+
+    def words(self) -> SparseBatch:
+        """The word-level blocks alone, on their own scale."""
+        scale = self.word_scale if self.word_scale is not None else self.scale
+        return SparseBatch(self.n_docs, self.blocks[self.n_char_blocks :], scale, 0, scale)
 
     @property
     def doc(self) -> np.ndarray:
@@ -94,6 +118,10 @@ def _mix(h: np.ndarray) -> np.ndarray:
     h = h ^ (h >> np.uint64(27))
     h = h * _M2
     return h ^ (h >> np.uint64(31))
+
+
+#: The target marker's hash (masked to the bucket count where it is used).
+_MARK_BUCKET = _mix(np.array([_TARGET_MARK], dtype=np.uint64))[0]
 
 
 def _codepoints(texts: Sequence[str], config: FeatureConfig) -> np.ndarray:
@@ -150,24 +178,47 @@ def featurize(texts: Sequence[str], config: FeatureConfig) -> SparseBatch:
         docs.append(doc_of[:count][valid])
         buckets.append(_mix(h[valid] ^ _ORDER_SEEDS[n]) & mask)
 
-    word_doc, word_bucket = _words(cps, doc_of, config, mask)
+    n_char = sum(1 for d in docs if d.size)
+    word_doc, word_bucket = _words(cps, doc_of, n_docs, config, mask)
     docs.extend(word_doc)
     buckets.extend(word_bucket)
 
     per_doc = np.zeros(n_docs, dtype=np.float32)
-    for block_doc in docs:
-        per_doc += np.bincount(block_doc, minlength=n_docs)
+    per_doc_words = np.zeros(n_docs, dtype=np.float32)
+    for index, block_doc in enumerate(docs):
+        counts = np.bincount(block_doc, minlength=n_docs)
+        per_doc += counts
+        if index >= len(docs) - len(word_doc):
+            per_doc_words += counts
     scale = (1.0 / np.sqrt(np.maximum(per_doc, 1.0))).astype(np.float32)
+    word_scale = (1.0 / np.sqrt(np.maximum(per_doc_words, 1.0))).astype(np.float32)
     blocks = tuple(
         (d.astype(np.intp), b.astype(np.intp)) for d, b in zip(docs, buckets, strict=True) if d.size
     )
-    return SparseBatch(n_docs, blocks, scale)
+    return SparseBatch(n_docs, blocks, scale, n_char, word_scale)
+
+
+def word_hash(word: str) -> int:
+    """The hash `featurize` gives a word token (before mixing): for cue lists."""
+    total = 0
+    for offset, char in enumerate(word):
+        total += ord(char) * int(_POWERS[min(offset, 63)])
+    return total % (1 << 64)
+
+
+#: Words that address the reader: a text with one of them (or an @mention) has a target.
+TARGET_WORDS = (
+    "you", "u", "ur", "your", "yours", "youre", "you're", "ya", "yourself", "urself", "ye",
+    "yall", "y'all", "thee", "thou",
+)  # fmt: skip
+_TARGET_HASHES = np.array(sorted({word_hash(w) for w in TARGET_WORDS}), dtype=np.uint64)
 
 
 def _words(
-    cps: np.ndarray, doc_of: np.ndarray, config: FeatureConfig, mask: np.uint64
+    cps: np.ndarray, doc_of: np.ndarray, n_docs: int, config: FeatureConfig, mask: np.uint64
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Word unigrams (and bigrams): maximal runs of letters and digits."""
+    """Word unigrams (and bigrams): maximal runs of letters and digits; then the target
+    features when configured."""
     if config.word_ngrams < 1 or cps.size == 0:
         return [], []
     alnum = (
@@ -196,4 +247,15 @@ def _words(
         pair = token_hash[:-1] * _BASE + _mix(token_hash[1:])
         out_doc.append(token_doc[1:][same_doc])
         out_bucket.append(_mix(pair[same_doc] ^ _BIGRAM_SEED) & mask)
+    if config.target_cross:
+        targeted = np.zeros(n_docs, dtype=bool)
+        targeted[token_doc[np.isin(token_hash, _TARGET_HASHES)]] = True
+        targeted[doc_of[cps == _AT]] = True
+        marked = np.flatnonzero(targeted)
+        if marked.size:
+            crossed = targeted[token_doc]
+            out_doc.append(marked)
+            out_bucket.append(np.full(marked.size, _MARK_BUCKET & mask, dtype=np.uint64))
+            out_doc.append(token_doc[crossed])
+            out_bucket.append(_mix(token_hash[crossed] ^ _TARGET_SEED) & mask)
     return out_doc, out_bucket

@@ -5,7 +5,9 @@ An artifact is a directory with two files:
 - `weights.npz`   `weights` (buckets x heads, float16), `bias` (heads), `calibration` (heads x 2:
                   Platt slope and intercept). Plain arrays, loaded with `allow_pickle=False`.
 - `manifest.json` the heads, the feature configuration, the training data and counts, the date,
-                  the metrics and the router thresholds chosen on validation.
+                  the metrics and the router thresholds chosen on validation; from format 2
+                  also `word_heads` (heads read from word-level features only) and `spans`
+                  (the heads that take the maximum over a message's spans).
 
 Nothing is unpickled and no library version is pinned: any numpy reads the arrays and the
 featurizer is this package's own code.
@@ -23,12 +25,15 @@ from typing import Any
 import numpy as np
 
 from chatguard.classifier.features import FeatureConfig, SparseBatch, featurize
+from chatguard.classifier.spans import SpanConfig, span_batch
 from chatguard.errors import ChatguardError
 from chatguard.taxonomy import OPENAI_CATEGORIES
 
 WEIGHTS_FILE = "weights.npz"
 MANIFEST_FILE = "manifest.json"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: Formats this version reads: 1 has neither word heads nor spans.
+READABLE_FORMATS = (1, 2)
 #: The head that scores "harmful in any OpenAI category", without saying which.
 FLAGGED_HEAD = "flagged"
 
@@ -56,9 +61,23 @@ class LinearModel:
     calibration: np.ndarray  # (heads, 2): probability = sigmoid(a * logit + b)
     features: FeatureConfig
     manifest: dict[str, Any] = field(default_factory=dict)
+    #: Heads scored from word-level features only (whole words cannot match inside a word).
+    word_heads: tuple[str, ...] = ()
+    spans: SpanConfig = field(default_factory=SpanConfig)
+    _word_columns: list[int] = field(init=False, repr=False, default_factory=list)
+    _word_weights: np.ndarray = field(init=False, repr=False, default_factory=lambda: np.zeros(0))
+    _span_columns: list[int] = field(init=False, repr=False, default_factory=list)
 
     def __post_init__(self) -> None:
         k = len(self.heads)
+        unknown = (set(self.word_heads) | set(self.spans.heads)) - set(self.heads)
+        if unknown:
+            raise ModelLoadError(f"word or span heads {sorted(unknown)} are not model heads")
+        # Column positions and the word heads' own weight columns, computed once: copying a
+        # column of 2^18 weights per batch would cost more than scoring a small batch.
+        self._word_columns = [self.heads.index(h) for h in self.word_heads]
+        self._word_weights = np.ascontiguousarray(self.weights[:, self._word_columns])
+        self._span_columns = [self.heads.index(h) for h in self.spans.heads]
         if self.weights.shape != (self.features.buckets, k):
             raise ModelLoadError(
                 f"weights have shape {self.weights.shape}; expected ({self.features.buckets}, {k})"
@@ -71,20 +90,43 @@ class LinearModel:
         return str(self.manifest.get("name", "unnamed"))
 
     def logits(self, texts: Sequence[str]) -> np.ndarray:
-        """Uncalibrated scores, (len(texts), heads)."""
-        return self.logits_of(featurize(texts, self.features))
+        """Uncalibrated scores, (len(texts), heads): of the whole text and, for the span heads,
+        the highest of the whole and each of its spans (less the span margin)."""
+        whole = self.logits_of(featurize(texts, self.features))
+        if not self.spans.enabled or not texts:
+            return whole
+        spans = span_batch(texts, self.spans)
+        if not spans.texts:
+            return whole
+        columns = self._span_columns
+        part = self.logits_of(featurize(spans.texts, self.features))[:, columns]
+        part -= self.spans.margin
+        best = whole[:, columns]
+        np.maximum.at(best, np.asarray(spans.owner), part)
+        whole[:, columns] = best
+        return whole
 
     def logits_of(self, batch: SparseBatch) -> np.ndarray:
-        sums = np.zeros((batch.n_docs, len(self.heads)), dtype=np.float32)
+        """Uncalibrated scores of one featurized batch (no spans)."""
+        sums = self._sums(batch, self.weights) * batch.scale[:, None]
+        if self.word_heads:
+            words = batch.words()
+            sums[:, self._word_columns] = (
+                self._sums(words, self._word_weights) * words.scale[:, None]
+            )
+        return sums + self.bias
+
+    @staticmethod
+    def _sums(batch: SparseBatch, weights: np.ndarray) -> np.ndarray:
+        sums = np.zeros((batch.n_docs, weights.shape[1]), dtype=np.float32)
         doc_ids = np.arange(batch.n_docs)
         for doc, bucket in batch.blocks:
             # Each block is in text order, so a segment sum per text needs no sort.
             starts = np.searchsorted(doc, doc_ids)
             counts = np.diff(np.append(starts, doc.size))
             present = counts > 0
-            block_sums = np.add.reduceat(self.weights[bucket], starts[present], axis=0)
-            sums[present] += block_sums
-        return sums * batch.scale[:, None] + self.bias
+            sums[present] += np.add.reduceat(weights[bucket], starts[present], axis=0)
+        return sums
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """Calibrated probabilities, (len(texts), heads)."""
@@ -111,6 +153,8 @@ class LinearModel:
             format=FORMAT_VERSION,
             heads=list(self.heads),
             features=self.features.to_dict(),
+            word_heads=list(self.word_heads),
+            spans=self.spans.to_dict(),
         )
         np.savez_compressed(
             path / WEIGHTS_FILE,
@@ -135,10 +179,10 @@ class LinearModel:
                 calibration = arrays["calibration"].astype(np.float64)
         except (OSError, ValueError, KeyError) as exc:
             raise ModelLoadError(f"cannot load the classifier model at {path}: {exc}") from exc
-        if manifest.get("format") != FORMAT_VERSION:
+        if manifest.get("format") not in READABLE_FORMATS:
             raise ModelLoadError(
                 f"model at {path} has format {manifest.get('format')!r}; "
-                f"this version reads format {FORMAT_VERSION}"
+                f"this version reads formats {', '.join(map(str, READABLE_FORMATS))}"
             )
         return cls(
             heads=tuple(manifest["heads"]),
@@ -147,6 +191,8 @@ class LinearModel:
             calibration=calibration,
             features=FeatureConfig.from_dict(manifest["features"]),
             manifest=manifest,
+            word_heads=tuple(manifest.get("word_heads", ())),
+            spans=SpanConfig.from_dict(manifest.get("spans")),
         )
 
 

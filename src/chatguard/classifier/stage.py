@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 _CATEGORY_NAMES = frozenset(c.value for c in Category)
 #: The model that ships with chatguard (package data).
-DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "chatguard-linear-v1"
+DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "chatguard-linear-v2"
 
 
 class ClassifierStage(CpuStage):

@@ -26,9 +26,13 @@ from chatguard.classifier.data import (
     SplitPlan,
     eval_record,
     load_examples,
+    synthetic_examples,
 )
+from chatguard.classifier.derived import RULES
 from chatguard.classifier.features import FeatureConfig, featurize
 from chatguard.classifier.model import FLAGGED_HEAD, LinearModel, category_scores
+from chatguard.classifier.spans import SpanConfig
+from chatguard.classifier.synthetic import GENERATORS
 from chatguard.errors import ConfigurationError
 from chatguard.evaluation.metrics import average_precision, best_f1
 from chatguard.taxonomy import OPENAI_CATEGORIES, Category
@@ -38,6 +42,16 @@ T = TypeVar("T")
 TRAFFIC_SOURCES = ("twitch_chat", "dota2_chat", "conda_dota2_chat")
 #: Head order in the artifact: the general head, then the taxonomy's order.
 HEAD_ORDER = (FLAGGED_HEAD, *(c.value for c in Category))
+#: Heads read from whole words only: swear words inside ordinary words ("cocktail", "classic",
+#: "Shital") must not count.
+WORD_HEADS = ("profanity",)
+#: Heads that take the highest score of a message and its spans: the abusive ones. Spam and
+#: prompt injection are judged on the whole message.
+SPAN_HEADS = tuple(
+    h for h in HEAD_ORDER if h not in ("spam", "pii", "prompt_injection")
+)  # fmt: skip
+#: Heads not trained: PII is found by the filter's detectors, whose spans say where it is.
+EXCLUDED_HEADS = ("pii",)
 _CHUNK = 4096
 
 
@@ -46,7 +60,18 @@ class TrainConfig:
     """Everything that shapes a trained model; recorded in its manifest."""
 
     name: str = "chatguard-linear"
-    features: FeatureConfig = field(default_factory=FeatureConfig)
+    features: FeatureConfig = field(default_factory=lambda: FeatureConfig(target_cross=1))
+    word_heads: tuple[str, ...] = WORD_HEADS
+    span_heads: tuple[str, ...] = SPAN_HEADS
+    #: Logit taken off a span's score before the maximum. 0: a message scores as its worst
+    #: span, so "<greeting>. you are a worthless piece of trash" scores as the insult alone. On
+    #: the validation split a margin of 0.5 to 1.5 flagged fewer long clean texts (15% to 13%
+    #: against 20%; 11% with the whole message alone) but let such prefixed insults fall below
+    #: the policies' severity thresholds.
+    span_margin: float = 0.0
+    excluded_heads: tuple[str, ...] = EXCLUDED_HEADS
+    #: Template-written sources (`synthetic.GENERATORS`) added to the files.
+    synthetic: tuple[str, ...] = tuple(sorted(GENERATORS))
     c: float = 4.0
     min_positives: int = 20
     plan: SplitPlan = field(default_factory=SplitPlan)
@@ -110,9 +135,10 @@ def train(
     examples: list[Example] = []
     for path in progress.iterate(list(files), "reading data"):
         examples.extend(load_examples([path], mappings, plan=config.plan))
+    examples.extend(synthetic_examples(config.synthetic, plan=config.plan))
     training = [e for e in examples if e.split is Split.TRAIN]
     validation = [e for e in examples if e.split is Split.VALIDATION]
-    heads = _heads(training, config.min_positives)
+    heads = [h for h in _heads(training, config.min_positives) if h not in config.excluded_heads]
     if not heads:
         raise ConfigurationError(
             f"no target has {config.min_positives} positive training examples; "
@@ -122,14 +148,18 @@ def train(
         f"{len(examples)} examples ({len(training)} train, {len(validation)} validation, "
         f"{len(examples) - len(training) - len(validation)} held out); heads: {', '.join(heads)}"
     )
-    x_train = _matrix(training, config.features, progress, "featurizing train")
-    weights, bias = _fit_heads(training, x_train, heads, config, progress)
+    x_train, x_words = _matrix(training, config.features, progress, "featurizing train")
+    weights, bias = _fit_heads(training, (x_train, x_words), heads, config, progress)
     model = LinearModel(
         heads=tuple(heads),
         weights=weights,
         bias=bias,
         calibration=np.tile([1.0, 0.0], (len(heads), 1)),
         features=config.features,
+        word_heads=tuple(h for h in config.word_heads if h in heads),
+        spans=SpanConfig(
+            heads=tuple(h for h in config.span_heads if h in heads), margin=config.span_margin
+        ),
     )
     seconds = time.perf_counter() - started
     calibrate(model, examples, config, files=files, fit_seconds=seconds)
@@ -185,26 +215,29 @@ def _heads(training: Sequence[Example], min_positives: int) -> list[str]:
 
 def _matrix(
     examples: Sequence[Example], features: FeatureConfig, progress: Progress, label: str
-) -> Any:
+) -> tuple[Any, Any]:
+    """The feature matrix of `examples`, and the matrix of their word-level features alone."""
     from scipy import sparse
 
-    chunks = []
+    chunks: list[Any] = []
+    word_chunks: list[Any] = []
     starts = list(range(0, len(examples), _CHUNK))
     for start in progress.iterate(starts, label):
         batch = featurize([e.folded for e in examples[start : start + _CHUNK]], features)
-        chunks.append(
-            sparse.csr_matrix(
-                (batch.value, (batch.doc, batch.bucket)),
-                shape=(batch.n_docs, features.buckets),
-                dtype=np.float64,
+        for part, out in ((batch, chunks), (batch.words(), word_chunks)):
+            out.append(
+                sparse.csr_matrix(
+                    (part.value, (part.doc, part.bucket)),
+                    shape=(part.n_docs, features.buckets),
+                    dtype=np.float64,
+                )
             )
-        )
-    return sparse.vstack(chunks, format="csr")
+    return sparse.vstack(chunks, format="csr"), sparse.vstack(word_chunks, format="csr")
 
 
 def _fit_heads(
     training: Sequence[Example],
-    x: Any,
+    matrices: tuple[Any, Any],
     heads: Sequence[str],
     config: TrainConfig,
     progress: Progress,
@@ -216,12 +249,13 @@ def _fit_heads(
         rows = np.array([i for i, e in enumerate(training) if head in e.targets])
         labels = np.array([training[i].targets[head] for i in rows])
         sample_weight = np.array([training[i].weight for i in rows])
-        jobs.append((rows, labels, sample_weight))
+        x = matrices[1] if head in config.word_heads else matrices[0]
+        jobs.append((x, rows, labels, sample_weight))
     # Heads finish in order; the bar moves as each is fitted.
     fitted = list(
         progress.iterate(
             Parallel(n_jobs=config.jobs, prefer="processes", return_as="generator")(
-                delayed(_fit_one)(x[rows], labels, w, config.c) for rows, labels, w in jobs
+                delayed(_fit_one)(x[rows], labels, w, config.c) for x, rows, labels, w in jobs
             ),
             "fitting heads",
             total=len(jobs),
@@ -277,9 +311,13 @@ def _manifest(
     seconds: float,
 ) -> dict[str, Any]:
     per_source: dict[str, Counter[str]] = {}
+    source_positives: dict[str, Counter[str]] = {}
     positives: Counter[str] = Counter()
     for e in examples:
         per_source.setdefault(e.source, Counter())[e.split.value] += 1
+        source_positives.setdefault(e.source, Counter()).update(
+            t for t, v in e.targets.items() if v
+        )
         if e.split is Split.TRAIN:
             positives.update(t for t, v in e.targets.items() if v)
     metrics = {}
@@ -298,7 +336,12 @@ def _manifest(
         "description": (
             "logistic regression per head over hashed character "
             f"{config.features.char_min}-{config.features.char_max}-grams and word "
-            f"1-{config.features.word_ngrams}-grams, Platt-calibrated on validation"
+            f"1-{config.features.word_ngrams}-grams"
+            + (" with target-crossed words" if config.features.target_cross else "")
+            + "; word-level features only for "
+            + ", ".join(config.word_heads)
+            + "; the abusive heads take the maximum over sentences and word windows; "
+            "Platt-calibrated on validation"
         ),
         "training": {
             "files": [
@@ -309,6 +352,24 @@ def _manifest(
                 }
                 for p in files
             ],
+            "synthetic": [
+                {
+                    "name": name,
+                    "generator": f"chatguard.classifier.synthetic.{GENERATORS[name].__name__}",
+                    "rows": dict(sorted(per_source.get(name, {}).items())),
+                    "positives": dict(sorted(source_positives.get(name, {}).items())),
+                }
+                for name in config.synthetic
+            ],
+            "sources": {
+                source: {
+                    "rows": sum(counts.values()),
+                    "positives": dict(sorted(source_positives.get(source, {}).items())),
+                }
+                for source, counts in sorted(per_source.items())
+            },
+            "label_rules": RULES,
+            "excluded_heads": list(config.excluded_heads),
             "split": {
                 "by": "blake2b of the normalized text",
                 "test_percent": config.plan.test_percent,
@@ -326,6 +387,8 @@ def _manifest(
             "traffic_sources": list(config.traffic_sources),
             "traffic_split": "validation",
             "report_only": list(config.policy.report_only),
+            "floored": list(config.policy.floored),
+            "min_act": config.policy.min_act,
         },
         "thresholds": {
             name: {"allow": t.allow, "act": t.act, "flag": t.flag} for name, t in thresholds.items()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,11 @@ def register(sub: Any) -> None:
         default=0.02,
         help="largest uncertain share of each real-chat source's validation rows",
     )
+    parser.add_argument(
+        "--no-synthetic",
+        action="store_true",
+        help="train on the files alone, without the template-written sources",
+    )
     parser.add_argument("--jobs", type=int, default=2, help="processes fitting heads")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
     parser.set_defaults(func=run)
@@ -77,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     config = TrainConfig(
         name=args.name or args.out.name,
-        features=FeatureConfig(buckets_log2=args.buckets_log2),
+        features=FeatureConfig(buckets_log2=args.buckets_log2, target_cross=1),
         c=args.c,
         min_positives=args.min_positives,
         plan=SplitPlan(args.test_percent, args.validation_percent),
@@ -86,6 +92,8 @@ def run(args: argparse.Namespace) -> int:
         ),
         jobs=args.jobs,
     )
+    if args.no_synthetic:
+        config = dataclasses.replace(config, synthetic=())
     progress = Progress(None if args.quiet else sys.stderr)
     try:
         result = train(files, mappings, config, progress=progress)

@@ -47,6 +47,8 @@ class SemanticTrainConfig:
     min_gain: float = 0.005
     #: Largest AUPRC loss allowed on any real-chat source with enough positives.
     max_traffic_loss: float = 0.005
+    #: Largest loss of "flagged" AUPRC (the maximum over the OpenAI categories) the blend may cost.
+    max_flagged_loss: float = 0.002
     traffic_sources: tuple[str, ...] = TRAFFIC_SOURCES
     threads: int = 2
     batch_size: int = 64
@@ -199,6 +201,50 @@ def choose_blend(
     return {k: v for k, v in blend.items() if v > 0}, report
 
 
+def blended_scores(
+    linear: dict[str, np.ndarray],
+    semantic: dict[str, np.ndarray],
+    uncertain: np.ndarray,
+    blend: dict[str, float],
+) -> dict[str, np.ndarray]:
+    """The scores the cascade ends with: the blend on the uncertain rows, linear elsewhere."""
+    out = {}
+    for name, column in linear.items():
+        w = blend.get(name, 0.0)
+        mixed = (1 - w) * column + w * semantic.get(name, column)
+        out[name] = np.where(uncertain, mixed, column)
+    return out
+
+
+def guard_flagged(
+    examples: Sequence[Example],
+    linear: dict[str, np.ndarray],
+    semantic: dict[str, np.ndarray],
+    uncertain: np.ndarray,
+    blend: dict[str, float],
+    max_loss: float,
+) -> tuple[dict[str, float], list[str]]:
+    """Drop blended categories, the most harmful first, until "flagged" AUPRC (the maximum over
+    the OpenAI categories) is within `max_loss` of the linear model's: a blend that helps one
+    category's ranking can still raise clean messages above harmful ones in another."""
+    rows = [i for i, e in enumerate(examples) if "flagged" in e.targets]
+    if not rows:
+        return dict(blend), []
+    y = np.array([examples[i].targets["flagged"] for i in rows])
+
+    def flagged_ap(chosen: dict[str, float]) -> float:
+        scores = blended_scores(linear, semantic, uncertain, chosen)
+        return average_precision(y, _flagged(scores)[rows]) or 0.0
+
+    base = flagged_ap({})
+    kept, dropped = dict(blend), []
+    while kept and flagged_ap(kept) < base - max_loss:
+        worst = max(kept, key=lambda n: flagged_ap({k: v for k, v in kept.items() if k != n}))
+        del kept[worst]
+        dropped.append(worst)
+    return kept, dropped
+
+
 def _flagged(scores: dict[str, np.ndarray]) -> np.ndarray:
     columns = [v for k, v in scores.items() if k in _OPENAI]
     return np.max(np.stack(columns, axis=1), axis=1)
@@ -247,7 +293,12 @@ def train_semantic(
     semantic = model.category_scores(x_val)
     lin = category_scores(linear.heads, linear.predict_proba([e.folded for e in validation]))
     uncertain = uncertain_rows(linear, lin)
-    model.blend, per_category = choose_blend(validation, lin, semantic, uncertain, config)
+    blend, per_category = choose_blend(validation, lin, semantic, uncertain, config)
+    model.blend, dropped = guard_flagged(
+        validation, lin, semantic, uncertain, blend, config.max_flagged_loss
+    )
+    for name in dropped:
+        per_category[name]["dropped_for_flagged"] = True
     report = _report(validation, lin, semantic, uncertain, model, per_category)
     _write(artifact, model, linear, files, examples, config, report, time.perf_counter() - started)
     return SemanticTrainResult(model, report, time.perf_counter() - started)
@@ -267,11 +318,9 @@ def _report(
     model: SemanticHeads,
     per_category: dict[str, Any],
 ) -> dict[str, Any]:
-    blended = {}
-    for name, column in linear.items():
-        w = model.blend.get(name, 0.0)
-        mixed = (1 - w) * column + w * semantic.get(name, column)
-        blended[name] = np.where(uncertain, mixed, column)
+    blended = blended_scores(linear, semantic, uncertain, model.blend)
+    if_all = {n: float(r["weight_if_all"]) for n, r in per_category.items()}
+    blended_all = blended_scores(linear, semantic, np.ones_like(uncertain), if_all)
     rows = [i for i, e in enumerate(validation) if "flagged" in e.targets]
     y = np.array([validation[i].targets["flagged"] for i in rows])
     return {
@@ -280,6 +329,7 @@ def _report(
         "flagged": {
             "auprc_linear": _ap(y, _flagged(linear)[rows]),
             "auprc_blend_uncertain": _ap(y, _flagged(blended)[rows]),
+            "auprc_blend_all": _ap(y, _flagged(blended_all)[rows]),
             "n": int(y.size),
             "n_pos": int(y.sum()),
         },
@@ -325,6 +375,7 @@ def _write(
             "c": config.c,
             "min_gain": config.min_gain,
             "max_traffic_loss": config.max_traffic_loss,
+            "max_flagged_loss": config.max_flagged_loss,
             "traffic_sources": list(config.traffic_sources),
             "seconds": round(seconds, 1),
         },

@@ -60,7 +60,7 @@ def test_a_bad_artifact_path_names_the_setting(settings: Settings, tmp_path: Pat
 @pytest.mark.parametrize(
     ("text", "category", "direction"),
     [
-        ("nobody would even notice if i was gone, i'm going to end it tonight", SELF_HARM, +1),
+        ("i have been cutting myself again and i cannot stop", SELF_HARM, +1),
         ("you are a pathetic worthless loser and everyone in this chat hates you", HARASSMENT, +1),
         ("thanks for the tips everyone, see you all at the meetup next week", HARASSMENT, -1),
         ("can't wait for the new season, the trailer looked amazing", SELF_HARM, -1),
@@ -95,3 +95,10 @@ def test_no_blend_means_no_encoder_work(encoder: SentenceEncoder, heads: Semanti
     idle = SemanticStage(encoder=encoder, heads=dataclasses.replace(heads, blend={}))
     (result,) = idle.assess_sync([doubtful("anything", harassment=0.5)])
     assert result.scores == {} and not result.reasons
+
+
+def test_the_shipped_stage_blends_what_its_manifest_says(settings: Settings) -> None:
+    stage = build_stage("semantic", settings)
+    assert isinstance(stage, SemanticStage)
+    blend = stage.heads.blend
+    assert {c.value for c in stage.categories} == {k for k, v in blend.items() if v > 0}

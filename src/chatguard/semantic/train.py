@@ -298,7 +298,10 @@ def train_semantic(
         validation, lin, semantic, uncertain, blend, config.max_flagged_loss
     )
     for name in dropped:
-        per_category[name]["dropped_for_flagged"] = True
+        row = per_category[name]
+        row["weight_before_flagged_guard"] = row["weight"]
+        row["auprc_before_flagged_guard"] = row["auprc_blend_uncertain"]
+        row["weight"], row["auprc_blend_uncertain"] = 0.0, row["auprc_linear"]
     report = _report(validation, lin, semantic, uncertain, model, per_category)
     _write(artifact, model, linear, files, examples, config, report, time.perf_counter() - started)
     return SemanticTrainResult(model, report, time.perf_counter() - started)

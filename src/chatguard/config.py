@@ -100,7 +100,7 @@ class Settings(BaseSettings):
     semantic_model: str | None = Field(
         default=None, description="semantic artifact directory; default: the shipped one"
     )
-    semantic_threads: int = Field(default=2, ge=1, le=64, description="encoder threads")
+    semantic_threads: int = Field(default=1, ge=1, le=64, description="encoder threads")
     semantic_timeout_s: float = Field(
         default=2.0, gt=0, le=60, description="the semantic stage's timeout per batch"
     )

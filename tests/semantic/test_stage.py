@@ -44,11 +44,11 @@ def test_the_stage_is_registered_and_builds_from_settings(settings: Settings) ->
 
 
 def test_threads_and_timeout_come_from_settings(settings: Settings) -> None:
-    configured = settings.model_copy(update={"semantic_threads": 1, "semantic_timeout_s": 0.75})
+    configured = settings.model_copy(update={"semantic_threads": 2, "semantic_timeout_s": 0.75})
     stage = build_stage("semantic", configured)
     assert isinstance(stage, SemanticStage)
     assert stage.timeout_s == 0.75
-    assert stage.encoder.session.get_session_options().intra_op_num_threads == 1
+    assert stage.encoder.session.get_session_options().intra_op_num_threads == 2
 
 
 def test_a_bad_artifact_path_names_the_setting(settings: Settings, tmp_path: Path) -> None:

@@ -27,7 +27,7 @@ class SentenceEncoder:
         model_path: Path,
         tokenizer_path: Path,
         max_tokens: int = 128,
-        threads: int = 2,
+        threads: int = 1,
         batch_size: int = 64,
     ) -> None:
         import onnxruntime as ort
@@ -52,7 +52,7 @@ class SentenceEncoder:
 
     @classmethod
     def from_artifact(
-        cls, artifact: SemanticArtifact, *, threads: int = 2, batch_size: int = 64
+        cls, artifact: SemanticArtifact, *, threads: int = 1, batch_size: int = 64
     ) -> SentenceEncoder:
         return cls(
             model_path=artifact.encoder_path,

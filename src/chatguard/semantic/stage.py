@@ -70,7 +70,7 @@ class SemanticStage(CpuStage):
         except SemanticArtifactError as exc:
             raise ConfigurationError(f"SEMANTIC_MODEL: {exc}") from None
         encoder = SentenceEncoder.from_artifact(
-            artifact, threads=getattr(settings, "semantic_threads", 2)
+            artifact, threads=getattr(settings, "semantic_threads", 1)
         )
         log.info("semantic artifact %s loaded from %s", artifact.name, path)
         return cls(

@@ -102,3 +102,29 @@ def test_the_shipped_stage_blends_what_its_manifest_says(settings: Settings) -> 
     assert isinstance(stage, SemanticStage)
     blend = stage.heads.blend
     assert {c.value for c in stage.categories} == {k for k, v in blend.items() if v > 0}
+
+
+def test_a_different_linear_model_is_named_in_a_warning(
+    settings: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import json
+    import shutil
+
+    from chatguard.classifier.stage import DEFAULT_MODEL
+
+    retrained = tmp_path / "linear"
+    shutil.copytree(DEFAULT_MODEL, retrained)
+    manifest = json.loads((retrained / "manifest.json").read_text(encoding="utf-8"))
+    manifest["created"] = "2030-01-01T00:00:00Z"
+    (retrained / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    with caplog.at_level("WARNING", logger="chatguard.semantic.stage"):
+        build_stage("semantic", settings.model_copy(update={"classifier_model": str(retrained)}))
+    assert "train-semantic" in caplog.text and "2030-01-01" in caplog.text
+
+
+def test_the_shipped_blend_matches_the_shipped_linear_model(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("WARNING", logger="chatguard.semantic.stage"):
+        build_stage("semantic", settings)
+    assert "train-semantic" not in caplog.text

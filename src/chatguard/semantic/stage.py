@@ -12,9 +12,11 @@ them. The encoder runs in a worker thread under the stage's timeout.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from chatguard.domain import StageResult
@@ -33,6 +35,27 @@ log = logging.getLogger(__name__)
 _CATEGORY_NAMES = frozenset(c.value for c in Category)
 #: The stage whose scores the blend was chosen against.
 LINEAR_STAGE = "classifier"
+
+
+def _warn_if_stale(artifact: SemanticArtifact, classifier_model: str | None) -> None:
+    """The blend was chosen against one linear model; say so when another one is configured."""
+    from chatguard.classifier.stage import DEFAULT_MODEL
+
+    chosen = artifact.manifest.get("heads", {}).get("linear_model", {})
+    try:
+        path = Path(classifier_model or DEFAULT_MODEL) / "manifest.json"
+        current = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return  # the classifier stage reports its own model's problems
+    pair = (current.get("name"), current.get("created"))
+    if pair != (chosen.get("name"), chosen.get("created")):
+        log.warning(
+            "the semantic blend was chosen against linear model %s (%s), the classifier is %s "
+            "(%s): re-run `chatguard train-semantic`",
+            chosen.get("name"),
+            chosen.get("created"),
+            *pair,
+        )
 
 
 class SemanticStage(CpuStage):
@@ -73,6 +96,7 @@ class SemanticStage(CpuStage):
             artifact, threads=getattr(settings, "semantic_threads", 1)
         )
         log.info("semantic artifact %s loaded from %s", artifact.name, path)
+        _warn_if_stale(artifact, getattr(settings, "classifier_model", None))
         return cls(
             encoder=encoder,
             heads=heads,

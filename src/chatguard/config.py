@@ -110,6 +110,13 @@ class Settings(BaseSettings):
     classifier_model: str | None = Field(
         default=None, description="classifier model directory; default: the shipped model"
     )
+    semantic_model: str | None = Field(
+        default=None, description="semantic artifact directory; default: the shipped one"
+    )
+    semantic_threads: int = Field(default=1, ge=1, le=64, description="encoder threads")
+    semantic_timeout_s: float = Field(
+        default=2.0, gt=0, le=60, description="the semantic stage's timeout per batch"
+    )
     # Lightweight filter: where the spam windows live, and how PII is redacted
     spam_state: Literal["memory", "redis"] = "memory"
     pii_redaction: Literal["off", "label", "mask"] = "off"

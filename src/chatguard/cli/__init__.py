@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "chatguard.cli.moderate",
     "chatguard.cli.check_llm",
     "chatguard.cli.train",
+    "chatguard.cli.train_semantic",
     "chatguard.cli.evaluate",
     "chatguard.cli.irc_bot",
     "chatguard.cli.retention",

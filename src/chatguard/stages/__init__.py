@@ -7,6 +7,7 @@ that every module in this package is registered and buildable from settings.
 from chatguard.classifier.stage import ClassifierStage
 from chatguard.llm.stage import LLMStage
 from chatguard.pipeline.registry import register_stage
+from chatguard.semantic.stage import SemanticStage
 from chatguard.stages.filter import FilterStage
 from chatguard.stages.pii import PiiStage
 from chatguard.stages.prompt_injection import PromptInjectionStage
@@ -19,6 +20,7 @@ register_stage(PiiStage.name, PiiStage.from_settings)
 register_stage(SpamStage.name, SpamStage.from_settings)
 register_stage(PromptInjectionStage.name, PromptInjectionStage.from_settings)
 register_stage(ClassifierStage.name, ClassifierStage.from_settings)
+register_stage(SemanticStage.name, SemanticStage.from_settings)
 register_stage(LLMStage.name, LLMStage.from_settings)
 
 __all__ = [
@@ -28,5 +30,6 @@ __all__ = [
     "PiiStage",
     "PromptInjectionStage",
     "RuleStage",
+    "SemanticStage",
     "SpamStage",
 ]

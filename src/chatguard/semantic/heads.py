@@ -1,0 +1,77 @@
+"""Logistic heads over sentence embeddings, their calibration and the blend with the linear model.
+
+Stored as `heads.npz` (plain arrays: `weights` 384 x heads, `bias`, `calibration` heads x 2,
+read with `allow_pickle=False`) with the head names and blend weights in the manifest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from chatguard.classifier.model import category_scores
+from chatguard.semantic.artifact import SemanticArtifact, SemanticArtifactError
+
+
+@dataclass(slots=True)
+class SemanticHeads:
+    """One calibrated logistic head per target, and how much each category trusts them.
+
+    `blend[c]` is the weight of the semantic score in category `c`: the blended score is
+    `(1 - w) * linear + w * semantic`. A category absent from `blend` (or at 0) is left to the
+    linear model: the semantic tier is kept only where validation showed it pays.
+    """
+
+    heads: tuple[str, ...]
+    weights: np.ndarray  # (384, heads) float32
+    bias: np.ndarray  # (heads,) float32
+    calibration: np.ndarray  # (heads, 2): probability = sigmoid(a * logit + b)
+    blend: dict[str, float] = field(default_factory=dict)
+
+    def probabilities(self, embeddings: np.ndarray) -> np.ndarray:
+        """Calibrated head probabilities, (n, heads)."""
+        logits = embeddings @ self.weights + self.bias
+        a, b = self.calibration[:, 0], self.calibration[:, 1]
+        return 1.0 / (1.0 + np.exp(-(logits * a + b)))
+
+    def category_scores(self, embeddings: np.ndarray) -> dict[str, np.ndarray]:
+        """Per-category scores, combined from the heads as the linear model's are."""
+        return category_scores(self.heads, self.probabilities(embeddings))
+
+    def blended(self, category: str, linear: float, semantic: float) -> float:
+        w = self.blend.get(category, 0.0)
+        return (1.0 - w) * linear + w * semantic
+
+    def save(self, path: Path) -> None:
+        np.savez_compressed(
+            path,
+            weights=self.weights.astype(np.float32),
+            bias=self.bias.astype(np.float32),
+            calibration=self.calibration.astype(np.float32),
+        )
+
+    @classmethod
+    def load(cls, artifact: SemanticArtifact) -> SemanticHeads:
+        """The heads of a verified artifact; raises `SemanticArtifactError` if it has none."""
+        path = artifact.heads_path
+        if path is None:
+            raise SemanticArtifactError(
+                f"semantic artifact at {artifact.path} has no trained heads; "
+                "run `chatguard train-semantic`"
+            )
+        entry = artifact.manifest["heads"]
+        try:
+            with np.load(path, allow_pickle=False) as arrays:
+                weights = arrays["weights"].astype(np.float32)
+                bias = arrays["bias"].astype(np.float32)
+                calibration = arrays["calibration"].astype(np.float64)
+        except (OSError, ValueError, KeyError) as exc:
+            raise SemanticArtifactError(f"cannot load the semantic heads: {exc}") from None
+        names = tuple(str(n) for n in entry["names"])
+        if weights.shape[1] != len(names) or bias.shape != (len(names),):
+            raise SemanticArtifactError("semantic heads do not match their names")
+        blend: Mapping[str, float] = entry.get("blend", {})
+        return cls(names, weights, bias, calibration, {k: float(v) for k, v in blend.items()})

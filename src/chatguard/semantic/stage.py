@@ -1,0 +1,153 @@
+"""The semantic stage: sentence embeddings and logistic heads on the messages still uncertain
+after the linear classifier, blended into its scores per category.
+
+In the cascade `filter -> classifier -> semantic -> llm`, the router settles every message the
+classifier is sure of, so this stage sees only the uncertain band. For each category the
+validation split chose a weight `w` (0 where the semantic score did not pay); the stage
+returns `max(other stages' score, (1 - w) * classifier + w * semantic)` for the blended
+categories and replaces the earlier scores with it (`authoritative`), so the blend can lower a
+doubtful linear score as well as raise it. Rule hits from the filter stand: the maximum keeps
+them. The encoder runs in a worker thread under the stage's timeout.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from chatguard.domain import StageResult
+from chatguard.errors import ConfigurationError
+from chatguard.pipeline.stage import ComponentHealth, CpuStage, StageInput
+from chatguard.semantic.artifact import DEFAULT_ARTIFACT, SemanticArtifact, SemanticArtifactError
+from chatguard.semantic.encoder import SentenceEncoder
+from chatguard.semantic.heads import SemanticHeads
+from chatguard.taxonomy import Category
+
+if TYPE_CHECKING:
+    from chatguard.config import Settings
+
+log = logging.getLogger(__name__)
+
+_CATEGORY_NAMES = frozenset(c.value for c in Category)
+#: The stage whose scores the blend was chosen against.
+LINEAR_STAGE = "classifier"
+
+
+def _warn_if_stale(artifact: SemanticArtifact, classifier_model: str | None) -> None:
+    """The blend was chosen against one linear model; say so when another one is configured."""
+    from chatguard.classifier.stage import DEFAULT_MODEL
+
+    chosen = artifact.manifest.get("heads", {}).get("linear_model", {})
+    try:
+        path = Path(classifier_model or DEFAULT_MODEL) / "manifest.json"
+        current = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return  # the classifier stage reports its own model's problems
+    pair = (current.get("name"), current.get("created"))
+    if pair != (chosen.get("name"), chosen.get("created")):
+        log.warning(
+            "the semantic blend was chosen against linear model %s (%s), the classifier is %s "
+            "(%s): re-run `chatguard train-semantic`",
+            chosen.get("name"),
+            chosen.get("created"),
+            *pair,
+        )
+
+
+class SemanticStage(CpuStage):
+    """Blends an embedding model's scores into the classifier's on the uncertain band."""
+
+    name = "semantic"
+    can_clear = True
+    # Even one message costs milliseconds of encoder time: never on the event loop.
+    offload_at = 1
+
+    def __init__(
+        self,
+        *,
+        encoder: SentenceEncoder,
+        heads: SemanticHeads,
+        artifact_name: str = "semantic",
+        timeout_s: float = 2.0,
+    ) -> None:
+        super().__init__(timeout_s=timeout_s)
+        self.encoder = encoder
+        self.heads = heads
+        self.artifact_name = artifact_name
+        self._blended = [
+            (Category(name), weight)
+            for name, weight in sorted(heads.blend.items())
+            if name in _CATEGORY_NAMES and weight > 0
+        ]
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SemanticStage:
+        path = getattr(settings, "semantic_model", None) or DEFAULT_ARTIFACT
+        try:
+            artifact = SemanticArtifact.load(path)
+            heads = SemanticHeads.load(artifact)
+        except SemanticArtifactError as exc:
+            raise ConfigurationError(f"SEMANTIC_MODEL: {exc}") from None
+        encoder = SentenceEncoder.from_artifact(
+            artifact, threads=getattr(settings, "semantic_threads", 1)
+        )
+        log.info("semantic artifact %s loaded from %s", artifact.name, path)
+        _warn_if_stale(artifact, getattr(settings, "classifier_model", None))
+        return cls(
+            encoder=encoder,
+            heads=heads,
+            artifact_name=artifact.name,
+            timeout_s=getattr(settings, "semantic_timeout_s", 2.0),
+        )
+
+    @property
+    def categories(self) -> list[Category]:
+        """The categories whose scores this stage blends."""
+        return [c for c, _ in self._blended]
+
+    def assess_sync(self, items: Sequence[StageInput]) -> list[StageResult]:
+        if not items or not self._blended:
+            return [StageResult(self.name) for _ in items]
+        started = time.perf_counter()
+        embeddings = self.encoder.encode([item.normalized.folded for item in items])
+        semantic = self.heads.category_scores(embeddings)
+        per_message = (time.perf_counter() - started) * 1000 / len(items)
+        return [
+            self._result(
+                item, {c: float(semantic[c.value][i]) for c, _ in self._blended}, per_message
+            )
+            for i, item in enumerate(items)
+        ]
+
+    def _result(
+        self, item: StageInput, semantic: dict[Category, float], latency_ms: float
+    ) -> StageResult:
+        linear: dict[Category, float] = {}
+        others: dict[Category, float] = {}
+        for result in item.results:
+            if result.error is not None:
+                continue
+            target = linear if result.stage == LINEAR_STAGE else others
+            for category, score in result.scores.items():
+                if score > target.get(category, 0.0):
+                    target[category] = score
+        scores = {}
+        moved: tuple[Category, float] | None = None
+        for category, weight in self._blended:
+            base = linear.get(category, item.scores.get(category, 0.0))
+            mixed = (1.0 - weight) * base + weight * semantic[category]
+            scores[category] = max(others.get(category, 0.0), mixed)
+            if moved is None or abs(mixed - base) > abs(moved[1]):
+                moved = (category, mixed - base)
+        reasons: tuple[str, ...] = ()
+        if moved is not None:
+            category, delta = moved
+            reasons = (f"semantic: {category.value} {scores[category]:.2f} ({delta:+.2f})",)
+        return StageResult(self.name, scores, (), reasons, latency_ms, authoritative=True)
+
+    def health(self) -> ComponentHealth:
+        return ComponentHealth(self.name, True, f"model {self.artifact_name}")

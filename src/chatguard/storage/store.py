@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import event, func, select, update
+from sqlalchemy import event, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.ext.asyncio import async_sessionmaker as sessionmaker
@@ -349,10 +349,10 @@ async def _write_new(session: Any, first: dict[str, Entry]) -> tuple[set[int], d
     if not won:
         return set(), {}
     await session.execute(
-        AssessmentRow.__table__.insert(),
+        insert(AssessmentRow.__table__),
         [{"message_id": e.message_id, **e.assessment} for e in won],
     )
-    await session.execute(DecisionRow.__table__.insert(), [_decision_row(e) for e in won])
+    await session.execute(insert(DecisionRow.__table__), [_decision_row(e) for e in won])
     applied = {e.message_id: Applied() for e in won}
     if any(not e.effects.empty for e in won):
         results = await _effects_writer(many=True)(session, [e.effects for e in won])

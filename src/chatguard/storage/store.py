@@ -14,9 +14,9 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import event, func, insert, select, update
+from sqlalchemy import Table, event, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.ext.asyncio import async_sessionmaker as sessionmaker
@@ -43,6 +43,12 @@ SQLITE_BUSY_TIMEOUT_S = 30.0
 READ_GROUP_IDS = 500
 #: SQLite connections kept open per process.
 SQLITE_POOL_SIZE = 20
+
+
+# Core tables of the rows a save writes: executemany inserts skip the ORM's per-row work.
+_MESSAGES = cast(Table, MessageRow.__table__)
+_ASSESSMENTS = cast(Table, AssessmentRow.__table__)
+_DECISIONS = cast(Table, DecisionRow.__table__)
 
 
 def text_digest(text: str) -> str:
@@ -338,7 +344,7 @@ def _effects_writer(*, many: bool = False) -> Any:
 async def _write_new(session: Any, first: dict[str, Entry]) -> tuple[set[int], dict[str, Applied]]:
     """Insert the entries whose message id is new, with their rows and effects, in
     `session`'s transaction: the entries that won (by `id()`) and what their effects did."""
-    table = MessageRow.__table__
+    table = _MESSAGES
     inserted = set(
         await session.scalars(
             _insert_new(session, table).returning(table.c.id),
@@ -349,10 +355,10 @@ async def _write_new(session: Any, first: dict[str, Entry]) -> tuple[set[int], d
     if not won:
         return set(), {}
     await session.execute(
-        insert(AssessmentRow.__table__),
+        insert(_ASSESSMENTS),
         [{"message_id": e.message_id, **e.assessment} for e in won],
     )
-    await session.execute(insert(DecisionRow.__table__), [_decision_row(e) for e in won])
+    await session.execute(insert(_DECISIONS), [_decision_row(e) for e in won])
     applied = {e.message_id: Applied() for e in won}
     if any(not e.effects.empty for e in won):
         results = await _effects_writer(many=True)(session, [e.effects for e in won])

@@ -23,6 +23,7 @@ from chatguard.decisions.terms import push_terms_to
 from chatguard.domain import Action, Assessment, Decision, Message, Route
 from chatguard.errors import InputTooLargeError, InvalidInputError
 from chatguard.events import EventBus, InProcessEventBus
+from chatguard.fairness import FairScheduler
 from chatguard.filter.pii import apply_redaction
 from chatguard.input_rules import identifier_problem, text_problem
 from chatguard.metrics import ModerationMetrics
@@ -36,7 +37,7 @@ from chatguard.storage import SqlStore
 from chatguard.storage.keeper import StoreKeeper
 from chatguard.storage.metrics import StorageMetrics
 from chatguard.storage.spool import SAVE, Spool, spool_path
-from chatguard.storage.store import Entry, StoredDecision, check_same_text
+from chatguard.storage.store import Entry, PoolSettings, StoredDecision, check_same_text
 from chatguard.taxonomy import Category
 
 log = logging.getLogger(__name__)
@@ -101,6 +102,8 @@ class ModerationService:
             self.keeper = StoreKeeper(store=store, spool=spool, metrics=self.storage_metrics)
             self.keeper.on_flushed = self._flushed
             self.keeper.recovery = self.recover_provisional
+        #: Turns for the chunks of large batches.
+        self.fairness = FairScheduler()
         # Escalations still running after their message got a provisional decision.
         self._followups: set[asyncio.Task[None]] = set()
         #: Deletes old message text in the background (RETENTION_DAYS); None: kept forever.
@@ -117,7 +120,8 @@ class ModerationService:
     @classmethod
     def from_settings(cls, settings: Settings, *, with_store: bool = True) -> ModerationService:
         stages = [build_stage(name, settings) for name in settings.stage_names]
-        store = SqlStore(settings.database_url) if with_store else None
+        pool = PoolSettings(settings.database_pool_size, settings.database_max_overflow)
+        store = SqlStore(settings.database_url, pool=pool) if with_store else None
         events = InProcessEventBus()
         # Channel policy decides (its fail mode and LLM deadline default to the LLM_* settings);
         # its blocked and permitted terms go to every stage's rule engine.
@@ -209,6 +213,19 @@ class ModerationService:
             )
         for message in messages:
             self.validate(message)
+        chunk = self.settings.batch_chunk_size
+        if len(messages) <= chunk:
+            return await self._moderate_chunk(messages)
+        # A large batch goes chunk by chunk, in fair turns with other batches, so that single
+        # requests wait for one chunk at most (`chatguard.fairness`).
+        outcomes: list[Outcome] = []
+        caller = self.fairness.caller()
+        for start in range(0, len(messages), chunk):
+            async with self.fairness.turn(caller):
+                outcomes.extend(await self._moderate_chunk(messages[start : start + chunk]))
+        return outcomes
+
+    async def _moderate_chunk(self, messages: Sequence[Message]) -> list[Outcome]:
         started = time.perf_counter()
         replays = await self._stored(messages)
         fresh = [m for m in messages if m.id not in replays]

@@ -17,6 +17,12 @@ def register(sub: Any) -> None:
     parser = sub.add_parser("serve", help="run the moderation server")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="API processes sharing the port (default 1; at most one per core pays off)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -49,6 +55,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"chatguard: {problem}", file=sys.stderr)
         return 2
 
+    if args.workers < 1:
+        print("chatguard: --workers must be 1 or more", file=sys.stderr)
+        return 2
+    if args.workers > 1:
+        return serve_workers(settings, args.host, args.port, args.workers)
+
     import uvicorn
 
     from chatguard import __version__
@@ -67,3 +79,57 @@ def run(args: argparse.Namespace) -> int:
         access_log=settings.debug,
     )
     return 0
+
+
+def serve_workers(settings: Settings, host: str, port: int, workers: int) -> int:
+    """Several API processes on one port (uvicorn's workers: one listening socket, the
+    kernel spreads the connections). The schema is migrated once here, before any worker
+    starts, so they do not race to create it; each worker then runs the whole embedded
+    service. What is per process: docs/performance.md#several-api-processes."""
+    import os
+
+    import uvicorn
+
+    from chatguard import __version__
+    from chatguard.errors import StoreUnavailableError
+    from chatguard.storage.migrate import migrate
+
+    try:
+        asyncio.run(migrate(settings.database_url))
+    except StoreUnavailableError as exc:
+        # As with one process: serving goes on and each worker migrates when it can.
+        print(f"chatguard: not migrated at start ({exc})", file=sys.stderr)
+    if settings.redis_url is None:
+        print(
+            f"chatguard: {workers} workers without REDIS_URL: rate limits and spam windows "
+            "are counted per worker",
+            file=sys.stderr,
+        )
+    # The workers read their settings from the environment, the address included.
+    os.environ["BIND_HOST"] = host
+    print(
+        f"chatguard {__version__} serving on http://{host}:{port} with {workers} workers "
+        "(docs at /docs)"
+    )
+    uvicorn.run(
+        "chatguard.cli.serve:worker_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=settings.log_level.lower(),
+        access_log=settings.debug,
+    )
+    return 0
+
+
+def worker_app() -> Any:
+    """The app of one worker process (`serve --workers N`)."""
+    from chatguard.api import create_app
+    from chatguard.config import load_settings
+    from chatguard.runtime import tune_gc_for_serving
+
+    settings = load_settings()
+    app = create_app(settings)
+    tune_gc_for_serving(settings.gc_young_threshold)
+    return app

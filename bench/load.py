@@ -40,6 +40,11 @@ from checks import Checks, require
 
 ROOT = Path(__file__).resolve().parents[1]
 LUA = ROOT / "bench" / "wrk" / "chat.lua"
+#: Real chat lines (Twitch and Dota 2 chat samples shipped with the tests).
+CHAT_SAMPLES = (
+    ROOT / "tests" / "fixtures" / "data" / "twitch_chat.jsonl",
+    ROOT / "tests" / "fixtures" / "data" / "dota2_chat.jsonl",
+)
 CHATGUARD = str(Path(sys.executable).with_name("chatguard"))
 CHECKS = Checks("bench/load.py")
 #: The goals on a 2-core machine, embedded server on SQLite.
@@ -73,16 +78,32 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+TEXTS: Path | None = None
+
+
+def write_texts(directory: Path) -> tuple[Path, int]:
+    """The chat samples as chat.lua reads them: one JSON-escaped string a line."""
+    lines = []
+    for sample in CHAT_SAMPLES:
+        with sample.open(encoding="utf-8") as handle:
+            lines.extend(json.dumps(json.loads(line)["text"])[1:-1] for line in handle)
+    path = directory / "texts.txt"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path, len(lines)
+
+
 def wrk(
     url: str, mode: str, run: str, *, seconds: float, connections: int, batch: int = 1
 ) -> Result:
     threads = max(1, min(2, connections))
     env = {**os.environ, "CG_MODE": mode, "CG_RUN": run, "CG_BATCH": str(batch)}
+    if TEXTS is not None:
+        env["CG_TEXTS"] = str(TEXTS)
     command = [
         "wrk",
         f"-t{threads}",
         f"-c{connections}",
-        f"-d{seconds}s",
+        f"-d{max(1, round(seconds))}s",
         "--timeout",
         "30s",
         "-s",
@@ -91,7 +112,11 @@ def wrk(
     ]
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=seconds + 60)
     found = re.search(r"^CGRESULT (\{.*\})$", done.stdout, re.MULTILINE)
-    require(found is not None, CHECKS.name, f"wrk printed no result: {done.stderr.strip()[:300]}")
+    require(
+        found is not None,
+        CHECKS.name,
+        f"wrk printed no result: {(done.stderr or done.stdout).strip()[:300]}",
+    )
     assert found is not None
     data = json.loads(found.group(1))
     result = Result(
@@ -231,7 +256,10 @@ def main() -> int:
         CHECKS.name,
         "wrk is not installed (bash scripts/ensure-tools.sh installs it)",
     )
+    global TEXTS
     workdir = Path(tempfile.mkdtemp(prefix="chatguard-load-"))
+    TEXTS, lines = write_texts(workdir)
+    require(lines > 1000, CHECKS.name, f"only {lines} chat lines in the samples")
     database_url = args.database_url or f"sqlite+aiosqlite:///{workdir / 'load.db'}"
     label = "SQLite (embedded)" if args.database_url is None else database_url.split("://")[0]
     run = f"load-{uuid.uuid4().hex[:8]}"

@@ -2,6 +2,8 @@
 --   CG_MODE   moderate (POST /moderate), stateless (POST /v1/moderations) or batch
 --             (POST /moderate/batch, CG_BATCH messages a request)
 --   CG_RUN    a prefix unique to this run (message ids are CG_RUN-<thread>-<n>[-<i>])
+--   CG_TEXTS  a file of message texts, one JSON-escaped string (without quotes) a line;
+--             default: a few built-in lines
 -- Counts answers by status per thread and prints one JSON line at the end, which load.py
 -- reads: requests, 200s, other statuses, socket errors and latency percentiles in µs.
 
@@ -9,7 +11,7 @@ local mode = os.getenv("CG_MODE") or "moderate"
 local run = os.getenv("CG_RUN") or tostring(os.time())
 local batch = tonumber(os.getenv("CG_BATCH") or "100")
 
-local texts = {
+texts = {
   "hello chat, how is everyone doing today",
   "that play was insane PogChamp",
   "gg wp, see you next game",
@@ -19,6 +21,15 @@ local texts = {
   "can someone explain the rules of this mode",
   "stop being so toxic in chat",
 }
+
+local path = os.getenv("CG_TEXTS")
+if path then
+  local loaded = {}
+  for line in io.lines(path) do
+    if #line > 0 then loaded[#loaded + 1] = line end
+  end
+  if #loaded > 0 then texts = loaded end
+end
 
 -- Globals: wrk reads and sets them across threads with thread:get / thread:set.
 threads = {}

@@ -1,9 +1,9 @@
-"""The store's async database code run on a synchronous SQLAlchemy session, inside one thread.
+"""The store's async database code run on a synchronous SQLAlchemy session.
 
 The aiosqlite driver hands every call (execute, fetch, commit, cursor close) to its own thread
 and back: a small transaction costs tens of thread hops, each a wait for the GIL while the
-event loop is busy. For a SQLite file the store instead runs a whole group's transaction in a
-thread of its own on the plain `sqlite3` driver: one hop there and one back. The statements
+event loop is busy. For a SQLite file the store instead runs a whole group's transaction on
+the plain `sqlite3` driver without leaving the loop's thread (`sqlite_local.py`). The statements
 are the same ones the PostgreSQL path awaits: `InlineSession` gives a synchronous session the
 awaitable methods they use, and `run_inline` drives such a coroutine, which never suspends, to
 its end.

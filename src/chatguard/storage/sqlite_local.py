@@ -1,15 +1,21 @@
-"""A SQLite file's synchronous side: one writer thread and one reader thread on the plain
-`sqlite3` driver, for the store's grouped writes and look-ups (see `inline.py` for why).
+"""A SQLite file's synchronous side: the store's grouped writes and look-ups on the plain
+`sqlite3` driver, run on the event loop's own thread.
 
-One writer thread means one writer per process, as SQLite wants; several processes on one file
-wait for each other's write lock (the busy timeout) instead of failing.
+Why not a thread: the aiosqlite driver runs every call (execute, fetch, commit, cursor close)
+in a thread of its own, and each call there must take the GIL back from the event loop. While
+the loop is busy that wait is up to the interpreter's switch interval (5 ms) per call, so a
+small transaction of a dozen calls took tens of milliseconds: a convoy, not database work. A
+grouped transaction on a local file in WAL mode with `synchronous=NORMAL` takes well under a
+millisecond per message of CPU and no disk wait (commits append to the log; see
+docs/performance.md), so running it where the loop is costs less than handing it anywhere.
+
+One connection writes, so this process has one writer, as SQLite wants; another process on the
+same file (`serve --workers N`) is waited for through the busy timeout.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -37,8 +43,8 @@ def sqlite_file(url: str) -> str | None:
     return database
 
 
-class SqliteThreads:
-    """Runs functions of a synchronous `Session` in the writer or the reader thread."""
+class SqliteLocal:
+    """Runs functions of a synchronous `Session` on a SQLite file, in the caller's thread."""
 
     def __init__(
         self,
@@ -52,39 +58,24 @@ class SqliteThreads:
             f"sqlite+pysqlite:///{path}",
             hide_parameters=True,
             connect_args={"timeout": busy_timeout_s, "check_same_thread": False},
-            pool_size=2,
-            max_overflow=2,
+            pool_size=1,
+            max_overflow=1,
         )
         event.listen(self.engine, "connect", pragmas)
         event.listen(self.engine, "handle_error", scrub_error)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self._writer = ThreadPoolExecutor(1, thread_name_prefix="chatguard-sqlite-writer")
-        self._reader = ThreadPoolExecutor(1, thread_name_prefix="chatguard-sqlite-reader")
 
     async def write(self, work: Callable[[Session], T]) -> T:
-        """`work(session)` in the writer thread, inside a transaction committed after it."""
-        return await self._call(self._writer, self._in_transaction, work)
-
-    async def read(self, work: Callable[[Session], T]) -> T:
-        """`work(session)` in the reader thread."""
-        return await self._call(self._reader, self._in_session, work)
-
-    async def _call(self, pool: ThreadPoolExecutor, runner: Any, work: Any) -> T:
-        loop = asyncio.get_running_loop()
-        result: T = await loop.run_in_executor(pool, runner, work)
-        return result
-
-    def _in_transaction(self, work: Callable[[Session], T]) -> T:
+        """`work(session)` inside a transaction committed after it."""
         with _unavailable_on_failure(), self.sessions.begin() as session:
             return work(session)
 
-    def _in_session(self, work: Callable[[Session], T]) -> T:
+    async def read(self, work: Callable[[Session], T]) -> T:
+        """`work(session)` in a session of its own."""
         with _unavailable_on_failure(), self.sessions() as session:
             return work(session)
 
     def close(self) -> None:
-        self._writer.shutdown(wait=True)
-        self._reader.shutdown(wait=True)
         self.engine.dispose()
 
 

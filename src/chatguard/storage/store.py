@@ -30,7 +30,7 @@ from chatguard.storage.guard import GuardedSessions, unavailable_on_failure
 from chatguard.storage.inline import InlineSession, run_inline
 from chatguard.storage.migrate import upgrade
 from chatguard.storage.privacy import private_engine
-from chatguard.storage.sqlite_local import SqliteThreads, sqlite_file
+from chatguard.storage.sqlite_local import SqliteLocal, sqlite_file
 from chatguard.storage.tables import AssessmentRow, DecisionRow, MessageRow
 
 #: Seconds to wait for a connection (PostgreSQL) before the database counts as away.
@@ -150,11 +150,11 @@ class SqlStore:
         if url.startswith("sqlite"):
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self._sessions = GuardedSessions(sessionmaker(self.engine, expire_on_commit=False))
-        # A SQLite file's grouped writes and look-ups run on the plain driver, one thread hop
-        # per group (`sqlite_local`); PostgreSQL's on asyncpg's pooled connections.
+        # A SQLite file's grouped writes and look-ups run on the plain driver, on the loop's
+        # thread (`sqlite_local`); PostgreSQL's on asyncpg's pooled connections.
         path = sqlite_file(url)
         self._local = (
-            SqliteThreads(path, busy_timeout_s=SQLITE_BUSY_TIMEOUT_S, pragmas=_sqlite_pragmas)
+            SqliteLocal(path, busy_timeout_s=SQLITE_BUSY_TIMEOUT_S, pragmas=_sqlite_pragmas)
             if path is not None
             else None
         )
@@ -185,7 +185,7 @@ class SqlStore:
         await self._writer.close()
         await self._reader.close()
         if self._local is not None:
-            await asyncio.to_thread(self._local.close)
+            self._local.close()
         await self.engine.dispose()
 
     async def ping(self) -> bool:

@@ -65,11 +65,12 @@ def run(args: argparse.Namespace) -> int:
 
     from chatguard import __version__
     from chatguard.api import create_app
-    from chatguard.runtime import tune_gc_for_serving
+    from chatguard.runtime import tune_gc_for_serving, tune_switch_interval
 
     app = create_app(settings)
     # Everything made so far lives as long as the process: out of the collector's sight.
     tune_gc_for_serving(settings.gc_young_threshold)
+    tune_switch_interval()
     print(f"chatguard {__version__} serving on http://{args.host}:{args.port} (docs at /docs)")
     uvicorn.run(
         app,
@@ -127,9 +128,10 @@ def worker_app() -> Any:
     """The app of one worker process (`serve --workers N`)."""
     from chatguard.api import create_app
     from chatguard.config import load_settings
-    from chatguard.runtime import tune_gc_for_serving
+    from chatguard.runtime import tune_gc_for_serving, tune_switch_interval
 
     settings = load_settings()
     app = create_app(settings)
     tune_gc_for_serving(settings.gc_young_threshold)
+    tune_switch_interval()
     return app

@@ -207,6 +207,19 @@ def stored_messages(database_url: str, prefix: str) -> int:
     return asyncio.run(count())
 
 
+def settle(database_url: str, prefix: str, *, limit_s: float = 60.0) -> None:
+    """Wait until the server has finished what wrk left in flight (the stored count stops
+    growing), so that one phase's leftovers are not timed in the next."""
+    last = -1
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        now = stored_messages(database_url, prefix)
+        if now == last:
+            return
+        last = now
+        time.sleep(1.0)
+
+
 def delta(after: dict[str, float], before: dict[str, float], key: str) -> float:
     return after.get(key, 0.0) - before.get(key, 0.0)
 
@@ -295,6 +308,7 @@ def main() -> int:
             stored.append(result)
             answered += result.ok
             in_flight += args.connections
+            settle(database_url, run)
         after = server.metrics()
 
         batch = wrk(
@@ -307,6 +321,7 @@ def main() -> int:
         )
         answered += batch.ok * args.batch_size
         in_flight += 2 * args.batch_size
+        settle(database_url, run)
 
         quiet = wrk(server.url, "moderate", f"{run}-q", seconds=args.duration, connections=4)
         answered += quiet.ok
@@ -353,7 +368,7 @@ def main() -> int:
     flood_mps = flood_result[0].ok * 1000 / flood_result[0].seconds
     print(
         f"load on {label}, {args.workers} worker(s), {args.connections} connections, "
-        f"{args.rounds} rounds of {args.duration:g} s (medians)"
+        f"{args.rounds} rounds of {args.duration:g} s (medians), {lines} chat lines"
     )
     print(
         f"  POST /v1/moderations (stateless): {s_rate:8.0f} req/s   "

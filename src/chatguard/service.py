@@ -32,7 +32,6 @@ from chatguard.pipeline.pipeline import PipelineRun
 from chatguard.pipeline.registry import build_stage
 from chatguard.pipeline.stage import ComponentHealth
 from chatguard.retention import RetentionJob
-from chatguard.serialize import decision_dict
 from chatguard.storage import SqlStore
 from chatguard.storage.keeper import StoreKeeper
 from chatguard.storage.metrics import StorageMetrics
@@ -232,10 +231,10 @@ class ModerationService:
         decided, run = await self._decide(fresh, started) if fresh else ({}, None)
         applied: dict[str, Applied] = {}
         stored = True
-        if self.keeper is not None and decided:
-            persisted = await self.keeper.persist(
-                [Entry.of(d.message, d.decision, d.effects) for d in decided.values()]
-            )
+        # The stored response is the answer too: serialised once.
+        entries = {i: Entry.of(d.message, d.decision, d.effects) for i, d in decided.items()}
+        if self.keeper is not None and entries:
+            persisted = await self.keeper.persist(list(entries.values()))
             replays.update(persisted.existing)
             applied, stored = persisted.applied, persisted.stored
         outcomes = []
@@ -247,7 +246,7 @@ class ModerationService:
                 continue
             item = decided[message.id]
             decision = item.decision
-            outcomes.append(Outcome(decision_dict(decision), decision=decision))
+            outcomes.append(Outcome(entries[message.id].response, decision=decision))
             if message.id in announced:
                 continue  # the same message twice in one batch: one decision, one set of effects
             announced.add(message.id)

@@ -148,7 +148,9 @@ class Server:
             "RATE_LIMIT_USER_PER_S": "0",
             "LOG_LEVEL": "WARNING",
         }
-        command = [CHATGUARD, "serve", "--port", str(self.port), "--workers", str(workers)]
+        command = [CHATGUARD, "serve", "--port", str(self.port)]
+        if workers != 1:
+            command += ["--workers", str(workers)]
         self.process = subprocess.Popen(
             command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
         )

@@ -138,3 +138,31 @@ async def test_saving_answers_alike_with_and_without_grouping(
         await store.close()
     assert set(saved.applied) == {"a", "b"} and not saved.existing
     assert set(again.existing) == {"a"} and not again.applied
+
+
+async def test_a_sqlite_write_lock_held_elsewhere_is_waited_for_off_the_loop(
+    sqlite_url: str,
+) -> None:
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    store = SqlStore(sqlite_url)
+    await store.start()
+    assert store._local is not None
+    other = create_async_engine(sqlite_url)
+    try:
+        async with other.connect() as connection:
+            # Another connection of this process holds the write lock; its COMMIT needs the
+            # event loop, so the store must not wait for the lock on the loop's thread.
+            await connection.exec_driver_sql("BEGIN IMMEDIATE")
+            saving = asyncio.create_task(store.save_entries([_entry("behind-lock", "hi")]))
+            for _ in range(2000):  # until the save found the lock taken
+                if store._local.waited:
+                    break
+                await asyncio.sleep(0.005)
+            assert store._local.waited == 1 and not saving.done()
+            await connection.exec_driver_sql("COMMIT")
+        saved = await saving
+    finally:
+        await other.dispose()
+        await store.close()
+    assert set(saved.applied) == {"behind-lock"}

@@ -9,19 +9,25 @@ grouped transaction on a local file in WAL mode with `synchronous=NORMAL` takes 
 millisecond per message of CPU and no disk wait (commits append to the log; see
 docs/performance.md), so running it where the loop is costs less than handing it anywhere.
 
-One connection writes, so this process has one writer, as SQLite wants; another process on the
-same file (`serve --workers N`) is waited for through the busy timeout.
+One group is written at a time, so this process has one writer, as SQLite wants. The loop's
+thread never waits for a lock, though: another connection may hold the write lock (another
+process on the file, `serve --workers N`, or this process's own aiosqlite connections, whose
+transactions need the loop to finish). An attempt on the loop's thread therefore runs with a
+busy timeout of zero; when the lock is taken it fails at once, is rolled back, and the same work
+runs again in a writer thread that waits for the lock with the full busy timeout.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from chatguard.errors import StoreUnavailableError
@@ -58,25 +64,55 @@ class SqliteLocal:
             f"sqlite+pysqlite:///{path}",
             hide_parameters=True,
             connect_args={"timeout": busy_timeout_s, "check_same_thread": False},
-            pool_size=1,
-            max_overflow=1,
+            pool_size=2,
+            max_overflow=2,
         )
         event.listen(self.engine, "connect", pragmas)
         event.listen(self.engine, "handle_error", scrub_error)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.busy_timeout_ms = int(busy_timeout_s * 1000)
+        #: Attempts that found the lock taken and waited for it in the writer thread.
+        self.waited = 0
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="chatguard-sqlite-writer")
 
     async def write(self, work: Callable[[Session], T]) -> T:
         """`work(session)` inside a transaction committed after it."""
-        with _unavailable_on_failure(), self.sessions.begin() as session:
-            return work(session)
+        return await self._run(work, self._transaction)
 
     async def read(self, work: Callable[[Session], T]) -> T:
         """`work(session)` in a session of its own."""
-        with _unavailable_on_failure(), self.sessions() as session:
+        return await self._run(work, self._session)
+
+    async def _run(self, work: Callable[[Session], T], how: Callable[..., T]) -> T:
+        with _unavailable_on_failure():
+            try:
+                return how(work, 0)
+            except OperationalError as exc:
+                if not _locked(exc):
+                    raise
+            self.waited += 1
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._thread, how, work, self.busy_timeout_ms)
+
+    def _transaction(self, work: Callable[[Session], T], busy_ms: int) -> T:
+        with self.sessions.begin() as session:
+            session.connection().exec_driver_sql(f"PRAGMA busy_timeout = {busy_ms}")
+            return work(session)
+
+    def _session(self, work: Callable[[Session], T], busy_ms: int) -> T:
+        with self.sessions() as session:
+            session.connection().exec_driver_sql(f"PRAGMA busy_timeout = {busy_ms}")
             return work(session)
 
     def close(self) -> None:
+        self._thread.shutdown(wait=True)
         self.engine.dispose()
+
+
+def _locked(exc: OperationalError) -> bool:
+    """Did SQLite refuse because another connection holds the lock (SQLITE_BUSY)?"""
+    text = str(exc.orig).lower()
+    return "locked" in text or "busy" in text
 
 
 @contextmanager

@@ -483,13 +483,12 @@ def _engine_options(url: str, pool: PoolSettings) -> dict[str, Any]:
     if url.startswith("sqlite"):
         # The busy timeout (seconds): another process's write transaction (several API
         # processes on one file) is waited for, not an error.
-        return {
-            "connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_S},
+        options: dict[str, Any] = {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_S}}
+        if sqlite_file(url) is not None:  # an in-memory database has one static connection
             # Each aiosqlite connection is a thread: keep enough open for a busy server's
             # readers, so none is opened and closed per request.
-            "pool_size": SQLITE_POOL_SIZE,
-            "max_overflow": SQLITE_POOL_SIZE,
-        }
+            options.update(pool_size=SQLITE_POOL_SIZE, max_overflow=SQLITE_POOL_SIZE)
+        return options
     # Recover quickly after an outage: test connections before use (a restarted server has
     # closed them all) and give up on a connection attempt after a few seconds. Waiting for a
     # pooled connection under load is no outage: that wait stays long.

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Install the system tools the test suite runs for real (ngircd, the IRC server the IRC bot test
-# starts), when they are missing. Idempotent and quiet; never fails the build (the tests that need
+# Install the system tools the test suite and the benchmarks run for real (ngircd, the IRC server
+# the IRC bot test starts; wrk, the load generator of bench/load.py), when they are missing. Idempotent and quiet; never fails the build (the tests that need
 # a missing tool skip and say why).
 set -u
 missing=()
 command -v ngircd >/dev/null 2>&1 || [ -x /usr/sbin/ngircd ] || missing+=(ngircd)
+command -v wrk >/dev/null 2>&1 || missing+=(wrk)
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
   echo "missing ${missing[*]} (install with apt-get as root); their tests will be skipped" >&2

@@ -155,6 +155,18 @@ class Settings(BaseSettings):
     # Input limits
     max_message_chars: int = Field(default=4000, ge=1, le=1_000_000)
     max_batch_size: int = Field(default=1000, ge=1, le=100_000)
+    batch_chunk_size: int = Field(
+        default=100,
+        ge=1,
+        le=100_000,
+        description="a larger batch is moderated in chunks of this many, taking fair turns",
+    )
+    database_pool_size: int = Field(
+        default=10, ge=1, le=1000, description="PostgreSQL connections kept open per process"
+    )
+    database_max_overflow: int = Field(
+        default=10, ge=0, le=1000, description="PostgreSQL connections opened beyond the pool"
+    )
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
 
     @field_validator("llm_fail_mode", mode="before")

@@ -35,6 +35,7 @@ from chatguard.events import (
 from chatguard.events.factory import build_event_bus
 from chatguard.events.legacy import FINAL_DECISION, client_form, from_client_form
 from chatguard.events.metrics import register_bus_metrics
+from chatguard.fairness import FairScheduler
 from chatguard.filter.pii import apply_redaction
 from chatguard.input_rules import identifier_problem, text_problem
 from chatguard.metrics import ModerationMetrics
@@ -44,12 +45,11 @@ from chatguard.pipeline.stage import ComponentHealth
 from chatguard.retention import RetentionJob
 from chatguard.roles.remote import build_stages
 from chatguard.roles.remote_decider import RemoteDecider
-from chatguard.serialize import decision_dict
 from chatguard.storage import SqlStore
 from chatguard.storage.keeper import StoreKeeper
 from chatguard.storage.metrics import StorageMetrics
 from chatguard.storage.spool import SAVE, Spool, spool_path
-from chatguard.storage.store import Entry, StoredDecision, check_same_text
+from chatguard.storage.store import Entry, PoolSettings, StoredDecision, check_same_text
 from chatguard.taxonomy import Category
 
 log = logging.getLogger(__name__)
@@ -118,6 +118,8 @@ class ModerationService:
             self.keeper = StoreKeeper(store=store, spool=spool, metrics=self.storage_metrics)
             self.keeper.on_flushed = self._flushed
             self.keeper.recovery = self.recover_provisional
+        #: Turns for the chunks of large batches.
+        self.fairness = FairScheduler()
         # Escalations still running after their message got a provisional decision.
         self._followups: set[asyncio.Task[None]] = set()
         #: Deletes old message text in the background (RETENTION_DAYS); None: kept forever.
@@ -136,7 +138,8 @@ class ModerationService:
     def from_settings(cls, settings: Settings, *, with_store: bool = True) -> ModerationService:
         # Stages another role serves (FILTER_ENDPOINT, LLM_WORKER_ENDPOINT) are remote.
         stages = build_stages(settings)
-        store = SqlStore(settings.database_url) if with_store else None
+        pool = PoolSettings(settings.database_pool_size, settings.database_max_overflow)
+        store = SqlStore(settings.database_url, pool=pool) if with_store else None
         events = build_event_bus(settings)
         decider: Decider
         engine: PolicyEngine | None = None
@@ -238,16 +241,29 @@ class ModerationService:
         self.check_batch_size(len(messages))
         for message in messages:
             self.validate(message)
+        chunk = self.settings.batch_chunk_size
+        if len(messages) <= chunk:
+            return await self._moderate_chunk(messages)
+        # A large batch goes chunk by chunk, in fair turns with other batches, so that single
+        # requests wait for one chunk at most (`chatguard.fairness`).
+        outcomes: list[Outcome] = []
+        caller = self.fairness.caller()
+        for start in range(0, len(messages), chunk):
+            async with self.fairness.turn(caller):
+                outcomes.extend(await self._moderate_chunk(messages[start : start + chunk]))
+        return outcomes
+
+    async def _moderate_chunk(self, messages: Sequence[Message]) -> list[Outcome]:
         started = time.perf_counter()
         replays = await self._stored(messages)
         fresh = [m for m in messages if m.id not in replays]
         decided, run = await self._decide(fresh, started) if fresh else ({}, None)
         applied: dict[str, Applied] = {}
         stored = True
-        if self.keeper is not None and decided:
-            persisted = await self.keeper.persist(
-                [Entry.of(d.message, d.decision, d.effects) for d in decided.values()]
-            )
+        # The stored response is the answer too: serialised once.
+        entries = {i: Entry.of(d.message, d.decision, d.effects) for i, d in decided.items()}
+        if self.keeper is not None and entries:
+            persisted = await self.keeper.persist(list(entries.values()))
             replays.update(persisted.existing)
             applied, stored = persisted.applied, persisted.stored
         outcomes = []
@@ -259,7 +275,7 @@ class ModerationService:
                 continue
             item = decided[message.id]
             decision = item.decision
-            outcomes.append(Outcome(decision_dict(decision), decision=decision))
+            outcomes.append(Outcome(entries[message.id].response, decision=decision))
             if message.id in announced:
                 continue  # the same message twice in one batch: one decision, one set of effects
             announced.add(message.id)

@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "chatguard.cli.irc_bot",
     "chatguard.cli.retention",
     "chatguard.cli.events_schema",
+    "chatguard.cli.migrate",
 )
 
 Command = Callable[[argparse.Namespace], int]

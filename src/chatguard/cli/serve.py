@@ -27,6 +27,12 @@ def register(sub: Any) -> None:
         default=None,
         help="run one role of the distributed shape; default: the embedded all-in-one server",
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="API processes sharing the port (default 1; at most one per core pays off)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -59,10 +65,20 @@ def run(args: argparse.Namespace) -> int:
         print(f"chatguard: {problem}", file=sys.stderr)
         return 2
 
+    if args.workers < 1:
+        print("chatguard: --workers must be 1 or more", file=sys.stderr)
+        return 2
+    if args.workers > 1:
+        if args.role is not None:
+            print("chatguard: --workers runs the embedded server only", file=sys.stderr)
+            return 2
+        shared_port = args.port if args.port is not None else DEFAULT_PORTS["api"]
+        return serve_workers(settings, args.host, shared_port, args.workers)
+
     import uvicorn
 
     from chatguard import __version__
-    from chatguard.runtime import tune_gc_for_serving
+    from chatguard.runtime import tune_gc_for_serving, tune_switch_interval
 
     role: str | None = args.role
     port: int = args.port if args.port is not None else DEFAULT_PORTS[role or "api"]
@@ -78,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
         what = f" {role} role"
     # Everything made so far lives as long as the process: out of the collector's sight.
     tune_gc_for_serving(settings.gc_young_threshold)
+    tune_switch_interval()
     print(
         f"chatguard {__version__}{what} serving on http://{args.host}:{port} (docs at /docs)",
         flush=True,
@@ -90,3 +107,58 @@ def run(args: argparse.Namespace) -> int:
         access_log=settings.debug,
     )
     return 0
+
+
+def serve_workers(settings: Settings, host: str, port: int, workers: int) -> int:
+    """Several API processes on one port (uvicorn's workers: one listening socket, the
+    kernel spreads the connections). The schema is migrated once here, before any worker
+    starts, so they do not race to create it; each worker then runs the whole embedded
+    service. What is per process: docs/performance.md#several-api-processes."""
+    import os
+
+    import uvicorn
+
+    from chatguard import __version__
+    from chatguard.errors import StoreUnavailableError
+    from chatguard.storage.migrate import migrate
+
+    try:
+        asyncio.run(migrate(settings.database_url))
+    except StoreUnavailableError as exc:
+        # As with one process: serving goes on and each worker migrates when it can.
+        print(f"chatguard: not migrated at start ({exc})", file=sys.stderr)
+    if settings.redis_url is None:
+        print(
+            f"chatguard: {workers} workers without REDIS_URL: rate limits and spam windows "
+            "are counted per worker",
+            file=sys.stderr,
+        )
+    # The workers read their settings from the environment, the address included.
+    os.environ["BIND_HOST"] = host
+    print(
+        f"chatguard {__version__} serving on http://{host}:{port} with {workers} workers "
+        "(docs at /docs)"
+    )
+    uvicorn.run(
+        "chatguard.cli.serve:worker_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=settings.log_level.lower(),
+        access_log=settings.debug,
+    )
+    return 0
+
+
+def worker_app() -> Any:
+    """The app of one worker process (`serve --workers N`)."""
+    from chatguard.api import create_app
+    from chatguard.config import load_settings
+    from chatguard.runtime import tune_gc_for_serving, tune_switch_interval
+
+    settings = load_settings()
+    app = create_app(settings)
+    tune_gc_for_serving(settings.gc_young_threshold)
+    tune_switch_interval()
+    return app

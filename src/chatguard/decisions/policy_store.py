@@ -3,6 +3,7 @@ Every change is a new version (nothing is overwritten), audited, and pushed to t
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -59,11 +60,24 @@ class PolicyStore:
         self.clock = clock
         # Short-lived cache: other processes' changes show within cache_ttl_s.
         self._cache: dict[str, tuple[float, ResolvedPolicy]] = {}
+        self._loading: dict[str, asyncio.Future[ResolvedPolicy]] = {}
 
     async def get(self, channel_id: str) -> ResolvedPolicy:
         cached = self._cache.get(channel_id)
         if cached is not None and self.clock() - cached[0] < self.cache_ttl_s:
             return cached[1]
+        # One read per channel at a time: when the cache runs out under load, every request
+        # of the channel would otherwise read the same row at once.
+        loading = self._loading.get(channel_id)
+        if loading is None:
+            loading = asyncio.ensure_future(self._load(channel_id, cached))
+            self._loading[channel_id] = loading
+            loading.add_done_callback(lambda _: self._loading.pop(channel_id, None))
+        return await asyncio.shield(loading)
+
+    async def _load(
+        self, channel_id: str, cached: tuple[float, ResolvedPolicy] | None
+    ) -> ResolvedPolicy:
         latest = await self.repository.latest_policy(channel_id) if self.repository else None
         try:
             resolved = self._resolve(channel_id, latest)

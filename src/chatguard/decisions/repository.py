@@ -349,22 +349,20 @@ async def write_many_effects(session: AsyncSession, many: list[Effects]) -> list
     ]
 
 
-#: Rows per INSERT statement (well within both databases' limits on bound parameters).
-CHUNK = 500
-
-
 async def _insert_rows(
     session: AsyncSession, model: Any, rows: list[dict[str, Any]], *, returning: Any = None
 ) -> set[Any]:
     """Insert rows whose key is free; with `returning`, the inserted rows' values of it."""
-    inserted: set[Any] = set()
-    for start in range(0, len(rows), CHUNK):
-        statement = _insert_new(session, model).values(rows[start : start + CHUNK])
-        if returning is None:
-            await session.execute(statement)
-        else:
-            inserted.update(await session.scalars(statement.returning(returning)))
-    return inserted
+    # A Core executemany: SQLAlchemy renders multi-row VALUES pages from one cached statement
+    # (building `.values([...])` anew per call compiled a statement of every bound value).
+    if not rows:
+        return set()
+    statement = _insert_new(session, model.__table__)
+    if returning is None:
+        await session.execute(statement, rows)
+        return set()
+    column = model.__table__.c[returning.key]
+    return set(await session.scalars(statement.returning(column), rows))
 
 
 def _entry_fields(entry: AuditEntry) -> dict[str, Any]:

@@ -78,6 +78,10 @@ class ReviewItemRow(Base):
     __table_args__ = (
         Index("ix_review_items_status", "status", "expires_at"),
         Index("ix_review_items_channel", "channel_id", "status"),
+        # The queue by status or channel in arrival order; a user's items; retention by age.
+        Index("ix_review_items_channel_created", "channel_id", "status", "created_at"),
+        Index("ix_review_items_user", "channel_id", "user_id"),
+        Index("ix_review_items_created", "created_at"),
         Index("ix_review_items_queue", "status", "priority", "created_at"),
     )
 
@@ -98,7 +102,10 @@ class ReviewLabelRow(Base):
     actor: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[float] = mapped_column(Float)
 
-    __table_args__ = (Index("ix_review_labels_channel", "channel_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_review_labels_channel", "channel_id", "created_at"),
+        Index("ix_review_labels_created", "created_at"),
+    )
 
 
 class AuditRow(Base):
@@ -124,6 +131,8 @@ class AuditRow(Base):
     __table_args__ = (
         Index("ix_audit_channel", "channel_id", "id"),
         Index("ix_audit_actor", "actor", "id"),
+        Index("ix_audit_user", "user_id", "id"),
+        Index("ix_audit_at", "at"),
         Index("uq_audit_effect_key", "effect_key", unique=True),
     )
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -57,6 +58,7 @@ class StoreKeeper:
         self.store = store
         self.spool = spool
         self.metrics = metrics
+        store.observe_groups(metrics.observe_group)
         self.interval_s = interval_s
         self.online = True
         self.migrated = False
@@ -116,21 +118,26 @@ class StoreKeeper:
             found.update({i: e.stored for i, e in (await self.spool.get_many(message_ids)).items()})
         missing = [i for i in message_ids if i not in found]
         if missing and self.online:
+            started = time.perf_counter()
             try:
                 found.update(await self.store.get_many(missing))
             except StoreUnavailableError:
                 self.failed("read")
+            self.metrics.store_seconds.labels("read").observe(time.perf_counter() - started)
         return found
 
     async def persist(self, entries: Sequence[Entry]) -> Persisted:
         """Store the entries with their effects, or spool them if the database is away.
         Raises `SpoolFullError` (or `StoreUnavailableError` without a spool)."""
         if self.online:
+            started = time.perf_counter()
             try:
                 saved = await self.store.save_entries(entries)
                 return Persisted(True, saved.applied, saved.existing, frozenset(saved.applied))
             except StoreUnavailableError:
                 self.failed("save")
+            finally:
+                self.metrics.store_seconds.labels("save").observe(time.perf_counter() - started)
         spooled = await self._spool(entries, SAVE)
         given = _by_id(entries)
         new = frozenset(i for i, s in spooled.items() if s.entry is given.get(i))

@@ -14,26 +14,41 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import event, func, select, update
+from sqlalchemy import Table, event, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.ext.asyncio import async_sessionmaker as sessionmaker
 
 from chatguard.decisions.effects import NO_EFFECTS, Applied, Effects
 from chatguard.domain import Decision, Message, Role
-from chatguard.errors import ConflictError
+from chatguard.errors import ConflictError, StoreUnavailableError
 from chatguard.serialize import decision_dict
+from chatguard.storage.group_commit import GroupObserver, GroupQueue
 from chatguard.storage.guard import GuardedSessions, unavailable_on_failure
+from chatguard.storage.inline import InlineSession, run_inline
 from chatguard.storage.migrate import upgrade
 from chatguard.storage.privacy import private_engine
+from chatguard.storage.sqlite_local import SqliteLocal, sqlite_file
 from chatguard.storage.tables import AssessmentRow, DecisionRow, MessageRow
 
 #: Seconds to wait for a connection (PostgreSQL) before the database counts as away.
 CONNECT_TIMEOUT_S = 3.0
 #: Seconds a statement may take on PostgreSQL.
 STATEMENT_TIMEOUT_S = 15.0
+#: Seconds a SQLite connection waits for another's write lock before failing.
+SQLITE_BUSY_TIMEOUT_S = 30.0
+#: Most message ids in one look-up query (within every database's bound-parameter limit).
+READ_GROUP_IDS = 500
+#: SQLite connections kept open per process.
+SQLITE_POOL_SIZE = 20
+
+
+# Core tables of the rows a save writes: executemany inserts skip the ORM's per-row work.
+_MESSAGES = cast(Table, MessageRow.__table__)
+_ASSESSMENTS = cast(Table, AssessmentRow.__table__)
+_DECISIONS = cast(Table, DecisionRow.__table__)
 
 
 def text_digest(text: str) -> str:
@@ -120,13 +135,38 @@ class SqlStore:
     """Stores every moderated message with its assessment, decision and effects. Saving a
     message id that is already stored is idempotent: the stored decision stands."""
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        echo: bool = False,
+        pool: PoolSettings | None = None,
+        group_commit: bool = True,
+    ) -> None:
         self.url = url
+        self.pool = pool or PoolSettings()
         # Errors and echoed statements never show the values written (message text).
-        self.engine: AsyncEngine = private_engine(url, echo=echo, **_engine_options(url))
+        self.engine: AsyncEngine = private_engine(url, echo=echo, **_engine_options(url, self.pool))
         if url.startswith("sqlite"):
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self._sessions = GuardedSessions(sessionmaker(self.engine, expire_on_commit=False))
+        # A SQLite file's grouped writes and look-ups run on the plain driver, on the loop's
+        # thread (`sqlite_local`); PostgreSQL's on asyncpg's pooled connections.
+        path = sqlite_file(url)
+        self._local = (
+            SqliteLocal(path, busy_timeout_s=SQLITE_BUSY_TIMEOUT_S, pragmas=_sqlite_pragmas)
+            if path is not None
+            else None
+        )
+        #: Concurrent `save_entries` calls share a transaction (off: one each, for tests
+        #: that compare).
+        self.group_commit = group_commit
+        self._writer: GroupQueue[Entry, Saved] = GroupQueue(self._save_groups)
+        # Look-ups of stored decisions (one per request, before the cascade runs) share a
+        # query the same way.
+        self._reader: GroupQueue[str, dict[str, StoredDecision]] = GroupQueue(
+            self._read_groups, max_entries=READ_GROUP_IDS
+        )
 
     @property
     def dialect(self) -> str:
@@ -137,7 +177,15 @@ class SqlStore:
         async with unavailable_on_failure():
             await upgrade(self.engine)
 
+    def observe_groups(self, observe: GroupObserver) -> None:
+        """Report every group commit (callers, entries, seconds) to `observe`."""
+        self._writer.observe = observe
+
     async def close(self) -> None:
+        await self._writer.close()
+        await self._reader.close()
+        if self._local is not None:
+            self._local.close()
         await self.engine.dispose()
 
     async def ping(self) -> bool:
@@ -154,13 +202,23 @@ class SqlStore:
     async def get_many(self, message_ids: list[str]) -> dict[str, StoredDecision]:
         if not message_ids:
             return {}
-        async with self._sessions() as session:
-            rows = await session.execute(
-                select(MessageRow.id, MessageRow.text_sha256, DecisionRow.response)
-                .join(DecisionRow, DecisionRow.message_id == MessageRow.id)
-                .where(MessageRow.id.in_(message_ids))
+        if not self.group_commit:
+            return await self._read(message_ids)
+        return await self._reader.submit(message_ids)
+
+    async def _read_groups(
+        self, groups: list[list[str]]
+    ) -> list[dict[str, StoredDecision] | BaseException]:
+        found = await self._read(sorted({i for g in groups for i in g}))
+        return [{i: found[i] for i in g if i in found} for g in groups]
+
+    async def _read(self, message_ids: list[str]) -> dict[str, StoredDecision]:
+        if self._local is not None:
+            return await self._local.read(
+                lambda s: run_inline(_stored(InlineSession(s), message_ids))
             )
-            return {r[0]: StoredDecision(r[0], r[1], r[2]) for r in rows}
+        async with self._sessions() as session:
+            return await _stored(session, message_ids)
 
     async def save(self, pairs: Sequence[tuple[Message, Decision]]) -> dict[str, StoredDecision]:
         """Store each (message, decision) without effects; returns what is stored for ids
@@ -168,43 +226,53 @@ class SqlStore:
         return (await self.save_entries([Entry.of(m, d) for m, d in pairs])).existing
 
     async def save_entries(self, entries: Sequence[Entry]) -> Saved:
-        """Store the entries whose message id is new, with their effects, in one transaction;
-        for the others, return the stored decision (a `ConflictError` if the text differs)."""
-        unique: dict[str, Entry] = {}
-        for entry in entries:
-            unique.setdefault(entry.message_id, entry)
-        if not unique:
+        """Store the entries whose message id is new, with their effects; for the others,
+        return the stored decision (a `ConflictError` if the text differs). Concurrent calls
+        share one transaction (`group_commit`); each returns once its entries are committed."""
+        if not entries:
             return Saved()
-        write_many_effects = _effects_writer(many=True)
-        applied: dict[str, Applied] = {}
-        async with self._sessions.begin() as session:
-            inserted = set(
-                await session.scalars(
-                    _insert_new(session, MessageRow)
-                    .values([_message_values(e) for e in unique.values()])
-                    .returning(MessageRow.id)
-                )
+        if not self.group_commit:
+            [result] = await self._save_groups([list(entries)])
+            if isinstance(result, BaseException):
+                raise result
+            return result
+        return await self._writer.submit(entries)
+
+    async def _save_groups(self, groups: list[list[Entry]]) -> list[Saved | BaseException]:
+        """The writer's half of `save_entries`: every caller's entries in one transaction,
+        one result per caller. A row the database refuses (an integrity error) fails its own
+        caller, not the others: the group is then stored caller by caller."""
+        try:
+            return await self._save_together(groups)
+        except StoreUnavailableError:
+            raise  # the database is away: every caller spools
+        except Exception as exc:
+            if len(groups) == 1:
+                return [exc]
+        results: list[Saved | BaseException] = []
+        for group in groups:
+            try:
+                results.extend(await self._save_together([group]))
+            except Exception as exc:
+                results.append(exc)
+        return results
+
+    async def _save_together(self, groups: list[list[Entry]]) -> list[Saved | BaseException]:
+        # Per message id the first entry in queue order is the one that may be inserted; a
+        # later one (another caller's retry of the id) is answered like a lost race.
+        first: dict[str, Entry] = {}
+        for group in groups:
+            for entry in group:
+                first.setdefault(entry.message_id, entry)
+        if self._local is not None:
+            won, applied, existing = await self._local.write(
+                lambda s: run_inline(_write_and_look_up(InlineSession(s), groups, first))
             )
-            won = [e for e in unique.values() if e.message_id in inserted]
-            if won:
-                session.add_all(
-                    [AssessmentRow(message_id=e.message_id, **e.assessment) for e in won]
-                    + [DecisionRow(message_id=e.message_id, **e.decision) for e in won]
-                )
-                await session.flush()
-            applied = {e.message_id: Applied() for e in won}
-            if any(not e.effects.empty for e in won):
-                results = await write_many_effects(session, [e.effects for e in won])
-                applied = {e.message_id: a for e, a in zip(won, results, strict=True)}
-        lost = [e for e in unique.values() if e.message_id not in inserted]
-        existing = await self.get_many([e.message_id for e in lost])
-        for entry in lost:
-            stored = existing.get(entry.message_id)
-            if stored is not None and stored.text_sha256 != entry.message["text_sha256"]:
-                raise ConflictError(
-                    f"message id {entry.message_id!r} was already used for a different message"
-                )
-        return Saved(applied=applied, existing=existing)
+        else:
+            async with self._sessions.begin() as session:
+                won, applied = await _write_new(session, first)
+            existing = await self._read(_lost(groups, won))
+        return [_outcome(group, won, applied, existing) for group in groups]
 
     async def replace_provisional(
         self, message: Message, decision: Decision, effects: Effects = NO_EFFECTS
@@ -273,6 +341,87 @@ def _effects_writer(*, many: bool = False) -> Any:
     return repository.write_many_effects if many else repository.write_effects
 
 
+async def _write_new(session: Any, first: dict[str, Entry]) -> tuple[set[int], dict[str, Applied]]:
+    """Insert the entries whose message id is new, with their rows and effects, in
+    `session`'s transaction: the entries that won (by `id()`) and what their effects did."""
+    table = _MESSAGES
+    inserted = set(
+        await session.scalars(
+            _insert_new(session, table).returning(table.c.id),
+            [_message_values(e) for e in first.values()],
+        )
+    )
+    won = [e for e in first.values() if e.message_id in inserted]
+    if not won:
+        return set(), {}
+    await session.execute(
+        insert(_ASSESSMENTS),
+        [{"message_id": e.message_id, **e.assessment} for e in won],
+    )
+    await session.execute(insert(_DECISIONS), [_decision_row(e) for e in won])
+    applied = {e.message_id: Applied() for e in won}
+    if any(not e.effects.empty for e in won):
+        results = await _effects_writer(many=True)(session, [e.effects for e in won])
+        applied = {e.message_id: a for e, a in zip(won, results, strict=True)}
+    return {id(e) for e in won}, applied
+
+
+async def _write_and_look_up(
+    session: Any, groups: list[list[Entry]], first: dict[str, Entry]
+) -> tuple[set[int], dict[str, Applied], dict[str, StoredDecision]]:
+    # In one transaction on SQLite (one writer): the stored decisions of the lost ids are
+    # read right after the insert that lost.
+    won, applied = await _write_new(session, first)
+    return won, applied, await _stored(session, _lost(groups, won))
+
+
+def _lost(groups: list[list[Entry]], won: set[int]) -> list[str]:
+    return sorted({e.message_id for g in groups for e in g if id(e) not in won})
+
+
+async def _stored(session: Any, message_ids: list[str]) -> dict[str, StoredDecision]:
+    found: dict[str, StoredDecision] = {}
+    for start in range(0, len(message_ids), READ_GROUP_IDS):
+        rows = await session.execute(
+            select(MessageRow.id, MessageRow.text_sha256, DecisionRow.response)
+            .join(DecisionRow, DecisionRow.message_id == MessageRow.id)
+            .where(MessageRow.id.in_(message_ids[start : start + READ_GROUP_IDS]))
+        )
+        found.update({r[0]: StoredDecision(r[0], r[1], r[2]) for r in rows})
+    return found
+
+
+def _outcome(
+    group: list[Entry],
+    winners: set[int],
+    applied: dict[str, Applied],
+    existing: dict[str, StoredDecision],
+) -> Saved | BaseException:
+    """One caller's share of a group: its new entries' effects, the stored decisions of its
+    other ids, or a `ConflictError` when one of its ids holds another text."""
+    mine: dict[str, Applied] = {}
+    others: dict[str, StoredDecision] = {}
+    for entry in group:
+        if id(entry) in winners:
+            mine[entry.message_id] = applied[entry.message_id]
+            continue
+        if entry.message_id in mine:
+            continue  # the same message twice in one call: the first one stands
+        stored = existing.get(entry.message_id)
+        if stored is None:
+            continue
+        if stored.text_sha256 != entry.message["text_sha256"]:
+            return ConflictError(
+                f"message id {entry.message_id!r} was already used for a different message"
+            )
+        others[entry.message_id] = stored
+    return Saved(applied=mine, existing=others)
+
+
+def _decision_row(entry: Entry) -> dict[str, Any]:
+    return {"message_id": entry.message_id, "created_at": datetime.now(UTC), **entry.decision}
+
+
 def _message_values(entry: Entry) -> dict[str, Any]:
     values = dict(entry.message)
     values["received_at"] = datetime.fromisoformat(values["received_at"])
@@ -291,7 +440,7 @@ def _message(row: MessageRow) -> Message:
     )
 
 
-def _insert_new(session: AsyncSession, model: Any) -> Any:
+def _insert_new(session: Any, model: Any) -> Any:
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     return dialect.insert(model).on_conflict_do_nothing()
 
@@ -321,15 +470,31 @@ def _decision_values(decision: Decision, response: dict[str, Any]) -> dict[str, 
     }
 
 
-def _engine_options(url: str) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class PoolSettings:
+    """PostgreSQL connections held open (`size`) and opened beyond them under load
+    (`overflow`), per process. SQLite ignores them: its writes go one at a time anyway."""
+
+    size: int = 10
+    overflow: int = 10
+
+
+def _engine_options(url: str, pool: PoolSettings) -> dict[str, Any]:
     if url.startswith("sqlite"):
-        return {"connect_args": {"timeout": 30}}
+        # The busy timeout (seconds): another process's write transaction (several API
+        # processes on one file) is waited for, not an error.
+        options: dict[str, Any] = {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_S}}
+        if sqlite_file(url) is not None:  # an in-memory database has one static connection
+            # Each aiosqlite connection is a thread: keep enough open for a busy server's
+            # readers, so none is opened and closed per request.
+            options.update(pool_size=SQLITE_POOL_SIZE, max_overflow=SQLITE_POOL_SIZE)
+        return options
     # Recover quickly after an outage: test connections before use (a restarted server has
     # closed them all) and give up on a connection attempt after a few seconds. Waiting for a
     # pooled connection under load is no outage: that wait stays long.
     return {
-        "pool_size": 10,
-        "max_overflow": 10,
+        "pool_size": pool.size,
+        "max_overflow": pool.overflow,
         "pool_pre_ping": True,
         "pool_timeout": 30,
         "pool_recycle": 300,

@@ -32,6 +32,8 @@ class MessageRow(Base):
     __table_args__ = (
         Index("ix_messages_channel_received", "channel_id", "received_at"),
         Index("ix_messages_user", "user_id", "channel_id"),
+        # Retention finds old text by age.
+        Index("ix_messages_received", "received_at"),
     )
 
 
@@ -66,4 +68,8 @@ class DecisionRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
     # Finding the decisions a restart left provisional.
-    __table_args__ = (Index("ix_decisions_provisional", "provisional"),)
+    __table_args__ = (
+        Index("ix_decisions_provisional", "provisional"),
+        Index("ix_decisions_created", "created_at"),
+        Index("ix_decisions_provisional_created", "provisional", "created_at"),
+    )

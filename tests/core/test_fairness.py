@@ -1,0 +1,90 @@
+"""Fair turns for bulk work: round-robin between batch callers, one turn at a time, and a
+large batch moderated chunk by chunk (orders of events, never timings)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from chatguard.config import load_settings
+from chatguard.domain import Message
+from chatguard.fairness import FairScheduler
+from chatguard.service import ModerationService
+
+
+async def test_turns_go_round_robin_between_callers_one_at_a_time() -> None:
+    scheduler = FairScheduler()
+    order: list[str] = []
+    running = 0
+    most = 0
+
+    async def batch(name: str, chunks: int) -> None:
+        nonlocal running, most
+        caller = scheduler.caller()
+        for i in range(chunks):
+            async with scheduler.turn(caller):
+                running += 1
+                most = max(most, running)
+                order.append(f"{name}{i}")
+                for _ in range(3):  # the chunk's own awaits (database round trips)
+                    await asyncio.sleep(0)
+                running -= 1
+
+    await asyncio.gather(batch("a", 4), batch("b", 2), batch("c", 3))
+    assert most == 1
+    assert order == ["a0", "b0", "c0", "a1", "b1", "c1", "a2", "c2", "a3"]
+    assert scheduler.waiting == 0
+
+
+async def test_a_cancelled_waiter_does_not_keep_the_turn() -> None:
+    scheduler = FairScheduler()
+    entered: list[str] = []
+    release = asyncio.Event()
+
+    async def holder() -> None:
+        async with scheduler.turn(scheduler.caller()):
+            entered.append("holder")
+            await release.wait()
+
+    async def waiter(name: str) -> None:
+        async with scheduler.turn(scheduler.caller()):
+            entered.append(name)
+
+    first = asyncio.create_task(holder())
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    gone = asyncio.create_task(waiter("gone"))
+    kept = asyncio.create_task(waiter("kept"))
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert scheduler.waiting == 2
+    gone.cancel()
+    release.set()
+    await asyncio.gather(first, kept)
+    assert entered == ["holder", "kept"] and scheduler.waiting == 0
+
+
+async def test_a_large_batch_is_moderated_in_chunks_in_order(tmp_path: Path) -> None:
+    settings = load_settings(
+        database_url=f"sqlite+aiosqlite:///{tmp_path}/chunks.db",
+        batch_chunk_size=40,
+        _env_file=None,
+    )
+    service = ModerationService.from_settings(settings)
+    await service.start()
+    assert service.store is not None
+    groups: list[int] = []
+    service.store.observe_groups(lambda _c, entries, _s: groups.append(entries))
+    messages = [
+        Message(text=f"hello chat number {i}", user_id=f"u{i}", channel_id="c", id=f"m{i}")
+        for i in range(100)
+    ]
+    try:
+        outcomes = await service.moderate_batch(messages)
+        again = await service.moderate_batch(messages[:50])
+    finally:
+        await service.close()
+    assert [o.response["message_id"] for o in outcomes] == [m.id for m in messages]
+    assert not any(o.replayed for o in outcomes)
+    assert sorted(groups) == [20, 40, 40]  # one transaction per chunk, none larger
+    assert all(o.replayed for o in again)

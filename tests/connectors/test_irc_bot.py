@@ -15,7 +15,7 @@ from chatguard.connectors.irc import IrcConnector, IrcLine
 from chatguard.connectors.runner import run_connector
 from chatguard.domain import Role
 from chatguard.events import ACTIONS_TOPIC, ActionEnforced
-from chatguard.events.legacy import client_form
+from chatguard.events.legacy import client_form, from_client_form
 from chatguard.service import DECISIONS_TOPIC, ModerationService
 from tests.connectors.conftest import IrcClient
 
@@ -416,19 +416,21 @@ async def test_an_unanswered_crisis_hold_does_not_kick_but_a_denial_does(
             for user, status in ((ria_nick, "expired"), (sam_nick, "denied")):
                 await service.events.publish(
                     DECISIONS_TOPIC,
-                    {
-                        "type": "review.resolved",
-                        "review_id": uuid.uuid4().hex,
-                        "message_id": uuid.uuid4().hex,
-                        "channel_id": room,
-                        "user_id": user,
-                        "status": status,
-                        "action": "delete",
-                        "duration_s": None,
-                        "resolved_by": "system",
-                        "priority": 100,
-                        "at": 0.0,
-                    },
+                    from_client_form(
+                        {
+                            "type": "review.resolved",
+                            "review_id": uuid.uuid4().hex,
+                            "message_id": uuid.uuid4().hex,
+                            "channel_id": room,
+                            "user_id": user,
+                            "status": status,
+                            "action": "delete",
+                            "duration_s": None,
+                            "resolved_by": "system",
+                            "priority": 100,
+                            "at": 0.0,
+                        }
+                    ),
                 )
             await ria.wait_for(_kicked(sam_nick, channel))
             assert not any(_kicked(ria_nick, channel)(line) for line in sam.lines)

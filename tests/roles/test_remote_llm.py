@@ -67,10 +67,11 @@ async def test_moderate_escalates_through_the_worker(
     async with in_process(app) as client:
         health = (await client.get("/health")).json()
         before = len(fake_llm.completions)
-        # The fast tier is unsure of this one (profanity in the uncertain band).
+        # The fast tier is unsure of this one (harassment in the uncertain band).
         answer = (
             await client.post(
-                "/moderate", json={"message": "go to hell", "user_id": "u", "channel_id": "c"}
+                "/moderate",
+                json={"message": "get lost, you're worthless", "user_id": "u", "channel_id": "c"},
             )
         ).json()
     assert health["stages"] == ["filter", "classifier", "llm"]

@@ -26,7 +26,13 @@ async def test_provisional_then_final_across_roles(
             llm_deadline_ms=200,
         )
     )
-    body = {"message": "da bomb", "user_id": "u1", "channel_id": "general", "message_id": "m1"}
+    # The fast tier is unsure of this one; the stand-in LLM calls "worthless" harassment.
+    body = {
+        "message": "get lost, you're worthless",
+        "user_id": "u1",
+        "channel_id": "general",
+        "message_id": "m1",
+    }
     async with in_process(app) as client:
         first = (await client.post("/moderate", json=body)).json()
         assert first["provisional"] is True
@@ -34,8 +40,13 @@ async def test_provisional_then_final_across_roles(
         replay = (await client.post("/moderate", json=body)).json()
     async with httpx.AsyncClient(base_url=decision.url) as peer:
         audit = (await peer.get("/audit", params={"channel_id": "general"})).json()["entries"]
-    # The LLM acted on it (the stand-in's rule: "bomb" is violence): the stored answer is the
-    # final one, and the decision role audited both the provisional and the final decision.
+    # The LLM acted on it (the stand-in's rule: "worthless" is harassment): the stored answer is the
+    # final one, and the decision role audited the provisional and the final decision once each.
     assert replay["provisional"] is False and replay["decided_by"] == "llm"
     assert replay["action"] == "delete"
-    assert [e["message_id"] for e in audit] == ["m1", "m1"]
+    # Newest first: the provisional hold, its review item superseded, the final removal.
+    assert [(e["message_id"], e["action"]) for e in audit] == [
+        ("m1", "review.superseded"),
+        ("m1", "decision.delete"),
+        ("m1", "decision.hold"),
+    ]

@@ -45,6 +45,7 @@ MODEL = "deepseek-ai/DeepSeek-R1-Distill-Llama-8B"
 KEYWORDS: dict[str, str] = {
     "idiot": "harassment",
     "loser": "harassment",
+    "worthless": "harassment",
     "bomb": "violence",
     "free followers": "spam",
     "ignore previous instructions": "prompt_injection",

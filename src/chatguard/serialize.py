@@ -29,17 +29,20 @@ def trace_dict(trace: StageTrace) -> dict[str, Any]:
     }
 
 
+#: Every category with its name, in the answer's order (the names are looked up once).
+_NAMED = tuple((c, c.value) for c in ALL_CATEGORIES)
+
+
 def assessment_dict(assessment: Assessment) -> dict[str, Any]:
     flagged = set(assessment.flagged_categories())
+    scores = assessment.scores
     return {
         "flagged": assessment.flagged,
         "route": assessment.route.value,
         "decided_by": assessment.decided_by,
         "escalated": assessment.escalated,
-        "categories": {c.value: c in flagged for c in ALL_CATEGORIES},
-        "category_scores": {
-            c.value: round(float(assessment.scores.get(c, 0.0)), 6) for c in ALL_CATEGORIES
-        },
+        "categories": {name: c in flagged for c, name in _NAMED},
+        "category_scores": {name: round(float(scores.get(c, 0.0)), 6) for c, name in _NAMED},
         "spans": [span_dict(s) for s in assessment.spans],
         "reasons": list(assessment.reasons),
         "trail": [trace_dict(t) for t in assessment.trail],

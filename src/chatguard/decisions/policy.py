@@ -36,7 +36,11 @@ class Severity(StrEnum):
 
     @property
     def rank(self) -> int:
-        return list(Severity).index(self)
+        return _SEVERITY_RANK[self]
+
+
+#: Each severity's place in the order (looked up for every category of every message).
+_SEVERITY_RANK: dict[Severity, int] = {severity: i for i, severity in enumerate(Severity)}
 
 
 class _Strict(BaseModel):

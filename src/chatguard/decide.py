@@ -12,13 +12,14 @@ kind it has.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Protocol
 
 from prometheus_client import CollectorRegistry
 
 from chatguard.decisions.effects import NO_EFFECTS, Applied, Planned
 from chatguard.decisions.records import Delivery
 from chatguard.domain import Action, Assessment, Decision, FailMode, Message, PolicyReason, Route
+from chatguard.events.model import DecisionMade
 from chatguard.pipeline.stage import ComponentHealth
 
 
@@ -49,7 +50,7 @@ class Decider(Protocol):
         """Effects reached the database (now, or from the spool later)."""
         ...
 
-    def outbox(self, event: dict[str, Any]) -> tuple[Delivery, ...]:
+    def outbox(self, event: DecisionMade) -> tuple[Delivery, ...]:
         """The webhook deliveries of a decision event, to be stored with the decision."""
         ...
 
@@ -93,7 +94,7 @@ class EffectFreeDecider:
     def settled(self, applied: Applied) -> None:
         return None
 
-    def outbox(self, event: dict[str, Any]) -> tuple[Delivery, ...]:
+    def outbox(self, event: DecisionMade) -> tuple[Delivery, ...]:
         return ()
 
     def deadline_ms(self, channel_id: str) -> float | None:

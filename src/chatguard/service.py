@@ -33,7 +33,7 @@ from chatguard.events import (
     MessageAssessed,
 )
 from chatguard.events.factory import build_event_bus
-from chatguard.events.legacy import FINAL_DECISION, client_form, from_client_form
+from chatguard.events.legacy import FINAL_DECISION, from_client_form
 from chatguard.events.metrics import register_bus_metrics
 from chatguard.fairness import FairScheduler
 from chatguard.filter.pii import apply_redaction
@@ -372,7 +372,7 @@ class ModerationService:
         elapsed = (time.perf_counter() - started) * 1000
         decision = self._complete(message, planned.decision, elapsed)
         event = _event(message, decision, final=final)
-        deliveries = self.decider.outbox(client_form(event))
+        deliveries = self.decider.outbox(event)
         effects = planned.effects.with_deliveries(deliveries) if deliveries else planned.effects
         return _Decided(message, decision, effects, event)
 

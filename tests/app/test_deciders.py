@@ -16,6 +16,8 @@ from chatguard.decisions.effects import Applied, Planned
 from chatguard.decisions.records import Delivery
 from chatguard.domain import Action, Assessment, Decision, Message, Route
 from chatguard.errors import StageUnavailableError
+from chatguard.events import DecisionMade
+from chatguard.events.legacy import client_form
 from chatguard.pipeline import Pipeline, Router
 from chatguard.pipeline.registry import build_stage
 from chatguard.service import ModerationService
@@ -42,8 +44,8 @@ class RecordingDecider(ThresholdDecider):
     def committed(self, planned: Planned, applied: Applied, *, stored: bool = True) -> None:
         self.calls.append(f"committed:{planned.decision.action.value}")
 
-    def outbox(self, event: dict[str, Any]) -> tuple[Delivery, ...]:
-        self.calls.append(f"outbox:{event['type']}")
+    def outbox(self, event: DecisionMade) -> tuple[Delivery, ...]:
+        self.calls.append(f"outbox:{client_form(event)['type']}")
         return ()
 
     def deadline_ms(self, channel_id: str) -> float | None:

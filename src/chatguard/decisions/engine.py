@@ -47,7 +47,7 @@ from chatguard.decisions.terms import TermsHook
 from chatguard.decisions.webhooks import WebhookSender
 from chatguard.domain import Action, Assessment, Decision, FailMode, Message, PolicyReason
 from chatguard.errors import StoreUnavailableError
-from chatguard.events import EventBus
+from chatguard.events import DecisionMade, EventBus
 from chatguard.events.legacy import client_form
 from chatguard.pipeline.stage import ComponentHealth
 
@@ -370,11 +370,15 @@ class PolicyEngine:
             webhook_urls=tuple(self.webhooks.urls) if self.webhooks is not None else (),
         )
 
-    def outbox(self, event: dict[str, Any]) -> tuple[Delivery, ...]:
-        """The webhook deliveries of a decision event, to be stored with the decision."""
-        if self.webhooks is None or not forwarded(event):
+    def outbox(self, event: DecisionMade) -> tuple[Delivery, ...]:
+        """The webhook deliveries of a decision event, to be stored with the decision (in
+        the client form webhooks carry; made only when webhooks are configured)."""
+        if self.webhooks is None:
             return ()
-        return deliveries_for(event, self.webhooks.urls, self.clock())
+        form = client_form(event)
+        if not forwarded(form):
+            return ()
+        return deliveries_for(form, self.webhooks.urls, self.clock())
 
     async def _flood_strike_due(
         self, message: Message, policy: ChannelPolicy, offline: bool

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from chatguard.domain import Assessment, Decision, Span, StageTrace
-from chatguard.taxonomy import ALL_CATEGORIES
+from chatguard.domain import Action, Assessment, Decision, Message, PolicyReason, Span, StageTrace
+from chatguard.taxonomy import ALL_CATEGORIES, Category
 
 
 def span_dict(span: Span) -> dict[str, Any]:
@@ -83,3 +83,28 @@ def decision_dict(decision: Decision) -> dict[str, Any]:
         "redacted_text": decision.redacted_text,
         "notice": decision.notice,
     }
+
+
+def decision_from_dict(message: Message, assessment: Assessment, data: dict[str, Any]) -> Decision:
+    """A decision from its `decision_dict` form (another role's answer, a spooled one), on
+    the caller's own assessment (which keeps the trail and the thresholds the form does not
+    carry). Raises KeyError, TypeError or ValueError on a form that is not one."""
+    duration = data.get("duration_s")
+    fields: dict[str, Any] = {}
+    if data.get("policy_reason") is not None:
+        fields["policy_reason"] = PolicyReason(data["policy_reason"])
+    if data.get("policy_category") is not None:
+        fields["policy_category"] = Category(data["policy_category"])
+    if data.get("notice"):
+        fields["notice"] = str(data["notice"])
+    return Decision(
+        message_id=message.id,
+        action=Action(data["action"]),
+        reason=str(data.get("reason", "")),
+        assessment=assessment,
+        duration_s=None if duration is None else int(duration),
+        provisional=bool(data.get("provisional", False)),
+        policy=str(data.get("policy", "default")),
+        trail=tuple(f"{t.stage}:{t.route.value}" for t in assessment.trail),
+        **fields,
+    )

@@ -48,7 +48,7 @@ from chatguard.roles.remote_decider import RemoteDecider
 from chatguard.storage import SqlStore
 from chatguard.storage.keeper import StoreKeeper
 from chatguard.storage.metrics import StorageMetrics
-from chatguard.storage.spool import SAVE, Spool, spool_path
+from chatguard.storage.spool import FINAL, Spool, spool_path
 from chatguard.storage.store import Entry, PoolSettings, StoredDecision, check_same_text
 from chatguard.taxonomy import Category
 
@@ -117,6 +117,8 @@ class ModerationService:
                 )
             self.keeper = StoreKeeper(store=store, spool=spool, metrics=self.storage_metrics)
             self.keeper.on_flushed = self._flushed
+            if policy is not None and policy.repository is not None:
+                self.keeper.effects_writer = policy.repository.apply_many
             self.keeper.recovery = self.recover_provisional
         #: Turns for the chunks of large batches.
         self.fairness = FairScheduler()
@@ -311,7 +313,7 @@ class ModerationService:
         Its events went out when it was spooled, except those the store made (a supersession
         of a spooled final decision)."""
         self.decider.settled(applied)
-        if kind != SAVE:
+        if kind == FINAL:
             for event in applied.events:
                 await self.events.publish(DECISIONS_TOPIC, from_client_form(event))
 

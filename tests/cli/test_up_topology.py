@@ -6,32 +6,23 @@ then Ctrl-C stops every process. A role that dies takes the others down with a m
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
-import re
 import signal
-import subprocess
-import sys
-import threading
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import pytest
 
 from chatguard.roles import ROLES
-from tests.conftest import PG_ADMIN_URL, REDIS_URL, free_port, port_answers
+from tests.conftest import PG_ADMIN_URL, REDIS_URL, port_answers
 from tests.support.fake_llm import FakeLLMServer
+from tests.support.up import READY, Up, chatguard_up, gone
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
 
-CHATGUARD = str(Path(sys.executable).with_name("chatguard"))
-READY = "every role is ready"
-#: uvicorn's start line, as `chatguard up` prefixes it with the role's name.
-STARTED = re.compile(r"^\[(?P<role>[a-z-]+)\] INFO: +Started server process \[(?P<pid>\d+)\]")
 GUIDE_ALLOW = {
     "message": "Hello everyone! How are you doing today?",
     "user_id": "user123",
@@ -42,42 +33,6 @@ GUIDE_ACT = {
     "user_id": "user456",
     "channel_id": "general",
 }
-
-
-@dataclass
-class Up:
-    """A running `chatguard up` and the lines it printed."""
-
-    process: subprocess.Popen[str]
-    ports: dict[str, int]
-    lines: list[str] = field(default_factory=list)
-
-    def url(self, role: str) -> str:
-        return f"http://127.0.0.1:{self.ports[role]}"
-
-    def read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.append(line.rstrip("\n"))
-
-    def wait_for(self, text: str, timeout_s: float) -> None:
-        deadline = time.monotonic() + timeout_s
-        while not any(text in line for line in self.lines):
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                tail = "\n".join(self.lines[-40:])
-                raise AssertionError(f"`chatguard up` never printed {text!r}:\n{tail}")
-            time.sleep(0.2)
-
-    def pids(self) -> dict[str, int]:
-        found = {}
-        for line in self.lines:
-            match = STARTED.match(line)
-            if match:
-                found[match["role"]] = int(match["pid"])
-        return found
-
-    def output(self) -> str:
-        return "\n".join(self.lines)
 
 
 def _pg(sql: str) -> None:
@@ -130,43 +85,6 @@ def fake_llm() -> Iterator[FakeLLMServer]:
     server.stop()
 
 
-@contextlib.contextmanager
-def chatguard_up(roles: list[str], env: dict[str, str], cwd: Path) -> Iterator[Up]:
-    ports = {role: free_port() for role in roles}
-    args = [CHATGUARD, "up", "--roles", ",".join(roles), "--state-dir", str(cwd / "state")]
-    for role, port in ports.items():
-        args += ["--port", f"{role}={port}"]
-    process = subprocess.Popen(
-        args,
-        cwd=cwd,  # no .env there: the environment below is the whole configuration
-        env={**os.environ, **env},
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    up = Up(process, ports)
-    reader = threading.Thread(target=up.read, daemon=True)
-    reader.start()
-    try:
-        yield up
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        # Whatever happened, leave no role behind.
-        for pid in up.pids().values():
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        reader.join(timeout=5)
-        if process.stdout is not None:
-            process.stdout.close()
-
-
 def _environment(database: str, redis_prefix: str, **extra: str) -> dict[str, str]:
     return {
         "DATABASE_URL": database,
@@ -177,14 +95,6 @@ def _environment(database: str, redis_prefix: str, **extra: str) -> dict[str, st
         "LOG_LEVEL": "INFO",
         **extra,
     }
-
-
-def _gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    return False
 
 
 async def _guide_checks(up: Up) -> None:
@@ -235,13 +145,18 @@ def test_up_runs_the_guide_and_stops_on_ctrl_c(
         assert up.process.wait(timeout=60) == 0
         time.sleep(0.5)  # the reader's last lines
         assert "chatguard up: interrupted; stopping every role" in up.output()
-        assert all(_gone(pid) for pid in pids.values()), up.output()
+        assert all(gone(pid) for pid in pids.values()), up.output()
         assert not any(port_answers(port) for port in up.ports.values())
 
 
-def test_a_role_that_dies_stops_the_rest(tmp_path: Path, database: str, redis_prefix: str) -> None:
+def test_a_role_that_dies_stops_the_rest_without_restarts(
+    tmp_path: Path, database: str, redis_prefix: str
+) -> None:
     with chatguard_up(
-        ["filter", "simulator"], _environment(database, redis_prefix), tmp_path
+        ["filter", "simulator"],
+        _environment(database, redis_prefix),
+        tmp_path,
+        extra_args=["--restarts", "0"],
     ) as up:
         up.wait_for(READY, timeout_s=180)
         pids = up.pids()
@@ -252,4 +167,24 @@ def test_a_role_that_dies_stops_the_rest(tmp_path: Path, database: str, redis_pr
             f"the simulator role (pid {pids['simulator']}) exited with code -9; "
             "stopping the others" in up.output()
         )
-        assert _gone(pids["filter"])
+        assert gone(pids["filter"])
+
+
+def test_a_role_that_dies_is_started_again(
+    tmp_path: Path, database: str, redis_prefix: str
+) -> None:
+    with chatguard_up(
+        ["filter", "simulator"], _environment(database, redis_prefix), tmp_path
+    ) as up:
+        up.wait_for(READY, timeout_s=180)
+        first = up.pids()["simulator"]
+        os.kill(first, signal.SIGKILL)
+        up.wait_for("simulator  ready at", timeout_s=120, after="exited with code -9")
+        assert up.process.poll() is None, up.output()
+        assert (
+            f"the simulator role (pid {first}) exited with code -9; starting it again (1 of 5"
+            in up.output()
+        )
+        second = up.pids()["simulator"]
+        assert second != first and not gone(second)
+        assert httpx.get(f"{up.url('simulator')}/health", timeout=10).status_code == 200

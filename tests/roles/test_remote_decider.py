@@ -134,3 +134,58 @@ async def test_a_final_decision_supersedes_the_provisional_hold(
         assert final["action"] == "allow" and final["provisional"] is False
         still = (await client.get("/review", params={"channel_id": "general"})).json()["items"]
         assert still == []
+
+
+async def test_a_batch_is_decided_in_one_call_with_each_effect_once(
+    role_settings: SettingsFactory, serve_role: RoleServer
+) -> None:
+    decision = serve_role("decision", role_settings())
+    app = create_app(role_settings(decision_endpoint=decision.url))
+    batch = [
+        {**INSULT, "user_id": "u1", "message_id": "b1"},
+        {"message": "good game everyone", "user_id": "u2", "channel_id": "general",
+         "message_id": "b2"},
+        {**INSULT, "user_id": "u1", "message_id": "b3"},
+    ]  # fmt: skip
+    async with in_process(app) as client:
+        first = (await client.post("/moderate/batch", json={"messages": batch})).json()
+        again = (await client.post("/moderate/batch", json={"messages": batch})).json()
+        calls = (await client.get("/metrics")).text
+    actions = [r["action"] for r in first["results"]]
+    assert actions[1] == "allow" and "allow" not in (actions[0], actions[2])
+    # The second insult of the same user in the batch meets the first one's strike.
+    assert "strike 1" in first["results"][0]["reason"]
+    assert "strike 2" in first["results"][2]["reason"]
+    assert again == first
+    # One call for the batch (single messages go to POST /decide), none for the retry.
+    decide_calls = [
+        line for line in calls.splitlines()
+        if line.startswith("chatguard_role_calls_total") and 'target="decision role"' in line
+        and 'outcome="ok"' in line
+    ]  # fmt: skip
+    assert decide_calls and float(decide_calls[0].rsplit(" ", 1)[1]) == 1.0, decide_calls
+    async with httpx.AsyncClient(base_url=decision.url) as peer:
+        record = (await peer.get("/users/general/u1")).json()
+        audit = (await peer.get("/audit", params={"channel_id": "general"})).json()["entries"]
+    assert record["active_strikes"] == 2
+    assert sorted(e["message_id"] for e in audit if e["action"].startswith("decision.")) == [
+        "b1",
+        "b3",
+    ]
+
+
+async def test_a_decision_batch_over_the_limit_is_refused(
+    role_settings: SettingsFactory, serve_role: RoleServer
+) -> None:
+    decision = serve_role("decision", role_settings(max_batch_size=2))
+    item = decide_body(
+        Message(text="hi", user_id="u", channel_id="c", id="m1"),
+        Assessment(message_id="m1", scores={}, route=Route.ALLOW, decided_by="classifier"),
+    )
+    async with httpx.AsyncClient(base_url=decision.url) as peer:
+        refused = await peer.post("/decide/batch", json={"decisions": [item] * 3})
+        empty = await peer.post("/decide/batch", json={"decisions": []})
+        ok = await peer.post("/decide/batch", json={"decisions": [item]})
+    assert refused.status_code == 413 and "limit is 2" in refused.text
+    assert empty.status_code == 422
+    assert ok.status_code == 200 and ok.json()["results"][0]["action"] == "allow"

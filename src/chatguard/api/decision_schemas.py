@@ -82,6 +82,14 @@ class DecideRequest(ModerateRequest):
     )
 
 
+class DecideBatchRequest(BaseModel):
+    """Many `POST /decide` bodies in one call; each keeps its own `final`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    decisions: list[DecideRequest] = Field(min_length=1)
+
+
 class PolicyPut(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -1,13 +1,20 @@
-"""Deciding on an assessment made elsewhere (the filter role's): the channel's decision under
-its policy, with its effects written at once. Scope: admin (the caller asserts the scores)."""
+"""Deciding on an assessment made elsewhere (the api role's): the channel's decision under its
+policy, with its effects written at once, or, while the database is away, spooled and written
+once when it is back. Scope: admin (the caller asserts the scores)."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from chatguard.app.access import ADMINISTER, require
 from chatguard.auth import Principal, require_role_assertion
 from chatguard.decisions import PolicyEngine
+from chatguard.decisions.effects import Applied
 from chatguard.domain import Assessment, Decision, Message
+from chatguard.errors import InputTooLargeError, StoreUnavailableError
+from chatguard.serialize import decision_from_dict
 from chatguard.service import ModerationService
+from chatguard.storage.store import Entry
 
 
 class Decisions:
@@ -29,4 +36,56 @@ class Decisions:
         require(principal, ADMINISTER)
         require_role_assertion(principal, asserted=bool(message.roles))
         self.service.validate(message)
-        return await self.engine.decide(message, assessment, final=final)
+        return (await self._decide([(message, assessment)], final=final))[0]
+
+    async def decide_many(
+        self,
+        principal: Principal,
+        items: Sequence[tuple[Message, Assessment, bool]],
+    ) -> list[Decision]:
+        """`decide` for many (message, assessment, final) at once, in order: the first
+        decisions and the final ones each in one pass, their effects in one transaction."""
+        require(principal, ADMINISTER)
+        limit = self.service.settings.max_batch_size
+        if len(items) > limit:
+            raise InputTooLargeError(f"batch of {len(items)} decisions; the limit is {limit}")
+        require_role_assertion(principal, asserted=any(m.roles for m, _, _ in items))
+        for message, _, _ in items:
+            self.service.validate(message)
+        decided: list[Decision | None] = [None] * len(items)
+        for final in (False, True):
+            chosen = [i for i, item in enumerate(items) if item[2] is final]
+            if chosen:
+                batch = [(items[i][0], items[i][1]) for i in chosen]
+                for i, decision in zip(chosen, await self._decide(batch, final=final), strict=True):
+                    decided[i] = decision
+        return [d for d in decided if d is not None]
+
+    async def _decide(
+        self, items: Sequence[tuple[Message, Assessment]], *, final: bool
+    ) -> list[Decision]:
+        """Decide with the effects written now, or, while the database is away, from what
+        this process knows, the effects spooled and written once the database is back."""
+        keeper = self.service.keeper
+        if keeper is None or keeper.online:
+            try:
+                return await self.engine.decide_many(items, final=final)
+            except StoreUnavailableError:
+                if keeper is None:
+                    raise
+                keeper.failed("save")
+        # A retry of a decision spooled earlier gets that decision, and no second effect.
+        earlier = await keeper.spooled_effects([m.id for m, _ in items], final=final)
+        fresh = [(m, a) for m, a in items if m.id not in earlier]
+        planned = await self.engine.plan_many(fresh, final=final, offline=True) if fresh else []
+        await keeper.spool_effects(
+            [Entry.of(m, p.decision, p.effects) for (m, _), p in zip(fresh, planned, strict=True)],
+            final=final,
+        )
+        for one in planned:
+            self.engine.committed(one, Applied(spooled=True), stored=False)
+        made = {p.decision.message_id: p.decision for p in planned}
+        return [
+            made[m.id] if m.id in made else decision_from_dict(m, a, earlier[m.id].response)
+            for m, a in items
+        ]

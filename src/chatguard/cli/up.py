@@ -1,7 +1,8 @@
 """`chatguard up`: every role of the distributed shape as a local process, against PostgreSQL
 (DATABASE_URL) and Redis (REDIS_URL). Prints where each role listens once it answers
-`/health`, and stops them all on Ctrl-C or SIGTERM; if a role exits by itself, says which and
-stops the rest (exit code 1). See docs/roles.md."""
+`/health`, and stops them all on Ctrl-C or SIGTERM. A role that exits by itself is started
+again (at most `--restarts` times a minute); past that, `up` says which and stops the rest
+(exit code 1). See docs/roles.md."""
 
 from __future__ import annotations
 
@@ -53,12 +54,20 @@ def register(sub: Any) -> None:
     parser.add_argument(
         "--start-timeout", type=float, default=120.0, help="seconds each role has to get healthy"
     )
+    parser.add_argument(
+        "--restarts",
+        type=int,
+        default=5,
+        help="how many times a minute a role that exits by itself is started again "
+        "(default 5; 0: a role that exits stops them all)",
+    )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from chatguard.config import load_settings
     from chatguard.roles.supervisor import (
+        RestartBudget,
         RoleExitedError,
         RoleStartTimeoutError,
         Supervisor,
@@ -74,6 +83,8 @@ def run(args: argparse.Namespace) -> int:
     problem = requirements_problem(settings) or asyncio.run(dependencies_problem(settings))
     if problem is not None:
         return refuse(problem)
+    if args.restarts < 0:
+        return refuse("--restarts takes 0 or more")
     state_dir = Path(args.state_dir).resolve()
     state_dir.mkdir(parents=True, exist_ok=True)
     plans = plan_roles(
@@ -99,13 +110,23 @@ def run(args: argparse.Namespace) -> int:
             supervisor.say("chatguard up: every role is ready; Ctrl-C stops them all")
             for plan in plans:
                 supervisor.say(f"  {plan.role:<10} {plan.url}")
-        gone = supervisor.watch(stopping=stop)
-        if gone is not None:
-            supervisor.say(
+        budget = RestartBudget(limit=args.restarts)
+        while (gone := supervisor.watch(stopping=stop)) is not None:
+            ended = (
                 f"chatguard up: the {gone.plan.role} role (pid {gone.process.pid}) exited with "
-                f"code {gone.exit_code}; stopping the others"
+                f"code {gone.exit_code}"
             )
-            return FAILED
+            attempt = budget.take()
+            if attempt is None:
+                spent = (
+                    f" (restarted {args.restarts} times within a minute)" if args.restarts else ""
+                )
+                supervisor.say(f"{ended}{spent}; stopping the others")
+                return FAILED
+            supervisor.say(f"{ended}; starting it again ({attempt} of {args.restarts} a minute)")
+            fresh = supervisor.restart(gone, stopping=stop)
+            if not stop():
+                supervisor.say_ready(fresh)
         supervisor.say(f"chatguard up: {stop.reason}; stopping every role")
         return 0
     except (RoleExitedError, RoleStartTimeoutError) as exc:

@@ -200,6 +200,19 @@ class PolicyEngine:
             self.committed(planned, Applied())
         return planned.decision
 
+    async def decide_many(
+        self, items: Sequence[tuple[Message, Assessment]], *, final: bool = False
+    ) -> list[Decision]:
+        """`decide` for a batch, in order, its effects written in one transaction."""
+        planned = await self.plan_many(items, final=final)
+        if self.repository is None:
+            applied = [Applied() for _ in planned]
+        else:
+            applied = await self.repository.apply_many([p.effects for p in planned])
+        for one, outcome in zip(planned, applied, strict=True):
+            self.committed(one, outcome)
+        return [p.decision for p in planned]
+
     async def plan(
         self,
         message: Message,

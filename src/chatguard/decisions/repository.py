@@ -8,6 +8,7 @@ message and a repeated write changes nothing.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -102,6 +103,13 @@ class DecisionRepository:
         stored as messages, such as `POST /decide`'s)."""
         async with self._sessions.begin() as session:
             return await write_effects(session, effects)
+
+    async def apply_many(self, effects: Sequence[Effects]) -> list[Applied]:
+        """`apply` for many decisions, in order, in one transaction."""
+        if all(e.empty for e in effects):
+            return [Applied() for _ in effects]
+        async with self._sessions.begin() as session:
+            return [Applied() if e.empty else await write_effects(session, e) for e in effects]
 
     async def strike_times(
         self, users: list[tuple[str, str]], *, since: float

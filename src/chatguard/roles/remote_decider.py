@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from chatguard.decide import EffectFreeDecider, ThresholdDecider
 from chatguard.decisions.effects import NO_EFFECTS, Planned
-from chatguard.domain import Action, Assessment, Decision, FailMode, Message, PolicyReason
+from chatguard.domain import Assessment, Decision, FailMode, Message
 from chatguard.pipeline.stage import ComponentHealth
 from chatguard.roles.transport import (
     HealthProbe,
@@ -24,7 +24,7 @@ from chatguard.roles.transport import (
     RoleUnavailableError,
 )
 from chatguard.roles.wire import span_to_wire
-from chatguard.taxonomy import Category
+from chatguard.serialize import decision_from_dict
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from chatguard.config import Settings
 
 DECIDE_PATH = "/decide"
+DECIDE_BATCH_PATH = "/decide/batch"
 
 
 def decide_body(message: Message, assessment: Assessment, *, final: bool = False) -> dict[str, Any]:
@@ -104,7 +105,21 @@ class RemoteDecider(EffectFreeDecider):
         offline: bool = False,
     ) -> list[Planned]:
         # The decision role writes the effects; it must know a final from a first decision.
-        return [Planned(await self.decide(m, a, final=final), NO_EFFECTS) for m, a in items]
+        if len(items) == 1:
+            message, assessment = items[0]
+            return [Planned(await self.decide(message, assessment, final=final), NO_EFFECTS)]
+        try:
+            body = {"decisions": [decide_body(m, a, final=final) for m, a in items]}
+            answer = await self.transport.call(DECIDE_BATCH_PATH, body)
+            results = answer.get("results")
+            if not isinstance(results, list) or len(results) != len(items):
+                raise RoleUnavailableError("the decision role answered without one result each")
+            decisions = [
+                decision_from_answer(m, a, r) for (m, a), r in zip(items, results, strict=True)
+            ]
+        except RoleUnavailableError:
+            decisions = [_unavailable(await self.fallback.decide(m, a)) for m, a in items]
+        return [Planned(d, NO_EFFECTS) for d in decisions]
 
     async def start(self, *, metrics: CollectorRegistry | None = None) -> None:
         if metrics is not None:
@@ -141,32 +156,9 @@ def decision_from_answer(
     """The decision role's answer (a `decision_dict`) as a `Decision` on this role's own
     assessment (which keeps the trail and the thresholds the answer does not carry)."""
     try:
-        duration = answer.get("duration_s")
-        return Decision(
-            message_id=message.id,
-            action=Action(answer["action"]),
-            reason=str(answer.get("reason", "")),
-            assessment=assessment,
-            duration_s=None if duration is None else int(duration),
-            provisional=bool(answer.get("provisional", False)),
-            policy=str(answer.get("policy", "default")),
-            trail=tuple(f"{t.stage}:{t.route.value}" for t in assessment.trail),
-            **_policy_fields(answer),
-        )
-    except (KeyError, TypeError, ValueError):
+        return decision_from_dict(message, assessment, answer)
+    except (KeyError, TypeError, ValueError, AttributeError):
         raise RoleUnavailableError("the decision role answered without a usable decision") from None
-
-
-def _policy_fields(answer: dict[str, Any]) -> dict[str, Any]:
-    """What the policy acted on and the notice for the author, when the answer names them."""
-    fields: dict[str, Any] = {}
-    if answer.get("policy_reason") is not None:
-        fields["policy_reason"] = PolicyReason(answer["policy_reason"])
-    if answer.get("policy_category") is not None:
-        fields["policy_category"] = Category(answer["policy_category"])
-    if answer.get("notice"):
-        fields["notice"] = str(answer["notice"])
-    return fields
 
 
 def _unavailable(decision: Decision) -> Decision:

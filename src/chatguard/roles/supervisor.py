@@ -3,8 +3,8 @@
 `plan_roles` decides each role's port and environment (the api role is told where the filter,
 llm-worker and decision roles listen); `Supervisor` starts them (the roles the api calls
 first), waits until each answers `/health`, prefixes their output with the role's name,
-and stops them all, each with SIGTERM and, past a grace period, SIGKILL, when asked to or
-when one of them exits by itself.
+and stops them all, each with SIGTERM and, past a grace period, SIGKILL, when asked to.
+`RestartBudget` says whether a role that exited by itself is started again.
 """
 
 from __future__ import annotations
@@ -121,6 +121,26 @@ def health_status(url: str, *, timeout_s: float = 2.0) -> int | None:
         return None
 
 
+@dataclass
+class RestartBudget:
+    """At most `limit` restarts within any `window_s` seconds; past that a role that keeps
+    exiting is a failure, not a hiccup. `limit` 0: never restart."""
+
+    limit: int = 5
+    window_s: float = 60.0
+    clock: Callable[[], float] = time.monotonic
+    _times: list[float] = field(default_factory=list)
+
+    def take(self) -> int | None:
+        """Count one restart and return its number in the window, or None when spent."""
+        now = self.clock()
+        self._times = [t for t in self._times if now - t < self.window_s]
+        if len(self._times) >= self.limit:
+            return None
+        self._times.append(now)
+        return len(self._times)
+
+
 @dataclass(slots=True)
 class RunningRole:
     plan: RolePlan
@@ -161,7 +181,12 @@ class Supervisor:
                 self._await_health(role, stopping)
                 if stopping():
                     return
-                self.say(f"chatguard up: {role.plan.role:<10} ready at {role.plan.url}")
+                self.say_ready(role)
+
+    def say_ready(self, role: RunningRole) -> None:
+        self.say(
+            f"chatguard up: {role.plan.role:<10} ready at {role.plan.url} (pid {role.process.pid})"
+        )
 
     def _spawn(self, plan: RolePlan) -> RunningRole:
         process = subprocess.Popen(
@@ -209,6 +234,16 @@ class Supervisor:
             if role.exit_code is not None:
                 return role
         return None
+
+    def restart(self, role: RunningRole, stopping: Callable[[], bool]) -> RunningRole:
+        """Start `role`'s plan again in place of its ended process and wait until it answers
+        `/health` (raises as `start` does)."""
+        if role.pump is not None:
+            role.pump.join(timeout=2.0)
+        self.running.remove(role)
+        fresh = self._spawn(role.plan)
+        self._await_health(fresh, stopping)
+        return fresh
 
     def watch(self, stopping: Callable[[], bool]) -> RunningRole | None:
         """Wait until `stopping()` or until a role exits; return that role (None: stopping)."""

@@ -16,10 +16,10 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
-from chatguard.decisions.effects import Applied
+from chatguard.decisions.effects import Applied, Effects
 from chatguard.errors import ConflictError, StoreUnavailableError
 from chatguard.storage.metrics import StorageMetrics
-from chatguard.storage.spool import FINAL, SAVE, Spool, Spooled
+from chatguard.storage.spool import EFFECTS, FINAL, FINAL_EFFECTS, SAVE, Spool, Spooled
 from chatguard.storage.store import Entry, SqlStore, StoredDecision
 
 log = logging.getLogger(__name__)
@@ -44,6 +44,8 @@ class Persisted:
 
 #: Called with what flushing one spooled entry did (its kind and the effects' outcome).
 Flushed = Callable[[str, Entry, Applied], Awaitable[None]]
+#: Writes the effects of decisions whose messages another process stores, in one transaction.
+EffectsWriter = Callable[[Sequence[Effects]], Awaitable[list[Applied]]]
 
 
 class StoreKeeper:
@@ -63,6 +65,7 @@ class StoreKeeper:
         self.online = True
         self.migrated = False
         self.on_flushed: Flushed | None = None
+        self.effects_writer: EffectsWriter | None = None
         self.recovery: Callable[[], Awaitable[object]] | None = None
         self._recovered = False
         self._task: asyncio.Task[None] | None = None
@@ -164,6 +167,26 @@ class StoreKeeper:
         self.metrics.spool.labels("spooled").inc()
         return Applied(spooled=True)
 
+    async def spooled_effects(
+        self, message_ids: Sequence[str], *, final: bool = False
+    ) -> dict[str, Entry]:
+        """Decisions of these ids whose effects wait in the spool (see `spool_effects`)."""
+        if self.spool is None:
+            return {}
+        return await self.spool.get_many(message_ids, FINAL_EFFECTS if final else EFFECTS)
+
+    async def spool_effects(self, entries: Sequence[Entry], *, final: bool = False) -> None:
+        """Keep the effects of decisions whose messages another process stores (the decision
+        role's) until the database is back; each is written once then. Raises
+        `SpoolFullError` (or `StoreUnavailableError` without a spool)."""
+        if not entries:
+            return
+        spooled = await self._spool(entries, FINAL_EFFECTS if final else EFFECTS)
+        given = {id(e) for e in entries}
+        self.metrics.spool.labels("spooled").inc(
+            sum(1 for s in spooled.values() if id(s.entry) in given)
+        )
+
     async def _spool(self, entries: Sequence[Entry], kind: str) -> dict[str, Spooled]:
         if self.spool is None or self.spool.max_messages == 0:
             raise StoreUnavailableError("the database is unavailable; try again later")
@@ -232,6 +255,13 @@ class StoreKeeper:
         return done
 
     async def _flush_group(self, kind: str, group: list[Spooled]) -> None:
+        if kind in (EFFECTS, FINAL_EFFECTS):
+            if self.effects_writer is None:
+                raise RuntimeError("spooled effects and nothing to write them")
+            outcomes = await self.effects_writer([s.entry.effects for s in group])
+            for item, outcome in zip(group, outcomes, strict=True):
+                await self._flushed(kind, item.entry, outcome)
+            return
         if kind == FINAL:
             for item in group:
                 applied = await self.store.finalize(item.entry)

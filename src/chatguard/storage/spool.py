@@ -5,8 +5,10 @@ written to a local SQLite file before they are answered, and stored when the dat
 The file survives a crash of the process (write-ahead log, each write committed with a sync);
 it holds at most `max_messages` entries, after which `add` refuses with `SpoolFullError`.
 
-Entries are of two kinds: a decision to store (`save`) and a final decision to replace a
-provisional one (`final`), each at most once per message id, taken back in arrival order.
+Entries are of four kinds: a decision to store (`save`) and a final decision to replace a
+provisional one (`final`); and, for a decision whose message another process stores (the
+decision role's), its effects alone (`effects`, and `final-effects` for a final decision).
+Each is kept at most once per message id, and taken back in arrival order.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from chatguard.errors import SpoolFullError
 from chatguard.storage.store import Entry
 
 SAVE, FINAL = "save", "final"
+EFFECTS, FINAL_EFFECTS = "effects", "final-effects"
 #: Seconds a caller refused by a full spool is told to wait.
 RETRY_AFTER_S = 5
 
@@ -87,12 +90,12 @@ class Spool:
         given one, or the one spooled earlier under that id (which stands)."""
         return await asyncio.to_thread(self._add, list(entries), kind)
 
-    async def get_many(self, message_ids: Sequence[str]) -> dict[str, Entry]:
-        """Spooled decisions (kind `save`) of these ids."""
-        wanted = [i for i in message_ids if i in self._ids]
-        if not wanted:
+    async def get_many(self, message_ids: Sequence[str], kind: str = SAVE) -> dict[str, Entry]:
+        """Spooled entries of this kind (decisions to store by default) of these ids."""
+        wanted = [i for i in message_ids if i in self._ids] if kind == SAVE else list(message_ids)
+        if not wanted or not self._size:
             return {}
-        return await asyncio.to_thread(self._get_many, wanted)
+        return await asyncio.to_thread(self._get_many, wanted, kind)
 
     async def take(self, limit: int = 200) -> list[Spooled]:
         """The oldest entries, in arrival order (they stay spooled until `remove`)."""
@@ -156,9 +159,9 @@ class Spool:
                 self._ids.update(e.message_id for e in new)
             return found
 
-    def _get_many(self, message_ids: list[str]) -> dict[str, Entry]:
+    def _get_many(self, message_ids: list[str], kind: str) -> dict[str, Entry]:
         with self._lock:
-            found = self._select(self._connect(), SAVE, message_ids)
+            found = self._select(self._connect(), kind, message_ids)
             return {i: s.entry for i, s in found.items()}
 
     @staticmethod

@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from chatguard.api.decision_schemas import DecideRequest
+from chatguard.api.decision_schemas import DecideBatchRequest, DecideRequest
 from chatguard.api.deps import DecisionsDep
 from chatguard.api.openapi import WITH_BODY, secured
 from chatguard.api.responses import DECISION
@@ -27,3 +27,16 @@ async def decide(
     assessment = body.assessment.to_assessment(message.id)
     decision = await decisions.decide(principal, message, assessment, final=body.final)
     return decision_dict(decision)
+
+
+@router.post("/decide/batch", responses=secured(*WITH_BODY, 503))  # type: ignore[arg-type]
+async def decide_batch(
+    body: DecideBatchRequest, decisions: DecisionsDep, principal: AdminPrincipal
+) -> dict[str, Any]:
+    """`POST /decide` for many messages in one call (their effects in one transaction);
+    results keep the input order. Scope: admin."""
+    items = []
+    for one in body.decisions:
+        message = one.to_message()
+        items.append((message, one.assessment.to_assessment(message.id), one.final))
+    return {"results": [decision_dict(d) for d in await decisions.decide_many(principal, items)]}

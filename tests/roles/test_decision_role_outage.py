@@ -1,0 +1,101 @@
+"""The decision role while its database is away: it still decides (the channel's last loaded
+policy, the strikes it has seen), keeps the effects in its spool, and writes each of them once
+when the database is back, retries included."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from chatguard.api.roles import create_role_app
+from chatguard.config import load_settings
+from chatguard.domain import Assessment, Message, Route
+from chatguard.roles.remote_decider import decide_body
+from chatguard.taxonomy import Category
+from tests.conftest import LiveServer, free_port
+from tests.support.effects import read_ledger
+from tests.support.private_pg import PrivatePostgres
+
+pytestmark = [pytest.mark.slow]
+
+
+@pytest.fixture
+def postgres() -> Iterator[PrivatePostgres]:
+    if not PrivatePostgres.available():
+        pytest.skip("PostgreSQL binaries (initdb, pg_ctl) are not installed")
+    server = PrivatePostgres(free_port()).init()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.remove()
+
+
+def _insult(n: int) -> dict[str, object]:
+    message = Message(text="you absolute idiot", user_id="u1", channel_id="general", id=f"m{n}")
+    assessment = Assessment(
+        message_id=message.id,
+        scores={Category.HARASSMENT: 0.97},
+        route=Route.ACT,
+        decided_by="classifier",
+    )
+    return decide_body(message, assessment)
+
+
+async def _count(url: str, sql: str) -> int:
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as c:
+            return int((await c.execute(text(sql))).scalar_one())
+    finally:
+        await engine.dispose()
+
+
+async def test_effects_wait_in_the_spool_and_are_written_once(
+    postgres: PrivatePostgres, tmp_path: Path
+) -> None:
+    settings = load_settings(
+        database_url=postgres.url, spool_path=str(tmp_path / "spool.sqlite3"), _env_file=None
+    )
+    with LiveServer(create_role_app("decision", settings), free_port()) as server:
+        async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+            first = await client.post("/decide", json=_insult(1))
+            assert first.status_code == 200 and "strike 1" in first.json()["reason"]
+            await asyncio.to_thread(postgres.stop)
+            during = await client.post(
+                "/decide/batch", json={"decisions": [_insult(2), _insult(3)]}
+            )
+            # A retry of the same decisions while the database is still away.
+            retried = await client.post(
+                "/decide/batch", json={"decisions": [_insult(2), _insult(3)]}
+            )
+            health = (await client.get("/health")).json()
+            await asyncio.to_thread(postgres.start)
+            for _ in range(100):
+                if (await client.get("/health")).json()["status"] == "ok":
+                    break
+                await asyncio.sleep(0.2)
+            after = await client.post("/decide", json=_insult(4))
+    assert during.status_code == 200 and retried.status_code == 200
+    reasons = [r["reason"] for r in during.json()["results"]]
+    # The strikes this process gave count while the database is away.
+    assert "strike 2" in reasons[0] and "strike 3" in reasons[1], reasons
+    assert [r["reason"] for r in retried.json()["results"]] == reasons
+    assert health["status"] == "degraded"
+    assert "strike 4" in after.json()["reason"]
+    strikes = await _count(
+        postgres.url, "SELECT COUNT(*) FROM strikes WHERE channel_id = 'general'"
+    )
+    audits = await _count(
+        postgres.url, "SELECT COUNT(*) FROM audit_log WHERE action LIKE 'decision.%'"
+    )
+    assert strikes == 4 and audits == 4
+    ledger = await read_ledger(postgres.url)
+    assert not ledger.actions  # the decision role stores no messages: the api role does

@@ -71,6 +71,16 @@ class Settings(BaseSettings):
     service_api_key: SecretStr | None = Field(
         default=None, description="the key sent as Bearer on calls to the other roles"
     )
+    role_transport: Literal["http", "redis"] = Field(
+        default="http",
+        description="how the api role calls the others: HTTP, or work streams on Redis",
+    )
+    role_queue_maxlen: int = Field(
+        default=1000, ge=1, le=10_000_000, description="calls waiting per role's work stream"
+    )
+    role_claim_idle_s: float = Field(
+        default=10.0, gt=0, le=3600, description="a dead consumer's calls are claimed after"
+    )
     # No longer read: refused at start so that nobody believes it does something.
     mcp_endpoint: str | None = None
 

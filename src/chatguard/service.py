@@ -146,8 +146,12 @@ class ModerationService:
         decider: Decider
         engine: PolicyEngine | None = None
         if settings.decision_endpoint is not None:
-            # The decision role applies channel policy and writes the effects.
-            decider = RemoteDecider.from_settings(settings)
+            # The decision role applies channel policy and writes the effects; while it is
+            # away, a policy engine of this process on the shared database does.
+            local = (
+                PolicyEngine.from_settings(settings, store=store, events=events) if store else None
+            )
+            decider = RemoteDecider.from_settings(settings, local=local)
         else:
             # Channel policy decides (its fail mode and LLM deadline default to the LLM_*
             # settings); its blocked and permitted terms go to every stage's rule engine.

@@ -18,7 +18,6 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import httpx
 import pytest
@@ -80,6 +79,7 @@ def topology(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
             "DATABASE_URL": postgres.url,
             "REDIS_URL": redis.url,
             "EVENT_BUS": "redis",
+            "ROLE_TRANSPORT": "redis",
             "SPAM_STATE": "redis",
             "LLM_ENDPOINT": llm.url,
             "LLM_CONTROL": "false",
@@ -207,10 +207,30 @@ async def _settled(url: str, run: str, timeout_s: float = 120.0) -> tuple[int, i
         await engine.dispose()
 
 
+async def _spools_empty(topology: Topology, timeout_s: float = 60.0) -> dict[str, float]:
+    """Wait until no role holds a spooled decision or effect; return each role's depth."""
+    deadline = time.monotonic() + timeout_s
+    async with httpx.AsyncClient(timeout=10) as client:
+        while True:
+            depths = {}
+            for role in ("api", "decision"):
+                metrics = (await client.get(f"{topology.up.url(role)}/metrics")).text
+                depths[role] = sum(
+                    float(line.rsplit(" ", 1)[1])
+                    for line in metrics.splitlines()
+                    if line.startswith("chatguard_spool_depth")
+                )
+            if not any(depths.values()) or time.monotonic() > deadline:
+                return depths
+            await asyncio.sleep(1.0)
+
+
 async def _check(topology: Topology, run: str, sent: Sent) -> None:
     assert not sent.given_up, (len(sent.given_up), sent.failures)
     assert len(sent.answers) == MESSAGES, (len(sent.answers), sent.failures)
     stored, provisional = await _settled(topology.postgres.url, run)
+    depths = await _spools_empty(topology)
+    assert not any(depths.values()), depths
     assert provisional == 0
     assert stored == MESSAGES, (stored, sent.failures)
     ledger = await read_ledger(topology.postgres.url)

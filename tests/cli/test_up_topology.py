@@ -90,6 +90,7 @@ def _environment(database: str, redis_prefix: str, **extra: str) -> dict[str, st
         "DATABASE_URL": database,
         "REDIS_URL": REDIS_URL,
         "RATE_LIMIT_PREFIX": redis_prefix,
+        "EVENT_STREAM_PREFIX": redis_prefix,
         # The verdict cache would live in Redis under a fixed prefix: off here.
         "LLM_CACHE_SIZE": "0",
         "LOG_LEVEL": "INFO",

@@ -22,6 +22,8 @@ from chatguard.events import (
     MessageReceived,
     ReviewHeld,
     ReviewResolved,
+    RoleCallAnswered,
+    RoleCallRequested,
 )
 from chatguard.taxonomy import Category
 
@@ -85,6 +87,12 @@ assessments = st.builds(
     review=st.booleans(),
 )
 actions = st.sampled_from(list(Action))
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**53), 2**53) | finite | texts,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(names, inner, max_size=3),
+    max_leaves=8,
+)
+json_objects = st.dictionaries(names, json_values, max_size=4)
 statuses = st.sampled_from(["pending", "approved", "denied", "expired", "superseded"])
 common = {"event_id": st.uuids().map(lambda u: u.hex), "occurred_at": times}
 
@@ -143,6 +151,22 @@ EVENTS = {
         connector=names,
         ok=st.booleans(),
         error=st.none() | names,
+        **common,
+    ),
+    "role.call": st.builds(
+        RoleCallRequested,
+        call_id=st.uuids().map(lambda u: u.hex),
+        path=st.sampled_from(["/filter", "/adjudicate", "/decide", "/decide/batch"]),
+        body=json_objects,
+        reply_to=names.map(lambda n: f"replies.{n}"),
+        expires_at=times,
+        **common,
+    ),
+    "role.answer": st.builds(
+        RoleCallAnswered,
+        call_id=st.uuids().map(lambda u: u.hex),
+        status=st.integers(min_value=100, max_value=599),
+        body=st.none() | json_objects,
         **common,
     ),
 }

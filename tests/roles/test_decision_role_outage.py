@@ -79,7 +79,8 @@ async def test_effects_wait_in_the_spool_and_are_written_once(
             health = (await client.get("/health")).json()
             await asyncio.to_thread(postgres.start)
             for _ in range(100):
-                if (await client.get("/health")).json()["status"] == "ok":
+                metrics = (await client.get("/metrics")).text
+                if "chatguard_spool_depth 0.0" in metrics:
                     break
                 await asyncio.sleep(0.2)
             after = await client.post("/decide", json=_insult(4))

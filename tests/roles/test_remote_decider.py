@@ -37,25 +37,50 @@ async def test_the_decision_role_decides_and_keeps_the_strike(
     assert record["active_strikes"] == 1
 
 
-async def test_decision_role_away_falls_back_and_is_degraded(
+async def test_decision_role_away_the_api_role_applies_the_policy_and_is_degraded(
     role_settings: SettingsFactory,
 ) -> None:
     away = f"http://127.0.0.1:{free_port()}"
     app = create_app(role_settings(decision_endpoint=away))
     async with in_process(app) as client:
         insult = await client.post("/moderate", json=INSULT)
+        again = await client.post("/moderate", json=INSULT)
         hello = await client.post(
             "/moderate",
             json={"message": "Hello everyone!", "user_id": "user123", "channel_id": "general"},
         )
         health = await client.get("/health")
     assert insult.status_code == 200 and hello.status_code == 200
-    assert insult.json()["action"] == "delete"
-    assert insult.json()["reason"].startswith("decision role unavailable, built-in thresholds")
+    assert insult.json()["action"] not in ("allow", "flag")
+    reason = insult.json()["reason"]
+    assert reason.startswith("decision role unavailable, channel policy applied by the api role")
+    # The strike was stored here: the next offence meets it.
+    assert "strike 1" in reason and "strike 2" in again.json()["reason"]
     assert hello.json()["action"] == "allow"
     body = health.json()
     assert health.status_code == 200 and body["status"] == "degraded"
     assert body["components"]["decision"]["ok"] is False
+    assert "applied here meanwhile" in body["components"]["decision"]["detail"]
+
+
+async def test_without_a_database_the_built_in_thresholds_decide(
+    role_settings: SettingsFactory,
+) -> None:
+    from chatguard.roles.remote_decider import RemoteDecider
+
+    away = f"http://127.0.0.1:{free_port()}"
+    decider = RemoteDecider.from_settings(role_settings(decision_endpoint=away))
+    message = Message(text="you idiot", user_id="u", channel_id="c", id="m1")
+    assessment = Assessment(
+        message_id="m1", scores={Category.HARASSMENT: 0.99}, route=Route.ACT, decided_by="x"
+    )
+    try:
+        planned = await decider.plan_many([(message, assessment)])
+    finally:
+        await decider.close()
+    assert planned[0].decision.action == Action.DELETE
+    assert planned[0].decision.reason.startswith("decision role unavailable, built-in thresholds")
+    assert planned[0].decision.policy == "fallback" and planned[0].effects.empty
 
 
 def test_the_decide_body_is_what_the_decision_role_reads() -> None:

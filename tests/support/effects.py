@@ -35,7 +35,12 @@ class Ledger:
             if action == "allow" and not self.provisional[message_id]:
                 assert all(e != "decision.allow" for e in entries), message_id
             else:
-                assert entries.count(f"decision.{action}") >= 1, (message_id, action, entries)
+                assert entries.count(f"decision.{action}") >= 1, (
+                    message_id,
+                    action,
+                    self.reasons[message_id],
+                    entries,
+                )
             assert len(entries) == len(set(entries)) <= 2, (message_id, entries)
         assert all(n == 1 for n in self.deliveries.values()), self.deliveries
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -27,6 +28,9 @@ from chatguard.errors import ConfigurationError
 from chatguard.ratelimit import RateLimiter
 from chatguard.service import ModerationService
 
+if TYPE_CHECKING:
+    from chatguard.roles.streams import StreamCallServer
+
 log = logging.getLogger(__name__)
 
 OPEN_LOCAL_WARNING = (
@@ -45,23 +49,35 @@ def build_access(settings: Settings, service: ModerationService) -> Access:
 
 
 def service_app(
-    *, title: str, description: str, settings: Settings, service: ModerationService
+    *,
+    title: str,
+    description: str,
+    settings: Settings,
+    service: ModerationService,
+    serves_calls_of: str | None = None,
 ) -> FastAPI:
     """An app whose lifespan starts and stops `service`. It refuses to start on an address
-    other than loopback while no admin key exists (see docs/security.md)."""
+    other than loopback while no admin key exists (see docs/security.md). `serves_calls_of`:
+    the role whose work stream it also serves with `ROLE_TRANSPORT=redis` (docs/roles.md)."""
     access = build_access(settings, service)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await service.start()
+        calls = None
         try:
             problem = await access.authenticator.exposure_problem(settings.bind_host)
             if problem is not None:
                 raise ConfigurationError(problem)
             if not await access.authenticator.keys_exist():
                 log.warning(OPEN_LOCAL_WARNING)
+            if serves_calls_of is not None and settings.role_transport == "redis":
+                calls = await _serve_calls(serves_calls_of, settings, app)
             yield
         finally:
+            if calls is not None:
+                await calls.close()
+                await calls.bus.close()
             await access.limiter.close()
             await service.close()
 
@@ -98,3 +114,13 @@ def service_app(
             max_age=600,
         )
     return app
+
+
+async def _serve_calls(role: str, settings: Settings, app: FastAPI) -> StreamCallServer:
+    from chatguard.roles.streams import StreamCallServer, call_bus
+
+    key = settings.service_api_key.get_secret_value() if settings.service_api_key else None
+    server = StreamCallServer(role=role, bus=call_bus(settings), app=app, api_key=key)
+    await server.start()
+    app.state.call_server = server
+    return server

@@ -39,6 +39,7 @@ def create_decision_app(
         description="Channel policies, strikes, review queue, audit log and action sinks.",
         settings=settings,
         service=service or ModerationService.from_settings(settings),
+        serves_calls_of="decision",
     )
     include_decision_routes(app)
     return app

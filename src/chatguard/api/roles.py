@@ -75,13 +75,14 @@ def create_role_app(role: str, settings: Settings) -> FastAPI:
     return _FACTORIES[role](settings)
 
 
-def _stage_app(title: str, description: str, router: APIRouter) -> Callable[[Settings], FastAPI]:
+def _stage_app(role: str, description: str, router: APIRouter) -> Callable[[Settings], FastAPI]:
     def build(settings: Settings) -> FastAPI:
         app = service_app(
-            title=title,
+            title=f"chatguard {role}",
             description=description,
             settings=settings,
             service=ModerationService.from_settings(settings),
+            serves_calls_of=role,
         )
         app.include_router(router)
         return app
@@ -119,12 +120,12 @@ def _shell_app(role: str, description: str) -> Callable[[Settings], FastAPI]:
 _FACTORIES: dict[str, Callable[[Settings], FastAPI]] = {
     "api": lambda settings: create_app(settings),
     "filter": _stage_app(
-        "chatguard filter",
+        "filter",
         "The lightweight filter (rules, PII, spam, prompt injection) for the api role.",
         filter_router,
     ),
     "llm-worker": _stage_app(
-        "chatguard llm-worker", "LLM adjudication of uncertain messages.", adjudicate_router
+        "llm-worker", "LLM adjudication of uncertain messages.", adjudicate_router
     ),
     "decision": lambda settings: create_decision_app(settings),
     "simulator": _shell_app("simulator", "The chat simulator and web UI (to come)."),

@@ -203,10 +203,12 @@ async def dependencies_problem(settings: Settings) -> str | None:
 
 
 def service_env(environ: Mapping[str, str], settings: Settings) -> dict[str, str]:
-    """The environment every role starts with: this one, plus SERVICE_API_KEY from
-    ADMIN_API_KEY when only the latter is set (the api role's calls need a key as soon as
-    keys exist)."""
+    """The environment every role starts with: this one, with ROLE_TRANSPORT=redis unless it
+    says otherwise, plus SERVICE_API_KEY from ADMIN_API_KEY when only the latter is set (the
+    api role's calls need a key as soon as keys exist)."""
     env = dict(environ)
+    # The roles hand each other their work on Redis Streams unless told to call over HTTP.
+    env.setdefault("ROLE_TRANSPORT", "redis")
     if settings.service_api_key is None and settings.admin_api_key is not None:
         env["SERVICE_API_KEY"] = settings.admin_api_key.get_secret_value()
     return env

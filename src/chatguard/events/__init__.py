@@ -31,6 +31,8 @@ from chatguard.events.model import (
     MessageReceived,
     ReviewHeld,
     ReviewResolved,
+    RoleCallAnswered,
+    RoleCallRequested,
 )
 
 __all__ = [
@@ -54,6 +56,8 @@ __all__ = [
     "MessageReceived",
     "ReviewHeld",
     "ReviewResolved",
+    "RoleCallAnswered",
+    "RoleCallRequested",
     "decode",
     "encode",
 ]

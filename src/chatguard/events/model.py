@@ -4,15 +4,16 @@ Every event has one JSON form: an object with `type` (what happened), `version` 
 type's form), `event_id` (unique per event, for de-duplication by consumers), `occurred_at`
 (Unix seconds, UTC) and the typed payload fields of its type. Payloads reuse the domain types
 (`Message`, `Assessment`, `Action`, ...), so a consumer in another process rebuilds the same
-objects. Only `MessageReceived` carries message text; every other event carries ids, scores,
-offsets and actions. See docs/events.md for the catalogue and the versioning rule.
+objects. Only `MessageReceived` and `RoleCallRequested` (work items of one role for another,
+on work streams only) carry message text; every other event carries ids, scores, offsets and
+actions. See docs/events.md for the catalogue and the versioning rule.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -149,6 +150,31 @@ class ActionEnforced(EventBase):
     error: str | None = Field(default=None, description="the failure's kind, never its text")
 
 
+class RoleCallRequested(EventBase):
+    """One role asks another to do a piece of work (`ROLE_TRANSPORT=redis`): the body of the
+    HTTP call it would make to `path`, and where to answer. A work item of the callee's
+    stream only: it holds message text and never reaches a subscriber of the other topics."""
+
+    type: Literal["role.call"] = "role.call"
+    version: Literal[1] = 1
+    call_id: str = Field(min_length=1, max_length=64)
+    path: str = Field(pattern=r"^/[a-z/-]{1,63}$")
+    body: dict[str, Any]
+    reply_to: str = Field(min_length=1, max_length=200, description="the caller's reply topic")
+    expires_at: float = Field(description="Unix seconds after which the caller no longer waits")
+
+
+class RoleCallAnswered(EventBase):
+    """The answer to a `RoleCallRequested`: the HTTP status and JSON body the callee's route
+    gave."""
+
+    type: Literal["role.answer"] = "role.answer"
+    version: Literal[1] = 1
+    call_id: str = Field(min_length=1, max_length=64)
+    status: int = Field(ge=100, le=599)
+    body: Any = None
+
+
 #: Every event, discriminated by `type`.
 Event = Annotated[
     MessageReceived
@@ -157,7 +183,9 @@ Event = Annotated[
     | DecisionMade
     | ReviewHeld
     | ReviewResolved
-    | ActionEnforced,
+    | ActionEnforced
+    | RoleCallRequested
+    | RoleCallAnswered,
     Field(discriminator="type"),
 ]
 
@@ -169,6 +197,8 @@ EVENT_CLASSES: tuple[type[EventBase], ...] = (
     ReviewHeld,
     ReviewResolved,
     ActionEnforced,
+    RoleCallRequested,
+    RoleCallAnswered,
 )
 
 

@@ -337,6 +337,10 @@ class RedisStreamsEventBus:
             )
         return letters
 
+    async def delete(self, topic: str) -> None:
+        """Remove a topic's stream (a caller's reply topic, when it closes)."""
+        await self._redis.delete(self.key(topic))
+
     async def length(self, topic: str) -> int:
         """Entries in a topic's stream (a work stream's backlog)."""
         return int(await self._redis.xlen(self.key(topic)))

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chatguard.domain import Assessment, Message, Route, Span, StageResult, StageTrace
+from chatguard.errors import BackpressureError
 from chatguard.normalize import normalize
 from chatguard.pipeline.router import Router
 from chatguard.pipeline.stage import ComponentHealth, Stage, StageInput
@@ -168,6 +169,8 @@ class Pipeline:
                 raise RuntimeError(f"returned {len(results)} results for {len(inputs)} inputs")
         except TimeoutError:
             results = self._failed(stage, pending, f"timed out after {stage.timeout_s:g}s", started)
+        except BackpressureError:
+            raise  # the work is refused, not failed: the caller is told to come back
         except Exception as exc:  # a failing stage must not stop moderation
             log.warning("stage %s failed: %s", stage.name, type(exc).__name__, exc_info=exc)
             results = self._failed(stage, pending, f"{type(exc).__name__}: {exc}", started)

@@ -16,9 +16,9 @@ from chatguard.pipeline.registry import build_stage
 from chatguard.pipeline.stage import ComponentHealth, Stage, StageInput
 from chatguard.roles.transport import (
     HealthProbe,
-    HttpRoleTransport,
     RoleTransport,
     RoleUnavailableError,
+    role_transport,
 )
 from chatguard.roles.wire import WireFormatError, input_to_wire, results_from_wire
 
@@ -135,8 +135,8 @@ def remote_stage(name: str, settings: Settings) -> RemoteStage | None:
     """The remote stand-in for stage `name` when the settings name a role serving it
     (FILTER_ENDPOINT for the filter's stages, LLM_WORKER_ENDPOINT for the LLM), else None."""
     if name in FILTER_STAGES and settings.filter_endpoint is not None:
-        transport = HttpRoleTransport.from_settings(
-            settings, target="filter role", base_url=settings.filter_endpoint
+        transport = role_transport(
+            settings, target="filter role", role="filter", base_url=settings.filter_endpoint
         )
         return RemoteFilterStage(
             stage_name=name,
@@ -145,8 +145,11 @@ def remote_stage(name: str, settings: Settings) -> RemoteStage | None:
             timeout_s=settings.request_timeout,
         )
     if name == "llm" and settings.llm_worker_endpoint is not None:
-        transport = HttpRoleTransport.from_settings(
-            settings, target="llm-worker role", base_url=settings.llm_worker_endpoint
+        transport = role_transport(
+            settings,
+            target="llm-worker role",
+            role="llm-worker",
+            base_url=settings.llm_worker_endpoint,
         )
         return RemoteLLMStage(
             stage_name=name,

@@ -3,8 +3,11 @@
 Each assessment goes to the decision role's `POST /decide`, which applies the channel's
 policy and writes the decision's effects (strike, audit entry, review item) in its own
 database transaction; the answer becomes this role's decision. While the decision role is
-away, the built-in threshold decider decides, in the channel's stead, by the configured fail
-mode, and the reason says so; `/health` names the decision role as degraded.
+away, this role applies the channel's policy itself (a policy engine on its own connection to
+the shared database: strikes, audit entry and review item are stored with the message, or
+spooled with it while the database is away too); without a database, the built-in threshold
+decider decides by the configured fail mode. The reason says which; `/health` names the
+decision role as degraded.
 """
 
 from __future__ import annotations
@@ -13,15 +16,15 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from chatguard.decide import EffectFreeDecider, ThresholdDecider
-from chatguard.decisions.effects import NO_EFFECTS, Planned
+from chatguard.decide import Decider, EffectFreeDecider, ThresholdDecider
+from chatguard.decisions.effects import NO_EFFECTS, Applied, Planned
 from chatguard.domain import Assessment, Decision, FailMode, Message
 from chatguard.pipeline.stage import ComponentHealth
 from chatguard.roles.transport import (
     HealthProbe,
-    HttpRoleTransport,
     RoleTransport,
     RoleUnavailableError,
+    role_transport,
 )
 from chatguard.roles.wire import span_to_wire
 from chatguard.serialize import decision_from_dict
@@ -33,6 +36,8 @@ if TYPE_CHECKING:
 
 DECIDE_PATH = "/decide"
 DECIDE_BATCH_PATH = "/decide/batch"
+#: How a decision was made while the decision role was away (its reason begins with it).
+THRESHOLDS, APPLIED_HERE = "built-in thresholds", "channel policy applied by the api role"
 
 
 def decide_body(message: Message, assessment: Assessment, *, final: bool = False) -> dict[str, Any]:
@@ -59,7 +64,9 @@ def decide_body(message: Message, assessment: Assessment, *, final: bool = False
 
 class RemoteDecider(EffectFreeDecider):
     """A `Decider` whose decisions are the decision role's: the effects are written there,
-    so none are planned here."""
+    so none are planned here. While the decision role is away, `local` (a policy engine on
+    this role's own connection to the shared database) applies the channel's policy and its
+    effects are stored with the message here; without one, the built-in thresholds decide."""
 
     name = "remote"
 
@@ -68,34 +75,35 @@ class RemoteDecider(EffectFreeDecider):
         *,
         transport: RoleTransport,
         fallback: ThresholdDecider | None = None,
+        local: Decider | None = None,
         probe_interval_s: float = 5.0,
     ) -> None:
         self.transport = transport
         self.fallback = fallback or ThresholdDecider()
+        self.local = local
         self.probe = HealthProbe(transport, interval_s=probe_interval_s)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> RemoteDecider:
+    def from_settings(cls, settings: Settings, *, local: Decider | None = None) -> RemoteDecider:
         assert settings.decision_endpoint is not None
-        transport = HttpRoleTransport.from_settings(
-            settings, target="decision role", base_url=settings.decision_endpoint
+        transport = role_transport(
+            settings, target="decision role", role="decision", base_url=settings.decision_endpoint
         )
         return cls(
             transport=transport,
             fallback=ThresholdDecider(fail_mode=FailMode(settings.llm_fail_mode)),
+            local=local,
         )
 
     async def decide(
         self, message: Message, assessment: Assessment, *, final: bool = False
     ) -> Decision:
-        """The decision role's decision; `final`: it replaces this message's provisional one."""
+        """The decision role's decision (`final`: it replaces this message's provisional
+        one); while it is away, the built-in thresholds' (nothing is written here)."""
         try:
-            body = decide_body(message, assessment, final=final)
-            answer = await self.transport.call(DECIDE_PATH, body)
-            return decision_from_answer(message, assessment, answer)
+            return (await self._remote([(message, assessment)], final=final))[0]
         except RoleUnavailableError:
-            decision = await self.fallback.decide(message, assessment)
-            return _unavailable(decision)
+            return _unavailable(await self.fallback.decide(message, assessment), THRESHOLDS)
 
     async def plan_many(
         self,
@@ -104,26 +112,49 @@ class RemoteDecider(EffectFreeDecider):
         final: bool = False,
         offline: bool = False,
     ) -> list[Planned]:
-        # The decision role writes the effects; it must know a final from a first decision.
+        try:
+            return [Planned(d, NO_EFFECTS) for d in await self._remote(items, final=final)]
+        except RoleUnavailableError:
+            pass
+        if self.local is not None:
+            planned = await self.local.plan_many(items, final=final, offline=offline)
+            return [Planned(_unavailable(p.decision, APPLIED_HERE), p.effects) for p in planned]
+        return [
+            Planned(_unavailable(await self.fallback.decide(m, a), THRESHOLDS), NO_EFFECTS)
+            for m, a in items
+        ]
+
+    async def _remote(
+        self, items: Sequence[tuple[Message, Assessment]], *, final: bool
+    ) -> list[Decision]:
+        """The decision role's decisions: one call for one message or for a batch. It must
+        know a final from a first decision (it writes the effects)."""
         if len(items) == 1:
             message, assessment = items[0]
-            return [Planned(await self.decide(message, assessment, final=final), NO_EFFECTS)]
-        try:
-            body = {"decisions": [decide_body(m, a, final=final) for m, a in items]}
-            answer = await self.transport.call(DECIDE_BATCH_PATH, body)
-            results = answer.get("results")
-            if not isinstance(results, list) or len(results) != len(items):
-                raise RoleUnavailableError("the decision role answered without one result each")
-            decisions = [
-                decision_from_answer(m, a, r) for (m, a), r in zip(items, results, strict=True)
-            ]
-        except RoleUnavailableError:
-            decisions = [_unavailable(await self.fallback.decide(m, a)) for m, a in items]
-        return [Planned(d, NO_EFFECTS) for d in decisions]
+            answer = await self.transport.call(
+                DECIDE_PATH, decide_body(message, assessment, final=final)
+            )
+            return [decision_from_answer(message, assessment, answer)]
+        body = {"decisions": [decide_body(m, a, final=final) for m, a in items]}
+        answer = await self.transport.call(DECIDE_BATCH_PATH, body)
+        results = answer.get("results")
+        if not isinstance(results, list) or len(results) != len(items):
+            raise RoleUnavailableError("the decision role answered without one result each")
+        return [decision_from_answer(m, a, r) for (m, a), r in zip(items, results, strict=True)]
+
+    def committed(self, planned: Planned, applied: Applied, *, stored: bool = True) -> None:
+        if self.local is not None:
+            self.local.committed(planned, applied, stored=stored)
+
+    def settled(self, applied: Applied) -> None:
+        if self.local is not None:
+            self.local.settled(applied)
 
     async def start(self, *, metrics: CollectorRegistry | None = None) -> None:
         if metrics is not None:
             self.register_metrics(metrics)
+        # The local engine runs no background work of its own (review expiry, webhook
+        # sending): the decision role does; it only decides while that role is away.
         await self.probe.start()
 
     async def close(self) -> None:
@@ -131,9 +162,10 @@ class RemoteDecider(EffectFreeDecider):
         await self.transport.close()
 
     def register_metrics(self, registry: CollectorRegistry) -> None:
-        bind = getattr(self.transport, "bind_metrics", None)
-        if callable(bind):
-            bind(registry)
+        for part in (self.transport, self.local):
+            bind = getattr(part, "bind_metrics", None)
+            if callable(bind):
+                bind(registry)
 
     def health(self) -> ComponentHealth | None:
         where = getattr(self.transport, "base_url", "")
@@ -142,11 +174,13 @@ class RemoteDecider(EffectFreeDecider):
             return ComponentHealth(
                 "decision", True, f"remote: the decision role at {where}", essential=False
             )
+        meanwhile = (
+            "the channel policies are applied here meanwhile"
+            if self.local is not None
+            else "the built-in thresholds decide meanwhile"
+        )
         return ComponentHealth(
-            "decision",
-            False,
-            f"the decision role at {where} {error}; the built-in thresholds decide meanwhile",
-            essential=False,
+            "decision", False, f"the decision role at {where} {error}; {meanwhile}", essential=False
         )
 
 
@@ -161,9 +195,9 @@ def decision_from_answer(
         raise RoleUnavailableError("the decision role answered without a usable decision") from None
 
 
-def _unavailable(decision: Decision) -> Decision:
+def _unavailable(decision: Decision, how: str) -> Decision:
     return replace(
         decision,
-        reason=f"decision role unavailable, built-in thresholds: {decision.reason}",
-        policy="fallback",
+        reason=f"decision role unavailable, {how}: {decision.reason}",
+        policy="fallback" if how == THRESHOLDS else decision.policy,
     )

@@ -37,6 +37,10 @@ class StageUnavailableError(ChatguardError):
     """A stage cannot answer now (model missing, endpoint down, circuit open)."""
 
 
+class DeadlinePassedError(StageUnavailableError):
+    """The caller's deadline passed before the work could be done: nothing was written."""
+
+
 class StoreUnavailableError(StageUnavailableError):
     """The database cannot be reached or failed (503 with Retry-After); moderation answers
     without it where it can."""

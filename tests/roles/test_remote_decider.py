@@ -214,3 +214,32 @@ async def test_a_decision_batch_over_the_limit_is_refused(
     assert refused.status_code == 413 and "limit is 2" in refused.text
     assert empty.status_code == 422
     assert ok.status_code == 200 and ok.json()["results"][0]["action"] == "allow"
+
+
+async def test_past_its_deadline_the_decision_role_writes_nothing(
+    role_settings: SettingsFactory, serve_role: RoleServer
+) -> None:
+    import time
+
+    decision = serve_role("decision", role_settings())
+    item = decide_body(
+        Message(text="you idiot", user_id="late", channel_id="general", id="late-1"),
+        Assessment(
+            message_id="late-1",
+            scores={Category.HARASSMENT: 0.99},
+            route=Route.ACT,
+            decided_by="classifier",
+        ),
+    )
+    async with httpx.AsyncClient(base_url=decision.url) as peer:
+        late = await peer.post(
+            "/decide/batch", json={"decisions": [item], "deadline": time.time() - 1}
+        )
+        record = (await peer.get("/users/general/late")).json()
+        in_time = await peer.post(
+            "/decide/batch", json={"decisions": [item], "deadline": time.time() + 30}
+        )
+        after = (await peer.get("/users/general/late")).json()
+    assert late.status_code == 503 and "deadline" in late.text
+    assert record["active_strikes"] == 0
+    assert in_time.status_code == 200 and after["active_strikes"] == 1

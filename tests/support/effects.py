@@ -20,15 +20,20 @@ class Ledger:
     provisional: dict[str, bool]
     strikes: Counter[str]
     audits: dict[str, list[str]]
+    #: Per message id, the kind of each entry's effect key (`decision`, `final`).
+    audit_kinds: dict[str, list[str]]
     deliveries: Counter[tuple[str, str]]
     messages: int
 
-    def check_exactly_once(self) -> None:
-        """Every stored decision has at most one strike and one system entry per kind, the
-        entry says the stored action, and no effect exists without its stored decision."""
+    def check_exactly_once(self, prefix: str = "") -> None:
+        """Every stored decision (of the message ids that begin with `prefix`) has at most one
+        strike and one system entry per kind, the entry says the stored action, and no effect
+        exists without its stored decision."""
         assert set(self.strikes) <= set(self.actions), "a strike without a stored decision"
         assert set(self.audits) <= set(self.actions), "an audit entry without a stored decision"
         for message_id, action in self.actions.items():
+            if not message_id.startswith(prefix):
+                continue
             expected_strikes = 1 if "; strike " in self.reasons[message_id] else 0
             assert self.strikes[message_id] == expected_strikes, message_id
             entries = self.audits.get(message_id, [])
@@ -41,7 +46,10 @@ class Ledger:
                     self.reasons[message_id],
                     entries,
                 )
-            assert len(entries) == len(set(entries)) <= 2, (message_id, entries)
+            # One entry for the first decision and one for a final decision that replaced a
+            # provisional one (which may say the same action), never more.
+            kinds = self.audit_kinds.get(message_id, [])
+            assert len(kinds) == len(set(kinds)) == len(entries) <= 2, (message_id, entries, kinds)
         assert all(n == 1 for n in self.deliveries.values()), self.deliveries
 
 
@@ -61,13 +69,15 @@ async def read_ledger(url: str) -> Ledger:
                 )
             )
             audits: dict[str, list[str]] = {}
-            for message_id, action in await c.execute(
+            audit_kinds: dict[str, list[str]] = {}
+            for message_id, action, key in await c.execute(
                 text(
-                    "SELECT message_id, action FROM audit_log "
+                    "SELECT message_id, action, effect_key FROM audit_log "
                     "WHERE actor_kind = 'system' AND action LIKE 'decision.%'"
                 )
             ):
                 audits.setdefault(message_id, []).append(action)
+                audit_kinds.setdefault(message_id, []).append(str(key).split(":", 1)[0])
             deliveries = Counter(
                 (r[0], r[1])
                 for r in await c.execute(
@@ -83,6 +93,7 @@ async def read_ledger(url: str) -> Ledger:
         provisional={r[0]: bool(r[3]) for r in rows},
         strikes=strikes,
         audits=audits,
+        audit_kinds=audit_kinds,
         deliveries=deliveries,
         messages=messages,
     )

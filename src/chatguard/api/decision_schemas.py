@@ -88,6 +88,12 @@ class DecideBatchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     decisions: list[DecideRequest] = Field(min_length=1)
+    deadline: float | None = Field(
+        default=None,
+        gt=0,
+        description="Unix seconds after which the caller no longer waits: past it nothing is "
+        "written and the call is answered 503",
+    )
 
 
 class PolicyPut(BaseModel):

@@ -4,6 +4,7 @@ once when it is back. Scope: admin (the caller asserts the scores)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 from chatguard.app.access import ADMINISTER, require
@@ -11,7 +12,7 @@ from chatguard.auth import Principal, require_role_assertion
 from chatguard.decisions import PolicyEngine
 from chatguard.decisions.effects import Applied
 from chatguard.domain import Assessment, Decision, Message
-from chatguard.errors import InputTooLargeError, StoreUnavailableError
+from chatguard.errors import DeadlinePassedError, InputTooLargeError, StoreUnavailableError
 from chatguard.serialize import decision_from_dict
 from chatguard.service import ModerationService
 from chatguard.storage.store import Entry
@@ -42,9 +43,13 @@ class Decisions:
         self,
         principal: Principal,
         items: Sequence[tuple[Message, Assessment, bool]],
+        *,
+        deadline: float | None = None,
     ) -> list[Decision]:
         """`decide` for many (message, assessment, final) at once, in order: the first
-        decisions and the final ones each in one pass, their effects in one transaction."""
+        decisions and the final ones each in one pass, their effects in one transaction.
+        `deadline` (Unix seconds): past it nothing is written (`DeadlinePassedError`), so a
+        caller that gave up and decided without this role finds no second decision here."""
         require(principal, ADMINISTER)
         limit = self.service.settings.max_batch_size
         if len(items) > limit:
@@ -57,19 +62,24 @@ class Decisions:
             chosen = [i for i, item in enumerate(items) if item[2] is final]
             if chosen:
                 batch = [(items[i][0], items[i][1]) for i in chosen]
-                for i, decision in zip(chosen, await self._decide(batch, final=final), strict=True):
+                made = await self._decide(batch, final=final, deadline=deadline)
+                for i, decision in zip(chosen, made, strict=True):
                     decided[i] = decision
         return [d for d in decided if d is not None]
 
     async def _decide(
-        self, items: Sequence[tuple[Message, Assessment]], *, final: bool
+        self,
+        items: Sequence[tuple[Message, Assessment]],
+        *,
+        final: bool,
+        deadline: float | None = None,
     ) -> list[Decision]:
         """Decide with the effects written now, or, while the database is away, from what
         this process knows, the effects spooled and written once the database is back."""
         keeper = self.service.keeper
         if keeper is None or keeper.online:
             try:
-                return await self.engine.decide_many(items, final=final)
+                return await self.engine.decide_many(items, final=final, deadline=deadline)
             except StoreUnavailableError:
                 if keeper is None:
                     raise
@@ -78,6 +88,8 @@ class Decisions:
         earlier = await keeper.spooled_effects([m.id for m, _ in items], final=final)
         fresh = [(m, a) for m, a in items if m.id not in earlier]
         planned = await self.engine.plan_many(fresh, final=final, offline=True) if fresh else []
+        if deadline is not None and time.time() > deadline:
+            raise DeadlinePassedError("the caller's deadline passed; nothing was written")
         await keeper.spool_effects(
             [Entry.of(m, p.decision, p.effects) for (m, _), p in zip(fresh, planned, strict=True)],
             final=final,

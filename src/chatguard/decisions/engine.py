@@ -46,7 +46,7 @@ from chatguard.decisions.strikes import (
 from chatguard.decisions.terms import TermsHook
 from chatguard.decisions.webhooks import WebhookSender
 from chatguard.domain import Action, Assessment, Decision, FailMode, Message, PolicyReason
-from chatguard.errors import StoreUnavailableError
+from chatguard.errors import DeadlinePassedError, StoreUnavailableError
 from chatguard.events import DecisionMade, EventBus
 from chatguard.events.legacy import client_form
 from chatguard.pipeline.stage import ComponentHealth
@@ -201,14 +201,28 @@ class PolicyEngine:
         return planned.decision
 
     async def decide_many(
-        self, items: Sequence[tuple[Message, Assessment]], *, final: bool = False
+        self,
+        items: Sequence[tuple[Message, Assessment]],
+        *,
+        final: bool = False,
+        deadline: float | None = None,
     ) -> list[Decision]:
-        """`decide` for a batch, in order, its effects written in one transaction."""
+        """`decide` for a batch, in order, its effects written in one transaction. `deadline`
+        (Unix seconds): the transaction must be done by then, else it is rolled back and
+        `DeadlinePassedError` raised."""
         planned = await self.plan_many(items, final=final)
         if self.repository is None:
             applied = [Applied() for _ in planned]
-        else:
+        elif deadline is None:
             applied = await self.repository.apply_many([p.effects for p in planned])
+        else:
+            try:
+                async with asyncio.timeout(deadline - time.time()):
+                    applied = await self.repository.apply_many([p.effects for p in planned])
+            except TimeoutError:
+                raise DeadlinePassedError(
+                    "the caller's deadline passed; nothing was written"
+                ) from None
         for one, outcome in zip(planned, applied, strict=True):
             self.committed(one, outcome)
         return [p.decision for p in planned]

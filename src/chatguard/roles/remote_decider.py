@@ -1,17 +1,18 @@
 """The decider of a role that leaves decisions to the decision role (DECISION_ENDPOINT).
 
-Each assessment goes to the decision role's `POST /decide`, which applies the channel's
-policy and writes the decision's effects (strike, audit entry, review item) in its own
-database transaction; the answer becomes this role's decision. While the decision role is
-away, this role applies the channel's policy itself (a policy engine on its own connection to
-the shared database: strikes, audit entry and review item are stored with the message, or
-spooled with it while the database is away too); without a database, the built-in threshold
-decider decides by the configured fail mode. The reason says which; `/health` names the
-decision role as degraded.
+Each assessment (or a batch of them) goes to the decision role's `POST /decide/batch`, which
+applies the channel's policy and writes the decisions' effects (strike, audit entry, review
+item) in its own database transaction, unless the deadline sent with them passed first; the
+answer becomes this role's decision. While the decision role is away, this role applies the
+channel's policy itself (a policy engine on its own connection to the shared database:
+strikes, audit entry and review item are stored with the message, or spooled with it while
+the database is away too); without a database, the built-in threshold decider decides by the
+configured fail mode. The reason says which; `/health` names the decision role as degraded.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -34,8 +35,9 @@ if TYPE_CHECKING:
 
     from chatguard.config import Settings
 
-DECIDE_PATH = "/decide"
 DECIDE_BATCH_PATH = "/decide/batch"
+#: The share of the call's time the decision role has to write a decision's effects.
+DEADLINE_SHARE = 0.75
 #: How a decision was made while the decision role was away (its reason begins with it).
 THRESHOLDS, APPLIED_HERE = "built-in thresholds", "channel policy applied by the api role"
 
@@ -127,15 +129,15 @@ class RemoteDecider(EffectFreeDecider):
     async def _remote(
         self, items: Sequence[tuple[Message, Assessment]], *, final: bool
     ) -> list[Decision]:
-        """The decision role's decisions: one call for one message or for a batch. It must
-        know a final from a first decision (it writes the effects)."""
-        if len(items) == 1:
-            message, assessment = items[0]
-            answer = await self.transport.call(
-                DECIDE_PATH, decide_body(message, assessment, final=final)
-            )
-            return [decision_from_answer(message, assessment, answer)]
-        body = {"decisions": [decide_body(m, a, final=final) for m, a in items]}
+        """The decision role's decisions, in one call. It must know a final from a first
+        decision (it writes the effects), and it writes nothing past the deadline sent: a
+        quarter of the call's time before this role gives up and decides without it, so the
+        two never both decide one message."""
+        timeout_s = float(getattr(self.transport, "timeout_s", 30.0))
+        body = {
+            "decisions": [decide_body(m, a, final=final) for m, a in items],
+            "deadline": round(time.time() + timeout_s * DEADLINE_SHARE, 3),
+        }
         answer = await self.transport.call(DECIDE_BATCH_PATH, body)
         results = answer.get("results")
         if not isinstance(results, list) or len(results) != len(items):

@@ -39,4 +39,5 @@ async def decide_batch(
     for one in body.decisions:
         message = one.to_message()
         items.append((message, one.assessment.to_assessment(message.id), one.final))
-    return {"results": [decision_dict(d) for d in await decisions.decide_many(principal, items)]}
+    decided = await decisions.decide_many(principal, items, deadline=body.deadline)
+    return {"results": [decision_dict(d) for d in decided]}

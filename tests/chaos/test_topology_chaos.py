@@ -34,8 +34,8 @@ from tests.support.up import READY, Up, chatguard_up
 pytestmark = [pytest.mark.slow]
 
 MESSAGES = 10_000
-CHUNK = 50
-CLIENTS = 4
+CHUNK = 100
+CLIENTS = 8
 BREAK_AT = MESSAGES // 3
 #: A client gives a chunk up after this long without an answer it can use.
 PATIENCE_S = 90.0
@@ -290,7 +290,11 @@ def _run(topology: Topology, make_break: Callable[[Topology], Callable[[], None]
 def test_kill_9_of_the_filter_role(topology: Topology) -> None:
     before = topology.up.pids()["filter"]
     _run(topology, lambda t: _kill(t, "filter"))
-    assert f"the filter role (pid {before}) exited with code -9" in topology.up.output()
+    # `chatguard up` started it again, and the run went on.
+    assert (
+        f"the filter role (pid {before}) exited with code -9; starting it again (1 of 5"
+        in topology.up.output()
+    )
     assert topology.up.pids()["filter"] != before
 
 

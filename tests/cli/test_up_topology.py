@@ -169,23 +169,3 @@ def test_a_role_that_dies_stops_the_rest_without_restarts(
             "stopping the others" in up.output()
         )
         assert gone(pids["filter"])
-
-
-def test_a_role_that_dies_is_started_again(
-    tmp_path: Path, database: str, redis_prefix: str
-) -> None:
-    with chatguard_up(
-        ["filter", "simulator"], _environment(database, redis_prefix), tmp_path
-    ) as up:
-        up.wait_for(READY, timeout_s=180)
-        first = up.pids()["simulator"]
-        os.kill(first, signal.SIGKILL)
-        up.wait_for("simulator  ready at", timeout_s=120, after="exited with code -9")
-        assert up.process.poll() is None, up.output()
-        assert (
-            f"the simulator role (pid {first}) exited with code -9; starting it again (1 of 5"
-            in up.output()
-        )
-        second = up.pids()["simulator"]
-        assert second != first and not gone(second)
-        assert httpx.get(f"{up.url('simulator')}/health", timeout=10).status_code == 200

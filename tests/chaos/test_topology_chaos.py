@@ -279,9 +279,21 @@ def _run(topology: Topology, make_break: Callable[[Topology], Callable[[], None]
     sent = asyncio.run(_send(topology.api, run, make_break(topology)))
     sent.llm_calls_before = calls
     took = time.monotonic() - started
+    answers = list(sent.answers.values())
+    degraded = {
+        "provisional": sum(1 for a in answers if a["provisional"]),
+        "decided without the decision role": sum(
+            1 for a in answers if str(a["reason"]).startswith("decision role unavailable")
+        ),
+        "without the filter": sum(
+            1
+            for a in answers
+            if any(t["stage"] == "filter" and t["error"] for t in a.get("trail") or ())
+        ),
+    }
     print(
         f"\n{MESSAGES} messages in {took:.1f}s ({MESSAGES / took:.0f}/s); failed requests "
-        f"{sent.failures or 'none'}; batches sent twice {sent.resent}"
+        f"{sent.failures or 'none'}; batches sent twice {sent.resent}; answers {degraded}"
     )
     asyncio.run(_check(topology, run, sent))
     return sent

@@ -108,8 +108,13 @@ class DecisionRepository:
         """`apply` for many decisions, in order, in one transaction."""
         if all(e.empty for e in effects):
             return [Applied() for _ in effects]
+        chosen = [i for i, e in enumerate(effects) if not e.empty]
         async with self._sessions.begin() as session:
-            return [Applied() if e.empty else await write_effects(session, e) for e in effects]
+            written = await write_many_effects(session, [effects[i] for i in chosen])
+        applied = [Applied() for _ in effects]
+        for i, one in zip(chosen, written, strict=True):
+            applied[i] = one
+        return applied
 
     async def strike_times(
         self, users: list[tuple[str, str]], *, since: float

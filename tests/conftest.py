@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from chatguard.config import Settings, load_settings
+from tests.support.private_pg import PrivatePostgres
 
 REPO = Path(__file__).resolve().parents[1]
 PG_ADMIN_URL = os.environ.get("CHATGUARD_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
@@ -164,3 +165,17 @@ def api_headers() -> dict[str, str]:
     from tests.api.conftest import ADMIN_KEY
 
     return {"Authorization": f"Bearer {ADMIN_KEY}"}
+
+
+@pytest.fixture
+def private_postgres() -> Iterator[PrivatePostgres]:
+    """A PostgreSQL server of the test's own on a free port, which the test may stop and
+    start (never the shared one); removed afterwards."""
+    if not PrivatePostgres.available():
+        pytest.skip("PostgreSQL binaries (initdb, pg_ctl) are not installed")
+    server = PrivatePostgres(free_port()).init()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.remove()

@@ -5,7 +5,6 @@ when the database is back, retries included."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -21,18 +20,6 @@ from tests.support.effects import read_ledger
 from tests.support.private_pg import PrivatePostgres
 
 pytestmark = [pytest.mark.slow]
-
-
-@pytest.fixture
-def postgres() -> Iterator[PrivatePostgres]:
-    if not PrivatePostgres.available():
-        pytest.skip("PostgreSQL binaries (initdb, pg_ctl) are not installed")
-    server = PrivatePostgres(free_port()).init()
-    try:
-        server.start()
-        yield server
-    finally:
-        server.remove()
 
 
 def _insult(n: int) -> dict[str, object]:
@@ -59,16 +46,18 @@ async def _count(url: str, sql: str) -> int:
 
 
 async def test_effects_wait_in_the_spool_and_are_written_once(
-    postgres: PrivatePostgres, tmp_path: Path
+    private_postgres: PrivatePostgres, tmp_path: Path
 ) -> None:
     settings = load_settings(
-        database_url=postgres.url, spool_path=str(tmp_path / "spool.sqlite3"), _env_file=None
+        database_url=private_postgres.url,
+        spool_path=str(tmp_path / "spool.sqlite3"),
+        _env_file=None,
     )
     with LiveServer(create_role_app("decision", settings), free_port()) as server:
         async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
             first = await client.post("/decide", json=_insult(1))
             assert first.status_code == 200 and "strike 1" in first.json()["reason"]
-            await asyncio.to_thread(postgres.stop)
+            await asyncio.to_thread(private_postgres.stop)
             during = await client.post(
                 "/decide/batch", json={"decisions": [_insult(2), _insult(3)]}
             )
@@ -77,7 +66,7 @@ async def test_effects_wait_in_the_spool_and_are_written_once(
                 "/decide/batch", json={"decisions": [_insult(2), _insult(3)]}
             )
             health = (await client.get("/health")).json()
-            await asyncio.to_thread(postgres.start)
+            await asyncio.to_thread(private_postgres.start)
             for _ in range(100):
                 metrics = (await client.get("/metrics")).text
                 if "chatguard_spool_depth 0.0" in metrics:
@@ -92,11 +81,11 @@ async def test_effects_wait_in_the_spool_and_are_written_once(
     assert health["status"] == "degraded"
     assert "strike 4" in after.json()["reason"]
     strikes = await _count(
-        postgres.url, "SELECT COUNT(*) FROM strikes WHERE channel_id = 'general'"
+        private_postgres.url, "SELECT COUNT(*) FROM strikes WHERE channel_id = 'general'"
     )
     audits = await _count(
-        postgres.url, "SELECT COUNT(*) FROM audit_log WHERE action LIKE 'decision.%'"
+        private_postgres.url, "SELECT COUNT(*) FROM audit_log WHERE action LIKE 'decision.%'"
     )
     assert strikes == 4 and audits == 4
-    ledger = await read_ledger(postgres.url)
+    ledger = await read_ledger(private_postgres.url)
     assert not ledger.actions  # the decision role stores no messages: the api role does

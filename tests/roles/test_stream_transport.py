@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
-from collections.abc import Iterator
 
 import pytest
 import redis
@@ -22,24 +20,10 @@ from chatguard.normalize import normalize
 from chatguard.pipeline.stage import StageInput
 from chatguard.roles.streams import CALL_STREAMS, StreamCallServer, call_bus
 from chatguard.roles.wire import input_to_wire
-from tests.conftest import REDIS_URL, LiveServer, free_port, port_answers
+from tests.conftest import REDIS_URL, LiveServer, free_port
 from tests.roles.conftest import SettingsFactory, in_process
 
 pytestmark = [pytest.mark.redis]
-
-
-@pytest.fixture
-def prefix() -> Iterator[str]:
-    if not port_answers(6379):
-        pytest.skip("Redis does not answer on 127.0.0.1:6379")
-    prefix = f"cg-calls-{uuid.uuid4().hex[:10]}:"
-    yield prefix
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        for key in client.scan_iter(match=f"{prefix}*"):
-            client.delete(key)
-    finally:
-        client.close()
 
 
 def _metric(text: str, name: str, **labels: str) -> float:
@@ -52,9 +36,13 @@ def _metric(text: str, name: str, **labels: str) -> float:
 
 
 async def test_the_api_role_calls_the_filter_and_decision_roles_over_streams(
-    role_settings: SettingsFactory, prefix: str
+    role_settings: SettingsFactory, redis_prefix: str
 ) -> None:
-    streams = {"role_transport": "redis", "redis_url": REDIS_URL, "event_stream_prefix": prefix}
+    streams = {
+        "role_transport": "redis",
+        "redis_url": REDIS_URL,
+        "event_stream_prefix": redis_prefix,
+    }
     filter_app = create_role_app("filter", role_settings(pipeline_stages="filter", **streams))
     decision_app = create_role_app("decision", role_settings(**streams))
     with (
@@ -86,14 +74,14 @@ async def test_the_api_role_calls_the_filter_and_decision_roles_over_streams(
     # Served entries leave the work streams: their length is the backlog.
     client = redis.Redis.from_url(REDIS_URL)
     try:
-        assert client.xlen(f"{prefix}{CALL_STREAMS['filter']}") == 0
-        assert client.xlen(f"{prefix}{CALL_STREAMS['decision']}") == 0
+        assert client.xlen(f"{redis_prefix}{CALL_STREAMS['filter']}") == 0
+        assert client.xlen(f"{redis_prefix}{CALL_STREAMS['decision']}") == 0
     finally:
         client.close()
 
 
 async def test_a_full_ingest_stream_is_answered_429(
-    role_settings: SettingsFactory, prefix: str
+    role_settings: SettingsFactory, redis_prefix: str
 ) -> None:
     # No filter role reads the stream: each call waits there until its caller gives up. The
     # stream holds two: the start's warm-up and the first message.
@@ -103,7 +91,7 @@ async def test_a_full_ingest_stream_is_answered_429(
             filter_endpoint=f"http://127.0.0.1:{free_port()}",
             role_transport="redis",
             redis_url=REDIS_URL,
-            event_stream_prefix=prefix,
+            event_stream_prefix=redis_prefix,
             role_queue_maxlen=2,
             request_timeout=0.5,
         )
@@ -127,13 +115,13 @@ async def test_a_full_ingest_stream_is_answered_429(
 
 
 async def test_expired_calls_are_dropped_and_a_dead_consumers_calls_are_claimed(
-    role_settings: SettingsFactory, prefix: str
+    role_settings: SettingsFactory, redis_prefix: str
 ) -> None:
     settings = role_settings(
         pipeline_stages="filter",
         role_transport="redis",
         redis_url=REDIS_URL,
-        event_stream_prefix=prefix,
+        event_stream_prefix=redis_prefix,
         role_claim_idle_s=0.5,
     )
     app = create_role_app("filter", settings.model_copy(update={"role_transport": "http"}))

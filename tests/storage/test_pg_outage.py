@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -24,24 +23,12 @@ BEFORE_S, DOWN_S, AFTER_S, CLIENTS = 4.0, 10.0, 4.0, 4
 TEXTS = ("good game", "kys you idiot", "nice play", "fuck you loser")
 
 
-@pytest.fixture
-def postgres() -> Iterator[PrivatePostgres]:
-    if not PrivatePostgres.available():
-        pytest.skip("PostgreSQL binaries (initdb, pg_ctl) are not installed")
-    server = PrivatePostgres(free_port()).init()
-    try:
-        server.start()
-        yield server
-    finally:
-        server.remove()
-
-
 @pytest.mark.slow
 async def test_an_outage_costs_no_answer_and_no_message(
-    postgres: PrivatePostgres, tmp_path: Path
+    private_postgres: PrivatePostgres, tmp_path: Path
 ) -> None:
     settings = load_settings(
-        database_url=postgres.url,
+        database_url=private_postgres.url,
         spool_path=str(tmp_path / "spool.sqlite3"),
         pipeline_stages="filter",
         _env_file=None,
@@ -81,12 +68,12 @@ async def test_an_outage_costs_no_answer_and_no_message(
 
         async def outage() -> None:
             await asyncio.sleep(BEFORE_S)
-            await asyncio.to_thread(postgres.stop)
+            await asyncio.to_thread(private_postgres.stop)
             await asyncio.sleep(DOWN_S / 2)
             async with httpx.AsyncClient(base_url=server.url) as http:
                 health_during.append((await http.get("/health")).json())
             await asyncio.sleep(DOWN_S / 2)
-            await asyncio.to_thread(postgres.start)
+            await asyncio.to_thread(private_postgres.start)
 
         await asyncio.gather(outage(), *(client(n) for n in range(CLIENTS)))
         # Wait for the spool to reach the database.
@@ -108,7 +95,7 @@ async def test_an_outage_costs_no_answer_and_no_message(
     assert database["ok"] is False and "postgresql unreachable" in database["detail"]
     spooled = [line for line in metrics.splitlines() if 'outcome="spooled"' in line]
     assert spooled and float(spooled[0].split()[-1]) > 0
-    ledger = await read_ledger(postgres.url)
+    ledger = await read_ledger(private_postgres.url)
     assert ledger.messages == len(accepted)
     assert {i: ledger.actions[i] for i in accepted} == accepted
     ledger.check_exactly_once()

@@ -22,7 +22,8 @@ from tests.conftest import LiveServer
 SEED = 20_261_202
 MAX_EXAMPLES = 15
 #: A valid request may still be refused for what a JSON schema cannot say: a message over
-#: MAX_MESSAGE_CHARS (413), an id that is not there (404) or taken (409). A policy override must
+#: MAX_MESSAGE_CHARS (413), an id that is not there (404) or taken (409), a deadline that has
+#: passed (408, a decision batch's). A policy override must
 #: resolve against the presets and a denial must remove the message (422): those two operations
 #: are not held to accepting every schema-valid body.
 SEMANTIC_422 = {"positive_data_acceptance": {"enabled": False}}
@@ -32,7 +33,9 @@ CONFIG = schemathesis.Config.from_dict(
         "generation": {"max-examples": MAX_EXAMPLES, "mode": "all"},
         "phases": {"stateful": {"enabled": False}},
         "checks": {
-            "positive_data_acceptance": {"expected-statuses": ["2XX", 401, 403, 404, 409, 413, 429]}
+            "positive_data_acceptance": {
+                "expected-statuses": ["2XX", 401, 403, 404, 408, 409, 413, 429]
+            }
         },
         "operations": [
             {"include-path": "/policies/validate", "checks": SEMANTIC_422},

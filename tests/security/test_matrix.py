@@ -38,6 +38,7 @@ MATRIX: dict[tuple[str, str], tuple[str | None, Any]] = {
     ("POST", "/moderate/batch"): (INGEST, {"messages": [MESSAGE]}),
     ("POST", "/v1/moderations"): (INGEST, {"input": "hello"}),
     ("POST", "/decide"): (ADMIN, MESSAGE | {"assessment": ASSESSMENT}),
+    ("POST", "/decide/batch"): (ADMIN, {"decisions": [MESSAGE | {"assessment": ASSESSMENT}]}),
     ("GET", "/policies/presets"): (MODERATOR, None),
     ("POST", "/policies/validate"): (MODERATOR, {"policy": {"preset": "gaming"}}),
     ("GET", "/policies/{channel_id}"): (MODERATOR, None),

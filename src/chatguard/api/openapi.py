@@ -12,6 +12,7 @@ DESCRIPTIONS: dict[int, str] = {
     401: "No API key, or one that is unknown, revoked or malformed",
     403: "The key lacks the scope this operation needs (or may not assert roles)",
     404: "No such object",
+    408: "The deadline the caller sent passed before the work was done; nothing was written",
     409: "A conflict: a reused id, a review already resolved, a concurrent change",
     413: "The body, a message or a batch is larger than the configured limit",
     422: "A field is invalid; the message names it",

@@ -29,12 +29,13 @@ async def decide(
     return decision_dict(decision)
 
 
-@router.post("/decide/batch", responses=secured(*WITH_BODY, 503))  # type: ignore[arg-type]
+@router.post("/decide/batch", responses=secured(*WITH_BODY, 408, 503))  # type: ignore[arg-type]
 async def decide_batch(
     body: DecideBatchRequest, decisions: DecisionsDep, principal: AdminPrincipal
 ) -> dict[str, Any]:
     """`POST /decide` for many messages in one call (their effects in one transaction);
-    results keep the input order. Scope: admin."""
+    results keep the input order. Past `deadline` (Unix seconds) nothing is written and the
+    answer is 408. Scope: admin."""
     items = []
     for one in body.decisions:
         message = one.to_message()

@@ -225,7 +225,7 @@ TARGET_WORDS = (
 )  # fmt: skip
 _TARGET_HASHES = np.array(sorted({word_hash(w) for w in TARGET_WORDS}), dtype=np.uint64)
 #: Words for the speaker: a text with one of them and no other person is about the speaker.
-SELF_WORDS = ("i", "im", "i'm", "ive", "i've", "me", "myself")
+SELF_WORDS = ("i", "im", "i'm", "ive", "i've", "myself")
 #: Longer texts get no self features.
 SELF_MAX_WORDS = 12
 #: Words for someone other than the speaker or the reader.

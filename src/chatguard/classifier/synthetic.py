@@ -544,7 +544,6 @@ _INSULT_SLOTS: dict[str, Sequence[str]] = {
         "idiot",
         "moron",
         "failure",
-        "scrub",
         "muppet",
         "donkey",
         "waste of space",
@@ -586,7 +585,7 @@ _INSULT_SLOTS: dict[str, Sequence[str]] = {
     "self": ["idiot", "dumb", "stupid", "noob", "clown", "bot", "potato", "rookie"],
     # What players say of a game they are losing at; what they say of a player they admire.
     "meh": ["trash", "garbage", "bad", "awful", "terrible", "dogwater", "broken", "rigged"],
-    "praise": ["good", "cracked", "fast", "lucky", "clutch", "strong", "smart", "goated", "nice"],
+    "praise": ["good", "cracked", "fast", "clutch", "strong", "smart", "goated", "nice"],
     "hero": ["legend", "beast", "hero", "king", "pro", "champ", "genius", "machine", "wizard"],
 }
 #: Insults at a person without a swear word: what the public data rarely shows without one.

@@ -60,6 +60,28 @@ def test_thresholds_respect_the_escalation_budget_on_traffic() -> None:
     assert uncertain.mean() <= 0.05
 
 
+def test_the_budget_is_taken_first_from_bands_that_are_nearly_always_clean() -> None:
+    rng = np.random.default_rng(3)
+    scores = rng.random(8000)
+    high = rng.random(8000) < 0.97
+    # Harassment between 0.3 and 0.8 is a coin toss; violence there is nearly always clean.
+    coin = np.where(scores >= 0.8, high, np.where(scores >= 0.3, rng.random(8000) < 0.5, False))
+    clean = np.where(scores >= 0.8, high, np.where(scores >= 0.3, rng.random(8000) < 0.05, False))
+    chat = {"harassment": rng.beta(1, 4, 5000), "violence": rng.beta(1, 4, 5000)}
+    chosen = choose_thresholds(
+        {"harassment": (coin, scores), "violence": (clean, scores)},
+        {"chat": chat},
+        openai=frozenset({"harassment", "violence"}),
+        policy=ThresholdPolicy(escalation_budget=0.05),
+    )
+    h, v = chosen["harassment"], chosen["violence"]
+    in_band = {name: (chat[name] >= t.allow) & (chat[name] < t.act) for name, t in chosen.items()}
+    assert (in_band["harassment"] | in_band["violence"]).mean() <= 0.05
+    # The coin-toss band keeps most of the budget; the clean one is narrowed first.
+    assert in_band["harassment"].sum() > 3 * in_band["violence"].sum()
+    assert h.act - h.allow > v.act - v.allow
+
+
 def test_report_only_categories_are_never_routed() -> None:
     labels = np.array([1, 1, 0, 0] * 10)
     scores = np.array([0.9, 0.8, 0.2, 0.1] * 10)

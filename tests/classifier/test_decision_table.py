@@ -2,7 +2,8 @@
 and the policy engine, under the default and the gaming presets.
 
 Untargeted swearing is profanity (allowed in gaming channels), skill insults aimed at a player
-are harassment with or without a swear word, swear words inside ordinary words are nothing,
+are harassment with or without a swear word, the same words said of the game or of oneself and
+game talk that borrows violent words are nothing, swear words inside ordinary words are nothing,
 a harmless prefix does not hide abuse, and a person in crisis is detected as self-harm (what the
 policy then does with a disclosure is the policy's business, so those rows assert the detection).
 """
@@ -43,8 +44,23 @@ TABLE = [
     pytest.param("uninstall noob", DELETE, DELETE, id="taunt-uninstall"),
     pytest.param("get good kid", DELETE, DELETE, id="taunt-get-good"),
     pytest.param("you fucking noob", DELETE, DELETE, id="swear-at-player"),
-    # Detected (the router acts on harassment 0.74) but below the default's medium severity.
-    pytest.param("you're so bad", ALLOW, ALLOW, id="taunt-so-bad"),
+    # Insults without a swear word: held under the default preset; the gaming preset lets light
+    # trash talk through (harassment below 0.9) but still scores it as harassment (below).
+    pytest.param("you're so bad", HOLD, ALLOW, id="taunt-so-bad"),
+    pytest.param("ur trash", HOLD, ALLOW, id="taunt-ur-trash"),
+    pytest.param("hey loser, nobody asked", HOLD, ALLOW, id="insult-nobody-asked"),
+    pytest.param("what a loser", HOLD, ALLOW, id="insult-what-a-loser"),
+    pytest.param("you're garbage at this", DELETE, DELETE, id="taunt-garbage-at-this"),
+    # Frustration at the game or at oneself is not harassment.
+    pytest.param("this boss is trash", ALLOW, ALLOW, id="boss-is-trash"),
+    pytest.param("this game is garbage", ALLOW, ALLOW, id="game-is-garbage"),
+    pytest.param("I'm so bad at this lol", ALLOW, ALLOW, id="self-so-bad"),
+    # Hype and game talk that borrow violent words are not violence.
+    pytest.param("bomb the site", ALLOW, ALLOW, id="bomb-the-site"),
+    pytest.param("that show was da bomb", ALLOW, ALLOW, id="da-bomb"),
+    pytest.param("he got destroyed", ALLOW, ALLOW, id="got-destroyed"),
+    pytest.param("kill the boss!", ALLOW, ALLOW, id="kill-the-boss-hype"),
+    pytest.param("headshot him", ALLOW, ALLOW, id="headshot-him"),
     # Scunthorpe: swear words inside ordinary words and names.
     pytest.param("classic play", ALLOW, ALLOW, id="scunthorpe-classic"),
     pytest.param("cocktail hour after the raid", ALLOW, ALLOW, id="scunthorpe-cocktail"),
@@ -53,8 +69,8 @@ TABLE = [
     pytest.param(
         "Great stream today, the music was lovely and the map looked amazing. "
         "You are a worthless piece of trash and everyone hates you.",
-        HOLD,
-        ALLOW,
+        DELETE,
+        DELETE,
         id="prefixed-insult",
     ),
     pytest.param(
@@ -66,7 +82,28 @@ TABLE = [
     ),
 ]
 
-SKILL_INSULTS = ["you're so bad", "uninstall noob", "get good kid", "lol noob"]
+SKILL_INSULTS = [
+    "you're so bad",
+    "uninstall noob",
+    "get good kid",
+    "lol noob",
+    "ur trash",
+    "hey loser, nobody asked",
+    "what a loser",
+    "you're garbage at this",
+]
+#: The words of an insult said of the game or of oneself, and game talk with violent words.
+NOT_AIMED = [
+    "this boss is trash",
+    "this game is garbage",
+    "I'm so bad at this lol",
+    "im trash at this game",
+    "bomb the site",
+    "that show was da bomb",
+    "he got destroyed",
+    "kill the boss!",
+    "headshot him",
+]
 
 CRISIS = [
     pytest.param("i want to kill myself tonight, i can't do this anymore", id="crisis-tonight"),
@@ -159,3 +196,12 @@ async def test_untargeted_swearing_is_profanity_not_harassment(
     thresholds = pipeline.router.thresholds
     assert scores[Category.PROFANITY] >= thresholds.flag_at(Category.PROFANITY)
     assert scores[Category.HARASSMENT] < thresholds.flag_at(Category.HARASSMENT)
+
+
+@pytest.mark.parametrize("text", NOT_AIMED)
+async def test_frustration_and_game_talk_are_not_flagged(pipeline: Pipeline, text: str) -> None:
+    assessment = await _assess(pipeline, Message(text=text, user_id="u", channel_id="lobby"))
+    thresholds = pipeline.router.thresholds
+    for category in (Category.HARASSMENT, Category.HATE, Category.VIOLENCE):
+        assert assessment.scores.get(category, 0.0) < thresholds.flag_at(category), category
+    assert assessment.route is Route.ALLOW

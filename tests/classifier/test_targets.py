@@ -44,6 +44,38 @@ def test_target_features_are_off_in_older_configurations() -> None:
     assert FeatureConfig.from_dict({"buckets_log2": 16}).target_cross == 0
 
 
+SELF = FeatureConfig(buckets_log2=16, target_cross=1, self_cross=1)
+
+ABOUT_THE_SPEAKER = [
+    pytest.param("im such an idiot lol", True, id="im"),
+    pytest.param("idiot move by myself", True, id="myself"),
+    pytest.param("im so bad at this lol", True, id="im-so-bad"),
+    pytest.param("i'm trash at this game", True, id="i-am"),
+    pytest.param("my bad you were right", False, id="and-you"),
+    pytest.param("i think he is an idiot", False, id="and-him"),
+    pytest.param("@kev i missed", False, id="and-a-mention"),
+    pytest.param("my team is trash", False, id="my-is-not-the-speaker"),
+    pytest.param("aim me next time", False, id="me-is-not-the-speaker"),
+    pytest.param("tell me " + "a long story about the old lighthouse " * 3, False, id="long"),
+    pytest.param("this boss is trash", False, id="nobody"),
+    pytest.param("meme review", False, id="me-inside-a-word"),
+]
+
+
+@pytest.mark.parametrize(("text", "about_the_speaker"), ABOUT_THE_SPEAKER)
+def test_texts_about_the_speaker_alone_get_the_self_features(
+    text: str, about_the_speaker: bool
+) -> None:
+    assert (_word_buckets(text, SELF) > _word_buckets(text, CROSS)) is about_the_speaker
+
+
+def test_the_same_insult_gets_a_self_copy_only_when_said_of_oneself() -> None:
+    own = _word_buckets("im such an idiot", SELF) - _word_buckets("im such an idiot", CROSS)
+    # The marker and one copy per word (im, such, an, idiot).
+    assert len(own) == 5
+    assert FeatureConfig.from_dict({"buckets_log2": 16, "target_cross": 1}).self_cross == 0
+
+
 def _profanity_model(word_heads: tuple[str, ...]) -> LinearModel:
     """Weights on every n-gram of "shit" (characters and the word), as a character model would
     learn them."""

@@ -128,7 +128,7 @@ def choose_thresholds(
     shared = _shared_flag(validation, set(openai) & set(flag))
     for name in openai & set(flag):
         flag[name] = shared
-    _fit_budget(allow, act, traffic, policy.escalation_budget)
+    _fit_budget(allow, act, traffic, policy.escalation_budget, validation=validation)
     return {
         name: HeadThresholds(
             allow=round(allow[name], 4), act=round(act[name], 4), flag=round(flag[name], 4)
@@ -151,8 +151,17 @@ def _fit_budget(
     act: dict[str, float],
     traffic: Mapping[str, Mapping[str, np.ndarray]],
     budget: float,
+    *,
+    validation: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> None:
-    """Raise `allow` thresholds until at most `budget` of each traffic source is uncertain."""
+    """Raise `allow` thresholds until at most `budget` of each traffic source is uncertain.
+
+    Each step moves one category's `allow` up past a tenth of the messages it puts in the band
+    of the source furthest over budget. The category moved is the one whose slice so cleared
+    holds the fewest positives on validation (the share of labelled validation messages scoring
+    in it that are positive), so the band stays wide where a score there is a coin toss and
+    narrows first where it is nearly always clean. Without validation labels, the category with
+    the most messages in the band moves."""
     sources = [scores for scores in traffic.values() if scores]
     names = [n for n in allow if all(n in scores for scores in sources)]
     if not names or not sources:
@@ -169,11 +178,32 @@ def _fit_budget(
         worst_source = int(np.argmax(shares))
         if shares[worst_source] <= budget:
             return
-        # In the source furthest over budget, tighten the category that puts the most messages
-        # in the band: move its allow threshold up past a tenth of them.
         band, matrix = bands[worst_source], matrices[worst_source]
-        worst = int(np.argmax(band.sum(axis=0)))
-        in_band = np.sort(matrix[band[:, worst], worst])
-        name = names[worst]
-        cut = in_band[min(in_band.size - 1, max(1, in_band.size // 10))]
-        allow[name] = float(min(act[name], max(cut, allow[name] + 1e-4)))
+        counts = band.sum(axis=0)
+        cuts: dict[int, float] = {}
+        for i in (int(j) for j in np.flatnonzero(counts)):
+            in_band = np.sort(matrix[band[:, i], i])
+            name = names[i]
+            cut = in_band[min(in_band.size - 1, max(1, in_band.size // 10))]
+            cuts[i] = float(min(act[name], max(cut, allow[name] + 1e-4)))
+        if validation is None:
+            worst = int(np.argmax(counts))
+        else:
+            costs = {
+                i: (_slice_yield(validation, names[i], allow[names[i]], cut), -int(counts[i]))
+                for i, cut in cuts.items()
+            }
+            worst = min(costs, key=costs.__getitem__)
+        allow[names[worst]] = cuts[worst]
+
+
+def _slice_yield(
+    validation: Mapping[str, tuple[np.ndarray, np.ndarray]], name: str, low: float, high: float
+) -> float:
+    """The share of positives among validation messages scoring in [low, high) for `name`,
+    smoothed towards one half (an empty slice counts as a coin toss)."""
+    if name not in validation:
+        return 0.5
+    labels, scores = validation[name]
+    inside = (scores >= low) & (scores < max(high, low + 1e-4))
+    return float((np.sum(labels[inside]) + 1) / (np.sum(inside) + 2))

@@ -21,6 +21,13 @@ Target features (`target_cross`): a text that addresses someone (a second-person
 "you", "ur", "u", or an @mention) gets one marker feature plus a copy of each of its words
 hashed with another seed. The linear model can then weigh "fucking" in "you fucking noob"
 differently from "fucking" in "this boss is fucking hard".
+
+Self features (`self_cross`): a chat-length text (at most `SELF_MAX_WORDS` words) about the
+speaker alone (a first-person singular word such as "i", "im", "me", and no second- or
+third-person word or @mention) gets a marker of its own and a copy of each of its words hashed
+with a third seed, so "idiot" in "idiot move by me" or "i'm so bad at this" can weigh apart from
+"idiot" said of someone else. "my" does not count ("my team is trash" is about the team), and
+longer texts are left alone: a prompt that says "tell me" is not about its writer.
 """
 
 from __future__ import annotations
@@ -40,6 +47,8 @@ _WORD_SEED = np.uint64(0x9E3779B97F4A7C15)
 _BIGRAM_SEED = np.uint64(0xC2B2AE3D27D4EB4F)
 _TARGET_SEED = np.uint64(0x165667B19E3779F9)
 _TARGET_MARK = np.uint64(0x27D4EB2F165667C5)
+_SELF_SEED = np.uint64(0x85EBCA77C2B2AE63)
+_SELF_MARK = np.uint64(0x61C8864680B583EB)
 _AT = ord("@")
 #: BASE**k mod 2**64 for k < 64.
 _POWERS = np.array([pow(int(_BASE), k, 1 << 64) for k in range(64)], dtype=np.uint64)
@@ -60,6 +69,8 @@ class FeatureConfig:
     squeeze_repeats: int = 2
     #: 1: add the target marker and the target-crossed words (see the module docstring).
     target_cross: int = 0
+    #: 1: add the self marker and the self-crossed words (see the module docstring).
+    self_cross: int = 0
 
     @property
     def buckets(self) -> int:
@@ -122,6 +133,7 @@ def _mix(h: np.ndarray) -> np.ndarray:
 
 #: The target marker's hash (masked to the bucket count where it is used).
 _MARK_BUCKET = _mix(np.array([_TARGET_MARK], dtype=np.uint64))[0]
+_SELF_BUCKET = _mix(np.array([_SELF_MARK], dtype=np.uint64))[0]
 
 
 def _codepoints(texts: Sequence[str], config: FeatureConfig) -> np.ndarray:
@@ -212,13 +224,23 @@ TARGET_WORDS = (
     "yall", "y'all", "thee", "thou",
 )  # fmt: skip
 _TARGET_HASHES = np.array(sorted({word_hash(w) for w in TARGET_WORDS}), dtype=np.uint64)
+#: Words for the speaker: a text with one of them and no other person is about the speaker.
+SELF_WORDS = ("i", "im", "i'm", "ive", "i've", "myself")
+#: Longer texts get no self features.
+SELF_MAX_WORDS = 12
+#: Words for someone other than the speaker or the reader.
+THIRD_PERSON_WORDS = ("he", "him", "his", "she", "her", "hers", "they", "them", "their", "theirs")
+_SELF_HASHES = np.array(sorted({word_hash(w) for w in SELF_WORDS}), dtype=np.uint64)
+_OTHER_HASHES = np.array(
+    sorted({word_hash(w) for w in (*TARGET_WORDS, *THIRD_PERSON_WORDS)}), dtype=np.uint64
+)
 
 
 def _words(
     cps: np.ndarray, doc_of: np.ndarray, n_docs: int, config: FeatureConfig, mask: np.uint64
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Word unigrams (and bigrams): maximal runs of letters and digits; then the target
-    features when configured."""
+    """Word unigrams (and bigrams): maximal runs of letters and digits; then the target and
+    self features when configured."""
     if config.word_ngrams < 1 or cps.size == 0:
         return [], []
     alnum = (
@@ -258,4 +280,17 @@ def _words(
             out_bucket.append(np.full(marked.size, _MARK_BUCKET & mask, dtype=np.uint64))
             out_doc.append(token_doc[crossed])
             out_bucket.append(_mix(token_hash[crossed] ^ _TARGET_SEED) & mask)
+    if config.self_cross:
+        speaker = np.zeros(n_docs, dtype=bool)
+        speaker[token_doc[np.isin(token_hash, _SELF_HASHES)]] = True
+        speaker[token_doc[np.isin(token_hash, _OTHER_HASHES)]] = False
+        speaker[doc_of[cps == _AT]] = False
+        speaker &= np.bincount(token_doc, minlength=n_docs) <= SELF_MAX_WORDS
+        marked = np.flatnonzero(speaker)
+        if marked.size:
+            crossed = speaker[token_doc]
+            out_doc.append(marked)
+            out_bucket.append(np.full(marked.size, _SELF_BUCKET & mask, dtype=np.uint64))
+            out_doc.append(token_doc[crossed])
+            out_bucket.append(_mix(token_hash[crossed] ^ _SELF_SEED) & mask)
     return out_doc, out_bucket

@@ -536,6 +536,175 @@ def scunthorpe() -> Iterator[Row]:
         yield _row(text)
 
 
+_INSULT_SLOTS: dict[str, Sequence[str]] = {
+    "noun": [
+        "loser",
+        "noob",
+        "clown",
+        "idiot",
+        "moron",
+        "failure",
+        "muppet",
+        "donkey",
+        "waste of space",
+    ],
+    "adj": [
+        "bad",
+        "trash",
+        "garbage",
+        "dogwater",
+        "useless",
+        "terrible",
+        "awful",
+        "pathetic",
+        "washed",
+        "clueless",
+        "dumb",
+        "stupid",
+        "worthless",
+        "hopeless",
+    ],
+    "name": ["kev", "mid", "jinx", "our support", "that riki", "dude", "bro", "@sam", "tank"],
+    "tail": ["nobody asked", "no one cares", "go away", "shut up", "cry about it", "log off"],
+    "thing": [
+        "game",
+        "boss",
+        "patch",
+        "map",
+        "server",
+        "matchmaking",
+        "update",
+        "queue",
+        "lobby",
+        "new season",
+        "level design",
+        "ending",
+    ],
+    "show": ["that show", "the concert", "this song", "the finale", "that movie", "the party"],
+    "site": ["a", "b", "the site", "mid", "their base"],
+    "self": ["idiot", "dumb", "stupid", "noob", "clown", "bot", "potato", "rookie"],
+    # What players say of a game they are losing at; what they say of a player they admire.
+    "meh": ["trash", "garbage", "bad", "awful", "terrible", "dogwater", "broken", "rigged"],
+    "praise": ["good", "cracked", "fast", "clutch", "strong", "smart", "goated", "nice"],
+    "hero": ["legend", "beast", "hero", "king", "pro", "champ", "genius", "machine", "wizard"],
+}
+#: Insults at a person without a swear word: what the public data rarely shows without one.
+_TARGETED = [
+    "hey {noun}, {tail}",
+    "{tail} {noun}",
+    "what a {noun}",
+    "what a {noun} lol",
+    "{name} what a {noun}",
+    "you're such a {noun}",
+    "ur such a {noun}",
+    "{name} is such a {noun}",
+    "you're so {adj}",
+    "ur so {adj}",
+    "ur {adj}",
+    "you're {adj}",
+    "{name} ur {adj}",
+    "you're {adj} at this",
+    "you're {adj} at this {thing}",
+    "ur {adj} at this {thing}",
+    "you are so {adj} at this",
+    "you are so {adj} at this {thing}",
+    "you are {adj}",
+    "omg what a {noun}",
+    "you're {adj}, {tail}",
+    "imagine being such a {noun}",
+    "nobody likes you {noun}",
+    "{name} you're a {noun}",
+    "stop talking {noun}",
+    "you're the worst {noun} here",
+]
+#: The same words at oneself, at the game or as praise, and hype that borrows violent words.
+_SELF_TALK = [
+    "{self} move by me",
+    "{self} mistake on my part",
+    "{self} play by me, sorry",
+    "i'm so {adj} at this lol",
+    "im {adj} at this {thing}",
+    "i'm such a {noun} lol",
+    "what a {noun} i am",
+    "i played like a {noun} that round",
+    "my bad, i'm {adj} today",
+    "i feel so {adj} right now lol",
+    "so {self} of me",
+    "{self} me, forgot to heal",
+    "my {self} mistake, sorry",
+    "i'm the {self} here lol",
+    "i was such a {self} that round",
+    "that was {self} of me",
+    "ugh im so {self}",
+    "{self} moment by me lol",
+    "i'm being so {self} today",
+    "why am i so {self}",
+]
+_AT_THE_GAME = [
+    "this {thing} is {meh}",
+    "this {thing} is so {meh}",
+    "the {thing} is {meh} lol",
+    "this {thing} is {meh} today",
+    "the new {thing} is {meh}",
+    "honestly this {thing} is {meh}",
+]
+#: The same shapes aimed at a player as praise or plain talk: second person is not an insult.
+_TARGETED_CLEAN = [
+    "hey {hero}, nice one",
+    "what a {hero}",
+    "{name} what a {hero}",
+    "you're such a {hero}",
+    "ur such a {hero}",
+    "you are a {hero}",
+    "you're so {praise}",
+    "ur so {praise}",
+    "ur {praise}",
+    "{name} ur {praise}",
+    "you're {praise} at this {thing}",
+    "you are so {praise} at this",
+    "you're right, my bad",
+    "you're up next {name}",
+    "ur ult is ready {name}",
+    "you're doing fine {name}",
+    "you played well {name}",
+]
+_HYPE = [
+    "bomb {site}",
+    "he got destroyed",
+    "{name} got destroyed",
+    "we destroyed them",
+    "they got wrecked {site}",
+    "kill the boss first {name}!",
+    "kill the boss!",
+    "headshot him",
+    "headshot {name}",
+    "you killed it tonight {name}",
+    "you're killing it {name}",
+    "{show} killed it",
+    "that joke killed me lol",
+    "im dead lol {show} was so good",
+    "that boss destroyed me",
+    "this {thing} is killing me lol",
+    "we murdered them that round",
+    "nuke {site}",
+    "i would kill for a pizza right now",
+    "{show} slaps",
+]
+
+
+def chat_insults() -> Iterator[Row]:
+    for text in _fill(_TARGETED, _INSULT_SLOTS, 1000):
+        yield _row(text, "harassment")
+    for text in _fill(_SELF_TALK, _INSULT_SLOTS, 400):
+        yield _row(text)
+    for text in _fill(_AT_THE_GAME, _INSULT_SLOTS, 350):
+        yield _row(text)
+    for text in _fill(_TARGETED_CLEAN, _INSULT_SLOTS, 500):
+        yield _row(text)
+    for text in _fill(_HYPE, _INSULT_SLOTS, 500):
+        yield _row(text)
+
+
 #: Every synthetic source by name.
 GENERATORS = {
     "synthetic_gaming_chat": gaming_chat,
@@ -545,7 +714,12 @@ GENERATORS = {
     "synthetic_self_harm_instructions": self_harm_instructions,
     "synthetic_illicit_violent": illicit_violent,
     "synthetic_scunthorpe": scunthorpe,
+    "synthetic_chat_insults": chat_insults,
 }
 #: Sample weight per synthetic source (1 when not listed): the game-chat distinctions are few
 #: rows against a hundred thousand, and the fast path lives on them.
-WEIGHTS = {"synthetic_gaming_chat": 2.0, "synthetic_scunthorpe": 2.0}
+WEIGHTS = {
+    "synthetic_gaming_chat": 2.0,
+    "synthetic_scunthorpe": 2.0,
+    "synthetic_chat_insults": 2.0,
+}

@@ -60,7 +60,9 @@ class TrainConfig:
     """Everything that shapes a trained model; recorded in its manifest."""
 
     name: str = "chatguard-linear"
-    features: FeatureConfig = field(default_factory=lambda: FeatureConfig(target_cross=1))
+    features: FeatureConfig = field(
+        default_factory=lambda: FeatureConfig(target_cross=1, self_cross=1)
+    )
     word_heads: tuple[str, ...] = WORD_HEADS
     span_heads: tuple[str, ...] = SPAN_HEADS
     #: Logit taken off a span's score before the maximum. 0: a message scores as its worst

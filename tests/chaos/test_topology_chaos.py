@@ -41,12 +41,12 @@ BREAK_AT = MESSAGES // 3
 PATIENCE_S = 90.0
 ROLES = ["filter", "llm-worker", "decision", "api"]
 #: What live chat sends: mostly ordinary lines, some abuse the fast tier acts on (a strike),
-#: some it leaves to the LLM (the stand-in calls "worthless" harassment), a little spam.
+#: some it leaves to the LLM (the stand-in calls "loser" harassment), a little spam.
 TEXTS = (
     ("gg wp everyone", 60),
     ("that clutch was insane", 15),
     ("kys you idiot", 8),
-    ("get lost, you're worthless", 7),
+    ("what a loser play lol", 7),
     ("FREE FOLLOWERS at spam-bot dot example", 5),
     ("nice play", 5),
 )

@@ -71,7 +71,7 @@ async def test_moderate_escalates_through_the_worker(
         answer = (
             await client.post(
                 "/moderate",
-                json={"message": "get lost, you're worthless", "user_id": "u", "channel_id": "c"},
+                json={"message": "what a loser play lol", "user_id": "u", "channel_id": "c"},
             )
         ).json()
     assert health["stages"] == ["filter", "classifier", "llm"]

@@ -26,9 +26,9 @@ async def test_provisional_then_final_across_roles(
             llm_deadline_ms=200,
         )
     )
-    # The fast tier is unsure of this one; the stand-in LLM calls "worthless" harassment.
+    # The fast tier is unsure of this one; the stand-in LLM calls "loser" harassment.
     body = {
-        "message": "get lost, you're worthless",
+        "message": "what a loser play lol",
         "user_id": "u1",
         "channel_id": "general",
         "message_id": "m1",
@@ -40,7 +40,7 @@ async def test_provisional_then_final_across_roles(
         replay = (await client.post("/moderate", json=body)).json()
     async with httpx.AsyncClient(base_url=decision.url) as peer:
         audit = (await peer.get("/audit", params={"channel_id": "general"})).json()["entries"]
-    # The LLM acted on it (the stand-in's rule: "worthless" is harassment): the stored answer is the
+    # The LLM acted on it (the stand-in's rule: "loser" is harassment): the stored answer is the
     # final one, and the decision role audited the provisional and the final decision once each.
     assert replay["provisional"] is False and replay["decided_by"] == "llm"
     assert replay["action"] == "delete"

@@ -163,7 +163,10 @@ class Pipeline:
         ]
         started = time.perf_counter()
         try:
-            results = await asyncio.wait_for(stage.assess(inputs), timeout=stage.timeout_s)
+            if stage.inline(len(inputs)):
+                results = stage.assess_sync(inputs)
+            else:
+                results = await asyncio.wait_for(stage.assess(inputs), timeout=stage.timeout_s)
             if len(results) != len(inputs):
                 raise RuntimeError(f"returned {len(results)} results for {len(inputs)} inputs")
         except TimeoutError:

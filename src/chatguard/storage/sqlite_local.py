@@ -20,6 +20,7 @@ runs again in a writer thread that waits for the lock with the full busy timeout
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -74,6 +75,9 @@ class SqliteLocal:
         #: Attempts that found the lock taken and waited for it in the writer thread.
         self.waited = 0
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="chatguard-sqlite-writer")
+        #: The connection the look-ups use on the loop's thread (busy timeout zero), opened
+        #: at the first look-up.
+        self._reader: Any = None
 
     async def write(self, work: Callable[[Session], T]) -> T:
         """`work(session)` inside a transaction committed after it."""
@@ -82,6 +86,40 @@ class SqliteLocal:
     async def read(self, work: Callable[[Session], T]) -> T:
         """`work(session)` in a session of its own."""
         return await self._run(work, self._session)
+
+    async def look_up(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """`work(connection)` of reads only, on the plain connection kept for look-ups (each
+        statement reads its own snapshot; in WAL mode readers do not wait for the writer). If
+        the file is locked all the same (a checkpoint, recovery), it runs in the writer thread
+        on a connection that waits for the lock."""
+        with _unavailable_on_failure():
+            try:
+                return work(self._look_up_connection())
+            except OperationalError as exc:
+                self._drop_reader()
+                if not _locked(exc):
+                    raise
+            self.waited += 1
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(
+                self._thread,
+                self._session,
+                lambda s: work(plain_connection(s)),
+                self.busy_timeout_ms,
+            )
+
+    def _look_up_connection(self) -> sqlite3.Connection:
+        if self._reader is None:
+            reader = self.engine.raw_connection()
+            reader.cursor().execute("PRAGMA busy_timeout = 0")
+            self._reader = reader
+        connection: sqlite3.Connection = self._reader.dbapi_connection
+        return connection
+
+    def _drop_reader(self) -> None:
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            reader.invalidate()
 
     async def _run(self, work: Callable[[Session], T], how: Callable[..., T]) -> T:
         with _unavailable_on_failure():
@@ -106,7 +144,16 @@ class SqliteLocal:
 
     def close(self) -> None:
         self._thread.shutdown(wait=True)
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
         self.engine.dispose()
+
+
+def plain_connection(session: Session) -> sqlite3.Connection:
+    """The `sqlite3` connection under `session`'s connection (in its transaction)."""
+    connection: sqlite3.Connection = session.connection().connection.dbapi_connection  # type: ignore[assignment]
+    return connection
 
 
 def _locked(exc: OperationalError) -> bool:

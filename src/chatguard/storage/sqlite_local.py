@@ -134,12 +134,12 @@ class SqliteLocal:
 
     def _transaction(self, work: Callable[[Session], T], busy_ms: int) -> T:
         with self.sessions.begin() as session:
-            session.connection().exec_driver_sql(f"PRAGMA busy_timeout = {busy_ms}")
+            _set_busy_timeout(session, busy_ms)
             return work(session)
 
     def _session(self, work: Callable[[Session], T], busy_ms: int) -> T:
         with self.sessions() as session:
-            session.connection().exec_driver_sql(f"PRAGMA busy_timeout = {busy_ms}")
+            _set_busy_timeout(session, busy_ms)
             return work(session)
 
     def close(self) -> None:
@@ -148,6 +148,15 @@ class SqliteLocal:
             self._reader.close()
             self._reader = None
         self.engine.dispose()
+
+
+def _set_busy_timeout(session: Session, busy_ms: int) -> None:
+    """Set the busy timeout of `session`'s connection, unless it has it already (each pooled
+    connection remembers the one it was given last)."""
+    pooled = session.connection().connection
+    if pooled.info.get("busy_timeout_ms") != busy_ms:
+        pooled.dbapi_connection.execute(f"PRAGMA busy_timeout = {busy_ms}")  # type: ignore[union-attr]
+        pooled.info["busy_timeout_ms"] = busy_ms
 
 
 def plain_connection(session: Session) -> sqlite3.Connection:

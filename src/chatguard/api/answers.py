@@ -39,18 +39,29 @@ def _is_optional_str(value: object) -> bool:
     return value is None or type(value) is str
 
 
+_STR = {str}
+_BOOL = {bool}
+_FLOAT = {float}
+
+
 def _is_flags(value: object) -> bool:
-    return type(value) is dict and all(type(k) is str and type(v) is bool for k, v in value.items())
+    return (
+        type(value) is dict
+        and set(map(type, value)) <= _STR
+        and set(map(type, value.values())) <= _BOOL
+    )
 
 
 def _is_scores(value: object) -> bool:
-    return type(value) is dict and all(
-        type(k) is str and type(v) is float for k, v in value.items()
+    return (
+        type(value) is dict
+        and set(map(type, value)) <= _STR
+        and set(map(type, value.values())) <= _FLOAT
     )
 
 
 def _is_strings(value: object) -> bool:
-    return type(value) is list and all(type(v) is str for v in value)
+    return type(value) is list and set(map(type, value)) <= _STR
 
 
 #: What each declared field of `ModerateResponse` holds when validation would keep the value

@@ -162,6 +162,7 @@ class Pipeline:
         await done
 
     async def _run_together(self) -> None:
+        await asyncio.sleep(0)  # one more turn of the loop: the requests it is reading join
         waiting, self._waiting, self._together = self._waiting, [], None
         works = [w for call, _ in waiting for w in call]
         try:

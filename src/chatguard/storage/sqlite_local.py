@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from chatguard.errors import StoreUnavailableError
 from chatguard.storage.guard import OUTAGE_ERRORS
 from chatguard.storage.privacy import scrub_error
+from chatguard.storage.sqlite_rows import sqlalchemy_error
 
 T = TypeVar("T")
 
@@ -78,6 +79,8 @@ class SqliteLocal:
         #: The connection the look-ups use on the loop's thread (busy timeout zero), opened
         #: at the first look-up.
         self._reader: Any = None
+        #: The connection of `write_plain`, likewise.
+        self._writer: Any = None
 
     async def write(self, work: Callable[[Session], T]) -> T:
         """`work(session)` inside a transaction committed after it."""
@@ -86,6 +89,51 @@ class SqliteLocal:
     async def read(self, work: Callable[[Session], T]) -> T:
         """`work(session)` in a session of its own."""
         return await self._run(work, self._session)
+
+    async def write_plain(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """`work(connection)` inside a transaction committed after it, on the plain connection
+        kept for writes that need no session (no SQLAlchemy session, pool checkout or reset
+        per transaction). Locked, it runs in the writer thread like `write`."""
+        with _unavailable_on_failure():
+            try:
+                return self._plain_transaction(work)
+            except OperationalError as exc:
+                if not _locked(exc):
+                    self._drop_writer()
+                    raise
+            self.waited += 1
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(
+                self._thread,
+                self._transaction,
+                lambda s: work(plain_connection(s)),
+                self.busy_timeout_ms,
+            )
+
+    def _plain_transaction(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        if self._writer is None:
+            writer = self.engine.raw_connection()
+            writer.cursor().execute("PRAGMA busy_timeout = 0")
+            self._writer = writer
+        connection: sqlite3.Connection = self._writer.dbapi_connection
+        try:
+            result = work(connection)
+            try:
+                connection.commit()
+            except sqlite3.Error as exc:
+                raise sqlalchemy_error("COMMIT", exc, self.engine.dialect) from exc
+        except BaseException:
+            try:
+                connection.rollback()
+            except sqlite3.Error:
+                self._drop_writer()
+            raise
+        return result
+
+    def _drop_writer(self) -> None:
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.invalidate()
 
     async def look_up(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """`work(connection)` of reads only, on the plain connection kept for look-ups (each
@@ -144,9 +192,10 @@ class SqliteLocal:
 
     def close(self) -> None:
         self._thread.shutdown(wait=True)
-        if self._reader is not None:
-            self._reader.close()
-            self._reader = None
+        for pooled in (self._reader, self._writer):
+            if pooled is not None:
+                pooled.close()
+        self._reader = self._writer = None
         self.engine.dispose()
 
 

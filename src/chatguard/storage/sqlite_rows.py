@@ -30,7 +30,7 @@ PAGE_IDS = 500
 Convert = Callable[[Any], Any]
 
 
-def _raised(statement: str, exc: sqlite3.Error, dialect: Dialect) -> StatementError:
+def sqlalchemy_error(statement: str, exc: sqlite3.Error, dialect: Dialect) -> StatementError:
     """SQLite's error as SQLAlchemy raises it (an `OperationalError`, `IntegrityError`, ...),
     without the parameters."""
     return DBAPIError.instance(
@@ -86,7 +86,7 @@ class RowInsert:
             try:
                 connection.executemany(sql, [self.values(r) for r in rows])
             except sqlite3.Error as exc:
-                raise _raised(sql, exc, self.dialect) from exc
+                raise sqlalchemy_error(sql, exc, self.dialect) from exc
             return []
         found: list[Any] = []
         for start in range(0, len(rows), PAGE_ROWS):
@@ -96,7 +96,7 @@ class RowInsert:
             try:
                 found.extend(r[0] for r in connection.execute(sql, flat).fetchall())
             except sqlite3.Error as exc:
-                raise _raised(sql, exc, self.dialect) from exc
+                raise sqlalchemy_error(sql, exc, self.dialect) from exc
         return found
 
 
@@ -130,7 +130,7 @@ class StoredLookUp:
             try:
                 rows = connection.execute(sql, page).fetchall()
             except sqlite3.Error as exc:
-                raise _raised(sql, exc, self.dialect) from exc
+                raise sqlalchemy_error(sql, exc, self.dialect) from exc
             if decode is None:
                 found.extend(rows)
             else:

@@ -268,9 +268,14 @@ class SqlStore:
                 first.setdefault(entry.message_id, entry)
         if self._local is not None and self._rows is not None:
             rows = self._rows
-            won, applied, existing = await self._local.write(
-                lambda s: rows.write_and_look_up(s, groups, first)
-            )
+            if all(e.effects.empty for e in first.values()):  # no session needed
+                won, applied, existing = await self._local.write_plain(
+                    lambda c: rows.write_and_look_up(c, None, groups, first)
+                )
+            else:
+                won, applied, existing = await self._local.write(
+                    lambda s: rows.write_and_look_up(plain_connection(s), s, groups, first)
+                )
         else:
             async with self._sessions.begin() as session:
                 won, applied = await _write_new(session, first)
@@ -387,11 +392,15 @@ class _LocalRows:
         }
 
     def write_and_look_up(
-        self, session: Any, groups: list[list[Entry]], first: dict[str, Entry]
+        self,
+        connection: Any,
+        session: Any,
+        groups: list[list[Entry]],
+        first: dict[str, Entry],
     ) -> tuple[set[int], dict[str, Applied], dict[str, StoredDecision]]:
-        # In one transaction on SQLite (one writer): the stored decisions of the lost ids are
-        # read right after the insert that lost.
-        connection = plain_connection(session)
+        """In one transaction on SQLite (one writer): the stored decisions of the lost ids are
+        read right after the insert that lost. `session` (the SQLAlchemy session whose
+        transaction `connection` is in) writes the effects; without effects it may be None."""
         entries = list(first.values())
         inserted = set(self.messages.run(connection, [_message_values(e) for e in entries]))
         won = [e for e in entries if e.message_id in inserted]
@@ -403,6 +412,7 @@ class _LocalRows:
             self.decisions.run(connection, [_decision_row(e) for e in won])
             applied = {e.message_id: Applied() for e in won}
             if any(not e.effects.empty for e in won):
+                assert session is not None, "effects are written through a session"
                 write = _effects_writer(many=True)
                 results = run_inline(write(InlineSession(session), [e.effects for e in won]))
                 applied = {e.message_id: a for e, a in zip(won, results, strict=True)}

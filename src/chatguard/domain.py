@@ -117,7 +117,10 @@ class Assessment:
     @property
     def flagged(self) -> bool:
         """OpenAI's meaning: any of the thirteen OpenAI categories is flagged."""
-        return any(c in OPENAI_CATEGORIES for c in self.flagged_categories())
+        thresholds = self.thresholds
+        return any(
+            c in OPENAI_CATEGORIES and s >= thresholds.get(c, 0.5) for c, s in self.scores.items()
+        )
 
     def top(self) -> tuple[Category | None, float]:
         if not self.scores:
@@ -138,11 +141,15 @@ class Action(StrEnum):
 
     @property
     def severity(self) -> int:
-        return list(Action).index(self)
+        return _ACTION_SEVERITY[self]
 
     @property
     def removes_message(self) -> bool:
         return self.severity >= Action.HOLD.severity
+
+
+#: Each action's rank (its position in `Action`), looked up for every decision.
+_ACTION_SEVERITY: dict[Action, int] = {action: rank for rank, action in enumerate(Action)}
 
 
 class FailMode(StrEnum):

@@ -3,6 +3,7 @@ tests and several services in one process do not collide)."""
 
 from __future__ import annotations
 
+from typing import Any
 from weakref import WeakKeyDictionary
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -52,6 +53,7 @@ class ModerationMetrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
         r = self.registry
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         self.messages = Counter(
             "chatguard_messages_total", "Messages moderated", ["action", "decided_by"], registry=r
         )
@@ -100,15 +102,25 @@ class ModerationMetrics:
             "chatguard_component_up", "1 when a component is healthy", ["component"], registry=r
         )
 
+    def _child(self, metric: Any, *labels: str) -> Any:
+        """`metric.labels(*labels)`, remembered: `labels` takes a lock and checks its values
+        on every call, and every message is counted in several metrics."""
+        key = (id(metric), labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
+
     def observe(self, decision: Decision) -> None:
         assessment = decision.assessment
-        self.messages.labels(decision.action.value, assessment.decided_by).inc()
+        child = self._child
+        child(self.messages, decision.action.value, assessment.decided_by).inc()
         for category in assessment.flagged_categories():
-            self.flagged.labels(category.value).inc()
+            child(self.flagged, category.value).inc()
         if assessment.escalated:
             self.escalations.inc()
         for trace in assessment.trail:
-            self.stage_latency.labels(trace.stage).observe(trace.latency_ms / 1000)
+            child(self.stage_latency, trace.stage).observe(trace.latency_ms / 1000)
             if trace.error:
                 self.stage_errors.labels(trace.stage).inc()
         self.latency.observe(decision.processing_time_ms / 1000)

@@ -106,3 +106,51 @@ def test_two_workers_serve_and_store(tmp_path: Path) -> None:
             output, _ = process.communicate()
     assert "with 2 workers" in output
     assert stored(url) == 60
+
+
+def test_auto_workers_one_per_core_only_when_redis_holds_the_shared_state() -> None:
+    from chatguard.cli.serve import _workers, auto_workers
+    from chatguard.config import load_settings
+
+    alone = load_settings(_env_file=None)
+    assert auto_workers(alone, 4)[0] == 1
+    assert "REDIS_URL" in auto_workers(alone, 4)[1]
+    redis = "redis://127.0.0.1:6379/9"
+    partly = load_settings(redis_url=redis, _env_file=None)
+    assert auto_workers(partly, 4) == (
+        1,
+        "1 worker: without EVENT_BUS=redis, SPAM_STATE=redis the workers would not share state",
+    )
+    shared = load_settings(redis_url=redis, event_bus="redis", spam_state="redis", _env_file=None)
+    assert auto_workers(shared, 4) == (4, "4 workers, one per core")
+    assert _workers("auto") == "auto" and _workers("3") == 3
+
+
+def test_auto_workers_without_redis_serves_one_process(tmp_path: Path) -> None:
+    port = free_port()
+    url = f"sqlite+aiosqlite:///{tmp_path / 'auto.db'}"
+    env = {**os.environ, "DATABASE_URL": url, "LOG_LEVEL": "WARNING"}
+    env.pop("REDIS_URL", None)
+    server = subprocess.Popen(
+        [CHATGUARD, "serve", "--port", str(port), "--workers", "auto"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.5)
+        body = {"message": "hello", "user_id": "u", "channel_id": "c"}
+        answer = httpx.post(f"http://127.0.0.1:{port}/moderate", json=body, timeout=30)
+        assert answer.status_code == 200
+    finally:
+        server.send_signal(signal.SIGINT)
+        _, errors = server.communicate(timeout=60)
+    assert "--workers auto: 1 worker: without REDIS_URL" in errors

@@ -143,3 +143,60 @@ async def test_the_deciding_stage_is_the_one_that_gave_the_triggering_score(
     [assessment] = await Pipeline([rules, model]).assess([msg("die")])
     assert assessment.route is Route.ACT
     assert assessment.decided_by == decided_by
+
+
+class CountingStage(KeywordStage):
+    """A keyword stage that records the size of every batch it gets."""
+
+    def __init__(self, name: str, table: dict[str, float], *, can_clear: bool) -> None:
+        super().__init__(name, table, can_clear=can_clear)
+        self.batches: list[int] = []
+
+    def assess_sync(self, items: Sequence[StageInput]) -> list[StageResult]:
+        self.batches.append(len(items))
+        return super().assess_sync(items)
+
+
+def counting_pipeline() -> tuple[Pipeline, CountingStage, CountingStage]:
+    rules = CountingStage("rules", {"idiot": 0.97}, can_clear=False)
+    model = CountingStage("model", {"idiot": 0.9, "dumb": 0.5}, can_clear=True)
+    return Pipeline([rules, model]), rules, model
+
+
+async def test_concurrent_small_calls_share_the_fast_tier_and_keep_their_results() -> None:
+    texts = [["you idiot"], ["hello", "dumb take"], ["nice play"], ["dumb", "idiot", "ok"]]
+    alone, _, _ = counting_pipeline()
+    expected = [await alone.assess([msg(t) for t in call]) for call in texts]
+
+    together, rules, model = counting_pipeline()
+    calls = [[msg(t) for t in call] for call in texts]
+    results = await asyncio.gather(*(together.assess(c) for c in calls))
+    # One pass for all four calls at each stage, the model seeing only what rules left open.
+    assert rules.batches == [7] and len(model.batches) == 1
+    for call, got, want in zip(calls, results, expected, strict=True):
+        assert [a.message_id for a in got] == [m.id for m in call]
+        assert [(a.route, a.decided_by, a.scores, a.reasons) for a in got] == [
+            (a.route, a.decided_by, a.scores, a.reasons) for a in want
+        ]
+
+
+async def test_a_lone_call_and_a_large_one_run_as_they_come() -> None:
+    pipeline, rules, _ = counting_pipeline()
+    await pipeline.assess([msg("hello")])
+    await pipeline.assess([msg(f"m{i}") for i in range(100)])
+    await asyncio.gather(
+        pipeline.assess([msg(f"big {i}") for i in range(100)]),
+        pipeline.assess([msg("small")]),
+    )
+    assert rules.batches == [1, 100, 100, 1]
+
+
+async def test_a_failing_shared_pass_fails_every_call_in_it() -> None:
+    class Exploding(CountingStage):
+        def assess_sync(self, items: Sequence[StageInput]) -> list[StageResult]:
+            raise RuntimeError("boom")
+
+    # A stage that raises is recorded in the trail (the cascade goes on) for every call.
+    pipeline = Pipeline([Exploding("rules", {}, can_clear=True)])
+    results = await asyncio.gather(pipeline.assess([msg("a")]), pipeline.assess([msg("b")]))
+    assert all(r[0].trail[0].error == "RuntimeError: boom" for r in results)

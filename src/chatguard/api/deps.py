@@ -1,7 +1,11 @@
 """Dependency aliases shared by the routers: the application layer and its parts.
 
 A part that needs the policy engine or its database answers 503 from here, before the
-principal is resolved, as the routes always have."""
+principal is resolved, as the routes always have.
+
+Every dependency here is `async def`, although none awaits anything: FastAPI runs a plain
+`def` dependency in its thread pool, a thread hop (and a wait for the GIL) per request for
+what is an attribute read."""
 
 from __future__ import annotations
 
@@ -20,7 +24,7 @@ from chatguard.app.users import Users
 from chatguard.app.webhooks import Webhooks
 
 
-def get_application(request: Request) -> Application:
+async def get_application(request: Request) -> Application:
     application: Application = request.app.state.application
     return application
 
@@ -28,35 +32,35 @@ def get_application(request: Request) -> Application:
 AppDep = Annotated[Application, Depends(get_application)]
 
 
-def _decisions(app: AppDep) -> Decisions:
+async def _decisions(app: AppDep) -> Decisions:
     return app.decisions
 
 
-def _policies(app: AppDep) -> Policies:
+async def _policies(app: AppDep) -> Policies:
     return app.policies
 
 
-def _review(app: AppDep) -> Review:
+async def _review(app: AppDep) -> Review:
     return app.review
 
 
-def _audit(app: AppDep) -> Audit:
+async def _audit(app: AppDep) -> Audit:
     return app.audit
 
 
-def _users(app: AppDep) -> Users:
+async def _users(app: AppDep) -> Users:
     return app.users
 
 
-def _erasure(app: AppDep) -> Erasure:
+async def _erasure(app: AppDep) -> Erasure:
     return app.erasure
 
 
-def _keys(app: AppDep) -> ApiKeys:
+async def _keys(app: AppDep) -> ApiKeys:
     return app.keys
 
 
-def _webhooks(app: AppDep) -> Webhooks:
+async def _webhooks(app: AppDep) -> Webhooks:
     return app.webhooks
 
 

@@ -7,6 +7,8 @@ CLI, another process) within the cache time.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import ipaddress
 import secrets
 import time
@@ -28,8 +30,10 @@ MAX_CACHED = 10_000
 MAKE_ADMIN_KEY = "chatguard keys create --owner you --scope admin"
 
 
+@functools.lru_cache(maxsize=1024)
 def is_loopback(host: str) -> bool:
-    """True for 127.0.0.0/8, ::1 and localhost (with or without IPv6 brackets)."""
+    """True for 127.0.0.0/8, ::1 and localhost (with or without IPv6 brackets). Asked for the
+    client address of every request in open local mode: remembered per address."""
     name = host.strip().strip("[]").lower()
     if name == "localhost":
         return True
@@ -41,7 +45,10 @@ def is_loopback(host: str) -> bool:
 
 def local_principal() -> Principal:
     """What a local caller acts as in open mode: every scope, but roles are not trusted."""
-    return Principal(owner=LOCAL_OWNER, scopes=expand_scopes([Scope.ADMIN]))
+    return _LOCAL
+
+
+_LOCAL = Principal(owner=LOCAL_OWNER, scopes=expand_scopes([Scope.ADMIN]))
 
 
 class Authenticator:
@@ -58,6 +65,7 @@ class Authenticator:
         self.cache_ttl_s = cache_ttl_s
         self._clock = clock
         self._cache: dict[str, tuple[Principal, float]] = {}
+        self._counting: asyncio.Future[int] | None = None
         self._keys_exist: tuple[bool, float] | None = None
         self._exposed = False
 
@@ -127,7 +135,7 @@ class Authenticator:
         if self._keys_exist is not None and self._keys_exist[1] > now:
             return self._keys_exist[0]
         try:
-            exist = self.store is not None and await self.store.count() > 0
+            exist = self.store is not None and await self._count_once() > 0
         except Exception as exc:
             if not is_outage(exc):
                 raise
@@ -140,6 +148,27 @@ class Authenticator:
         # Once keys exist they stay (rows are never deleted): no need to ask again.
         self._keys_exist = (exist, float("inf") if exist else now + self.cache_ttl_s)
         return exist
+
+    async def _count_once(self) -> int:
+        """The store's count of keys, one query for every request that asks while it runs
+        (in open mode they all find the cached answer expired at the same moment)."""
+        assert self.store is not None
+        counting = self._counting
+        if (
+            counting is None
+            or counting.done()
+            or counting.get_loop() is not asyncio.get_running_loop()
+        ):
+            counting = asyncio.ensure_future(self.store.count())
+            self._counting = counting
+            counting.add_done_callback(self._counted)
+        return await asyncio.shield(counting)
+
+    def _counted(self, counting: asyncio.Future[int]) -> None:
+        if self._counting is counting:
+            self._counting = None
+        if not counting.cancelled():
+            counting.exception()  # retrieved: each waiter raises it on its own
 
     async def exposure_problem(self, bind_host: str) -> str | None:
         """Why serving on `bind_host` is refused, or None. Any address but loopback needs an

@@ -29,11 +29,54 @@ def register(sub: Any) -> None:
     )
     parser.add_argument(
         "--workers",
-        type=int,
+        type=_workers,
         default=1,
-        help="API processes sharing the port (default 1; at most one per core pays off)",
+        help="API processes sharing the port (default 1; at most one per core pays off). "
+        "`auto`: one per core when Redis holds what they must share (REDIS_URL, "
+        "EVENT_BUS=redis, SPAM_STATE=redis), else 1",
     )
     parser.set_defaults(func=run)
+
+
+AUTO = "auto"
+
+
+def _workers(value: str) -> int | str:
+    if value == AUTO:
+        return AUTO
+    try:
+        return int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of workers: {value!r}") from None
+
+
+def usable_cores() -> int:
+    """The cores this process may run on."""
+    import os
+
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def auto_workers(settings: Settings, cores: int) -> tuple[int, str]:
+    """`--workers auto`: one worker per core, but only when the workers share what a single
+    process keeps to itself (docs/performance.md#several-api-processes): the rate limits and
+    spam windows (Redis) and the live decision feed (the Redis event bus). Otherwise one,
+    and why."""
+    missing = [
+        name
+        for name, shared in (
+            ("REDIS_URL", settings.redis_url is not None),
+            ("EVENT_BUS=redis", settings.event_bus == "redis"),
+            ("SPAM_STATE=redis", settings.spam_state == "redis"),
+        )
+        if not shared
+    ]
+    if missing:
+        return 1, f"1 worker: without {', '.join(missing)} the workers would not share state"
+    return max(1, cores), f"{max(1, cores)} workers, one per core"
 
 
 async def exposure_problem(settings: Settings) -> str | None:
@@ -65,6 +108,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"chatguard: {problem}", file=sys.stderr)
         return 2
 
+    if args.workers == AUTO:
+        cores = usable_cores() if args.role is None else 1  # a role runs in one process
+        args.workers, why = auto_workers(settings, cores)
+        print(f"chatguard: --workers auto: {why}", file=sys.stderr)
     if args.workers < 1:
         print("chatguard: --workers must be 1 or more", file=sys.stderr)
         return 2

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from chatguard.decisions.crisis import crisis_disclosure
-from chatguard.decisions.policy import ActionRule, ChannelPolicy, Severity
+from chatguard.decisions.policy import ALLOW_RULE, ActionRule, ChannelPolicy, Severity
 from chatguard.decisions.strikes import harsher
 from chatguard.decisions.terms import TermMatcher
 from chatguard.domain import Action, Assessment, Message, PolicyReason, Route
@@ -54,7 +54,7 @@ def evaluate(
     exempt = sorted(r.value for r in message.roles & policy.exempt_roles)
     if exempt:
         return Verdict(
-            ActionRule(action=Action.ALLOW),
+            ALLOW_RULE,
             Severity.NONE,
             None,
             f"exempt role: {', '.join(exempt)}",
@@ -72,12 +72,15 @@ def evaluate(
     # Does anything but spam reach a severity? Then the message is no mere flood.
     beyond_spam = False
     for cat, value in assessment.scores.items():
-        if cat in ignored or not policy.watches(cat):
+        if cat in ignored:
+            continue
+        thresholds = policy.thresholds_for(cat)
+        if not thresholds.enabled:  # the channel does not watch the category
             continue
         watched_signal = watched_signal or value > 0
         if value > top_watched[1]:
             top_watched = (cat, value)
-        found = policy.thresholds_for(cat).severity(value)
+        found = thresholds.severity(value)
         severities[cat] = found
         if cat is not Category.SPAM and found is not Severity.NONE:
             beyond_spam = True

@@ -110,6 +110,10 @@ class ActionRule(_Strict):
         return self
 
 
+#: Allow, as every clean message gets it (rules are frozen: one instance serves all).
+ALLOW_RULE = ActionRule(action=Action.ALLOW)
+
+
 class Rung(ActionRule):
     """One rung of the strike ladder: its name (shown in the decision) and its action."""
 
@@ -296,7 +300,7 @@ class ChannelPolicy(_Strict):
 
     def action_for(self, severity: Severity, category: Category | None = None) -> ActionRule:
         if severity is Severity.NONE:
-            return ActionRule(action=Action.ALLOW)
+            return ALLOW_RULE
         rule = self.categories.get(category) if category is not None else None
         if rule is not None and rule.actions and severity in rule.actions:
             return rule.actions[severity]

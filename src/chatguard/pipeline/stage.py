@@ -87,6 +87,16 @@ class Stage(ABC):
         LLM stage bounds its verdicts by them; most stages need not know)."""
         return None
 
+    def inline(self, count: int) -> bool:
+        """Does `assess` of `count` items run without awaiting anything? Then the pipeline
+        calls `assess_sync` itself: a task and a timeout per stage and request cost more than
+        the work, and a timeout could not stop work that never yields anyway."""
+        return False
+
+    def assess_sync(self, items: Sequence[StageInput]) -> list[StageResult]:
+        """The synchronous assessment, for the stages whose `inline` says so."""
+        raise NotImplementedError
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, timeout_s={self.timeout_s})"
 
@@ -101,7 +111,10 @@ class CpuStage(Stage):
     def assess_sync(self, items: Sequence[StageInput]) -> list[StageResult]:
         """Return one result per item, in order."""
 
+    def inline(self, count: int) -> bool:
+        return count < self.offload_at
+
     async def assess(self, items: Sequence[StageInput]) -> list[StageResult]:
-        if len(items) < self.offload_at:
+        if self.inline(len(items)):
             return self.assess_sync(items)
         return await asyncio.to_thread(self.assess_sync, items)

@@ -76,9 +76,12 @@ class DetectorStage(Stage):
             columns.append(self.spam.detect_many_now(inputs))
         return self._results(columns, len(inputs), started)
 
+    def inline(self, count: int) -> bool:
+        return self.synchronous and count < self.offload_at
+
     async def assess(self, items: Sequence[StageInput]) -> list[StageResult]:
         if self.synchronous:
-            if len(items) < self.offload_at:
+            if self.inline(len(items)):
                 return self.assess_sync(items)
             return await asyncio.to_thread(self.assess_sync, items)
         assert self.spam is not None

@@ -20,6 +20,7 @@ runs again in a writer thread that waits for the lock with the full busy timeout
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -33,6 +34,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from chatguard.errors import StoreUnavailableError
 from chatguard.storage.guard import OUTAGE_ERRORS
 from chatguard.storage.privacy import scrub_error
+from chatguard.storage.sqlite_rows import sqlalchemy_error
 
 T = TypeVar("T")
 
@@ -74,6 +76,11 @@ class SqliteLocal:
         #: Attempts that found the lock taken and waited for it in the writer thread.
         self.waited = 0
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="chatguard-sqlite-writer")
+        #: The connection the look-ups use on the loop's thread (busy timeout zero), opened
+        #: at the first look-up.
+        self._reader: Any = None
+        #: The connection of `write_plain`, likewise.
+        self._writer: Any = None
 
     async def write(self, work: Callable[[Session], T]) -> T:
         """`work(session)` inside a transaction committed after it."""
@@ -82,6 +89,85 @@ class SqliteLocal:
     async def read(self, work: Callable[[Session], T]) -> T:
         """`work(session)` in a session of its own."""
         return await self._run(work, self._session)
+
+    async def write_plain(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """`work(connection)` inside a transaction committed after it, on the plain connection
+        kept for writes that need no session (no SQLAlchemy session, pool checkout or reset
+        per transaction). Locked, it runs in the writer thread like `write`."""
+        with _unavailable_on_failure():
+            try:
+                return self._plain_transaction(work)
+            except OperationalError as exc:
+                if not _locked(exc):
+                    self._drop_writer()
+                    raise
+            self.waited += 1
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(
+                self._thread,
+                self._transaction,
+                lambda s: work(plain_connection(s)),
+                self.busy_timeout_ms,
+            )
+
+    def _plain_transaction(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        if self._writer is None:
+            writer = self.engine.raw_connection()
+            writer.cursor().execute("PRAGMA busy_timeout = 0")
+            self._writer = writer
+        connection: sqlite3.Connection = self._writer.dbapi_connection
+        try:
+            result = work(connection)
+            try:
+                connection.commit()
+            except sqlite3.Error as exc:
+                raise sqlalchemy_error("COMMIT", exc, self.engine.dialect) from exc
+        except BaseException:
+            try:
+                connection.rollback()
+            except sqlite3.Error:
+                self._drop_writer()
+            raise
+        return result
+
+    def _drop_writer(self) -> None:
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.invalidate()
+
+    async def look_up(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """`work(connection)` of reads only, on the plain connection kept for look-ups (each
+        statement reads its own snapshot; in WAL mode readers do not wait for the writer). If
+        the file is locked all the same (a checkpoint, recovery), it runs in the writer thread
+        on a connection that waits for the lock."""
+        with _unavailable_on_failure():
+            try:
+                return work(self._look_up_connection())
+            except OperationalError as exc:
+                self._drop_reader()
+                if not _locked(exc):
+                    raise
+            self.waited += 1
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(
+                self._thread,
+                self._session,
+                lambda s: work(plain_connection(s)),
+                self.busy_timeout_ms,
+            )
+
+    def _look_up_connection(self) -> sqlite3.Connection:
+        if self._reader is None:
+            reader = self.engine.raw_connection()
+            reader.cursor().execute("PRAGMA busy_timeout = 0")
+            self._reader = reader
+        connection: sqlite3.Connection = self._reader.dbapi_connection
+        return connection
+
+    def _drop_reader(self) -> None:
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            reader.invalidate()
 
     async def _run(self, work: Callable[[Session], T], how: Callable[..., T]) -> T:
         with _unavailable_on_failure():
@@ -96,17 +182,36 @@ class SqliteLocal:
 
     def _transaction(self, work: Callable[[Session], T], busy_ms: int) -> T:
         with self.sessions.begin() as session:
-            session.connection().exec_driver_sql(f"PRAGMA busy_timeout = {busy_ms}")
+            _set_busy_timeout(session, busy_ms)
             return work(session)
 
     def _session(self, work: Callable[[Session], T], busy_ms: int) -> T:
         with self.sessions() as session:
-            session.connection().exec_driver_sql(f"PRAGMA busy_timeout = {busy_ms}")
+            _set_busy_timeout(session, busy_ms)
             return work(session)
 
     def close(self) -> None:
         self._thread.shutdown(wait=True)
+        for pooled in (self._reader, self._writer):
+            if pooled is not None:
+                pooled.close()
+        self._reader = self._writer = None
         self.engine.dispose()
+
+
+def _set_busy_timeout(session: Session, busy_ms: int) -> None:
+    """Set the busy timeout of `session`'s connection, unless it has it already (each pooled
+    connection remembers the one it was given last)."""
+    pooled = session.connection().connection
+    if pooled.info.get("busy_timeout_ms") != busy_ms:
+        pooled.dbapi_connection.execute(f"PRAGMA busy_timeout = {busy_ms}")  # type: ignore[union-attr]
+        pooled.info["busy_timeout_ms"] = busy_ms
+
+
+def plain_connection(session: Session) -> sqlite3.Connection:
+    """The `sqlite3` connection under `session`'s connection (in its transaction)."""
+    connection: sqlite3.Connection = session.connection().connection.dbapi_connection  # type: ignore[assignment]
+    return connection
 
 
 def _locked(exc: OperationalError) -> bool:

@@ -30,7 +30,8 @@ from chatguard.storage.guard import GuardedSessions, unavailable_on_failure
 from chatguard.storage.inline import InlineSession, run_inline
 from chatguard.storage.migrate import upgrade
 from chatguard.storage.privacy import private_engine
-from chatguard.storage.sqlite_local import SqliteLocal, sqlite_file
+from chatguard.storage.sqlite_local import SqliteLocal, plain_connection, sqlite_file
+from chatguard.storage.sqlite_rows import RowInsert, StoredLookUp
 from chatguard.storage.tables import AssessmentRow, DecisionRow, MessageRow
 
 #: Seconds to wait for a connection (PostgreSQL) before the database counts as away.
@@ -158,6 +159,8 @@ class SqlStore:
             if path is not None
             else None
         )
+        #: The hot statements on the SQLite file's plain connection (`sqlite_rows`).
+        self._rows = _LocalRows(self._local.engine.dialect) if self._local is not None else None
         #: Concurrent `save_entries` calls share a transaction (off: one each, for tests
         #: that compare).
         self.group_commit = group_commit
@@ -213,10 +216,9 @@ class SqlStore:
         return [{i: found[i] for i in g if i in found} for g in groups]
 
     async def _read(self, message_ids: list[str]) -> dict[str, StoredDecision]:
-        if self._local is not None:
-            return await self._local.read(
-                lambda s: run_inline(_stored(InlineSession(s), message_ids))
-            )
+        if self._local is not None and self._rows is not None:
+            rows = self._rows
+            return await self._local.look_up(lambda c: rows.stored(c, message_ids))
         async with self._sessions() as session:
             return await _stored(session, message_ids)
 
@@ -264,10 +266,16 @@ class SqlStore:
         for group in groups:
             for entry in group:
                 first.setdefault(entry.message_id, entry)
-        if self._local is not None:
-            won, applied, existing = await self._local.write(
-                lambda s: run_inline(_write_and_look_up(InlineSession(s), groups, first))
-            )
+        if self._local is not None and self._rows is not None:
+            rows = self._rows
+            if all(e.effects.empty for e in first.values()):  # no session needed
+                won, applied, existing = await self._local.write_plain(
+                    lambda c: rows.write_and_look_up(c, None, groups, first)
+                )
+            else:
+                won, applied, existing = await self._local.write(
+                    lambda s: rows.write_and_look_up(plain_connection(s), s, groups, first)
+                )
         else:
             async with self._sessions.begin() as session:
                 won, applied = await _write_new(session, first)
@@ -366,13 +374,50 @@ async def _write_new(session: Any, first: dict[str, Entry]) -> tuple[set[int], d
     return {id(e) for e in won}, applied
 
 
-async def _write_and_look_up(
-    session: Any, groups: list[list[Entry]], first: dict[str, Entry]
-) -> tuple[set[int], dict[str, Applied], dict[str, StoredDecision]]:
-    # In one transaction on SQLite (one writer): the stored decisions of the lost ids are
-    # read right after the insert that lost.
-    won, applied = await _write_new(session, first)
-    return won, applied, await _stored(session, _lost(groups, won))
+class _LocalRows:
+    """`_write_new` and `_stored` on a SQLite file's plain connection (`sqlite_rows`): the
+    same rows, without SQLAlchemy's per-statement work. Effects, which only some decisions
+    have, are still written by the SQLAlchemy session, in the same transaction."""
+
+    def __init__(self, dialect: Any) -> None:
+        self.messages = RowInsert(_MESSAGES, dialect, skip_taken=True, returning="id")
+        self.assessments = RowInsert(_ASSESSMENTS, dialect)
+        self.decisions = RowInsert(_DECISIONS, dialect)
+        self.look_up = StoredLookUp(_MESSAGES, _DECISIONS, dialect)
+
+    def stored(self, connection: Any, message_ids: list[str]) -> dict[str, StoredDecision]:
+        return {
+            i: StoredDecision(i, digest, response)
+            for i, digest, response in self.look_up.run(connection, message_ids)
+        }
+
+    def write_and_look_up(
+        self,
+        connection: Any,
+        session: Any,
+        groups: list[list[Entry]],
+        first: dict[str, Entry],
+    ) -> tuple[set[int], dict[str, Applied], dict[str, StoredDecision]]:
+        """In one transaction on SQLite (one writer): the stored decisions of the lost ids are
+        read right after the insert that lost. `session` (the SQLAlchemy session whose
+        transaction `connection` is in) writes the effects; without effects it may be None."""
+        entries = list(first.values())
+        inserted = set(self.messages.run(connection, [_message_values(e) for e in entries]))
+        won = [e for e in entries if e.message_id in inserted]
+        applied: dict[str, Applied] = {}
+        if won:
+            self.assessments.run(
+                connection, [{"message_id": e.message_id, **e.assessment} for e in won]
+            )
+            self.decisions.run(connection, [_decision_row(e) for e in won])
+            applied = {e.message_id: Applied() for e in won}
+            if any(not e.effects.empty for e in won):
+                assert session is not None, "effects are written through a session"
+                write = _effects_writer(many=True)
+                results = run_inline(write(InlineSession(session), [e.effects for e in won]))
+                applied = {e.message_id: a for e, a in zip(won, results, strict=True)}
+        winners = {id(e) for e in won}
+        return winners, applied, self.stored(connection, _lost(groups, winners))
 
 
 def _lost(groups: list[list[Entry]], won: set[int]) -> list[str]:

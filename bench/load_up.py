@@ -97,9 +97,7 @@ class Up:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--database-url", default="postgresql://postgres@127.0.0.1:5432/postgres"
-    )
+    parser.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     parser.add_argument("--transport", choices=("redis", "http"), default="redis")
     parser.add_argument("--duration", type=float, default=8.0, help="seconds per wrk run")
@@ -114,7 +112,9 @@ def main() -> int:
     run = f"loadup-{uuid.uuid4().hex[:8]}"
     database = run.replace("-", "_")
     admin = args.database_url.replace("postgresql+asyncpg://", "postgresql://")
-    database_url = f"{admin.rsplit('/', 1)[0].replace('postgresql://', 'postgresql+asyncpg://')}/{database}"
+    database_url = (
+        f"{admin.rsplit('/', 1)[0].replace('postgresql://', 'postgresql+asyncpg://')}/{database}"
+    )
     prefix = f"chatguard-{run}:"
     _sql(admin, f'CREATE DATABASE "{database}"')
     env = {

@@ -118,7 +118,9 @@ def _messages(run: str) -> list[dict[str, object]]:
     weights = [w for _, w in TEXTS]
     return [
         {
-            "message": rng.choices(texts, weights)[0],
+            # Numbered, as live chat is varied: the same line from hundreds of users would be
+            # a raid, which the spam windows catch before the classifier or the LLM judge.
+            "message": f"{rng.choices(texts, weights)[0]} {i}",
             "user_id": f"viewer{rng.randrange(400)}",
             "channel_id": f"chan{rng.randrange(8)}",
             "message_id": f"{run}-{i}",

@@ -243,3 +243,39 @@ async def test_past_its_deadline_the_decision_role_writes_nothing(
     assert late.status_code == 408 and late.json()["error"]["type"] == "deadline_passed"
     assert record["active_strikes"] == 0
     assert in_time.status_code == 200 and after["active_strikes"] == 1
+
+
+async def test_a_decision_the_decision_role_made_is_kept_when_its_answer_was_lost(
+    tmp_path: object, serve_role: RoleServer
+) -> None:
+    from pathlib import Path
+
+    from chatguard.config import load_settings
+
+    # The decision role and the api role share one database, as in production.
+    shared = load_settings(
+        database_url=f"sqlite+aiosqlite:///{Path(str(tmp_path)) / 'shared.db'}", _env_file=None
+    )
+    decision = serve_role("decision", shared)
+    body = {**INSULT, "user_id": "lost", "message_id": "lost-1"}
+    item = decide_body(
+        Message(text=body["message"], user_id="lost", channel_id="general", id="lost-1"),
+        Assessment(
+            message_id="lost-1",
+            scores={Category.HARASSMENT: 0.99},
+            route=Route.ACT,
+            decided_by="classifier",
+        ),
+    )
+    async with httpx.AsyncClient(base_url=decision.url) as peer:
+        made = (await peer.post("/decide/batch", json={"decisions": [item]})).json()
+    # Its answer never reached the api role, which now finds the decision role away.
+    away = f"http://127.0.0.1:{free_port()}"
+    app = create_app(shared.model_copy(update={"decision_endpoint": away}))
+    async with in_process(app) as client:
+        answer = (await client.post("/moderate", json=body)).json()
+    async with httpx.AsyncClient(base_url=decision.url) as peer:
+        record = (await peer.get("/users/general/lost")).json()
+    assert answer["action"] == made["results"][0]["action"]
+    assert answer["reason"] == made["results"][0]["reason"]  # the decision role's, unprefixed
+    assert record["active_strikes"] == 1  # and no second strike from the api role

@@ -227,6 +227,37 @@ class PolicyEngine:
             self.committed(one, outcome)
         return [p.decision for p in planned]
 
+    async def recorded(
+        self, items: Sequence[tuple[Message, Assessment]], *, final: bool = False
+    ) -> dict[str, Decision]:
+        """Decisions about these messages that the audit log already holds (another process,
+        the decision role, made them), by message id, rebuilt on the given assessments."""
+        if self.repository is None or not items:
+            return {}
+        kind = FINAL_KEY if final else DECISION_KEY
+        keys = {effect_key(kind, m.id): (m, a) for m, a in items}
+        entries = await self.repository.decision_entries(list(keys))
+        found = {}
+        for key, entry in entries.items():
+            message, assessment = keys[key]
+            details = entry.details or {}
+            reason = details.get("policy_reason")
+            duration = details.get("duration_s")
+            decision = Decision(
+                message_id=message.id,
+                action=Action(entry.action.removeprefix("decision.")),
+                reason=entry.reason,
+                assessment=assessment,
+                duration_s=None if duration is None else int(duration),
+                provisional=bool(details.get("provisional", False)),
+                policy=entry.actor.removeprefix("policy:"),
+                trail=tuple(details.get("trail") or ()),
+            )
+            found[message.id] = (
+                replace(decision, policy_reason=PolicyReason(reason)) if reason else decision
+            )
+        return found
+
     async def plan(
         self,
         message: Message,

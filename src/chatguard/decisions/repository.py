@@ -283,6 +283,18 @@ class DecisionRepository:
         async with self._sessions() as session:
             return [_record(AuditEntry, r) for r in await session.scalars(query)]
 
+    async def decision_entries(self, keys: Sequence[str]) -> dict[str, AuditEntry]:
+        """The system entries with these effect keys (decisions already recorded, by this
+        process or another), by key."""
+        found: dict[str, AuditEntry] = {}
+        async with self._sessions() as session:
+            for start in range(0, len(keys), 500):
+                chunk = list(keys[start : start + 500])
+                rows = await session.scalars(select(AuditRow).where(AuditRow.effect_key.in_(chunk)))
+                for row in rows:
+                    found[str(row.effect_key)] = _record(AuditEntry, row)
+        return found
+
     # Webhook deliveries --------------------------------------------------------------------
 
     async def add_delivery(self, delivery: Delivery) -> bool:

@@ -14,11 +14,11 @@ from chatguard.config import FILTER_STAGES
 from chatguard.domain import StageResult
 from chatguard.pipeline.registry import build_stage
 from chatguard.pipeline.stage import ComponentHealth, Stage, StageInput
+from chatguard.roles.connect import role_transport
 from chatguard.roles.transport import (
     HealthProbe,
     RoleTransport,
     RoleUnavailableError,
-    role_transport,
 )
 from chatguard.roles.wire import WireFormatError, input_to_wire, results_from_wire
 

@@ -12,20 +12,22 @@ configured fail mode. The reason says which; `/health` names the decision role a
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from chatguard.decide import Decider, EffectFreeDecider, ThresholdDecider
+from chatguard.decide import EffectFreeDecider, ThresholdDecider
 from chatguard.decisions.effects import NO_EFFECTS, Applied, Planned
 from chatguard.domain import Assessment, Decision, FailMode, Message
+from chatguard.errors import StoreUnavailableError
 from chatguard.pipeline.stage import ComponentHealth
+from chatguard.roles.connect import role_transport
 from chatguard.roles.transport import (
     HealthProbe,
     RoleTransport,
     RoleUnavailableError,
-    role_transport,
 )
 from chatguard.roles.wire import span_to_wire
 from chatguard.serialize import decision_from_dict
@@ -34,6 +36,7 @@ if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
     from chatguard.config import Settings
+    from chatguard.decisions import PolicyEngine
 
 DECIDE_BATCH_PATH = "/decide/batch"
 #: The share of the call's time the decision role has to write a decision's effects.
@@ -77,7 +80,7 @@ class RemoteDecider(EffectFreeDecider):
         *,
         transport: RoleTransport,
         fallback: ThresholdDecider | None = None,
-        local: Decider | None = None,
+        local: PolicyEngine | None = None,
         probe_interval_s: float = 5.0,
     ) -> None:
         self.transport = transport
@@ -86,7 +89,9 @@ class RemoteDecider(EffectFreeDecider):
         self.probe = HealthProbe(transport, interval_s=probe_interval_s)
 
     @classmethod
-    def from_settings(cls, settings: Settings, *, local: Decider | None = None) -> RemoteDecider:
+    def from_settings(
+        cls, settings: Settings, *, local: PolicyEngine | None = None
+    ) -> RemoteDecider:
         assert settings.decision_endpoint is not None
         transport = role_transport(
             settings, target="decision role", role="decision", base_url=settings.decision_endpoint
@@ -119,11 +124,31 @@ class RemoteDecider(EffectFreeDecider):
         except RoleUnavailableError:
             pass
         if self.local is not None:
-            planned = await self.local.plan_many(items, final=final, offline=offline)
-            return [Planned(_unavailable(p.decision, APPLIED_HERE), p.effects) for p in planned]
+            return await self._locally(items, final=final, offline=offline)
         return [
             Planned(_unavailable(await self.fallback.decide(m, a), THRESHOLDS), NO_EFFECTS)
             for m, a in items
+        ]
+
+    async def _locally(
+        self, items: Sequence[tuple[Message, Assessment]], *, final: bool, offline: bool
+    ) -> list[Planned]:
+        """The channel policy applied here. A message the decision role did decide (its
+        answer was lost on the way: the audit log has its entry) keeps that decision, so the
+        stored decision and its effects never disagree."""
+        assert self.local is not None
+        known: dict[str, Decision] = {}
+        if not offline:
+            with contextlib.suppress(StoreUnavailableError):
+                known = await self.local.recorded(items, final=final)
+        fresh = [(m, a) for m, a in items if m.id not in known]
+        planned = await self.local.plan_many(fresh, final=final, offline=offline) if fresh else []
+        made = {p.decision.message_id: p for p in planned}
+        return [
+            Planned(known[m.id], NO_EFFECTS)
+            if m.id in known
+            else Planned(_unavailable(made[m.id].decision, APPLIED_HERE), made[m.id].effects)
+            for m, _ in items
         ]
 
     async def _remote(

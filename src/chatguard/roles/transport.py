@@ -1,8 +1,8 @@
 """How one role calls another: a small interface (`RoleTransport`) and its HTTP implementation.
 
 The remote stage and the remote decider only know `RoleTransport.call(path, body)`;
-`role_transport` gives the HTTP one, or with `ROLE_TRANSPORT=redis` the one over the callee's
-work stream (`chatguard.roles.streams`), without touching them. Every call
+`chatguard.roles.connect.role_transport` gives them this HTTP one, or with
+`ROLE_TRANSPORT=redis` the one over the callee's work stream (`chatguard.roles.streams`). Every call
 carries the service key (`SERVICE_API_KEY`) as a Bearer token and is bounded by
 `REQUEST_TIMEOUT`. Failures are `RoleUnavailableError` with a message naming the role and the
 cause, never the body (it holds message text) or the key.
@@ -183,14 +183,3 @@ class HealthProbe:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
-
-
-def role_transport(settings: Settings, *, target: str, role: str, base_url: str) -> RoleTransport:
-    """How this process calls `role` (at `base_url`): `ROLE_TRANSPORT` decides."""
-    if settings.role_transport == "redis":
-        from chatguard.roles.streams import StreamRoleTransport, call_bus
-
-        return StreamRoleTransport.from_settings(
-            settings, target=target, role=role, base_url=base_url, bus=call_bus(settings)
-        )
-    return HttpRoleTransport.from_settings(settings, target=target, base_url=base_url)

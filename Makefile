@@ -12,7 +12,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test test-pure-python setup lint typecheck bench services clean
+.PHONY: run test test-chaos test-pure-python setup lint typecheck bench services clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -28,7 +28,8 @@ run: setup
 	$(VENV)/bin/chatguard serve --host $(HOST) --port $(PORT)
 
 test: setup services
-	$(VENV)/bin/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	$(VENV)/bin/python -m pytest -q -p no:cacheprovider -n 2 --dist loadfile --ignore tests/chaos \
+		$(PYTEST_ARGS)
 	@$(MAKE) --no-print-directory test-pure-python
 
 # The filter's tests again with its compiled kernels turned off: the pure-Python path is what
@@ -38,6 +39,11 @@ PURE_PYTHON_TESTS ?= tests/filter tests/core
 test-pure-python: setup services
 	CHATGUARD_SPEEDUPS=0 $(VENV)/bin/python -m pytest -q -p no:cacheprovider \
 		--ignore tests/filter/test_speedups_equivalence.py $(PURE_PYTHON_TESTS)
+
+# Chaos through `chatguard up` (kill -9 of roles, a Redis restart, PostgreSQL stopped for 10 s;
+# 10,000 messages each, about 2 minutes): its own target, see docs/roles.md#tests.
+test-chaos: setup services
+	$(VENV)/bin/python -m pytest -q -s -p no:cacheprovider tests/chaos $(PYTEST_ARGS)
 
 services:
 	@bash scripts/ensure-services.sh

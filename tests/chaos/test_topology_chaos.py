@@ -10,6 +10,7 @@ exists once."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import random
 import signal
@@ -18,6 +19,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 import pytest
@@ -33,6 +35,8 @@ from tests.support.up import READY, Up, chatguard_up
 
 pytestmark = [pytest.mark.slow]
 
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+
 MESSAGES = 10_000
 CHUNK = 100
 CLIENTS = 8
@@ -40,16 +44,29 @@ BREAK_AT = MESSAGES // 3
 #: A client gives a chunk up after this long without an answer it can use.
 PATIENCE_S = 90.0
 ROLES = ["filter", "llm-worker", "decision", "api"]
-#: What live chat sends: mostly ordinary lines, some abuse the fast tier acts on (a strike),
-#: some it leaves to the LLM (the stand-in calls "loser" harassment), a little spam.
-TEXTS = (
-    ("gg wp everyone", 60),
-    ("that clutch was insane", 15),
-    ("kys you idiot", 8),
-    ("what a loser play lol", 7),
-    ("FREE FOLLOWERS at spam-bot dot example", 5),
-    ("nice play", 5),
-)
+#: What live chat sends: mostly ordinary lines (real Twitch chat), some abuse the fast tier
+#: acts on (with a strike), some it leaves to the LLM (the stand-in calls "loser" and "idiot"
+#: harassment), a little spam.
+ORDINARY = [
+    json.loads(line)["text"]
+    for line in (FIXTURES / "data" / "twitch_chat.jsonl").read_text().splitlines()
+    if line.strip()
+]
+ABUSE = ["kys you idiot", "kill yourself loser", "you fucking idiot kys"]
+UNCERTAIN = [
+    f"{opening} {word} {closing}".strip()
+    for word in ("loser", "idiot")
+    for opening, closing in (
+        ("what a", "play lol"),
+        ("that was a", "move"),
+        ("the", "strat again"),
+        ("", "energy in chat"),
+        ("is that", "or what"),
+        ("a", "round"),
+    )
+]
+SPAM = ["FREE FOLLOWERS at spam-bot dot example"]
+MIX = ((ORDINARY, 80), (ABUSE, 8), (UNCERTAIN, 7), (SPAM, 5))
 
 
 @dataclass
@@ -114,15 +131,13 @@ class Sent:
 
 def _messages(run: str) -> list[dict[str, object]]:
     rng = random.Random(run)
-    texts = [t for t, _ in TEXTS]
-    weights = [w for _, w in TEXTS]
+    pools = [pool for pool, _ in MIX]
+    weights = [weight for _, weight in MIX]
     return [
         {
-            # Numbered, as live chat is varied: the same line from hundreds of users would be
-            # a raid, which the spam windows catch before the classifier or the LLM judge.
-            "message": f"{rng.choices(texts, weights)[0]} {i}",
-            "user_id": f"viewer{rng.randrange(400)}",
-            "channel_id": f"chan{rng.randrange(8)}",
+            "message": rng.choice(rng.choices(pools, weights)[0]),
+            "user_id": f"viewer{rng.randrange(5000)}",
+            "channel_id": f"chan{rng.randrange(50)}",
             "message_id": f"{run}-{i}",
         }
         for i in range(MESSAGES)

@@ -35,7 +35,12 @@ class Ledger:
             if not message_id.startswith(prefix):
                 continue
             expected_strikes = 1 if "; strike " in self.reasons[message_id] else 0
-            assert self.strikes[message_id] == expected_strikes, message_id
+            assert self.strikes[message_id] == expected_strikes, (
+                message_id,
+                self.reasons[message_id],
+                self.provisional[message_id],
+                self.strikes[message_id],
+            )
             entries = self.audits.get(message_id, [])
             if action == "allow" and not self.provisional[message_id]:
                 assert all(e != "decision.allow" for e in entries), message_id

@@ -258,7 +258,12 @@ async def _check(topology: Topology, run: str, sent: Sent) -> None:
     for message_id, answer in sent.answers.items():
         if not answer["provisional"]:
             assert ours[message_id] == answer["action"], (message_id, answer)
-    ledger.check_exactly_once(prefix=f"{run}-")
+    try:
+        ledger.check_exactly_once(prefix=f"{run}-")
+    except AssertionError as failed:
+        found = failed.args[0] if failed.args else None
+        message_id = found[0] if isinstance(found, tuple) else found
+        raise AssertionError((found, sent.answers.get(str(message_id)))) from None
     # The run did what it was meant to: acting on abuse, with strikes, and asking the LLM.
     assert sum(1 for m in ours if ledger.strikes[m]) > 100
     assert len(topology.llm.completions) > sent.llm_calls_before

@@ -256,6 +256,18 @@ def where_time_goes(
     return parts, max(per, key=lambda k: per[k])
 
 
+def print_goals(stored_rps: float, stored_p99_ms: float, ratio: float, batch_mps: float) -> None:
+    """One line per load goal: met or missed."""
+    goals = (
+        (stored_rps >= GOAL_STORED_RPS, f"/moderate >= {GOAL_STORED_RPS:.0f} req/s"),
+        (stored_p99_ms < GOAL_STORED_P99_MS, f"/moderate p99 < {GOAL_STORED_P99_MS:.0f} ms"),
+        (ratio >= GOAL_RATIO, f"stored >= {GOAL_RATIO:.0%} of stateless"),
+        (batch_mps >= GOAL_BATCH_MPS, f"/moderate/batch >= {GOAL_BATCH_MPS:.0f} msg/s"),
+    )
+    for met, goal in goals:
+        print(f"  goal {'met   ' if met else 'missed'}: {goal}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", default=None, help="default: SQLite in a temp dir")
@@ -399,14 +411,7 @@ def main() -> int:
     print(f"  messages stored {rows}, answered 200 {answered}")
     if not CHECKS.passed:
         return CHECKS.report()
-    goals = (
-        (m_rate >= GOAL_STORED_RPS, f"/moderate >= {GOAL_STORED_RPS:.0f} req/s"),
-        (m_p99 < GOAL_STORED_P99_MS, f"/moderate p99 < {GOAL_STORED_P99_MS:.0f} ms"),
-        (ratio >= GOAL_RATIO, f"stored >= {GOAL_RATIO:.0%} of stateless"),
-        (batch_mps >= GOAL_BATCH_MPS, f"/moderate/batch >= {GOAL_BATCH_MPS:.0f} msg/s"),
-    )
-    for met, goal in goals:
-        print(f"  goal {'met   ' if met else 'missed'}: {goal}")
+    print_goals(m_rate, m_p99, ratio, batch_mps)
     return 0
 
 

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import load
 from checks import require
-from load import CHECKS, GOAL_BATCH_MPS, GOAL_RATIO, GOAL_STORED_P99_MS, GOAL_STORED_RPS, wrk
+from load import CHECKS, print_goals, wrk
 
 ROLES = "filter,decision,api"
 
@@ -195,13 +195,7 @@ def main() -> int:
     print(f"  messages stored {rows}, answered 200 {answered}")
     if not CHECKS.passed:
         return CHECKS.report()
-    for met, goal in (
-        (m_rate >= GOAL_STORED_RPS, f"/moderate >= {GOAL_STORED_RPS:.0f} req/s"),
-        (m_p99 < GOAL_STORED_P99_MS, f"/moderate p99 < {GOAL_STORED_P99_MS:.0f} ms"),
-        (ratio >= GOAL_RATIO, f"stored >= {GOAL_RATIO:.0%} of stateless"),
-        (batch_mps >= GOAL_BATCH_MPS, f"/moderate/batch >= {GOAL_BATCH_MPS:.0f} msg/s"),
-    ):
-        print(f"  goal {'met   ' if met else 'missed'}: {goal}")
+    print_goals(m_rate, m_p99, ratio, batch_mps)
     return 0
 
 

@@ -100,3 +100,15 @@ async def test_a_role_beyond_loopback_needs_keys(role: str, role_settings: Setti
     with pytest.raises(ConfigurationError, match=r"refusing to serve on 0\.0\.0\.0"):
         async with in_process(app):
             pass
+
+
+def test_only_the_api_role_finalises_what_an_earlier_run_left_provisional(
+    role_settings: SettingsFactory,
+) -> None:
+    # The messages and their provisional decisions are the api role's; a restarted filter or
+    # llm-worker finalising them too would decide a message twice.
+    api = create_role_app("api", role_settings())
+    assert api.state.service.keeper.recovery is not None
+    for role in ("filter", "decision", "simulator", "evaluator"):
+        app = create_role_app(role, role_settings())
+        assert app.state.service.keeper.recovery is None, role

@@ -75,13 +75,23 @@ def create_role_app(role: str, settings: Settings) -> FastAPI:
     return _FACTORIES[role](settings)
 
 
+def _role_service(settings: Settings) -> ModerationService:
+    """The service of a role other than the api: the messages and their provisional decisions
+    are the api role's, so only the api role finalises those an earlier run left (a second
+    process doing it too would decide a message twice)."""
+    service = ModerationService.from_settings(settings)
+    if service.keeper is not None:
+        service.keeper.recovery = None
+    return service
+
+
 def _stage_app(role: str, description: str, router: APIRouter) -> Callable[[Settings], FastAPI]:
     def build(settings: Settings) -> FastAPI:
         app = service_app(
             title=f"chatguard {role}",
             description=description,
             settings=settings,
-            service=ModerationService.from_settings(settings),
+            service=_role_service(settings),
             serves_calls_of=role,
         )
         app.include_router(router)
@@ -96,7 +106,7 @@ def _shell_app(role: str, description: str) -> Callable[[Settings], FastAPI]:
             title=f"chatguard {role}",
             description=description,
             settings=settings,
-            service=ModerationService.from_settings(settings),
+            service=_role_service(settings),
         )
         index = APIRouter(tags=["operations"])
 
@@ -127,7 +137,7 @@ _FACTORIES: dict[str, Callable[[Settings], FastAPI]] = {
     "llm-worker": _stage_app(
         "llm-worker", "LLM adjudication of uncertain messages.", adjudicate_router
     ),
-    "decision": lambda settings: create_decision_app(settings),
+    "decision": lambda settings: create_decision_app(settings, _role_service(settings)),
     "simulator": _shell_app("simulator", "The chat simulator and web UI (to come)."),
     "evaluator": _shell_app("evaluator", "The metrics evaluator (to come)."),
 }

@@ -33,7 +33,12 @@ from chatguard.events.bus import INGEST_STREAM, Event
 from chatguard.events.model import RoleCallAnswered, RoleCallRequested
 from chatguard.events.redis_streams import RedisStreamsEventBus
 from chatguard.events.worker import run_consumer
-from chatguard.roles.transport import HttpRoleTransport, RoleUnavailableError, role_calls_counter
+from chatguard.roles.transport import (
+    HttpRoleTransport,
+    RoleUnavailableError,
+    refusal,
+    role_calls_counter,
+)
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
@@ -140,14 +145,11 @@ class StreamRoleTransport:
                 raise self._failed(f"gave no answer within {self.timeout_s:g}s") from None
         finally:
             self._waiting.pop(call_id, None)
-        if answer.status in (401, 403):
-            raise self._failed(f"refused the service key ({answer.status})")
-        if answer.status != 200:
-            raise self._failed(f"answered {answer.status}")
-        if not isinstance(answer.body, dict):
-            raise self._failed("answered with a body that is not a JSON object")
+        why = refusal(answer.status, answer.body)
+        if why is not None:
+            raise self._failed(why)
         self._succeeded()
-        return answer.body
+        return dict(answer.body)
 
     def _listen(self) -> None:
         if self._reader is None:

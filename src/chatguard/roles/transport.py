@@ -70,6 +70,17 @@ def role_calls_counter(registry: CollectorRegistry) -> Counter:
     return counter
 
 
+def refusal(status: int, body: Any) -> str | None:
+    """Why an answer of another role cannot be used (said after the role's name), or None."""
+    if status in (401, 403):
+        return f"refused the service key ({status})"
+    if status != 200:
+        return f"answered {status}"
+    if not isinstance(body, dict):
+        return "answered with a body that is not a JSON object"
+    return None
+
+
 class HttpRoleTransport:
     """`RoleTransport` over HTTP with one pooled client."""
 
@@ -110,18 +121,17 @@ class HttpRoleTransport:
             raise self._failed(f"no answer within {self.timeout_s:g}s") from None
         except httpx.HTTPError as exc:
             raise self._failed(f"unreachable ({type(exc).__name__})") from None
-        if response.status_code in (401, 403):
-            raise self._failed(f"refused the service key ({response.status_code})")
-        if response.status_code != 200:
-            raise self._failed(f"answered {response.status_code}")
+        answer: Any = None
         try:
-            answer = response.json()
+            if response.status_code == 200:
+                answer = response.json()
         except ValueError:
             raise self._failed("answered with a body that is not JSON") from None
-        if not isinstance(answer, dict):
-            raise self._failed("answered with a body that is not a JSON object")
+        why = refusal(response.status_code, answer)
+        if why is not None:
+            raise self._failed(why)
         self._succeeded()
-        return answer
+        return dict(answer)
 
     async def probe(self) -> bool:
         try:

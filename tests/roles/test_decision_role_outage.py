@@ -89,3 +89,66 @@ async def test_effects_wait_in_the_spool_and_are_written_once(
     assert strikes == 4 and audits == 4
     ledger = await read_ledger(private_postgres.url)
     assert not ledger.actions  # the decision role stores no messages: the api role does
+
+
+async def test_a_write_whose_outcome_was_lost_answers_what_it_wrote(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    """The database fails after the commit landed (the answer to COMMIT was lost): the
+    decision answered and spooled is the one written, not one planned again from what this
+    process knows, and the spooled copy writes nothing a second time."""
+    from chatguard.errors import StoreUnavailableError
+
+    settings = load_settings(
+        database_url=sqlite_url, spool_path=str(tmp_path / "spool.sqlite3"), _env_file=None
+    )
+    app = create_role_app("decision", settings)
+    with LiveServer(app, free_port()) as server:
+        engine = app.state.application.service.policy
+        repository = engine.repository
+        # An earlier strike that another process gave: this one has not seen it.
+        other = engine.__class__(repository=repository)
+        await other.decide(
+            Message(text="you absolute idiot", user_id="u1", channel_id="general", id="m0"),
+            Assessment(
+                message_id="m0",
+                scores={Category.HARASSMENT: 0.97},
+                route=Route.ACT,
+                decided_by="classifier",
+            ),
+        )
+        written = repository.apply_many
+
+        async def commits_then_fails(effects: object) -> object:
+            await written(effects)
+            repository.apply_many = written
+            raise StoreUnavailableError("the connection was lost")
+
+        repository.apply_many = commits_then_fails
+        async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+            answer = await client.post("/decide/batch", json={"decisions": [_insult(1)]})
+            for _ in range(100):
+                metrics = (await client.get("/metrics")).text
+                if "chatguard_spool_depth 0.0" in metrics:
+                    break
+                await asyncio.sleep(0.2)
+    assert answer.status_code == 200, answer.text
+    [result] = answer.json()["results"]
+    assert "strike 2" in result["reason"], result["reason"]
+    assert await _count(sqlite_url, "SELECT COUNT(*) FROM strikes") == 2
+    [[action, reason]] = await _rows(
+        sqlite_url, "SELECT action, reason FROM audit_log WHERE message_id = 'm1'"
+    )
+    assert (action, reason) == (f"decision.{result['action']}", result["reason"])
+
+
+async def _rows(url: str, sql: str) -> list[list[object]]:
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as c:
+            return [list(r) for r in (await c.execute(text(sql))).all()]
+    finally:
+        await engine.dispose()

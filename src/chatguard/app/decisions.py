@@ -11,6 +11,7 @@ from chatguard.app.access import ADMINISTER, require
 from chatguard.auth import Principal, require_role_assertion
 from chatguard.decisions import PolicyEngine
 from chatguard.decisions.effects import Applied
+from chatguard.decisions.engine import WriteFailedError
 from chatguard.domain import Assessment, Decision, Message
 from chatguard.errors import DeadlinePassedError, InputTooLargeError, StoreUnavailableError
 from chatguard.serialize import decision_from_dict
@@ -75,20 +76,38 @@ class Decisions:
         deadline: float | None = None,
     ) -> list[Decision]:
         """Decide with the effects written now, or, while the database is away, from what
-        this process knows, the effects spooled and written once the database is back."""
+        this process knows, the effects spooled and written once the database is back. When
+        the write itself fails, its outcome is unknown (the commit may have landed): the
+        decisions planned for it are the ones spooled and answered, so whichever copy of the
+        effects is written, it agrees with the answer."""
         keeper = self.service.keeper
+        unsure: WriteFailedError | None = None
         if keeper is None or keeper.online:
             try:
                 return await self.engine.decide_many(items, final=final, deadline=deadline)
-            except StoreUnavailableError:
+            except StoreUnavailableError as failed:
                 if keeper is None:
                     raise
                 keeper.failed("save")
+                if isinstance(failed, WriteFailedError):
+                    unsure = failed
         # A retry of a decision spooled earlier gets that decision, and no second effect.
         earlier = await keeper.spooled_effects([m.id for m, _ in items], final=final)
-        fresh = [(m, a) for m, a in items if m.id not in earlier]
-        planned = await self.engine.plan_many(fresh, final=final, offline=True) if fresh else []
-        if deadline is not None and time.time() > deadline:
+        known = {
+            m.id: decision_from_dict(m, a, earlier[m.id].response)
+            for m, a in items
+            if m.id in earlier
+        }
+        if unsure is not None:
+            known |= unsure.known
+            planned = [p for p in unsure.planned if p.decision.message_id not in known]
+            fresh = [(m, a) for m, a in items if m.id in {p.decision.message_id for p in planned}]
+        else:
+            fresh = [(m, a) for m, a in items if m.id not in known]
+            planned = await self.engine.plan_many(fresh, final=final, offline=True) if fresh else []
+        # Past the deadline nothing is spooled, unless a write may have landed: then its
+        # decisions are spooled all the same, so that what is written is one of them.
+        if unsure is None and deadline is not None and time.time() > deadline:
             raise DeadlinePassedError("the caller's deadline passed; nothing was written")
         await keeper.spool_effects(
             [Entry.of(m, p.decision, p.effects) for (m, _), p in zip(fresh, planned, strict=True)],
@@ -96,8 +115,5 @@ class Decisions:
         )
         for one in planned:
             self.engine.committed(one, Applied(spooled=True), stored=False)
-        made = {p.decision.message_id: p.decision for p in planned}
-        return [
-            made[m.id] if m.id in made else decision_from_dict(m, a, earlier[m.id].response)
-            for m, a in items
-        ]
+        known |= {p.decision.message_id: p.decision for p in planned}
+        return [known[m.id] for m, _ in items]

@@ -106,3 +106,6 @@ class Applied:
     superseded: bool = False
     #: Nothing was written yet: the decision went to the spool, to be written later.
     spooled: bool = False
+    #: Nothing was written: another decision about the message was recorded first (its
+    #: audit entry holds the effect key), and that one stands.
+    taken: bool = False

@@ -61,6 +61,17 @@ log = logging.getLogger(__name__)
 TRANSACTIONAL_EVENTS = frozenset({"decision", "decision.final", "review.held", "review.superseded"})
 
 
+class WriteFailedError(StoreUnavailableError):
+    """Writing the effects of decisions failed, and may have committed all the same: the
+    decisions already recorded (`known`, by message id) and those being written (`planned`,
+    in order), which are the ones to answer and to write again."""
+
+    def __init__(self, message: str, *, known: dict[str, Decision], planned: list[Planned]):
+        super().__init__(message)
+        self.known = known
+        self.planned = planned
+
+
 class PolicyEngine:
     """Implements the `Decider` protocol. Without a repository it still applies channel
     presets, but keeps no strikes, review queue or audit log."""
@@ -207,25 +218,42 @@ class PolicyEngine:
         final: bool = False,
         deadline: float | None = None,
     ) -> list[Decision]:
-        """`decide` for a batch, in order, its effects written in one transaction. `deadline`
-        (Unix seconds): the transaction must be done by then, else it is rolled back and
-        `DeadlinePassedError` raised."""
-        planned = await self.plan_many(items, final=final)
+        """`decide` for a batch, in order, its effects written in one transaction. A message
+        already decided (a retry, another process) keeps the decision the audit log holds,
+        and nothing of a second one is written (see `write_many_effects`). `deadline` (Unix
+        seconds): the transaction must be done by then, else it is rolled back and
+        `DeadlinePassedError` raised. A write that fails raises `WriteFailedError`, which
+        carries the decisions it was writing: the commit may have landed, so those are the
+        ones to keep."""
+        known = await self.recorded(items, final=final)
+        fresh = [(m, a) for m, a in items if m.id not in known]
+        planned = await self.plan_many(fresh, final=final) if fresh else []
         if self.repository is None:
             applied = [Applied() for _ in planned]
-        elif deadline is None:
-            applied = await self.repository.apply_many([p.effects for p in planned])
         else:
             try:
-                async with asyncio.timeout(deadline - time.time()):
-                    applied = await self.repository.apply_many([p.effects for p in planned])
-            except TimeoutError:
-                raise DeadlinePassedError(
-                    "the caller's deadline passed; nothing was written"
-                ) from None
-        for one, outcome in zip(planned, applied, strict=True):
-            self.committed(one, outcome)
-        return [p.decision for p in planned]
+                applied = await self._apply(planned, deadline)
+            except StoreUnavailableError as exc:
+                raise WriteFailedError(str(exc), known=known, planned=planned) from exc
+        taken = [item for item, a in zip(fresh, applied, strict=True) if a.taken]
+        if taken:  # decided meanwhile by another process: its decision stands
+            known |= await self.recorded(taken, final=final)
+        for (message, _), one, outcome in zip(fresh, planned, applied, strict=True):
+            if message.id not in known:
+                self.committed(one, outcome)
+                known[message.id] = one.decision
+        return [known[m.id] for m, _ in items]
+
+    async def _apply(self, planned: Sequence[Planned], deadline: float | None) -> list[Applied]:
+        assert self.repository is not None
+        effects = [p.effects for p in planned]
+        if deadline is None:
+            return await self.repository.apply_many(effects)
+        try:
+            async with asyncio.timeout(deadline - time.time()):
+                return await self.repository.apply_many(effects)
+        except TimeoutError:
+            raise DeadlinePassedError("the caller's deadline passed; nothing was written") from None
 
     async def recorded(
         self, items: Sequence[tuple[Message, Assessment]], *, final: bool = False

@@ -17,7 +17,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from chatguard.decisions.effects import SUPERSEDED_KEY, Applied, Effects, effect_key
+from chatguard.decisions.effects import (
+    DECISION_KEY,
+    FINAL_KEY,
+    SUPERSEDED_KEY,
+    Applied,
+    Effects,
+    effect_key,
+)
 from chatguard.decisions.outbox import deliveries_for, review_event
 from chatguard.decisions.records import (
     AuditEntry,
@@ -325,6 +332,16 @@ class DecisionRepository:
             return [_record(Delivery, r) for r in await session.scalars(query)]
 
 
+def claim_key(effects: Effects) -> str | None:
+    """The effect key of the decision's own audit entry (a first or a final decision), which
+    only one decision about a message can hold; None for effects without one."""
+    for entry in effects.audit:
+        key = entry.effect_key
+        if key is not None and key.split(":", 1)[0] in (DECISION_KEY, FINAL_KEY):
+            return key
+    return None
+
+
 async def write_effects(session: AsyncSession, effects: Effects) -> Applied:
     """Write `effects` in `session`'s transaction; see `write_many_effects`."""
     return (await write_many_effects(session, [effects]))[0]
@@ -333,10 +350,41 @@ async def write_effects(session: AsyncSession, effects: Effects) -> Applied:
 async def write_many_effects(session: AsyncSession, many: list[Effects]) -> list[Applied]:
     """Write the effects of several decisions in `session`'s transaction, a few statements
     for all of them. Rows whose key is taken are left alone, so writing the same effects twice
-    leaves one of each. Returns, per decision, the review events its writing made (a new
-    hold, a supersession) and the deliveries actually added (only those may be sent)."""
+    leaves one of each. A decision's own audit entry (its effect key, see `claim_key`) is
+    written first and claims the message: when another decision about it holds the key
+    already (a retry decided again, or a concurrent writer, whose transaction is waited for),
+    nothing else of this one is written and its `Applied.taken` says so, so the strike, the
+    review item and the entry stored always belong to one decision. Returns, per decision, the
+    review events its writing made (a new hold, a supersession) and the deliveries actually
+    added (only those may be sent)."""
+    claims = [claim_key(e) for e in many]
+    keys = {k for k in claims if k is not None}
+    claimed = await _insert_rows(
+        session,
+        AuditRow,
+        [_entry_fields(a) for e in many for a in e.audit if a.effect_key in keys],
+        returning=AuditRow.effect_key,
+    )
+    taken = [key is not None and key not in claimed for key in claims]
+    if any(taken):
+        kept = [e for e, t in zip(many, taken, strict=True) if not t]
+        rest = iter(await _write_unclaimed(session, kept))
+        return [Applied(taken=True) if t else next(rest) for t in taken]
+    return await _write_unclaimed(session, many)
+
+
+async def _write_unclaimed(session: AsyncSession, many: list[Effects]) -> list[Applied]:
+    """`write_many_effects` after the claims were written: everything else."""
+    if not many:
+        return []
     await _insert_rows(session, StrikeRow, [_fields(e.strike) for e in many if e.strike])
-    entries = [_entry_fields(a) for e in many for a in e.audit]
+    own = {k for k in map(claim_key, many) if k is not None}
+    entries = [
+        _entry_fields(a)
+        for e in many
+        for a in e.audit
+        if a.effect_key is None or a.effect_key not in own
+    ]
     await _insert_rows(session, AuditRow, entries)
     items = [e.review for e in many if e.review is not None]
     held = await _insert_rows(

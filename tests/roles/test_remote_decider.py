@@ -3,6 +3,8 @@ database keeps the strike; while it is away the built-in thresholds decide, and 
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
 
@@ -279,3 +281,42 @@ async def test_a_decision_the_decision_role_made_is_kept_when_its_answer_was_los
     assert answer["action"] == made["results"][0]["action"]
     assert answer["reason"] == made["results"][0]["reason"]  # the decision role's, unprefixed
     assert record["active_strikes"] == 1  # and no second strike from the api role
+
+
+async def test_requests_deciding_at_once_share_calls(
+    role_settings: SettingsFactory, serve_role: RoleServer
+) -> None:
+    # Forty requests deciding at the same time: those waiting while calls are out go
+    # together in the next call, and each gets its own message's decision.
+    from prometheus_client import CollectorRegistry
+
+    from chatguard.roles.remote_decider import CALLS_IN_FLIGHT, RemoteDecider
+
+    decision = serve_role("decision", role_settings())
+    decider = RemoteDecider.from_settings(role_settings(decision_endpoint=decision.url))
+    registry = CollectorRegistry()
+    decider.register_metrics(registry)
+    items = [
+        (
+            Message(text="you idiot", user_id=f"u{n}", channel_id="c", id=f"shared-{n}"),
+            Assessment(
+                message_id=f"shared-{n}",
+                scores={Category.HARASSMENT: 0.99 if n % 2 else 0.0},
+                route=Route.ACT if n % 2 else Route.ALLOW,
+                decided_by="classifier",
+            ),
+        )
+        for n in range(40)
+    ]
+    try:
+        planned = await asyncio.gather(*(decider.plan_many([item]) for item in items))
+    finally:
+        await decider.close()
+    assert [p[0].decision.message_id for p in planned] == [m.id for m, _ in items]
+    actions = [p[0].decision.action for p in planned]
+    assert actions[0::2] == [Action.ALLOW] * 20
+    assert all(a not in (Action.ALLOW, Action.FLAG) for a in actions[1::2])
+    calls = registry.get_sample_value(
+        "chatguard_role_calls_total", {"target": "decision role", "outcome": "ok"}
+    )
+    assert calls is not None and 1 <= calls <= CALLS_IN_FLIGHT, calls

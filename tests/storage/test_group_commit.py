@@ -166,3 +166,28 @@ async def test_a_sqlite_write_lock_held_elsewhere_is_waited_for_off_the_loop(
         await other.dispose()
         await store.close()
     assert set(saved.applied) == {"behind-lock"}
+
+
+async def test_a_queue_with_room_for_two_groups_runs_two_at_once() -> None:
+    from chatguard.storage.group_commit import GroupQueue
+
+    running: list[list[list[int]]] = []
+    release = asyncio.Event()
+
+    async def write(groups: list[list[int]]) -> list[int]:
+        running.append(groups)
+        await release.wait()
+        return [sum(g) for g in groups]
+
+    queue: GroupQueue[int, int] = GroupQueue(write, concurrency=2)
+    first = asyncio.ensure_future(queue.submit([1]))
+    await asyncio.sleep(0.01)
+    second = asyncio.ensure_future(queue.submit([2]))
+    await asyncio.sleep(0.01)
+    # Both are out, the first not answered yet: the third waits and goes alone after.
+    third = asyncio.ensure_future(queue.submit([3, 4]))
+    await asyncio.sleep(0.01)
+    assert running == [[[1]], [[2]]] and queue.waiting == 1
+    release.set()
+    assert await asyncio.gather(first, second, third) == [1, 2, 7]
+    await queue.close()

@@ -31,6 +31,7 @@ from chatguard.roles.transport import (
 )
 from chatguard.roles.wire import span_to_wire
 from chatguard.serialize import decision_from_dict
+from chatguard.storage.group_commit import GroupQueue
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
@@ -39,6 +40,11 @@ if TYPE_CHECKING:
     from chatguard.decisions import PolicyEngine
 
 DECIDE_BATCH_PATH = "/decide/batch"
+#: Most decisions in one call: the requests waiting while calls are out share the next one.
+MAX_CALL_DECISIONS = 500
+#: Calls out to the decision role at once (it serves several: its consumers, or its HTTP
+#: server's concurrency).
+CALLS_IN_FLIGHT = 4
 #: The share of the call's time the decision role has to write a decision's effects.
 DEADLINE_SHARE = 0.75
 #: How a decision was made while the decision role was away (its reason begins with it).
@@ -84,6 +90,9 @@ class RemoteDecider(EffectFreeDecider):
         probe_interval_s: float = 5.0,
     ) -> None:
         self.transport = transport
+        self._calls: GroupQueue[tuple[Message, Assessment, bool], list[Decision]] = GroupQueue(
+            self._call, max_entries=MAX_CALL_DECISIONS, concurrency=CALLS_IN_FLIGHT
+        )
         self.fallback = fallback or ThresholdDecider()
         self.local = local
         self.probe = HealthProbe(transport, interval_s=probe_interval_s)
@@ -154,20 +163,31 @@ class RemoteDecider(EffectFreeDecider):
     async def _remote(
         self, items: Sequence[tuple[Message, Assessment]], *, final: bool
     ) -> list[Decision]:
-        """The decision role's decisions, in one call. It must know a final from a first
-        decision (it writes the effects), and it writes nothing past the deadline sent: a
-        quarter of the call's time before this role gives up and decides without it, so the
-        two never both decide one message."""
+        """The decision role's decisions. Requests deciding at the same time share calls
+        (`GroupQueue`): those waiting while `CALLS_IN_FLIGHT` calls are out go in the next."""
+        return await self._calls.submit([(m, a, final) for m, a in items])
+
+    async def _call(
+        self, groups: list[list[tuple[Message, Assessment, bool]]]
+    ) -> list[list[Decision] | BaseException]:
+        """One call for the decisions of several requests. The decision role must know a
+        final from a first decision (it writes the effects), and it writes nothing past the
+        deadline sent: a quarter of the call's time before this role gives up and decides
+        without it, so the two never both decide one message."""
+        items = [item for group in groups for item in group]
         timeout_s = float(getattr(self.transport, "timeout_s", 30.0))
         body = {
-            "decisions": [decide_body(m, a, final=final) for m, a in items],
+            "decisions": [decide_body(m, a, final=final) for m, a, final in items],
             "deadline": round(time.time() + timeout_s * DEADLINE_SHARE, 3),
         }
         answer = await self.transport.call(DECIDE_BATCH_PATH, body)
         results = answer.get("results")
         if not isinstance(results, list) or len(results) != len(items):
             raise RoleUnavailableError("the decision role answered without one result each")
-        return [decision_from_answer(m, a, r) for (m, a), r in zip(items, results, strict=True)]
+        decided = iter(
+            decision_from_answer(m, a, r) for (m, a, _), r in zip(items, results, strict=True)
+        )
+        return [[next(decided) for _ in group] for group in groups]
 
     def committed(self, planned: Planned, applied: Applied, *, stored: bool = True) -> None:
         if self.local is not None:
@@ -185,6 +205,7 @@ class RemoteDecider(EffectFreeDecider):
         await self.probe.start()
 
     async def close(self) -> None:
+        await self._calls.close()
         await self.probe.close()
         await self.transport.close()
 

@@ -46,8 +46,9 @@ class _Pending(Generic[E, R]):
 
 
 class GroupQueue(Generic[E, R]):
-    """Coalesces concurrent `submit` calls into groups handed to `write`, one group at a time
-    (the store's writes, and its look-ups of stored decisions by message id)."""
+    """Coalesces concurrent `submit` calls into groups handed to `write`, `concurrency` groups
+    at a time (one for the store's writes and its look-ups of stored decisions by message id;
+    a few for calls to another role, which serves several at once)."""
 
     def __init__(
         self,
@@ -55,15 +56,17 @@ class GroupQueue(Generic[E, R]):
         *,
         max_entries: int = MAX_GROUP_ENTRIES,
         observe: GroupObserver | None = None,
+        concurrency: int = 1,
     ) -> None:
         self._write = write
         self.max_entries = max(1, max_entries)
         self.observe = observe
+        self.concurrency = max(1, concurrency)
         self._queue: deque[_Pending[E, R]] = deque()
         self._wake: asyncio.Event | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._busy = False
+        self._busy = 0
 
     @property
     def waiting(self) -> int:
@@ -99,12 +102,14 @@ class GroupQueue(Generic[E, R]):
         return group
 
     def _ensure_writer(self, loop: asyncio.AbstractEventLoop) -> None:
-        if self._task is not None and not self._task.done() and self._loop is loop:
+        if self._tasks and not any(t.done() for t in self._tasks) and self._loop is loop:
             return
-        # First use, or a new event loop (the old one's task died with it).
+        # First use, or a new event loop (the old one's tasks died with it).
         self._loop = loop
         self._wake = asyncio.Event()
-        self._task = loop.create_task(self._run(), name="group-queue")
+        self._tasks = [
+            loop.create_task(self._run(), name="group-queue") for _ in range(self.concurrency)
+        ]
 
     async def _run(self) -> None:
         assert self._wake is not None
@@ -114,11 +119,11 @@ class GroupQueue(Generic[E, R]):
                 self._wake.clear()
                 await self._wake.wait()
                 continue
-            self._busy = True
+            self._busy += 1
             try:
                 await self._write_group(group)
             finally:
-                self._busy = False
+                self._busy -= 1
 
     async def _write_group(self, group: list[_Pending[E, R]]) -> None:
         started = time.perf_counter()
@@ -141,18 +146,21 @@ class GroupQueue(Generic[E, R]):
 
     async def close(self) -> None:
         """Write what is queued (briefly), then stop the writer."""
-        task = self._task
-        if task is None:
+        tasks = self._tasks
+        if not tasks:
             return
-        if not task.done() and self._loop is asyncio.get_running_loop():
+        running = not any(t.done() for t in tasks)
+        if running and self._loop is asyncio.get_running_loop():
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(CLOSE_DRAIN_S):
                     while self._queue or self._busy:
                         await asyncio.sleep(0.005)
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, RuntimeError):
-            await task
-        self._task = None
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, RuntimeError):
+                await task
+        self._tasks = []
         while self._queue:
             _fail(self._queue.popleft().future, _closed())
 

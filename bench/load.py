@@ -182,6 +182,11 @@ class Server:
                 found[m.group(1) + (m.group(2) or "")] = float(m.group(3))
         return found
 
+    def cpu_seconds(self) -> float:
+        """User and system CPU time of the server process and its live descendants (the
+        workers of `--workers N`), from /proc."""
+        return process_tree_cpu(self.process.pid)
+
     def stop(self) -> None:
         self.process.terminate()
         try:
@@ -189,6 +194,31 @@ class Server:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+
+def process_tree_cpu(root: int) -> float:
+    """CPU seconds (user + system) used so far by `root` and its live descendants."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    used: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry)] = int(fields[1])
+        used[int(entry)] = int(fields[11]) + int(fields[12])
+    total = 0
+    for pid, ticks_used in used.items():
+        walk = pid
+        while walk > 1 and walk != root:
+            walk = parents.get(walk, 0)
+        if walk == root:
+            total += ticks_used
+    return total / ticks
 
 
 def stored_messages(database_url: str, prefix: str) -> int:
@@ -302,7 +332,9 @@ def main() -> int:
         stateless: list[Result] = []
         stored: list[Result] = []
         before = server.metrics()
+        cpu = {"stateless": 0.0, "moderate": 0.0}
         for r in range(args.rounds):
+            mark = server.cpu_seconds()
             stateless.append(
                 wrk(
                     server.url,
@@ -312,6 +344,9 @@ def main() -> int:
                     connections=args.connections,
                 )
             )
+            now = server.cpu_seconds()
+            cpu["stateless"] += now - mark
+            mark = now
             result = wrk(
                 server.url,
                 "moderate",
@@ -323,8 +358,10 @@ def main() -> int:
             answered += result.ok
             in_flight += args.connections
             settle(database_url, run)
+            cpu["moderate"] += server.cpu_seconds() - mark
         after = server.metrics()
 
+        mark = server.cpu_seconds()
         batch = wrk(
             server.url,
             "batch",
@@ -336,6 +373,7 @@ def main() -> int:
         answered += batch.ok * args.batch_size
         in_flight += 2 * args.batch_size
         settle(database_url, run)
+        cpu["batch"] = server.cpu_seconds() - mark
 
         quiet = wrk(server.url, "moderate", f"{run}-q", seconds=args.duration, connections=4)
         answered += quiet.ok
@@ -404,6 +442,15 @@ def main() -> int:
     print(
         f"  single requests under a 1,000-message flood:    p99 {under.p99_ms:6.1f} ms   "
         f"max {under.max_ms:6.1f} ms   (flood {flood_mps:.0f} msg/s)"
+    )
+    per_request = (
+        1e6 * cpu["stateless"] / max(1, sum(r.ok for r in stateless)),
+        1e6 * cpu["moderate"] / max(1, sum(r.ok for r in stored)),
+        1e6 * cpu["batch"] / max(1, batch.ok * args.batch_size),
+    )
+    print(
+        "  server CPU per request: stateless {:.0f} µs, stored {:.0f} µs, "
+        "batch {:.0f} µs a message".format(*per_request)
     )
     parts, bottleneck = where_time_goes(before, after, sum(r.ok for r in stored), m_p50)
     print(f"  a stored request's median time (server metrics of the worker scraped): {parts}")

@@ -106,3 +106,124 @@ async def test_the_plain_rows_are_the_rows_sqlalchemy_writes(tmp_path: Path) -> 
     finally:
         for store in stores:
             await store.close()
+
+
+EFFECT_TABLES = ("strikes", "audit_log", "review_items", "webhook_deliveries")
+
+
+def effect_rows(path: Path) -> dict[str, list[tuple[Any, ...]]]:
+    """The effect tables' rows in insertion order; the webhook deliveries of review events
+    made while writing get random ids, so their first column (the id) is left out."""
+    with sqlite3.connect(path) as connection:
+        found = {
+            table: connection.execute(f"SELECT * FROM {table} ORDER BY rowid").fetchall()
+            for table in EFFECT_TABLES
+        }
+    found["webhook_deliveries"] = [r[1:] for r in found["webhook_deliveries"]]
+    return found
+
+
+def with_effects(made: list[Entry]) -> list[Entry]:
+    """The entries with every kind of effect a fresh decision has: a strike, audit entries,
+    a review item (whose `review.held` event gets deliveries while writing) and deliveries."""
+    from dataclasses import replace
+
+    from chatguard.decisions.effects import Effects
+    from chatguard.decisions.records import AuditEntry, Delivery, ReviewItem, ReviewStatus, Strike
+
+    out = []
+    for i, entry in enumerate(made):
+        mid = entry.message_id
+        effects = Effects(
+            strike=Strike("rows", f"u{i}", mid, 1_700_000_000.0 + i, "delete", "warn", "r", "auto")
+            if i % 2 == 0
+            else None,
+            audit=(
+                AuditEntry(
+                    at=1_700_000_000.25 + i,
+                    actor="policy:default",
+                    actor_kind="system",
+                    action="decision.delete",
+                    channel_id="rows",
+                    user_id=f"u{i}",
+                    message_id=mid,
+                    reason='ünïcödé "why"',
+                    details={"trail": ["filter:act"], "top_score": 0.9, "provisional": False},
+                    effect_key=f"decision:{mid}",
+                ),
+            ),
+            review=ReviewItem(
+                id=f"{i:032x}",
+                message_id=mid,
+                channel_id="rows",
+                user_id=f"u{i}",
+                text=TEXTS[i],
+                reason="held",
+                scores={"harassment": 0.5},
+                policy="default",
+                status=ReviewStatus.PENDING,
+                default_action="delete",
+                default_duration_s=None if i % 2 else 60,
+                created_at=1_700_000_001.0 + i,
+                expires_at=1_700_000_901.0 + i,
+                priority=i,
+            )
+            if i != 1
+            else None,
+            deliveries=(
+                Delivery(
+                    f"fixed{i:027d}",
+                    "https://hooks.example/a",
+                    "decision",
+                    "{}",
+                    "pending",
+                    0,
+                    None,
+                    1.5,
+                    1.5,
+                    mid,
+                ),
+            ),
+            webhook_urls=("https://hooks.example/a", "https://hooks.example/b"),
+        )
+        out.append(replace(entry, effects=effects))
+    return out
+
+
+async def test_the_effects_on_the_plain_connection_are_the_sessions_rows(tmp_path: Path) -> None:
+    made = with_effects(await entries(tmp_path))
+    plain, orm = tmp_path / "plain.db", tmp_path / "orm.db"
+    stores = [SqlStore(f"sqlite+aiosqlite:///{p}") for p in (plain, orm)]
+    for store in stores:
+        await store.start()
+    try:
+        local = stores[0]._local
+        assert local is not None
+
+        async def no_session(work: Any) -> Any:
+            raise AssertionError("fresh decisions' effects went through a SQLAlchemy session")
+
+        local.write = no_session  # type: ignore[method-assign]
+        saved = await stores[0].save_entries(made)  # effects on the plain sqlite3 connection
+        async with stores[1]._sessions.begin() as session:  # through the SQLAlchemy session
+            _, through_session = await _write_new(session, {e.message_id: e for e in made})
+        written, expected = effect_rows(plain), effect_rows(orm)
+        assert [len(written[t]) for t in EFFECT_TABLES] == [2, 4, 3, 4 + 3 * 2]
+        assert written == expected
+
+        def comparable(applied: Any) -> tuple[Any, ...]:
+            ids = sorted(d.id for d in applied.deliveries if not d.id.startswith("fixed"))
+            return applied.events, len(ids), applied.held, applied.superseded
+
+        assert {i: comparable(a) for i, a in saved.applied.items()} == {
+            i: comparable(a) for i, a in through_session.items()
+        }
+        assert sum(a.held for a in saved.applied.values()) == 3
+        assert all(len(a.deliveries) in (1, 3) for a in saved.applied.values())
+        # A retry writes no effect a second time.
+        again = await stores[0].save_entries(made)
+        assert not again.applied
+        assert effect_rows(plain) == written
+    finally:
+        for store in stores:
+            await store.close()

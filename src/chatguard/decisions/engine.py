@@ -132,7 +132,11 @@ class PolicyEngine:
                 "llm_deadline_ms": settings.llm_deadline_ms,
             },
         )
-        repository = DecisionRepository(engine=store.engine) if store is not None else None
+        repository = (
+            DecisionRepository(engine=store.engine, look_up=store.plain_look_up)
+            if store is not None
+            else None
+        )
         webhooks = None
         urls = settings.webhook_url_list
         if urls and repository is not None and settings.webhook_secret is not None:

@@ -8,11 +8,12 @@ message and a repeated write changes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import sqlite3
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import Table, and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -45,11 +46,16 @@ from chatguard.decisions.tables import (
 )
 from chatguard.errors import ConflictError
 from chatguard.storage.guard import GuardedSessions
+from chatguard.storage.sqlite_rows import RowInsert, sqlalchemy_error
 
 
 class DecisionRepository:
-    def __init__(self, *, engine: AsyncEngine) -> None:
+    def __init__(self, *, engine: AsyncEngine, look_up: PlainLookUp | None = None) -> None:
         self._sessions = GuardedSessions(async_sessionmaker(engine, expire_on_commit=False))
+        #: On a SQLite file, the store's plain read connection (`SqliteLocal.look_up`): the
+        #: strike reads every offence makes run there, on the event loop's thread, instead of
+        #: through the aiosqlite driver's thread.
+        self._plain = _PlainStrikes(look_up, engine.dialect) if look_up is not None else None
 
     # Policy versions -----------------------------------------------------------------------
 
@@ -128,6 +134,8 @@ class DecisionRepository:
     ) -> dict[tuple[str, str], list[float]]:
         """When each (channel, user) was given the strikes since `since`: one query for a
         batch of messages."""
+        if self._plain is not None:
+            return await self._plain.strike_times(users, since=since)
         found: dict[tuple[str, str], list[float]] = {u: [] for u in users}
         async with self._sessions() as session:
             for start in range(0, len(users), 200):
@@ -148,6 +156,8 @@ class DecisionRepository:
         return found
 
     async def strikes(self, channel_id: str, user_id: str, *, since: float = 0.0) -> list[Strike]:
+        if self._plain is not None:
+            return await self._plain.strikes(channel_id, user_id, since=since)
         async with self._sessions() as session:
             rows = await session.scalars(
                 select(StrikeRow)
@@ -347,6 +357,67 @@ async def write_effects(session: AsyncSession, effects: Effects) -> Applied:
     return (await write_many_effects(session, [effects]))[0]
 
 
+#: Runs reads on a plain `sqlite3` connection (`SqliteLocal.look_up`).
+PlainLookUp = Callable[[Callable[[sqlite3.Connection], Any]], Awaitable[Any]]
+#: (channel, user) pairs in one strike query: three parameters each, within SQLite's limit.
+STRIKE_USERS_PER_QUERY = 200
+_STRIKE_FIELDS = tuple(Strike.__dataclass_fields__)
+
+
+class _PlainStrikes:
+    """The strike reads of `DecisionRepository` as plain SQL on a SQLite file's read
+    connection: the same rows (the strike columns are text and floats, which need no
+    conversion), SQLite's errors raised as SQLAlchemy's."""
+
+    def __init__(self, look_up: PlainLookUp, dialect: Any) -> None:
+        self._look_up = look_up
+        self._dialect = dialect
+        self._times_pages: dict[int, str] = {}
+        self._strikes = (
+            f"SELECT {', '.join(_STRIKE_FIELDS)} FROM strikes "
+            "WHERE channel_id = ? AND user_id = ? AND at >= ? ORDER BY at, id"
+        )
+
+    def _run(self, connection: sqlite3.Connection, sql: str, values: list[Any]) -> list[Any]:
+        try:
+            return connection.execute(sql, values).fetchall()
+        except sqlite3.Error as exc:
+            raise sqlalchemy_error(sql, exc, self._dialect) from exc
+
+    def _times_sql(self, count: int) -> str:
+        sql = self._times_pages.get(count)
+        if sql is None:
+            pairs = " OR ".join(["(channel_id = ? AND user_id = ?)"] * count)
+            sql = f"SELECT channel_id, user_id, at FROM strikes WHERE at >= ? AND ({pairs})"
+            self._times_pages[count] = sql
+        return sql
+
+    async def strike_times(
+        self, users: list[tuple[str, str]], *, since: float
+    ) -> dict[tuple[str, str], list[float]]:
+        def read(connection: sqlite3.Connection) -> dict[tuple[str, str], list[float]]:
+            found: dict[tuple[str, str], list[float]] = {u: [] for u in users}
+            for start in range(0, len(users), STRIKE_USERS_PER_QUERY):
+                chunk = users[start : start + STRIKE_USERS_PER_QUERY]
+                values: list[Any] = [since, *(v for user in chunk for v in user)]
+                for channel_id, user_id, at in self._run(
+                    connection, self._times_sql(len(chunk)), values
+                ):
+                    found[(channel_id, user_id)].append(at)
+            return found
+
+        found: dict[tuple[str, str], list[float]] = await self._look_up(read)
+        return found
+
+    async def strikes(self, channel_id: str, user_id: str, *, since: float) -> list[Strike]:
+        def read(connection: sqlite3.Connection) -> list[Strike]:
+            rows = self._run(connection, self._strikes, [channel_id, user_id, since])
+            return [Strike(*row) for row in rows]
+
+        found: list[Strike] = await self._look_up(read)
+        return found
+
+
 async def write_many_effects(session: AsyncSession, many: list[Effects]) -> list[Applied]:
     """Write the effects of several decisions in `session`'s transaction, a few statements
     for all of them. Rows whose key is taken are left alone, so writing the same effects twice
@@ -392,25 +463,81 @@ async def _write_unclaimed(session: AsyncSession, many: list[Effects]) -> list[A
     )
     events: list[list[dict[str, Any]]] = []
     for effects in many:
-        made = []
-        if effects.review is not None and effects.review.id in held:
-            made.append(held_event(effects.review))
+        made = _held(effects, held)
         if effects.supersede is not None:
             superseded = await _supersede(session, effects)
             if superseded is not None:
                 made.append(superseded)
         events.append(made)
-    planned = [
-        effects.deliveries
-        + tuple(d for e in made for d in deliveries_for(e, effects.webhook_urls, float(e["at"])))
-        for effects, made in zip(many, events, strict=True)
-    ]
+    planned = _planned_deliveries(many, events)
     added = await _insert_rows(
         session,
         WebhookDeliveryRow,
         [_fields(d) for ds in planned for d in ds],
         returning=WebhookDeliveryRow.id,
     )
+    return _applied(many, events, planned, held, added)
+
+
+class PlainEffectsWriter:
+    """`write_many_effects` on a SQLite file's plain `sqlite3` connection, in the transaction
+    it is in (`chatguard.storage.sqlite_rows`): the same rows, each skipped when its key is
+    taken, without a SQLAlchemy session's per-statement work. A supersession (a final
+    decision's) reads and updates a review item and stays with `write_many_effects`."""
+
+    def __init__(self, dialect: Any) -> None:
+        self.strikes = RowInsert(_table(StrikeRow), dialect, skip_taken=True, omit=("id",))
+        self.audit = RowInsert(_table(AuditRow), dialect, skip_taken=True, omit=("id",))
+        self.reviews = RowInsert(_table(ReviewItemRow), dialect, skip_taken=True, returning="id")
+        self.deliveries = RowInsert(
+            _table(WebhookDeliveryRow), dialect, skip_taken=True, returning="id"
+        )
+
+    @staticmethod
+    def can_write(effects: Effects) -> bool:
+        return effects.supersede is None
+
+    def write(self, connection: Any, many: list[Effects]) -> list[Applied]:
+        """As `write_many_effects`; every effect must pass `can_write`."""
+        assert all(self.can_write(e) for e in many), "a supersession needs the session"
+        self.strikes.run(connection, [_fields(e.strike) for e in many if e.strike])
+        self.audit.run(connection, [_entry_fields(a) for e in many for a in e.audit])
+        items = [_fields(e.review) for e in many if e.review is not None]
+        held = set(self.reviews.run(connection, items))
+        events = [_held(effects, held) for effects in many]
+        planned = _planned_deliveries(many, events)
+        added = set(self.deliveries.run(connection, [_fields(d) for ds in planned for d in ds]))
+        return _applied(many, events, planned, held, added)
+
+
+def _table(model: Any) -> Table:
+    return cast(Table, model.__table__)
+
+
+def _held(effects: Effects, held: set[Any]) -> list[dict[str, Any]]:
+    if effects.review is not None and effects.review.id in held:
+        return [held_event(effects.review)]
+    return []
+
+
+def _planned_deliveries(
+    many: list[Effects], events: list[list[dict[str, Any]]]
+) -> list[tuple[Delivery, ...]]:
+    """Per decision: its own deliveries and those of the review events its writing made."""
+    return [
+        effects.deliveries
+        + tuple(d for e in made for d in deliveries_for(e, effects.webhook_urls, float(e["at"])))
+        for effects, made in zip(many, events, strict=True)
+    ]
+
+
+def _applied(
+    many: list[Effects],
+    events: list[list[dict[str, Any]]],
+    planned: list[tuple[Delivery, ...]],
+    held: set[Any],
+    added: set[Any],
+) -> list[Applied]:
     return [
         Applied(
             events=tuple(made),

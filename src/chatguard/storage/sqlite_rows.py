@@ -39,14 +39,21 @@ def sqlalchemy_error(statement: str, exc: sqlite3.Error, dialect: Dialect) -> St
 
 
 class RowInsert:
-    """INSERT of whole rows of `table` (every column given), optionally skipping rows whose
-    key is taken and returning one column of the rows inserted."""
+    """INSERT of whole rows of `table` (every column given but those in `omit`, which the
+    database fills: an autoincrement key), optionally skipping rows whose key is taken and
+    returning one column of the rows inserted."""
 
     def __init__(
-        self, table: Table, dialect: Dialect, *, skip_taken: bool = False, returning: str = ""
+        self,
+        table: Table,
+        dialect: Dialect,
+        *,
+        skip_taken: bool = False,
+        returning: str = "",
+        omit: tuple[str, ...] = (),
     ) -> None:
         quote = dialect.identifier_preparer.quote
-        columns = list(table.c)
+        columns = [c for c in table.c if c.key not in omit]
         self.dialect = dialect
         self.keys = tuple(c.key for c in columns)
         self._converters: tuple[tuple[int, Convert], ...] = tuple(

@@ -215,6 +215,12 @@ class SqlStore:
         found = await self._read(sorted({i for g in groups for i in g}))
         return [{i: found[i] for i in g if i in found} for g in groups]
 
+    @property
+    def plain_look_up(self) -> Any:
+        """On a SQLite file, `SqliteLocal.look_up` (reads on the plain connection kept for
+        them, on the event loop's thread); None elsewhere."""
+        return self._local.look_up if self._local is not None else None
+
     async def _read(self, message_ids: list[str]) -> dict[str, StoredDecision]:
         if self._local is not None and self._rows is not None:
             rows = self._rows
@@ -268,7 +274,7 @@ class SqlStore:
                 first.setdefault(entry.message_id, entry)
         if self._local is not None and self._rows is not None:
             rows = self._rows
-            if all(e.effects.empty for e in first.values()):  # no session needed
+            if all(rows.plain_effects(e.effects) for e in first.values()):  # no session
                 won, applied, existing = await self._local.write_plain(
                     lambda c: rows.write_and_look_up(c, None, groups, first)
                 )
@@ -376,14 +382,24 @@ async def _write_new(session: Any, first: dict[str, Entry]) -> tuple[set[int], d
 
 class _LocalRows:
     """`_write_new` and `_stored` on a SQLite file's plain connection (`sqlite_rows`): the
-    same rows, without SQLAlchemy's per-statement work. Effects, which only some decisions
-    have, are still written by the SQLAlchemy session, in the same transaction."""
+    same rows, without SQLAlchemy's per-statement work. The effects of fresh decisions
+    (strikes, audit entries, review items, webhook deliveries) go on the same connection
+    too (`PlainEffectsWriter`); a supersession is written by the SQLAlchemy session, in the
+    same transaction."""
 
     def __init__(self, dialect: Any) -> None:
+        # Imported here: the decision tables import this package's tables.
+        from chatguard.decisions.repository import PlainEffectsWriter
+
         self.messages = RowInsert(_MESSAGES, dialect, skip_taken=True, returning="id")
         self.assessments = RowInsert(_ASSESSMENTS, dialect)
         self.decisions = RowInsert(_DECISIONS, dialect)
         self.look_up = StoredLookUp(_MESSAGES, _DECISIONS, dialect)
+        self.effects = PlainEffectsWriter(dialect)
+
+    def plain_effects(self, effects: Effects) -> bool:
+        """Whether `effects` can be written without a SQLAlchemy session."""
+        return effects.empty or self.effects.can_write(effects)
 
     def stored(self, connection: Any, message_ids: list[str]) -> dict[str, StoredDecision]:
         return {
@@ -400,7 +416,8 @@ class _LocalRows:
     ) -> tuple[set[int], dict[str, Applied], dict[str, StoredDecision]]:
         """In one transaction on SQLite (one writer): the stored decisions of the lost ids are
         read right after the insert that lost. `session` (the SQLAlchemy session whose
-        transaction `connection` is in) writes the effects; without effects it may be None."""
+        transaction `connection` is in) writes the effects when given; None: they are written
+        on `connection` (every one passes `plain_effects`)."""
         entries = list(first.values())
         inserted = set(self.messages.run(connection, [_message_values(e) for e in entries]))
         won = [e for e in entries if e.message_id in inserted]
@@ -412,9 +429,12 @@ class _LocalRows:
             self.decisions.run(connection, [_decision_row(e) for e in won])
             applied = {e.message_id: Applied() for e in won}
             if any(not e.effects.empty for e in won):
-                assert session is not None, "effects are written through a session"
-                write = _effects_writer(many=True)
-                results = run_inline(write(InlineSession(session), [e.effects for e in won]))
+                many = [e.effects for e in won]
+                if session is None:
+                    results = self.effects.write(connection, many)
+                else:
+                    write = _effects_writer(many=True)
+                    results = run_inline(write(InlineSession(session), many))
                 applied = {e.message_id: a for e, a in zip(won, results, strict=True)}
         winners = {id(e) for e in won}
         return winners, applied, self.stored(connection, _lost(groups, winners))

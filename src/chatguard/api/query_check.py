@@ -34,8 +34,11 @@ def _query_names(dependant: Dependant) -> set[str]:
 
 
 async def known_query_only(connection: HTTPConnection) -> None:
-    if connection.scope["type"] != "http":
-        return  # a WebSocket's own parameters are its route's business
+    scope = connection.scope
+    if scope["type"] != "http" or not scope.get("query_string"):
+        # A WebSocket's own parameters are its route's business; and a request without a
+        # query (every `POST /moderate`) has no parameter to check: its parsing is skipped.
+        return
     known = _known_names(connection.scope.get("route"))
     if known is None:
         return

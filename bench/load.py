@@ -10,7 +10,9 @@ Starts `chatguard serve` on a free port (SQLite in a temporary directory unless
 with wrk (`bench/wrk/chat.lua`: a unique message id per message). Prints req/s and p50/p99
 (medians over the rounds), the ratio stored/stateless, batch msg/s, the single requests'
 p99 and maximum with and without a batch flood, and where a stored request's time goes, from
-the server's own metrics (time in the store against time in the cascade's stages).
+the server's own metrics (time in the store against time in the cascade's stages), and the
+server's CPU per request answered (user and system time of the server process and its
+workers, from /proc) for the stateless, stored and batch phases.
 
 Checks: every answer was a 200 and no socket failed; the messages stored under this run's id
 prefix number at least the 200s wrk counted and at most that plus what was in flight when wrk

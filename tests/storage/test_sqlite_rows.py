@@ -224,6 +224,31 @@ async def test_the_effects_on_the_plain_connection_are_the_sessions_rows(tmp_pat
         again = await stores[0].save_entries(made)
         assert not again.applied
         assert effect_rows(plain) == written
+        # Effects of a decision whose message another decision claimed already (its audit
+        # entry's key is taken) are not written, beside another decision's that are: the
+        # same on both paths.
+        from dataclasses import replace
+
+        from chatguard.decisions.records import Strike
+        from chatguard.decisions.repository import write_many_effects
+
+        other = made[1].effects
+        extra = replace(
+            other,
+            audit=(replace(other.audit[0], message_id="extra", effect_key="decision:extra"),),
+            strike=Strike("rows", "u9", "extra", 1_700_000_009.0, "delete", "warn", "r", "auto"),
+            deliveries=(),
+        )
+        pair = [made[0].effects, extra]
+        rows_plain = stores[0]._rows
+        assert rows_plain is not None
+        late_plain = await local.write_plain(lambda c: rows_plain.effects.write(c, pair))
+        async with stores[1]._sessions.begin() as session:
+            late_session = await write_many_effects(session, pair)
+        assert [a.taken for a in late_plain] == [a.taken for a in late_session] == [True, False]
+        assert [comparable(a) for a in late_plain] == [comparable(a) for a in late_session]
+        assert effect_rows(plain) == effect_rows(orm)
+        assert [len(effect_rows(plain)[t]) for t in EFFECT_TABLES] == [3, 5, 3, 4 + 3 * 2]
     finally:
         for store in stores:
             await store.close()

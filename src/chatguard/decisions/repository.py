@@ -481,13 +481,17 @@ async def _write_unclaimed(session: AsyncSession, many: list[Effects]) -> list[A
 
 class PlainEffectsWriter:
     """`write_many_effects` on a SQLite file's plain `sqlite3` connection, in the transaction
-    it is in (`chatguard.storage.sqlite_rows`): the same rows, each skipped when its key is
-    taken, without a SQLAlchemy session's per-statement work. A supersession (a final
-    decision's) reads and updates a review item and stays with `write_many_effects`."""
+    it is in (`chatguard.storage.sqlite_rows`): the same rows in the same order (a decision's
+    claim on its message first, see `claim_key`), each skipped when its key is taken, without
+    a SQLAlchemy session's per-statement work. A supersession (a final decision's) reads and
+    updates a review item and stays with `write_many_effects`."""
 
     def __init__(self, dialect: Any) -> None:
         self.strikes = RowInsert(_table(StrikeRow), dialect, skip_taken=True, omit=("id",))
         self.audit = RowInsert(_table(AuditRow), dialect, skip_taken=True, omit=("id",))
+        self.claims = RowInsert(
+            _table(AuditRow), dialect, skip_taken=True, returning="effect_key", omit=("id",)
+        )
         self.reviews = RowInsert(_table(ReviewItemRow), dialect, skip_taken=True, returning="id")
         self.deliveries = RowInsert(
             _table(WebhookDeliveryRow), dialect, skip_taken=True, returning="id"
@@ -500,8 +504,33 @@ class PlainEffectsWriter:
     def write(self, connection: Any, many: list[Effects]) -> list[Applied]:
         """As `write_many_effects`; every effect must pass `can_write`."""
         assert all(self.can_write(e) for e in many), "a supersession needs the session"
+        claims = [claim_key(e) for e in many]
+        keys = {k for k in claims if k is not None}
+        claimed = set(
+            self.claims.run(
+                connection,
+                [_entry_fields(a) for e in many for a in e.audit if a.effect_key in keys],
+            )
+        )
+        taken = [key is not None and key not in claimed for key in claims]
+        if any(taken):
+            kept = [e for e, t in zip(many, taken, strict=True) if not t]
+            rest = iter(self._unclaimed(connection, kept))
+            return [Applied(taken=True) if t else next(rest) for t in taken]
+        return self._unclaimed(connection, many)
+
+    def _unclaimed(self, connection: Any, many: list[Effects]) -> list[Applied]:
+        if not many:
+            return []
         self.strikes.run(connection, [_fields(e.strike) for e in many if e.strike])
-        self.audit.run(connection, [_entry_fields(a) for e in many for a in e.audit])
+        own = {k for k in map(claim_key, many) if k is not None}
+        entries = [
+            _entry_fields(a)
+            for e in many
+            for a in e.audit
+            if a.effect_key is None or a.effect_key not in own
+        ]
+        self.audit.run(connection, entries)
         items = [_fields(e.review) for e in many if e.review is not None]
         held = set(self.reviews.run(connection, items))
         events = [_held(effects, held) for effects in many]

@@ -22,7 +22,7 @@ from tests.support.private_pg import PrivatePostgres
 pytestmark = [pytest.mark.slow]
 
 
-def _insult(n: int) -> dict[str, object]:
+def _offence(n: int) -> tuple[Message, Assessment]:
     message = Message(text="you absolute idiot", user_id="u1", channel_id="general", id=f"m{n}")
     assessment = Assessment(
         message_id=message.id,
@@ -30,7 +30,11 @@ def _insult(n: int) -> dict[str, object]:
         route=Route.ACT,
         decided_by="classifier",
     )
-    return decide_body(message, assessment)
+    return message, assessment
+
+
+def _insult(n: int) -> dict[str, object]:
+    return decide_body(*_offence(n))
 
 
 async def _count(url: str, sql: str) -> int:
@@ -108,15 +112,7 @@ async def test_a_write_whose_outcome_was_lost_answers_what_it_wrote(
         repository = engine.repository
         # An earlier strike that another process gave: this one has not seen it.
         other = engine.__class__(repository=repository)
-        await other.decide(
-            Message(text="you absolute idiot", user_id="u1", channel_id="general", id="m0"),
-            Assessment(
-                message_id="m0",
-                scores={Category.HARASSMENT: 0.97},
-                route=Route.ACT,
-                decided_by="classifier",
-            ),
-        )
+        await other.decide(*_offence(0))
         written = repository.apply_many
 
         async def commits_then_fails(effects: object) -> object:

@@ -449,14 +449,7 @@ async def _write_unclaimed(session: AsyncSession, many: list[Effects]) -> list[A
     if not many:
         return []
     await _insert_rows(session, StrikeRow, [_fields(e.strike) for e in many if e.strike])
-    own = {k for k in map(claim_key, many) if k is not None}
-    entries = [
-        _entry_fields(a)
-        for e in many
-        for a in e.audit
-        if a.effect_key is None or a.effect_key not in own
-    ]
-    await _insert_rows(session, AuditRow, entries)
+    await _insert_rows(session, AuditRow, _unclaimed_entries(many))
     items = [e.review for e in many if e.review is not None]
     held = await _insert_rows(
         session, ReviewItemRow, [_fields(i) for i in items], returning=ReviewItemRow.id
@@ -477,6 +470,17 @@ async def _write_unclaimed(session: AsyncSession, many: list[Effects]) -> list[A
         returning=WebhookDeliveryRow.id,
     )
     return _applied(many, events, planned, held, added)
+
+
+def _unclaimed_entries(many: list[Effects]) -> list[dict[str, Any]]:
+    """The audit rows of `many` other than their claims (written first)."""
+    own = {k for k in map(claim_key, many) if k is not None}
+    return [
+        _entry_fields(a)
+        for e in many
+        for a in e.audit
+        if a.effect_key is None or a.effect_key not in own
+    ]
 
 
 class PlainEffectsWriter:
@@ -523,14 +527,7 @@ class PlainEffectsWriter:
         if not many:
             return []
         self.strikes.run(connection, [_fields(e.strike) for e in many if e.strike])
-        own = {k for k in map(claim_key, many) if k is not None}
-        entries = [
-            _entry_fields(a)
-            for e in many
-            for a in e.audit
-            if a.effect_key is None or a.effect_key not in own
-        ]
-        self.audit.run(connection, entries)
+        self.audit.run(connection, _unclaimed_entries(many))
         items = [_fields(e.review) for e in many if e.review is not None]
         held = set(self.reviews.run(connection, items))
         events = [_held(effects, held) for effects in many]

@@ -12,7 +12,9 @@ from chatguard.domain import Message, StageResult
 from chatguard.errors import ConfigurationError
 from chatguard.normalize import normalize
 from chatguard.pipeline.registry import build_stage, registered_stages
+from chatguard.pipeline.router import Thresholds
 from chatguard.pipeline.stage import StageInput
+from chatguard.semantic.artifact import SemanticArtifact
 from chatguard.semantic.encoder import SentenceEncoder
 from chatguard.semantic.heads import SemanticHeads
 from chatguard.semantic.stage import SemanticStage
@@ -128,3 +130,46 @@ def test_the_shipped_blend_matches_the_shipped_linear_model(
     with caplog.at_level("WARNING", logger="chatguard.semantic.stage"):
         build_stage("semantic", settings)
     assert "train-semantic" not in caplog.text
+
+
+LONG_TEXT = (
+    "you are a pathetic worthless loser and everyone in this chat hates you, "
+    "nobody wants you around here"
+)
+
+
+@pytest.fixture
+def by_length(encoder: SentenceEncoder, heads: SemanticHeads) -> SemanticStage:
+    weighted = dataclasses.replace(
+        heads, blend={"self-harm": 0.5}, long_blend={"harassment": 0.5}, long_min_chars=60
+    )
+    stage = SemanticStage(encoder=encoder, heads=weighted)
+    # Allow below 0.3, act from 0.9: a score of 0.5 is uncertain, 0.1 is sure.
+    stage.use_thresholds(
+        Thresholds(allow=dict.fromkeys(Category, 0.3), act=dict.fromkeys(Category, 0.9))
+    )
+    return stage
+
+
+@pytest.mark.parametrize(
+    ("text", "linear", "blended"),
+    [
+        pytest.param(LONG_TEXT, 0.1, {HARASSMENT}, id="long-and-sure-takes-the-long-weights"),
+        pytest.param(LONG_TEXT, 0.5, {HARASSMENT}, id="long-and-unsure-takes-the-long-weights"),
+        pytest.param("you are a loser", 0.5, {SELF_HARM}, id="short-and-unsure-takes-the-band's"),
+        pytest.param("you are a loser", 0.1, set(), id="short-and-sure-is-left-alone"),
+    ],
+)
+def test_the_weights_depend_on_the_length_and_the_band(
+    by_length: SemanticStage, text: str, linear: float, blended: set[Category]
+) -> None:
+    (result,) = by_length.assess_sync([doubtful(text, harassment=linear, self_harm=linear)])
+    assert set(result.scores) == blended
+    assert by_length.reopens(doubtful(text)) is (len(normalize(text).folded) >= 60)
+
+
+def test_long_weights_load_from_the_manifest(artifact: SemanticArtifact) -> None:
+    heads = SemanticHeads.load(artifact)
+    entry = artifact.manifest["heads"].get("blend_long", {})
+    assert heads.long_min_chars == entry.get("min_chars", 0)
+    assert heads.long_blend == entry.get("weights", {})

@@ -32,6 +32,14 @@ def register(sub: Any) -> None:
     parser.add_argument("--c", type=float, default=1.0, help="inverse L2 regularization")
     parser.add_argument("--min-gain", type=float, default=0.005)
     parser.add_argument("--max-traffic-loss", type=float, default=0.005)
+    parser.add_argument(
+        "--long-chars",
+        type=int,
+        default=None,
+        help="messages of at least this many characters get weights of their own, blended "
+        "whatever the linear model's certainty (0: the uncertain band only; default: the "
+        "training configuration's)",
+    )
     parser.add_argument("--threads", type=int, default=2, help="encoder threads")
     parser.add_argument("--quiet", action="store_true")
     parser.set_defaults(func=run)
@@ -70,6 +78,9 @@ def run(args: argparse.Namespace) -> int:
         c=args.c,
         min_gain=args.min_gain,
         max_traffic_loss=args.max_traffic_loss,
+        long_min_chars=(
+            SemanticTrainConfig().long_min_chars if args.long_chars is None else args.long_chars
+        ),
         threads=args.threads,
     )
     progress = Progress(None if args.quiet else sys.stderr)

@@ -120,9 +120,7 @@ def floor_case(chat_semantic_good: bool) -> tuple[dict[str, float], dict[str, ob
     prompts = np.arange(2 * N) < N
     linear_flagged = np.where(prompts, rng.random(2 * N), y * 0.4 + rng.random(2 * N) * 0.6)
     semantic_good = y * 0.7 + rng.random(2 * N) * 0.3
-    semantic_flagged = np.where(
-        prompts | chat_semantic_good, semantic_good, 1.0 - y
-    )
+    semantic_flagged = np.where(prompts | chat_semantic_good, semantic_good, 1.0 - y)
     linear = {"harassment": linear_flagged}
     semantic = {"harassment": semantic_flagged}
     everything = np.ones(2 * N, dtype=bool)

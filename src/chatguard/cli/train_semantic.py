@@ -40,6 +40,12 @@ def register(sub: Any) -> None:
         "whatever the linear model's certainty (0: the uncertain band only; default: the "
         "training configuration's)",
     )
+    parser.add_argument(
+        "--keep-heads",
+        action="store_true",
+        help="keep the artifact's heads and choose the blend again (after a linear model "
+        "change): only the validation rows are embedded",
+    )
     parser.add_argument("--threads", type=int, default=2, help="encoder threads")
     parser.add_argument("--quiet", action="store_true")
     parser.set_defaults(func=run)
@@ -61,16 +67,22 @@ def run(args: argparse.Namespace) -> int:
         SemanticArtifact,
         SemanticArtifactError,
     )
+    from chatguard.semantic.heads import SemanticHeads
     from chatguard.semantic.train import SemanticTrainConfig, train_semantic
 
     try:
         files = data_files(args.data)
         mappings = load_mapping(DEFAULT_MAPPING, *args.mapping)
         linear = LinearModel.load(args.linear_model or DEFAULT_MODEL)
-        # Only the encoder and tokenizer must match: the heads are about to be replaced.
         artifact = SemanticArtifact.load(args.artifact or DEFAULT_ARTIFACT, verify=False)
-        artifact.manifest.pop("heads", None)
-        artifact.verify()
+        heads = None
+        if args.keep_heads:
+            artifact.verify()
+            heads = SemanticHeads.load(artifact)
+        else:
+            # Only the encoder and tokenizer must match: the heads are about to be replaced.
+            artifact.manifest.pop("heads", None)
+            artifact.verify()
     except (InvalidInputError, ModelLoadError, SemanticArtifactError) as exc:
         print(f"chatguard: {exc}", file=sys.stderr)
         return 2
@@ -92,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
         config=config,
         cache=args.cache,
         progress=progress,
+        heads=heads,
     )
     print(f"semantic heads written to {artifact.path} ({result.seconds:.1f}s)")
     print(json.dumps(result.report, indent=2))

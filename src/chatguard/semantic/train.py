@@ -388,8 +388,11 @@ def train_semantic(
     config: SemanticTrainConfig | None = None,
     cache: Path | None = None,
     progress: Progress | None = None,
+    heads: SemanticHeads | None = None,
 ) -> SemanticTrainResult:
-    """Train the heads, choose the blend and write both into `artifact` (heads.npz, manifest)."""
+    """Train the heads, choose the blend and write both into `artifact` (heads.npz, manifest).
+    With `heads` (the artifact's own, trained on the same split) only the blend is chosen
+    again: only the validation rows are embedded, and heads.npz is left as it is."""
     import time
 
     config = config or SemanticTrainConfig()
@@ -398,27 +401,15 @@ def train_semantic(
     examples = load_examples(files, mappings, plan=config.plan)
     training = [e for e in examples if e.split is Split.TRAIN]
     validation = [e for e in examples if e.split is Split.VALIDATION]
-    heads = [h for h in HEAD_ORDER if h in linear.heads and _enough(training, h, config)]
-    if not heads:
-        raise ConfigurationError("no head has enough labelled training rows")
-    progress.note(
-        f"{len(training)} train, {len(validation)} validation rows; heads: {', '.join(heads)}"
-    )
     encoder = SentenceEncoder.from_artifact(
         artifact, threads=config.threads, batch_size=config.batch_size
     )
-    x = embed(encoder, [e.folded for e in training + validation], cache=cache, progress=progress)
-    x_train, x_val = x[: len(training)], x[len(training) :]
-    progress.note("fitting heads")
-    weights, bias = fit_heads(training, x_train, heads, config.c)
-    calibration = np.tile([1.0, 0.0], (len(heads), 1))
-    val_logits = x_val @ weights + bias
-    for i, head in enumerate(heads):
-        rows = [j for j, e in enumerate(validation) if head in e.targets]
-        labels = np.array([validation[j].targets[head] for j in rows])
-        w = np.array([validation[j].weight for j in rows])
-        calibration[i] = fit_platt(val_logits[rows, i], labels, w)
-    model = SemanticHeads(tuple(heads), weights, bias, calibration)
+    if heads is not None:
+        progress.note(f"{len(validation)} validation rows; the artifact's heads kept")
+        model = heads
+        x_val = embed(encoder, [e.folded for e in validation], cache=cache, progress=progress)
+    else:
+        model, x_val = _fit(training, validation, linear, encoder, config, cache, progress)
     semantic = model.category_scores(x_val)
     lin = category_scores(linear.heads, linear.predict_proba([e.folded for e in validation]))
     uncertain = uncertain_rows(linear, lin)
@@ -443,7 +434,17 @@ def train_semantic(
     report = _report(validation, lin, semantic, uncertain, long, model, per_category)
     if long_report is not None:
         report["long"] = long_report
-    _write(artifact, model, linear, files, examples, config, report, time.perf_counter() - started)
+    _write(
+        artifact,
+        model,
+        linear,
+        files,
+        examples,
+        config,
+        report,
+        time.perf_counter() - started,
+        kept=heads is not None,
+    )
     return SemanticTrainResult(model, report, time.perf_counter() - started)
 
 
@@ -491,6 +492,37 @@ def _choose_long(
     }
 
 
+def _fit(
+    training: Sequence[Example],
+    validation: Sequence[Example],
+    linear: LinearModel,
+    encoder: SentenceEncoder,
+    config: SemanticTrainConfig,
+    cache: Path | None,
+    progress: Progress,
+) -> tuple[SemanticHeads, np.ndarray]:
+    """Heads fitted on the training rows' embeddings, calibrated on validation; with the
+    validation embeddings."""
+    heads = [h for h in HEAD_ORDER if h in linear.heads and _enough(training, h, config)]
+    if not heads:
+        raise ConfigurationError("no head has enough labelled training rows")
+    progress.note(
+        f"{len(training)} train, {len(validation)} validation rows; heads: {', '.join(heads)}"
+    )
+    x = embed(encoder, [e.folded for e in [*training, *validation]], cache=cache, progress=progress)
+    x_train, x_val = x[: len(training)], x[len(training) :]
+    progress.note("fitting heads")
+    weights, bias = fit_heads(training, x_train, heads, config.c)
+    calibration = np.tile([1.0, 0.0], (len(heads), 1))
+    val_logits = x_val @ weights + bias
+    for i, head in enumerate(heads):
+        rows = [j for j, e in enumerate(validation) if head in e.targets]
+        labels = np.array([validation[j].targets[head] for j in rows])
+        w = np.array([validation[j].weight for j in rows])
+        calibration[i] = fit_platt(val_logits[rows, i], labels, w)
+    return SemanticHeads(tuple(heads), weights, bias, calibration), x_val
+
+
 def _enough(training: Sequence[Example], head: str, config: SemanticTrainConfig) -> bool:
     labels = [e.targets[head] for e in training if head in e.targets]
     positives = sum(labels)
@@ -534,6 +566,10 @@ def _report(
     }
 
 
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def _write(
     artifact: SemanticArtifact,
     model: SemanticHeads,
@@ -543,9 +579,13 @@ def _write(
     config: SemanticTrainConfig,
     report: dict[str, Any],
     seconds: float,
+    *,
+    kept: bool = False,
 ) -> None:
     path = artifact.path / HEADS_FILE
-    model.save(path)
+    previous = dict(artifact.manifest.get("heads", {}))
+    if not kept:
+        model.save(path)
     counts: dict[str, dict[str, int]] = {}
     for e in examples:
         split = counts.setdefault(e.source, {})
@@ -563,7 +603,8 @@ def _write(
             else ""
         ),
         "blend_long": {"min_chars": model.long_min_chars, "weights": model.long_blend},
-        "trained": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "trained": previous.get("trained") if kept else _now(),
+        "blend_chosen": _now(),
         "linear_model": {
             "name": linear.name,
             "created": linear.manifest.get("created"),
@@ -586,5 +627,12 @@ def _write(
             "seconds": round(seconds, 1),
         },
     }
+    if kept:
+        # The heads and what they were fitted on are as before; the blend and its guards new.
+        artifact.manifest["heads"]["training"] = {
+            **previous.get("training", {}),
+            **{k: v for k, v in artifact.manifest["heads"]["training"].items() if k != "c"},
+            "heads": "kept from the earlier training (same files and split)",
+        }
     artifact.manifest["metrics"] = report
     artifact.write_manifest()

@@ -102,8 +102,9 @@ def test_no_blend_means_no_encoder_work(encoder: SentenceEncoder, heads: Semanti
 def test_the_shipped_stage_blends_what_its_manifest_says(settings: Settings) -> None:
     stage = build_stage("semantic", settings)
     assert isinstance(stage, SemanticStage)
-    blend = stage.heads.blend
-    assert {c.value for c in stage.categories} == {k for k, v in blend.items() if v > 0}
+    blends = (stage.heads.blend, stage.heads.long_blend)
+    blended = {k for blend in blends for k, v in blend.items() if v > 0}
+    assert {c.value for c in stage.categories} == blended
 
 
 def test_a_different_linear_model_is_named_in_a_warning(

@@ -174,3 +174,17 @@ def test_long_weights_load_from_the_manifest(artifact: SemanticArtifact) -> None
     entry = artifact.manifest["heads"].get("blend_long", {})
     assert heads.long_min_chars == entry.get("min_chars", 0)
     assert heads.long_blend == entry.get("weights", {})
+
+
+def test_a_weight_for_a_category_the_heads_do_not_score_is_left_out(
+    encoder: SentenceEncoder, heads: SemanticHeads
+) -> None:
+    unscored = next(
+        c for c in Category if c.value not in heads.category_scores(encoder.encode(["x"]))
+    )
+    weighted = dataclasses.replace(
+        heads, blend={}, long_blend={unscored.value: 0.5, "harassment": 0.5}, long_min_chars=10
+    )
+    stage = SemanticStage(encoder=encoder, heads=weighted)
+    (result,) = stage.assess_sync([doubtful(LONG_TEXT, harassment=0.5)])
+    assert result.error is None and set(result.scores) == {HARASSMENT}

@@ -23,6 +23,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from chatguard.domain import Route, StageResult
 from chatguard.errors import ConfigurationError
 from chatguard.pipeline.router import Router, Thresholds
@@ -83,17 +85,19 @@ class SemanticStage(CpuStage):
         self.encoder = encoder
         self.heads = heads
         self.artifact_name = artifact_name
+        # Only the categories the heads score: a weight for any other would be a no-op.
+        scored = set(heads.category_scores(np.zeros((1, heads.weights.shape[0]), np.float32)))
         self._blended = sorted(
             {
                 Category(name)
                 for blend in (heads.blend, heads.long_blend)
                 for name, weight in blend.items()
-                if name in _CATEGORY_NAMES and weight > 0
+                if name in _CATEGORY_NAMES and name in scored and weight > 0
             },
             key=lambda c: c.value,
         )
         self._reopens = any(
-            name in _CATEGORY_NAMES and weight > 0 for name, weight in heads.long_blend.items()
+            c.value in heads.long_blend and heads.long_blend[c.value] > 0 for c in self._blended
         )
         self._router: Router | None = None
 

@@ -471,6 +471,8 @@ def _choose_long(
         validation, linear, semantic, uncertain, chosen, config.max_flagged_loss, scorer
     )
     chosen, floor = choose_flagged_floor(validation, linear, scorer, chosen, config)
+    # Categories without a head of their own (too few labels) keep the linear score.
+    chosen = {k: v for k, v in chosen.items() if k in semantic}
     sources = np.array([e.source for e in validation])
     return chosen, {
         "min_chars": config.long_min_chars,

@@ -48,13 +48,21 @@ TABLE = [
     # trash talk through (harassment below 0.9) but still scores it as harassment (below).
     pytest.param("you're so bad", HOLD, ALLOW, id="taunt-so-bad"),
     pytest.param("ur trash", HOLD, ALLOW, id="taunt-ur-trash"),
-    pytest.param("hey loser, nobody asked", HOLD, ALLOW, id="insult-nobody-asked"),
+    # Scores harassment 0.90, on the line where both presets delete.
+    pytest.param("hey loser, nobody asked", DELETE, DELETE, id="insult-nobody-asked"),
     pytest.param("what a loser", HOLD, ALLOW, id="insult-what-a-loser"),
     pytest.param("you're garbage at this", DELETE, DELETE, id="taunt-garbage-at-this"),
     # Frustration at the game or at oneself is not harassment.
     pytest.param("this boss is trash", ALLOW, ALLOW, id="boss-is-trash"),
     pytest.param("this game is garbage", ALLOW, ALLOW, id="game-is-garbage"),
     pytest.param("I'm so bad at this lol", ALLOW, ALLOW, id="self-so-bad"),
+    # Self-deprecation names the speaker with "by me", "my bad" or "i'm": not harassment; the
+    # same insult aimed at a player stays harassment.
+    pytest.param("idiot move by me", ALLOW, ALLOW, id="self-idiot-move-by-me"),
+    pytest.param("my bad, dumb play", ALLOW, ALLOW, id="self-my-bad-dumb-play"),
+    pytest.param("i'm such an idiot lol", ALLOW, ALLOW, id="self-such-an-idiot"),
+    pytest.param("idiot move by you", DELETE, DELETE, id="taunt-idiot-move-by-you"),
+    pytest.param("you idiot", DELETE, DELETE, id="insult-you-idiot"),
     # Hype and game talk that borrow violent words are not violence.
     pytest.param("bomb the site", ALLOW, ALLOW, id="bomb-the-site"),
     pytest.param("that show was da bomb", ALLOW, ALLOW, id="da-bomb"),
@@ -83,6 +91,8 @@ TABLE = [
 ]
 
 SKILL_INSULTS = [
+    "idiot move by you",
+    "you idiot",
     "you're so bad",
     "uninstall noob",
     "get good kid",
@@ -98,6 +108,9 @@ NOT_AIMED = [
     "this game is garbage",
     "I'm so bad at this lol",
     "im trash at this game",
+    "idiot move by me",
+    "my bad, dumb play",
+    "i'm such an idiot lol",
     "bomb the site",
     "that show was da bomb",
     "he got destroyed",

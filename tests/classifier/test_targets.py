@@ -69,6 +69,32 @@ def test_texts_about_the_speaker_alone_get_the_self_features(
     assert (_word_buckets(text, SELF) > _word_buckets(text, CROSS)) is about_the_speaker
 
 
+SELF_PHRASED = FeatureConfig(buckets_log2=16, target_cross=1, self_cross=2)
+
+NAMED_BY_A_PHRASE = [
+    pytest.param("idiot move by me", True, id="by-me"),
+    pytest.param("my bad, dumb play", True, id="my-bad"),
+    pytest.param("that was dumb of me", True, id="of-me"),
+    pytest.param("thats on me, bad call", True, id="on-me"),
+    pytest.param("my fault sorry", True, id="my-fault"),
+    pytest.param("idiot move by you", False, id="by-you"),
+    pytest.param("my bad you were right", False, id="my-bad-and-you"),
+    pytest.param("blow me", False, id="me-alone"),
+    pytest.param("my team is trash", False, id="my-alone"),
+    pytest.param("bad by me " + "and a long story about the old lighthouse " * 3, False, id="long"),
+]
+
+
+@pytest.mark.parametrize(("text", "about_the_speaker"), NAMED_BY_A_PHRASE)
+def test_phrases_that_name_the_speaker_get_the_self_features(
+    text: str, about_the_speaker: bool
+) -> None:
+    phrased = _word_buckets(text, SELF_PHRASED) > _word_buckets(text, CROSS)
+    assert phrased is about_the_speaker
+    # Configuration 1 (the earlier models) reads the words alone: none of these has one.
+    assert not _word_buckets(text, SELF) > _word_buckets(text, CROSS)
+
+
 def test_the_same_insult_gets_a_self_copy_only_when_said_of_oneself() -> None:
     own = _word_buckets("im such an idiot", SELF) - _word_buckets("im such an idiot", CROSS)
     # The marker and one copy per word (im, such, an, idiot).

@@ -74,6 +74,33 @@ def test_permitted_term_overrides_default(engine: RuleEngine) -> None:
     assert scan(engine, "shit", "c1").scores  # other defaults still apply
 
 
+SELF_TALK = [
+    pytest.param("i'm such an idiot lol", False, id="i'm-such-an-idiot"),
+    pytest.param("im such an idiot", False, id="im-such-an-idiot"),
+    pytest.param("I’m an idiot", False, id="curly-apostrophe"),
+    pytest.param("idiot move by me", False, id="idiot-move-by-me"),
+    pytest.param("what a loser i am", False, id="what-a-loser-i-am"),
+    pytest.param("you idiot", True, id="you-idiot"),
+    pytest.param("idiot move by you", True, id="idiot-move-by-you"),
+    pytest.param("you idiot, i'm such an idiot", True, id="aimed-and-self"),
+    pytest.param("what a loser", True, id="what-a-loser"),
+]
+
+
+@pytest.mark.parametrize(("text", "hit"), SELF_TALK)
+def test_an_insult_that_names_the_speaker_is_no_rule_hit(
+    engine: RuleEngine, text: str, hit: bool
+) -> None:
+    assert (Category.HARASSMENT in scan(engine, text).scores) is hit
+
+
+def test_the_shipped_exceptions_go_with_the_shipped_list(engine: RuleEngine) -> None:
+    engine.set_channel_terms("c1", blocked=["idiot"], use_defaults=False)
+    assert scan(engine, "i'm such an idiot", "c1").scores  # a list of one's own: no exceptions
+    custom = RuleEngine(default_terms=[Term("idiot", Category.HARASSMENT, 0.6)])
+    assert scan(custom, "i'm such an idiot").scores
+
+
 def test_permitted_wildcard_covers_longer_words(engine: RuleEngine) -> None:
     engine.set_channel_terms("c1", blocked=["heck"], permitted=["heck*"])
     assert not scan(engine, "heckin good", "c1").scores

@@ -77,3 +77,53 @@ async def test_a_timed_out_semantic_stage_is_recorded_and_the_cascade_goes_on(
         last = assessment.trail[-1]
         assert last.stage == "semantic" and last.error and "timed out" in last.error
         assert assessment.route in (Route.ALLOW, Route.ACT, Route.UNCERTAIN)
+
+
+LONG = (
+    "i have been thinking about this for weeks and i honestly do not see the point of "
+    "going on anymore, nothing i do matters to anyone"
+)
+
+
+@pytest.fixture
+def long_reader(encoder: SentenceEncoder, heads: SemanticHeads) -> SemanticStage:
+    blended = dataclasses.replace(
+        heads, blend={}, long_blend={"self-harm": 0.5, "harassment": 0.5}, long_min_chars=80
+    )
+    return SemanticStage(encoder=encoder, heads=blended)
+
+
+async def test_long_messages_reach_the_semantic_stage_even_when_the_classifier_is_sure(
+    settings: Settings, long_reader: SemanticStage
+) -> None:
+    # Everything below 1.0 is allowed: the classifier settles every message, yet the long one
+    # is blended all the same and the short ones never reach the encoder.
+    pipeline = cascade(settings, long_reader, band(1.0, 1.0))
+    texts = [*TEXTS, LONG]
+    found = await pipeline.assess([Message(text=t, user_id="u", channel_id="c") for t in texts])
+    reached = ["semantic" in [t.stage for t in a.trail] for a in found]
+    assert reached == [False, False, True]
+    linear = next(t for t in found[2].trail if t.stage == "classifier")
+    assert linear.route is Route.ALLOW
+    semantic_result = [r for r in found[2].reasons if r.startswith("semantic:")]
+    assert semantic_result and found[2].route is Route.ALLOW
+
+
+async def test_a_long_message_the_blend_makes_doubtful_is_no_longer_settled(
+    settings: Settings, encoder: SentenceEncoder, heads: SemanticHeads
+) -> None:
+    # Allow below 0.5: the classifier scores the indirect disclosure under it (self-harm about
+    # 0.46) and would allow it; the encoder reads intent in it (about 0.76), so the blend puts
+    # it in the band, where the next stage (the LLM in production) decides.
+    reader = SemanticStage(
+        encoder=encoder,
+        heads=dataclasses.replace(
+            heads, blend={}, long_blend={"self-harm/intent": 0.5}, long_min_chars=80
+        ),
+    )
+    pipeline = cascade(settings, reader, band(0.5, 0.9))
+    (found,) = await pipeline.assess([Message(text=LONG, user_id="u", channel_id="c")])
+    routes = {t.stage: t.route for t in found.trail}
+    assert routes["classifier"] is Route.ALLOW
+    assert routes["semantic"] is Route.UNCERTAIN
+    assert found.escalated

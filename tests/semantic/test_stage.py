@@ -12,7 +12,9 @@ from chatguard.domain import Message, StageResult
 from chatguard.errors import ConfigurationError
 from chatguard.normalize import normalize
 from chatguard.pipeline.registry import build_stage, registered_stages
+from chatguard.pipeline.router import Thresholds
 from chatguard.pipeline.stage import StageInput
+from chatguard.semantic.artifact import SemanticArtifact
 from chatguard.semantic.encoder import SentenceEncoder
 from chatguard.semantic.heads import SemanticHeads
 from chatguard.semantic.stage import SemanticStage
@@ -100,8 +102,9 @@ def test_no_blend_means_no_encoder_work(encoder: SentenceEncoder, heads: Semanti
 def test_the_shipped_stage_blends_what_its_manifest_says(settings: Settings) -> None:
     stage = build_stage("semantic", settings)
     assert isinstance(stage, SemanticStage)
-    blend = stage.heads.blend
-    assert {c.value for c in stage.categories} == {k for k, v in blend.items() if v > 0}
+    blends = (stage.heads.blend, stage.heads.long_blend)
+    blended = {k for blend in blends for k, v in blend.items() if v > 0}
+    assert {c.value for c in stage.categories} == blended
 
 
 def test_a_different_linear_model_is_named_in_a_warning(
@@ -128,3 +131,60 @@ def test_the_shipped_blend_matches_the_shipped_linear_model(
     with caplog.at_level("WARNING", logger="chatguard.semantic.stage"):
         build_stage("semantic", settings)
     assert "train-semantic" not in caplog.text
+
+
+LONG_TEXT = (
+    "you are a pathetic worthless loser and everyone in this chat hates you, "
+    "nobody wants you around here"
+)
+
+
+@pytest.fixture
+def by_length(encoder: SentenceEncoder, heads: SemanticHeads) -> SemanticStage:
+    weighted = dataclasses.replace(
+        heads, blend={"self-harm": 0.5}, long_blend={"harassment": 0.5}, long_min_chars=60
+    )
+    stage = SemanticStage(encoder=encoder, heads=weighted)
+    # Allow below 0.3, act from 0.9: a score of 0.5 is uncertain, 0.1 is sure.
+    stage.use_thresholds(
+        Thresholds(allow=dict.fromkeys(Category, 0.3), act=dict.fromkeys(Category, 0.9))
+    )
+    return stage
+
+
+@pytest.mark.parametrize(
+    ("text", "linear", "blended"),
+    [
+        pytest.param(LONG_TEXT, 0.1, {HARASSMENT}, id="long-and-sure-takes-the-long-weights"),
+        pytest.param(LONG_TEXT, 0.5, {HARASSMENT}, id="long-and-unsure-takes-the-long-weights"),
+        pytest.param("you are a loser", 0.5, {SELF_HARM}, id="short-and-unsure-takes-the-band's"),
+        pytest.param("you are a loser", 0.1, set(), id="short-and-sure-is-left-alone"),
+    ],
+)
+def test_the_weights_depend_on_the_length_and_the_band(
+    by_length: SemanticStage, text: str, linear: float, blended: set[Category]
+) -> None:
+    (result,) = by_length.assess_sync([doubtful(text, harassment=linear, self_harm=linear)])
+    assert set(result.scores) == blended
+    assert by_length.reopens(doubtful(text)) is (len(normalize(text).folded) >= 60)
+
+
+def test_long_weights_load_from_the_manifest(artifact: SemanticArtifact) -> None:
+    heads = SemanticHeads.load(artifact)
+    entry = artifact.manifest["heads"].get("blend_long", {})
+    assert heads.long_min_chars == entry.get("min_chars", 0)
+    assert heads.long_blend == entry.get("weights", {})
+
+
+def test_a_weight_for_a_category_the_heads_do_not_score_is_left_out(
+    encoder: SentenceEncoder, heads: SemanticHeads
+) -> None:
+    unscored = next(
+        c for c in Category if c.value not in heads.category_scores(encoder.encode(["x"]))
+    )
+    weighted = dataclasses.replace(
+        heads, blend={}, long_blend={unscored.value: 0.5, "harassment": 0.5}, long_min_chars=10
+    )
+    stage = SemanticStage(encoder=encoder, heads=weighted)
+    (result,) = stage.assess_sync([doubtful(LONG_TEXT, harassment=0.5)])
+    assert result.error is None and set(result.scores) == {HARASSMENT}

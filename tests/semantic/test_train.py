@@ -9,7 +9,13 @@ import pytest
 
 from chatguard.classifier.data import Example
 from chatguard.semantic.encoder import SentenceEncoder
-from chatguard.semantic.train import SemanticTrainConfig, choose_blend, embed
+from chatguard.semantic.train import (
+    SemanticTrainConfig,
+    blended_scores,
+    choose_blend,
+    choose_flagged_floor,
+    embed,
+)
 
 N = 400
 
@@ -85,3 +91,52 @@ def test_embeddings_come_from_the_cache_on_a_second_run(
     second = embed(Refusing(), texts, cache=cache)  # type: ignore[arg-type]
     assert np.array_equal(first, second)
     assert np.array_equal(first[0], first[2])
+
+
+def test_long_rows_take_the_long_weights_and_short_sure_rows_keep_the_linear_score() -> None:
+    linear = {"harassment": np.array([0.2, 0.2, 0.2, 0.2])}
+    semantic = {"harassment": np.array([1.0, 1.0, 1.0, 1.0])}
+    uncertain = np.array([True, False, True, False])
+    long = np.array([False, False, True, True])
+    scores = blended_scores(
+        linear, semantic, uncertain, {"harassment": 0.5}, long, {"harassment": 0.25}
+    )
+    assert scores["harassment"].tolist() == pytest.approx([0.6, 0.2, 0.4, 0.4])
+
+
+def flagged_rows(labels: np.ndarray, source: str) -> list[Example]:
+    return [
+        Example(f"{source}{i}", f"{source}{i}", source, {"flagged": int(y)})
+        for i, y in enumerate(labels)
+    ]
+
+
+def floor_case(chat_semantic_good: bool) -> tuple[dict[str, float], dict[str, object]]:
+    """Prompts whose harm the linear model ranks badly and the encoder well, beside chat."""
+    rng = np.random.default_rng(2)
+    y_prompts, y_chat = rng.integers(0, 2, N), rng.integers(0, 2, N)
+    rows = flagged_rows(y_prompts, "toxicchat") + flagged_rows(y_chat, "conda_dota2_chat")
+    y = np.concatenate([y_prompts, y_chat])
+    prompts = np.arange(2 * N) < N
+    linear_flagged = np.where(prompts, rng.random(2 * N), y * 0.4 + rng.random(2 * N) * 0.6)
+    semantic_good = y * 0.7 + rng.random(2 * N) * 0.3
+    semantic_flagged = np.where(prompts | chat_semantic_good, semantic_good, 1.0 - y)
+    linear = {"harassment": linear_flagged}
+    semantic = {"harassment": semantic_flagged}
+    everything = np.ones(2 * N, dtype=bool)
+
+    def scorer(long_blend: dict[str, float]) -> dict[str, np.ndarray]:
+        return blended_scores(linear, semantic, ~everything, {}, everything, long_blend)
+
+    return choose_flagged_floor(rows, linear, scorer, {}, SemanticTrainConfig())
+
+
+def test_a_floor_that_lifts_flagged_on_prose_is_kept() -> None:
+    chosen, report = floor_case(chat_semantic_good=True)
+    assert chosen["harassment"] > 0 and report["floor"] == chosen["harassment"]
+    assert report["mean_flagged_by_source"] > report["mean_flagged_by_source_linear"]
+
+
+def test_a_floor_that_costs_real_chat_is_refused() -> None:
+    chosen, report = floor_case(chat_semantic_good=False)
+    assert chosen == {} and report["floor"] == 0.0

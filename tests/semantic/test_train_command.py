@@ -59,3 +59,27 @@ def test_the_command_writes_heads_and_a_manifest_that_verify(tmp_path: Path, cap
     encoder = SentenceEncoder.from_artifact(artifact, threads=1)
     scores = heads.category_scores(encoder.encode(["you are a w99 idiot", "nice w99 play"]))
     assert scores["harassment"][0] > scores["harassment"][1]
+
+
+@pytest.mark.slow
+def test_keeping_the_heads_chooses_the_blend_again_and_records_the_long_bucket(
+    tmp_path: Path, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    target = tmp_path / "artifact"
+    shutil.copytree(DEFAULT_ARTIFACT, target)
+    heads_before = (target / "heads.npz").read_bytes()
+    trained_before = SemanticArtifact.load(target).manifest["heads"]["trained"]
+    data = tmp_path / "tiny_chat.jsonl"
+    write_data(data)
+    arguments = ["train-semantic", "--data", str(data), "--artifact", str(target)]
+    code = main([*arguments, "--keep-heads", "--long-chars", "24", "--threads", "1", "--quiet"])
+    assert code == 0
+    capsys.readouterr()
+    artifact = SemanticArtifact.load(target)  # the manifest still verifies
+    entry = artifact.manifest["heads"]
+    assert (target / "heads.npz").read_bytes() == heads_before
+    assert entry["trained"] == trained_before and entry["blend_chosen"]
+    assert entry["blend_long"]["min_chars"] == 24
+    assert entry["training"]["long_min_chars"] == 24
+    assert "long" in artifact.manifest["metrics"]
+    assert SemanticHeads.load(artifact).long_min_chars == 24

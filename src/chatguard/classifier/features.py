@@ -23,11 +23,13 @@ hashed with another seed. The linear model can then weigh "fucking" in "you fuck
 differently from "fucking" in "this boss is fucking hard".
 
 Self features (`self_cross`): a chat-length text (at most `SELF_MAX_WORDS` words) about the
-speaker alone (a first-person singular word such as "i", "im", "me", and no second- or
-third-person word or @mention) gets a marker of its own and a copy of each of its words hashed
-with a third seed, so "idiot" in "idiot move by me" or "i'm so bad at this" can weigh apart from
-"idiot" said of someone else. "my" does not count ("my team is trash" is about the team), and
-longer texts are left alone: a prompt that says "tell me" is not about its writer.
+speaker alone (a first-person singular word such as "i", "im", "myself", or with `self_cross`
+2 a phrase that names the speaker such as "by me", "of me", "my bad", "my fault"; and no
+second- or third-person word or @mention) gets a marker of its own and a copy of each of its
+words hashed with a third seed, so "idiot" in "idiot move by me" or "i'm so bad at this" can
+weigh apart from "idiot" said of someone else. "my" and "me" alone do not count ("my team is
+trash" is about the team, "blow me" about someone else), and longer texts are left alone: a
+prompt that says "tell me" is not about its writer.
 """
 
 from __future__ import annotations
@@ -69,7 +71,8 @@ class FeatureConfig:
     squeeze_repeats: int = 2
     #: 1: add the target marker and the target-crossed words (see the module docstring).
     target_cross: int = 0
-    #: 1: add the self marker and the self-crossed words (see the module docstring).
+    #: 1: add the self marker and the self-crossed words (see the module docstring); 2: also
+    #: for texts whose speaker is named by a phrase ("by me", "my bad"), not a word alone.
     self_cross: int = 0
 
     @property
@@ -231,8 +234,20 @@ SELF_MAX_WORDS = 12
 #: Words for someone other than the speaker or the reader.
 THIRD_PERSON_WORDS = ("he", "him", "his", "she", "her", "hers", "they", "them", "their", "theirs")
 _SELF_HASHES = np.array(sorted({word_hash(w) for w in SELF_WORDS}), dtype=np.uint64)
+#: Two-word phrases that name the speaker where no first-person word does ("idiot move by me",
+#: "my bad, dumb play"): "me" and "my" alone do not ("blow me", "my team is trash").
+SELF_PHRASES = (
+    ("by", "me"), ("of", "me"), ("on", "me"), ("my", "bad"), ("my", "fault"), ("my", "mistake"),
+    ("my", "b"),
+)  # fmt: skip
 _OTHER_HASHES = np.array(
     sorted({word_hash(w) for w in (*TARGET_WORDS, *THIRD_PERSON_WORDS)}), dtype=np.uint64
+)
+
+
+_SELF_PAIRS = np.array(
+    sorted({(word_hash(a) * int(_BASE) + word_hash(b)) % (1 << 64) for a, b in SELF_PHRASES}),
+    dtype=np.uint64,
 )
 
 
@@ -283,6 +298,10 @@ def _words(
     if config.self_cross:
         speaker = np.zeros(n_docs, dtype=bool)
         speaker[token_doc[np.isin(token_hash, _SELF_HASHES)]] = True
+        if config.self_cross >= 2 and token_hash.size > 1:
+            follows = token_doc[1:] == token_doc[:-1]
+            pair = token_hash[:-1] * _BASE + token_hash[1:]
+            speaker[token_doc[:-1][follows & np.isin(pair, _SELF_PAIRS)]] = True
         speaker[token_doc[np.isin(token_hash, _OTHER_HASHES)]] = False
         speaker[doc_of[cps == _AT]] = False
         speaker &= np.bincount(token_doc, minlength=n_docs) <= SELF_MAX_WORDS

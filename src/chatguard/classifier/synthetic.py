@@ -616,6 +616,9 @@ _TARGETED = [
     "{name} you're a {noun}",
     "stop talking {noun}",
     "you're the worst {noun} here",
+    "{self} move by you",
+    "{self} play by you lol",
+    "{self} call by you",
 ]
 #: The same words at oneself, at the game or as praise, and hype that borrows violent words.
 _SELF_TALK = [
@@ -639,6 +642,17 @@ _SELF_TALK = [
     "{self} moment by me lol",
     "i'm being so {self} today",
     "why am i so {self}",
+    "my bad, {self} play",
+    "my bad, that was {self}",
+    "my bad, {self} move",
+    "that's on me, {self} play",
+    "i'm such an idiot lol",
+    "im such an idiot, sorry team",
+    "my fault, {self} play",
+    "{self} play by me",
+    "{self} call by me lol",
+    "{noun} move by me",
+    "{self} move by me, my bad",
 ]
 _AT_THE_GAME = [
     "this {thing} is {meh}",
@@ -695,7 +709,7 @@ _HYPE = [
 def chat_insults() -> Iterator[Row]:
     for text in _fill(_TARGETED, _INSULT_SLOTS, 1000):
         yield _row(text, "harassment")
-    for text in _fill(_SELF_TALK, _INSULT_SLOTS, 400):
+    for text in _fill(_SELF_TALK, _INSULT_SLOTS, 640):
         yield _row(text)
     for text in _fill(_AT_THE_GAME, _INSULT_SLOTS, 350):
         yield _row(text)

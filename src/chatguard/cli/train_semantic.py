@@ -32,6 +32,20 @@ def register(sub: Any) -> None:
     parser.add_argument("--c", type=float, default=1.0, help="inverse L2 regularization")
     parser.add_argument("--min-gain", type=float, default=0.005)
     parser.add_argument("--max-traffic-loss", type=float, default=0.005)
+    parser.add_argument(
+        "--long-chars",
+        type=int,
+        default=None,
+        help="messages of at least this many characters get weights of their own, blended "
+        "whatever the linear model's certainty (0: the uncertain band only; default: the "
+        "training configuration's)",
+    )
+    parser.add_argument(
+        "--keep-heads",
+        action="store_true",
+        help="keep the artifact's heads and choose the blend again (after a linear model "
+        "change): only the validation rows are embedded",
+    )
     parser.add_argument("--threads", type=int, default=2, help="encoder threads")
     parser.add_argument("--quiet", action="store_true")
     parser.set_defaults(func=run)
@@ -53,16 +67,22 @@ def run(args: argparse.Namespace) -> int:
         SemanticArtifact,
         SemanticArtifactError,
     )
+    from chatguard.semantic.heads import SemanticHeads
     from chatguard.semantic.train import SemanticTrainConfig, train_semantic
 
     try:
         files = data_files(args.data)
         mappings = load_mapping(DEFAULT_MAPPING, *args.mapping)
         linear = LinearModel.load(args.linear_model or DEFAULT_MODEL)
-        # Only the encoder and tokenizer must match: the heads are about to be replaced.
         artifact = SemanticArtifact.load(args.artifact or DEFAULT_ARTIFACT, verify=False)
-        artifact.manifest.pop("heads", None)
-        artifact.verify()
+        heads = None
+        if args.keep_heads:
+            artifact.verify()
+            heads = SemanticHeads.load(artifact)
+        else:
+            # Only the encoder and tokenizer must match: the heads are about to be replaced.
+            artifact.manifest.pop("heads", None)
+            artifact.verify()
     except (InvalidInputError, ModelLoadError, SemanticArtifactError) as exc:
         print(f"chatguard: {exc}", file=sys.stderr)
         return 2
@@ -70,6 +90,9 @@ def run(args: argparse.Namespace) -> int:
         c=args.c,
         min_gain=args.min_gain,
         max_traffic_loss=args.max_traffic_loss,
+        long_min_chars=(
+            SemanticTrainConfig().long_min_chars if args.long_chars is None else args.long_chars
+        ),
         threads=args.threads,
     )
     progress = Progress(None if args.quiet else sys.stderr)
@@ -81,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
         config=config,
         cache=args.cache,
         progress=progress,
+        heads=heads,
     )
     print(f"semantic heads written to {artifact.path} ({result.seconds:.1f}s)")
     print(json.dumps(result.report, indent=2))

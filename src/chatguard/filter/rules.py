@@ -4,7 +4,9 @@ regex rules, compiled once per channel and cached.
 Channel policy feeds it through `set_channel_terms`; the rules stage reads
 `RuleEngine.for_channel(message.channel_id)`. A permitted term wins over a blocked one: a
 blocked match that lies inside a permitted match is dropped, so a channel can allow "hell" or
-"damn" while the default list stays as it is.
+"damn" while the default list stays as it is. The default list has permitted phrases of its
+own (an insult that names the speaker: "i'm such an idiot"), which hold wherever the defaults
+do.
 """
 
 from __future__ import annotations
@@ -18,7 +20,14 @@ from dataclasses import dataclass
 from chatguard.domain import Span
 from chatguard.errors import ConfigurationError
 from chatguard.filter.detection import NOTHING, Detection, FilterInput, scores_from_spans
-from chatguard.filter.terms import Term, TermHit, TermMatcher, as_terms, load_default_terms
+from chatguard.filter.terms import (
+    Term,
+    TermHit,
+    TermMatcher,
+    as_terms,
+    load_default_permitted,
+    load_default_terms,
+)
 from chatguard.taxonomy import Category
 
 #: What a channel's plain-string blocked term means: the streamer wants it gone.
@@ -60,14 +69,21 @@ class ChannelTerms:
 class ChannelRules:
     """One channel's compiled rules. Immutable once built; `scan` is thread-safe."""
 
-    def __init__(self, *, default: TermMatcher | None, channel: ChannelTerms | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        default: TermMatcher | None,
+        channel: ChannelTerms | None = None,
+        default_permitted: Sequence[str] = (),
+    ) -> None:
         channel = channel or ChannelTerms()
         self._matchers = [m for m in (default if channel.use_defaults else None,) if m]
         if channel.blocked:
             self._matchers.append(TermMatcher(channel.blocked))
+        permitted = (*(default_permitted if channel.use_defaults else ()), *channel.permitted)
         self._permitted = (
-            TermMatcher(Term(p, CHANNEL_TERM_CATEGORY, 0.0) for p in channel.permitted)
-            if channel.permitted
+            TermMatcher(Term(p, CHANNEL_TERM_CATEGORY, 0.0) for p in permitted)
+            if permitted
             else None
         )
         self._regexes = [(rule, rule.compile()) for rule in channel.regexes]
@@ -141,12 +157,20 @@ class RuleEngine:
         self,
         *,
         default_terms: Sequence[Term] | None = None,
+        default_permitted: Sequence[str] | None = None,
         language: str = "en",
         cache_size: int = 4096,
     ) -> None:
+        """`default_permitted`: the shipped list's permitted phrases unless given, or none when
+        `default_terms` is given (a list of one's own comes without the shipped exceptions)."""
         terms = load_default_terms(language) if default_terms is None else default_terms
+        if default_permitted is None:
+            default_permitted = load_default_permitted(language) if default_terms is None else ()
+        self.default_permitted = tuple(default_permitted)
         self.default_matcher = TermMatcher(terms) if terms else None
-        self._default_rules = ChannelRules(default=self.default_matcher)
+        self._default_rules = ChannelRules(
+            default=self.default_matcher, default_permitted=self.default_permitted
+        )
         self._channels: dict[str, ChannelTerms] = {}
         self._compiled: OrderedDict[str, ChannelRules] = OrderedDict()
         self._cache_size = cache_size
@@ -172,7 +196,9 @@ class RuleEngine:
             regexes=tuple(regexes),
             use_defaults=use_defaults,
         )
-        rules = ChannelRules(default=self.default_matcher, channel=spec)  # validates
+        rules = ChannelRules(
+            default=self.default_matcher, channel=spec, default_permitted=self.default_permitted
+        )  # validates
         with self._lock:
             self._channels[channel_id] = spec
             self._store(channel_id, rules)
@@ -190,7 +216,11 @@ class RuleEngine:
             return self._default_rules
         rules = self._compiled.get(channel_id)
         if rules is None:
-            rules = ChannelRules(default=self.default_matcher, channel=spec)
+            rules = ChannelRules(
+                default=self.default_matcher,
+                channel=spec,
+                default_permitted=self.default_permitted,
+            )
             with self._lock:
                 self._store(channel_id, rules)
         return rules

@@ -275,11 +275,33 @@ def parse_term_groups(data: Mapping[str, Any], *, source: str) -> list[Term]:
 
 def load_default_terms(language: str = "en") -> tuple[Term, ...]:
     """The term list shipped with chatguard for `language`."""
+    return tuple(parse_term_groups(_shipped(language), source=f"terms_{language}.yaml"))
+
+
+def parse_permitted(data: Mapping[str, Any], *, source: str) -> list[str]:
+    """The optional `permitted` list of the same format: phrases whose blocked matches are
+    dropped (each checked as a term)."""
+    permitted = data.get("permitted", [])
+    if not isinstance(permitted, list):
+        raise ConfigurationError(f"{source}: 'permitted' must be a list of phrases")
+    for text in permitted:
+        if not isinstance(text, str):
+            raise ConfigurationError(f"{source}: permitted phrase {text!r} is not a string")
+        compile_term(Term(text, Category.PROFANITY, 0.0))
+    return list(permitted)
+
+
+def _shipped(language: str) -> Mapping[str, Any]:
     resource = resources.files("chatguard.filter.data").joinpath(f"terms_{language}.yaml")
     if not resource.is_file():
         raise ConfigurationError(f"no shipped term list for language {language!r}")
-    data = yaml.safe_load(resource.read_text(encoding="utf-8"))
-    return tuple(parse_term_groups(data, source=f"terms_{language}.yaml"))
+    data: Mapping[str, Any] = yaml.safe_load(resource.read_text(encoding="utf-8"))
+    return data
+
+
+def load_default_permitted(language: str = "en") -> tuple[str, ...]:
+    """The permitted phrases shipped with chatguard's term list for `language`."""
+    return tuple(parse_permitted(_shipped(language), source=f"terms_{language}.yaml"))
 
 
 def as_terms(items: Sequence[Term | str], *, category: Category, severity: float) -> list[Term]:

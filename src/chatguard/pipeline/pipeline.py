@@ -89,6 +89,11 @@ class Pipeline:
         ]
         #: The fast tier's length: every stage before the first escalation stage.
         self._fast = next((i for i, s in enumerate(self.stages) if s.escalation), len(stages))
+        #: Per position, the later fast stages that may keep a settled message open.
+        self._reopening = [
+            [s for s in self.stages[i + 1 : self._fast] if type(s).reopens is not Stage.reopens]
+            for i in range(len(self.stages))
+        ]
         #: Small calls waiting for the next shared pass, and the task that will run it.
         self._waiting: list[tuple[list[_Work], asyncio.Future[None]]] = []
         self._together: asyncio.Task[None] | None = None
@@ -192,6 +197,15 @@ class Pipeline:
         is_last = position == len(self.stages) - 1
         settles = self._settles[position]
         self._apply(pending, stage, results, is_last=is_last, settles=settles)
+        if settles and self._reopening[position]:
+            self._reopen(pending, self._reopening[position])
+
+    @staticmethod
+    def _reopen(works: list[_Work], stages: list[Stage]) -> None:
+        """Messages a later fast stage wants whatever the router said stay in the cascade."""
+        for work in works:
+            if work.done and any(s.reopens(work.item) for s in stages):
+                work.done, work.route = False, Route.UNCERTAIN
 
     def _admit_to_escalation(self, pending: list[_Work]) -> list[_Work]:
         """Only messages in the uncertain band go to the adjudicator; the rest are settled here."""

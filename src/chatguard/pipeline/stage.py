@@ -87,6 +87,12 @@ class Stage(ABC):
         LLM stage bounds its verdicts by them; most stages need not know)."""
         return None
 
+    def reopens(self, item: StageInput) -> bool:
+        """Does this stage want `item` even when the stages before it were sure of it? A fast
+        stage that says so keeps the message open until it has run (the semantic tier reads
+        every long message); the router then decides on its result. Most stages do not."""
+        return False
+
     def inline(self, count: int) -> bool:
         """Does `assess` of `count` items run without awaiting anything? Then the pipeline
         calls `assess_sync` itself: a task and a timeout per stage and request cost more than

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -20,9 +21,16 @@ from chatguard.semantic.artifact import SemanticArtifact, SemanticArtifactError
 class SemanticHeads:
     """One calibrated logistic head per target, and how much each category trusts them.
 
-    `blend[c]` is the weight of the semantic score in category `c`: the blended score is
-    `(1 - w) * linear + w * semantic`. A category absent from `blend` (or at 0) is left to the
-    linear model: the semantic tier is kept only where validation showed it pays.
+    `blend[c]` is the weight of the semantic score in category `c` on the messages the linear
+    model leaves uncertain: the blended score is `(1 - w) * linear + w * semantic`. A category
+    absent from `blend` (or at 0) is left to the linear model there: the semantic tier is kept
+    only where validation showed it pays.
+
+    `long_blend[c]` is the weight for every message of at least `long_min_chars` characters
+    (its normalized text), sure or not: prose and prompts, where the encoder reads meaning the
+    n-grams miss, and a small share of live chat, so the encoder's cost stays bounded. Such a
+    message takes its long weight in every category, 0 where `long_blend` has none. With
+    `long_min_chars` 0 there is no long bucket.
     """
 
     heads: tuple[str, ...]
@@ -30,6 +38,20 @@ class SemanticHeads:
     bias: np.ndarray  # (heads,) float32
     calibration: np.ndarray  # (heads, 2): probability = sigmoid(a * logit + b)
     blend: dict[str, float] = field(default_factory=dict)
+    long_blend: dict[str, float] = field(default_factory=dict)
+    long_min_chars: int = 0
+
+    def is_long(self, chars: int) -> bool:
+        """Does a message of `chars` normalized characters take the long weights?"""
+        return self.long_min_chars > 0 and chars >= self.long_min_chars
+
+    def weights_for(self, chars: int, *, uncertain: bool) -> dict[str, float]:
+        """The blend weight per category for one message (categories at 0 left out)."""
+        if self.is_long(chars):
+            return {k: v for k, v in self.long_blend.items() if v > 0}
+        if uncertain:
+            return {k: v for k, v in self.blend.items() if v > 0}
+        return {}
 
     def probabilities(self, embeddings: np.ndarray) -> np.ndarray:
         """Calibrated head probabilities, (n, heads)."""
@@ -40,10 +62,6 @@ class SemanticHeads:
     def category_scores(self, embeddings: np.ndarray) -> dict[str, np.ndarray]:
         """Per-category scores, combined from the heads as the linear model's are."""
         return category_scores(self.heads, self.probabilities(embeddings))
-
-    def blended(self, category: str, linear: float, semantic: float) -> float:
-        w = self.blend.get(category, 0.0)
-        return (1.0 - w) * linear + w * semantic
 
     def save(self, path: Path) -> None:
         np.savez_compressed(
@@ -74,4 +92,13 @@ class SemanticHeads:
         if weights.shape[1] != len(names) or bias.shape != (len(names),):
             raise SemanticArtifactError("semantic heads do not match their names")
         blend: Mapping[str, float] = entry.get("blend", {})
-        return cls(names, weights, bias, calibration, {k: float(v) for k, v in blend.items()})
+        long: Mapping[str, Any] = entry.get("blend_long", {})
+        return cls(
+            names,
+            weights,
+            bias,
+            calibration,
+            {k: float(v) for k, v in blend.items()},
+            {k: float(v) for k, v in long.get("weights", {}).items()},
+            int(long.get("min_chars", 0)),
+        )

@@ -2,12 +2,16 @@
 after the linear classifier, blended into its scores per category.
 
 In the cascade `filter -> classifier -> semantic -> llm`, the router settles every message the
-classifier is sure of, so this stage sees only the uncertain band. For each category the
-validation split chose a weight `w` (0 where the semantic score did not pay); the stage
-returns `max(other stages' score, (1 - w) * classifier + w * semantic)` for the blended
-categories and replaces the earlier scores with it (`authoritative`), so the blend can lower a
-doubtful linear score as well as raise it. Rule hits from the filter stand: the maximum keeps
-them. The encoder runs in a worker thread under the stage's timeout.
+classifier is sure of, so this stage sees the uncertain band, and also every long message
+(`SemanticHeads.long_min_chars` characters or more) when the heads have weights for long
+messages: the stage reopens those (`reopens`) even where the classifier was sure. The weight
+`w` per category depends on the message: the long weight for a long message, the uncertain-band
+weight for a shorter uncertain one (0 where validation showed the semantic score does not pay).
+The stage returns `max(other stages' score, (1 - w) * classifier + w * semantic)` for each
+category with a weight and replaces the earlier scores with it (`authoritative`), so the blend
+can lower a linear score as well as raise it; the router decides again on the result. Rule hits
+from the filter stand: the maximum keeps them. The encoder runs in a worker thread under the
+stage's timeout, and only on the messages with a weight.
 """
 
 from __future__ import annotations
@@ -19,8 +23,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from chatguard.domain import StageResult
+import numpy as np
+
+from chatguard.domain import Route, StageResult
 from chatguard.errors import ConfigurationError
+from chatguard.pipeline.router import Router, Thresholds
 from chatguard.pipeline.stage import ComponentHealth, CpuStage, StageInput
 from chatguard.semantic.artifact import DEFAULT_ARTIFACT, SemanticArtifact, SemanticArtifactError
 from chatguard.semantic.encoder import SentenceEncoder
@@ -78,11 +85,21 @@ class SemanticStage(CpuStage):
         self.encoder = encoder
         self.heads = heads
         self.artifact_name = artifact_name
-        self._blended = [
-            (Category(name), weight)
-            for name, weight in sorted(heads.blend.items())
-            if name in _CATEGORY_NAMES and weight > 0
-        ]
+        # Only the categories the heads score: a weight for any other would be a no-op.
+        scored = set(heads.category_scores(np.zeros((1, heads.weights.shape[0]), np.float32)))
+        self._blended = sorted(
+            {
+                Category(name)
+                for blend in (heads.blend, heads.long_blend)
+                for name, weight in blend.items()
+                if name in _CATEGORY_NAMES and name in scored and weight > 0
+            },
+            key=lambda c: c.value,
+        )
+        self._reopens = any(
+            c.value in heads.long_blend and heads.long_blend[c.value] > 0 for c in self._blended
+        )
+        self._router: Router | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SemanticStage:
@@ -106,25 +123,52 @@ class SemanticStage(CpuStage):
 
     @property
     def categories(self) -> list[Category]:
-        """The categories whose scores this stage blends."""
-        return [c for c, _ in self._blended]
+        """The categories whose scores this stage blends (on some messages)."""
+        return list(self._blended)
+
+    def use_thresholds(self, thresholds: Thresholds) -> None:
+        self._router = Router(thresholds)
+
+    def reopens(self, item: StageInput) -> bool:
+        """A long message is blended whatever the classifier's certainty."""
+        return self._reopens and self.heads.is_long(len(item.normalized.folded))
+
+    def _uncertain(self, item: StageInput) -> bool:
+        """Did the stages before leave `item` uncertain? Outside a pipeline (no thresholds
+        given) every message is taken to be: the cascade sends only those and long ones."""
+        if self._router is None:
+            return True
+        return self._router.route(item.scores, can_clear=True) is Route.UNCERTAIN
+
+    def _weights(self, item: StageInput) -> list[tuple[Category, float]]:
+        weights = self.heads.weights_for(
+            len(item.normalized.folded), uncertain=self._uncertain(item)
+        )
+        return [(c, weights[c.value]) for c in self._blended if c.value in weights]
 
     def assess_sync(self, items: Sequence[StageInput]) -> list[StageResult]:
         if not items or not self._blended:
             return [StageResult(self.name) for _ in items]
+        weights = [self._weights(item) for item in items]
+        todo = [i for i, w in enumerate(weights) if w]
+        results = [StageResult(self.name) for _ in items]
+        if not todo:
+            return results
         started = time.perf_counter()
-        embeddings = self.encoder.encode([item.normalized.folded for item in items])
+        embeddings = self.encoder.encode([items[i].normalized.folded for i in todo])
         semantic = self.heads.category_scores(embeddings)
-        per_message = (time.perf_counter() - started) * 1000 / len(items)
-        return [
-            self._result(
-                item, {c: float(semantic[c.value][i]) for c, _ in self._blended}, per_message
-            )
-            for i, item in enumerate(items)
-        ]
+        per_message = (time.perf_counter() - started) * 1000 / len(todo)
+        for row, i in enumerate(todo):
+            found = {c: float(semantic[c.value][row]) for c, _ in weights[i]}
+            results[i] = self._result(items[i], weights[i], found, per_message)
+        return results
 
     def _result(
-        self, item: StageInput, semantic: dict[Category, float], latency_ms: float
+        self,
+        item: StageInput,
+        weights: list[tuple[Category, float]],
+        semantic: dict[Category, float],
+        latency_ms: float,
     ) -> StageResult:
         linear: dict[Category, float] = {}
         others: dict[Category, float] = {}
@@ -137,7 +181,7 @@ class SemanticStage(CpuStage):
                     target[category] = score
         scores = {}
         moved: tuple[Category, float] | None = None
-        for category, weight in self._blended:
+        for category, weight in weights:
             base = linear.get(category, item.scores.get(category, 0.0))
             mixed = (1.0 - weight) * base + weight * semantic[category]
             scores[category] = max(others.get(category, 0.0), mixed)

@@ -166,7 +166,7 @@ class Settings(BaseSettings):
     max_message_chars: int = Field(default=4000, ge=1, le=1_000_000)
     max_batch_size: int = Field(default=1000, ge=1, le=100_000)
     batch_chunk_size: int = Field(
-        default=50,
+        default=100,
         ge=1,
         le=100_000,
         description="a larger batch is moderated in chunks of this many, taking fair turns",

@@ -171,6 +171,12 @@ class Settings(BaseSettings):
         le=100_000,
         description="a larger batch is moderated in chunks of this many, taking fair turns",
     )
+    batch_chunk_beside_others: int = Field(
+        default=25,
+        ge=1,
+        le=100_000,
+        description="chunk size while single requests or small batches are being moderated",
+    )
     database_pool_size: int = Field(
         default=10, ge=1, le=1000, description="PostgreSQL connections kept open per process"
     )

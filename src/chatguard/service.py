@@ -58,6 +58,9 @@ log = logging.getLogger(__name__)
 __all__ = ["DECISIONS_TOPIC", "FINAL_DECISION", "ModerationService", "Outcome"]
 #: Texts that touch every fast detector once at start (email, phone, link, emote, caps).
 WARM_UP = ("hello chat, mail a@b.co or call +1 415 555 0132, see https://x.io PogChamp LOL",)
+#: Chunks of bulk work at a time when other roles or an LLM do part of the work: a chunk
+#: then mostly waits on them, and one turn at a time would leave them idle meanwhile.
+REMOTE_BATCH_TURNS = 4
 #: Context key telling stateful stages (rate, flood, strikes) to leave their state alone.
 STATELESS = "stateless"
 
@@ -120,8 +123,21 @@ class ModerationService:
             if policy is not None and policy.repository is not None:
                 self.keeper.effects_writer = policy.repository.apply_many
             self.keeper.recovery = self.recover_provisional
-        #: Turns for the chunks of large batches.
-        self.fairness = FairScheduler()
+        #: Turns for the chunks of large batches: one at a time where this process does the
+        #: chunk's work; a few where other roles or the LLM do (the chunk mostly waits on them).
+        remote = any(
+            (
+                settings.filter_endpoint,
+                settings.llm_worker_endpoint,
+                settings.decision_endpoint,
+                settings.llm_endpoint,
+            )
+        )
+        self.fairness = FairScheduler(
+            turns=REMOTE_BATCH_TURNS if remote else 1,
+            chunk=settings.batch_chunk_size,
+            chunk_beside_others=settings.batch_chunk_beside_others,
+        )
         # Escalations still running after their message got a provisional decision.
         self._followups: set[asyncio.Task[None]] = set()
         #: Deletes old message text in the background (RETENTION_DAYS); None: kept forever.
@@ -247,16 +263,21 @@ class ModerationService:
         self.check_batch_size(len(messages))
         for message in messages:
             self.validate(message)
-        chunk = self.settings.batch_chunk_size
-        if len(messages) <= chunk:
-            return await self._moderate_chunk(messages)
-        # A large batch goes chunk by chunk, in fair turns with other batches, so that single
-        # requests wait for one chunk at most (`chatguard.fairness`).
+        fairness = self.fairness
+        if not fairness.is_bulk(len(messages)):
+            with fairness.other_request():
+                return await self._moderate_chunk(messages)
+        # A larger batch goes chunk by chunk, in fair turns with other batches, so that single
+        # requests wait for the chunks in progress at most; the chunks are small while such
+        # requests are here (`chatguard.fairness`).
         outcomes: list[Outcome] = []
-        caller = self.fairness.caller()
-        for start in range(0, len(messages), chunk):
-            async with self.fairness.turn(caller):
-                outcomes.extend(await self._moderate_chunk(messages[start : start + chunk]))
+        caller = fairness.caller()
+        start = 0
+        while start < len(messages):
+            async with fairness.turn(caller):
+                end = start + fairness.chunk_size()
+                outcomes.extend(await self._moderate_chunk(messages[start:end]))
+            start = end
         return outcomes
 
     async def _moderate_chunk(self, messages: Sequence[Message]) -> list[Outcome]:

@@ -62,18 +62,19 @@ class SeverityThresholds(_Strict):
         return self
 
     def severity(self, score: float) -> Severity:
-        for severity, at in (
-            (Severity.HIGH, self.high),
-            (Severity.MEDIUM, self.medium),
-            (Severity.LOW, self.low),
-        ):
-            if at is not None and score >= at:
-                return severity
+        # Asked for every category of every message: plain comparisons, highest first.
+        high, medium, low = self.high, self.medium, self.low
+        if high is not None and score >= high:
+            return Severity.HIGH
+        if medium is not None and score >= medium:
+            return Severity.MEDIUM
+        if low is not None and score >= low:
+            return Severity.LOW
         return Severity.NONE
 
     @property
     def enabled(self) -> bool:
-        return any(v is not None for v in (self.low, self.medium, self.high))
+        return self.low is not None or self.medium is not None or self.high is not None
 
 
 #: Level → thresholds. 0 ignores the category; 4 catches the most.

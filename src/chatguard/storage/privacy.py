@@ -20,6 +20,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from chatguard.storage import json_text
+
 #: asyncpg's "could not encode this argument" message quotes the value (its repr).
 _ARGUMENT = re.compile(r"(invalid input for query argument \$\d+): .*", re.DOTALL)
 _DETAIL = "\nDETAIL:"
@@ -33,7 +35,9 @@ def private_engine(url: str, **options: Any) -> AsyncEngine:
     # LOG_LEVEL=DEBUG must not turn that on.
     quiet = logging.getLogger("aiosqlite")
     quiet.setLevel(max(quiet.level, logging.INFO))
-    engine = create_async_engine(url, hide_parameters=True, **options)
+    engine = create_async_engine(
+        url, hide_parameters=True, json_serializer=json_text.dumps, **options
+    )
     event.listen(engine.sync_engine, "handle_error", scrub_error)
     return engine
 

@@ -32,6 +32,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from chatguard.errors import StoreUnavailableError
+from chatguard.storage import json_text
 from chatguard.storage.guard import OUTAGE_ERRORS
 from chatguard.storage.privacy import scrub_error
 from chatguard.storage.sqlite_rows import sqlalchemy_error
@@ -65,6 +66,7 @@ class SqliteLocal:
         self.engine: Engine = create_engine(
             f"sqlite+pysqlite:///{path}",
             hide_parameters=True,
+            json_serializer=json_text.dumps,
             connect_args={"timeout": busy_timeout_s, "check_same_thread": False},
             pool_size=2,
             max_overflow=2,

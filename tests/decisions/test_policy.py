@@ -204,3 +204,25 @@ async def test_engine_without_a_database_still_applies_channel_presets() -> None
         decision.policy == "default"
         and f"policy:default v0 (defaults v{DEFAULTS_VERSION})" in decision.trail
     )
+
+
+def test_watched_holds_the_thresholds_of_every_category_with_a_severity_on() -> None:
+    policy = PRESETS.resolve(
+        {
+            "preset": "default",
+            "categories": {"profanity": {"level": 0}, "spam": {"thresholds": {"high": 0.9}}},
+        }
+    )
+    assert Category.PROFANITY not in policy.watched
+    assert policy.watched[Category.SPAM].high == 0.9
+    assert set(policy.watched) == {c for c in Category if policy.thresholds_for(c).enabled}
+    for category, thresholds in policy.watched.items():
+        assert thresholds == policy.thresholds_for(category)
+    # An unwatched category's score reaches no severity, however high.
+    verdict = evaluate(
+        policy,
+        Message(text="msg", user_id="u", channel_id="c"),
+        make_assessment({"profanity": 0.99}, route=Route.ACT),
+        TermMatcher(policy.blocked_terms, policy.permitted_terms),
+    )
+    assert verdict.severity is Severity.NONE

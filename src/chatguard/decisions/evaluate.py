@@ -71,11 +71,10 @@ def evaluate(
     watched_signal = False
     # Does anything but spam reach a severity? Then the message is no mere flood.
     beyond_spam = False
+    watched = policy.watched
     for cat, value in assessment.scores.items():
-        if cat in ignored:
-            continue
-        thresholds = policy.thresholds_for(cat)
-        if not thresholds.enabled:  # the channel does not watch the category
+        thresholds = watched.get(cat)
+        if thresholds is None or cat in ignored:  # the channel does not watch the category
             continue
         watched_signal = watched_signal or value > 0
         if value > top_watched[1]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from enum import StrEnum
+from functools import cached_property
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -291,6 +292,13 @@ class ChannelPolicy(_Strict):
         if value is Severity.NONE:
             raise ValueError("a blocked term must have a severity above none")
         return value
+
+    @cached_property
+    def watched(self) -> dict[Category, SeverityThresholds]:
+        """The thresholds of every category the channel watches (any severity on), by
+        category: what every message's evaluation looks up, worked out once a policy."""
+        found = {c: self.thresholds_for(c) for c in Category}
+        return {c: t for c, t in found.items() if t.enabled}
 
     def thresholds_for(self, category: Category) -> SeverityThresholds:
         rule = self.categories.get(category)

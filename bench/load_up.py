@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
 import shutil
 import signal
 import statistics
@@ -38,6 +39,8 @@ from checks import require
 from load import CHECKS, print_goals, wrk
 
 ROLES = "filter,decision,api"
+#: `chatguard up`'s ready line of one role: its name and pid.
+READY = re.compile(r"chatguard up: (\S+)\s+ready at \S+ \(pid (\d+)\)")
 
 
 def _sql(admin_url: str, statement: str) -> None:
@@ -79,6 +82,19 @@ class Up:
                 tail = "\n".join(self.lines[-20:])
                 require(False, CHECKS.name, f"`chatguard up` did not get ready:\n{tail}")
             time.sleep(0.3)
+
+    def pids(self) -> dict[str, int]:
+        """Each role's process id, from its ready line."""
+        found: dict[str, int] = {}
+        for line in self.lines:
+            ready = READY.search(line)
+            if ready:
+                found[ready.group(1)] = int(ready.group(2))
+        return found
+
+    def role_cpu(self) -> dict[str, float]:
+        """CPU seconds each role's process (and its children) has used so far."""
+        return {role: load.process_tree_cpu(pid) for role, pid in self.pids().items()}
 
     def _read(self) -> None:
         assert self.process.stdout is not None
@@ -136,15 +152,19 @@ def main() -> int:
         warm = wrk(up.url, "moderate", f"{run}-w", seconds=2, connections=4)
         answered, in_flight = warm.ok, 4
         stateless, stored = [], []
+        stored_cpu: dict[str, float] = {}
         for r in range(args.rounds):
             stateless.append(
                 wrk(up.url, "stateless", f"{run}-s{r}", seconds=args.duration,
                     connections=args.connections)
             )  # fmt: skip
+            mark = up.role_cpu()
             result = wrk(
                 up.url, "moderate", f"{run}-m{r}", seconds=args.duration,
                 connections=args.connections,
             )  # fmt: skip
+            for role, seconds in up.role_cpu().items():
+                stored_cpu[role] = stored_cpu.get(role, 0.0) + seconds - mark.get(role, 0.0)
             stored.append(result)
             answered += result.ok
             in_flight += args.connections
@@ -192,6 +212,24 @@ def main() -> int:
     )
     print(f"  ratio stored/stateless:           {ratio:8.2f}")
     print(f"  POST /moderate/batch ({args.batch_size}/request): {batch_mps:8.0f} msg/s")
+    stored_ok = sum(r.ok for r in stored)
+    CHECKS.expect(
+        set(stored_cpu) == set(ROLES.split(",")),
+        f"the CPU of every role was measured (found {sorted(stored_cpu)})",
+    )
+    per_request = {role: 1e6 * sec / max(1, stored_ok) for role, sec in stored_cpu.items()}
+    total_us = sum(per_request.values())
+    cores = len(os.sched_getaffinity(0))
+    print(
+        "  roles' CPU per stored request: "
+        + ", ".join(f"{role} {us:.0f} µs" for role, us in per_request.items())
+        + f"; together {total_us:.0f} µs (PostgreSQL, Redis and wrk not counted)"
+    )
+    if total_us:
+        print(
+            f"  ceiling from the roles' CPU alone on {cores} cores: "
+            f"{cores * 1e6 / total_us:.0f} stored req/s"
+        )
     print(f"  messages stored {rows}, answered 200 {answered}")
     if not CHECKS.passed:
         return CHECKS.report()

@@ -12,6 +12,10 @@ the run makes a database of its own there and drops it afterwards. `--redis-url`
 redis://127.0.0.1:6379/0): the run's streams and limits are under a key prefix of its own,
 deleted afterwards. Rate limits are off.
 
+It also prints each role's CPU (user and system time of its process, from `/proc`) per stored
+request and per batch message, and the rate those alone allow on the cores this machine has:
+the physical limit of the shape here, whatever the code's latency.
+
 Checks: every answer was a 200 and no socket failed; the messages stored under this run's id
 prefix number at least the 200s wrk counted and at most that plus what was in flight;
 otherwise exit 1.
@@ -169,10 +173,12 @@ def main() -> int:
             answered += result.ok
             in_flight += args.connections
             load.settle(database_url, run)
+        mark = up.role_cpu()
         batch = wrk(
             up.url, "batch", f"{run}-b", seconds=args.duration, connections=2,
             batch=args.batch_size,
         )  # fmt: skip
+        batch_cpu = {role: sec - mark.get(role, 0.0) for role, sec in up.role_cpu().items()}
         answered += batch.ok * args.batch_size
         in_flight += 2 * args.batch_size
         load.settle(database_url, run)
@@ -217,19 +223,24 @@ def main() -> int:
         set(stored_cpu) == set(ROLES.split(",")),
         f"the CPU of every role was measured (found {sorted(stored_cpu)})",
     )
-    per_request = {role: 1e6 * sec / max(1, stored_ok) for role, sec in stored_cpu.items()}
-    total_us = sum(per_request.values())
     cores = len(os.sched_getaffinity(0))
-    print(
-        "  roles' CPU per stored request: "
-        + ", ".join(f"{role} {us:.0f} µs" for role, us in per_request.items())
-        + f"; together {total_us:.0f} µs (PostgreSQL, Redis and wrk not counted)"
-    )
-    if total_us:
+    batch_messages = batch.ok * args.batch_size
+    for what, used, count, unit in (
+        ("stored request", stored_cpu, stored_ok, "stored req/s"),
+        ("batch message", batch_cpu, batch_messages, "batch msg/s"),
+    ):
+        per = {role: 1e6 * sec / max(1, count) for role, sec in used.items()}
+        total_us = sum(per.values())
         print(
-            f"  ceiling from the roles' CPU alone on {cores} cores: "
-            f"{cores * 1e6 / total_us:.0f} stored req/s"
+            f"  roles' CPU per {what}: "
+            + ", ".join(f"{role} {us:.0f} µs" for role, us in per.items())
+            + f"; together {total_us:.0f} µs (PostgreSQL, Redis and wrk not counted)"
         )
+        if total_us:
+            print(
+                f"    ceiling from the roles' CPU alone on {cores} cores: "
+                f"{cores * 1e6 / total_us:.0f} {unit}"
+            )
     print(f"  messages stored {rows}, answered 200 {answered}")
     if not CHECKS.passed:
         return CHECKS.report()

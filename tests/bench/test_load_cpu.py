@@ -60,3 +60,23 @@ def test_cpu_of_a_process_tree_counts_its_descendants() -> None:
 def _children(pid: int) -> list[int]:
     found = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
     return [int(p) for p in found.split()]
+
+
+def test_load_up_finds_each_role_s_pid_in_the_ready_lines() -> None:
+    load_script()  # bench/load_up.py imports it as `load`
+    spec = importlib.util.spec_from_file_location("bench_load_up", BENCH / "load_up.py")
+    assert spec is not None and spec.loader is not None
+    load_up = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(load_up)
+    up = load_up.Up.__new__(load_up.Up)  # the lines `chatguard up` printed, no processes
+    up.lines = [
+        "chatguard up: starting filter http://127.0.0.1:8001, api http://127.0.0.1:8000",
+        "[filter] chatguard 0.1.0 filter role serving on http://127.0.0.1:8001",
+        "chatguard up: filter     ready at http://127.0.0.1:8001 (pid 4242)",
+        "chatguard up: llm-worker ready at http://127.0.0.1:8002 (pid 4243)",
+        f"chatguard up: api        ready at http://127.0.0.1:8000 (pid {os.getpid()})",
+        "chatguard up: every role is ready; Ctrl-C stops them all",
+    ]
+    assert up.pids() == {"filter": 4242, "llm-worker": 4243, "api": os.getpid()}
+    # This process stands for the api role: its CPU so far is counted.
+    assert up.role_cpu()["api"] > 0

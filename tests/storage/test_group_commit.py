@@ -19,6 +19,7 @@ from chatguard.service import ModerationService
 from chatguard.storage import SqlStore
 from chatguard.storage.store import Entry, Saved
 from chatguard.taxonomy import Category
+from tests.conftest import _drop_all as drop_all
 from tests.support.effects import read_ledger
 
 
@@ -191,3 +192,45 @@ async def test_a_queue_with_room_for_two_groups_runs_two_at_once() -> None:
     release.set()
     assert await asyncio.gather(first, second, third) == [1, 2, 7]
     await queue.close()
+
+
+async def test_on_postgresql_a_group_waiting_on_a_lock_does_not_hold_back_the_next(
+    postgres_url: str,
+) -> None:
+    import asyncpg
+
+    store = SqlStore(postgres_url)
+    await store.start()
+    blocker = await asyncpg.connect(postgres_url.replace("postgresql+asyncpg", "postgresql"))
+    try:
+        # Another transaction inserts the id first and keeps its lock: the store's group
+        # with that id waits on it.
+        held = _entry("held-id", "hello chat")
+        transaction = blocker.transaction()
+        await transaction.start()
+        await blocker.execute(
+            "INSERT INTO messages (id, channel_id, user_id, text, text_sha256, roles, sent_at,"
+            " received_at) VALUES ($1, 'c', 'u', 'hello chat', $2, '[]', 0, now())",
+            "held-id",
+            held.message["text_sha256"],
+        )
+        waiting = asyncio.create_task(store.save_entries([held]))
+        await asyncio.sleep(0.3)
+        assert not waiting.done()
+        # A later save of another id is written meanwhile, in a transaction of its own.
+        other = await asyncio.wait_for(store.save_entries([_entry("free-id", "gg")]), 10)
+        assert set(other.applied) == {"free-id"}
+        assert not waiting.done()
+        await transaction.rollback()  # the lock goes: the waiting group inserts its row
+        saved = await asyncio.wait_for(waiting, 10)
+        assert set(saved.applied) == {"held-id"}
+    finally:
+        await blocker.close()
+        await store.close()
+        await drop_all(postgres_url)  # the session's database stays empty for the next test
+
+
+async def test_sqlite_writes_one_group_at_a_time(sqlite_url: str) -> None:
+    store = SqlStore(sqlite_url)
+    assert store._writer.concurrency == 1 and store._reader.concurrency == 1
+    await store.close()

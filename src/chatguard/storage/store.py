@@ -42,6 +42,9 @@ STATEMENT_TIMEOUT_S = 15.0
 SQLITE_BUSY_TIMEOUT_S = 30.0
 #: Most message ids in one look-up query (within every database's bound-parameter limit).
 READ_GROUP_IDS = 500
+#: Groups of writes (and of look-ups) out at once on a database server (PostgreSQL); within
+#: the pool (`DATABASE_POOL_SIZE`, default 10), beside the requests' own sessions.
+SERVER_GROUPS_IN_FLIGHT = 4
 #: SQLite connections kept open per process.
 SQLITE_POOL_SIZE = 20
 
@@ -164,11 +167,16 @@ class SqlStore:
         #: Concurrent `save_entries` calls share a transaction (off: one each, for tests
         #: that compare).
         self.group_commit = group_commit
-        self._writer: GroupQueue[Entry, Saved] = GroupQueue(self._save_groups)
+        # SQLite has one writer at a time; PostgreSQL commits several transactions at once
+        # (their flushes to disk overlap), so a few groups go out together there.
+        in_flight = 1 if url.startswith("sqlite") else SERVER_GROUPS_IN_FLIGHT
+        self._writer: GroupQueue[Entry, Saved] = GroupQueue(
+            self._save_groups, concurrency=in_flight
+        )
         # Look-ups of stored decisions (one per request, before the cascade runs) share a
         # query the same way.
         self._reader: GroupQueue[str, dict[str, StoredDecision]] = GroupQueue(
-            self._read_groups, max_entries=READ_GROUP_IDS
+            self._read_groups, max_entries=READ_GROUP_IDS, concurrency=in_flight
         )
 
     @property
@@ -283,6 +291,9 @@ class SqlStore:
                     lambda s: rows.write_and_look_up(plain_connection(s), s, groups, first)
                 )
         else:
+            # Rows in message id order: transactions writing at once that share an id (a
+            # retry racing its first copy) take its locks in the same order, never a deadlock.
+            first = dict(sorted(first.items()))
             async with self._sessions.begin() as session:
                 won, applied = await _write_new(session, first)
             existing = await self._read(_lost(groups, won))

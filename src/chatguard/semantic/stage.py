@@ -90,14 +90,16 @@ class SemanticStage(CpuStage):
         self._blended = sorted(
             {
                 Category(name)
-                for blend in (heads.blend, heads.long_blend)
+                for blend in (heads.blend, heads.long_blend, heads.medium_blend)
                 for name, weight in blend.items()
                 if name in _CATEGORY_NAMES and name in scored and weight > 0
             },
             key=lambda c: c.value,
         )
         self._reopens = any(
-            c.value in heads.long_blend and heads.long_blend[c.value] > 0 for c in self._blended
+            blend.get(c.value, 0.0) > 0
+            for blend in (heads.long_blend, heads.medium_blend)
+            for c in self._blended
         )
         self._router: Router | None = None
 
@@ -130,8 +132,11 @@ class SemanticStage(CpuStage):
         self._router = Router(thresholds)
 
     def reopens(self, item: StageInput) -> bool:
-        """A long message is blended whatever the classifier's certainty."""
-        return self._reopens and self.heads.is_long(len(item.normalized.folded))
+        """A long or medium-length message is blended whatever the classifier's certainty."""
+        if not self._reopens:
+            return False
+        chars = len(item.normalized.folded)
+        return self.heads.is_long(chars) or self.heads.is_medium(chars)
 
     def _uncertain(self, item: StageInput) -> bool:
         """Did the stages before leave `item` uncertain? Outside a pipeline (no thresholds

@@ -102,7 +102,7 @@ def test_no_blend_means_no_encoder_work(encoder: SentenceEncoder, heads: Semanti
 def test_the_shipped_stage_blends_what_its_manifest_says(settings: Settings) -> None:
     stage = build_stage("semantic", settings)
     assert isinstance(stage, SemanticStage)
-    blends = (stage.heads.blend, stage.heads.long_blend)
+    blends = (stage.heads.blend, stage.heads.long_blend, stage.heads.medium_blend)
     blended = {k for blend in blends for k, v in blend.items() if v > 0}
     assert {c.value for c in stage.categories} == blended
 

@@ -3,10 +3,12 @@ after the linear classifier, blended into its scores per category.
 
 In the cascade `filter -> classifier -> semantic -> llm`, the router settles every message the
 classifier is sure of, so this stage sees the uncertain band, and also every long message
-(`SemanticHeads.long_min_chars` characters or more) when the heads have weights for long
-messages: the stage reopens those (`reopens`) even where the classifier was sure. The weight
-`w` per category depends on the message: the long weight for a long message, the uncertain-band
-weight for a shorter uncertain one (0 where validation showed the semantic score does not pay).
+(`SemanticHeads.long_min_chars` characters or more) and every medium one
+(`SemanticHeads.medium_min_chars` or more) when the heads have weights for them: the stage
+reopens those (`reopens`) even where the classifier was sure. The weight `w` per category
+depends on the message: the long weight for a long message, the medium weight for a medium one,
+the uncertain-band weight for a shorter uncertain one (0 where validation showed the semantic
+score does not pay).
 The stage returns `max(other stages' score, (1 - w) * classifier + w * semantic)` for each
 category with a weight and replaces the earlier scores with it (`authoritative`), so the blend
 can lower a linear score as well as raise it; the router decides again on the result. Rule hits

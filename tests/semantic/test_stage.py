@@ -102,7 +102,7 @@ def test_no_blend_means_no_encoder_work(encoder: SentenceEncoder, heads: Semanti
 def test_the_shipped_stage_blends_what_its_manifest_says(settings: Settings) -> None:
     stage = build_stage("semantic", settings)
     assert isinstance(stage, SemanticStage)
-    blends = (stage.heads.blend, stage.heads.long_blend)
+    blends = (stage.heads.blend, stage.heads.long_blend, stage.heads.medium_blend)
     blended = {k for blend in blends for k, v in blend.items() if v > 0}
     assert {c.value for c in stage.categories} == blended
 
@@ -167,6 +167,64 @@ def test_the_weights_depend_on_the_length_and_the_band(
     (result,) = by_length.assess_sync([doubtful(text, harassment=linear, self_harm=linear)])
     assert set(result.scores) == blended
     assert by_length.reopens(doubtful(text)) is (len(normalize(text).folded) >= 60)
+
+
+MEDIUM_TEXT = "you are a pathetic loser and nobody likes you"
+
+
+@pytest.fixture
+def by_three_lengths(encoder: SentenceEncoder, heads: SemanticHeads) -> SemanticStage:
+    weighted = dataclasses.replace(
+        heads,
+        blend={"self-harm": 0.5},
+        long_blend={"harassment": 0.5},
+        long_min_chars=60,
+        medium_blend={"self-harm": 0.2, "harassment": 0.2},
+        medium_min_chars=30,
+    )
+    stage = SemanticStage(encoder=encoder, heads=weighted)
+    stage.use_thresholds(
+        Thresholds(allow=dict.fromkeys(Category, 0.3), act=dict.fromkeys(Category, 0.9))
+    )
+    return stage
+
+
+@pytest.mark.parametrize(
+    ("text", "linear", "blended", "reopened"),
+    [
+        pytest.param(LONG_TEXT, 0.1, {HARASSMENT}, True, id="long-keeps-the-long-weights"),
+        pytest.param(
+            MEDIUM_TEXT, 0.1, {HARASSMENT, SELF_HARM}, True, id="medium-and-sure-takes-medium"
+        ),
+        pytest.param(
+            MEDIUM_TEXT, 0.5, {HARASSMENT, SELF_HARM}, True, id="medium-and-unsure-takes-medium"
+        ),
+        pytest.param("you are a loser", 0.5, {SELF_HARM}, False, id="short-and-unsure-band"),
+        pytest.param("you are a loser", 0.1, set(), False, id="short-and-sure-left-alone"),
+    ],
+)
+def test_messages_between_the_medium_and_long_lengths_take_the_medium_weights(
+    by_three_lengths: SemanticStage,
+    text: str,
+    linear: float,
+    blended: set[Category],
+    reopened: bool,
+) -> None:
+    assert 30 <= len(normalize(MEDIUM_TEXT).folded) < 60
+    (result,) = by_three_lengths.assess_sync([doubtful(text, harassment=linear, self_harm=linear)])
+    assert set(result.scores) == blended
+    assert by_three_lengths.reopens(doubtful(text)) is reopened
+    if text == MEDIUM_TEXT:
+        # The medium weight (0.2), not the long one (0.5) nor the band's.
+        weights = by_three_lengths.heads.weights_for(len(normalize(text).folded), uncertain=True)
+        assert weights == {"self-harm": 0.2, "harassment": 0.2}
+
+
+def test_medium_weights_load_from_the_manifest(artifact: SemanticArtifact) -> None:
+    heads = SemanticHeads.load(artifact)
+    entry = artifact.manifest["heads"].get("blend_medium", {})
+    assert heads.medium_min_chars == entry.get("min_chars", 0)
+    assert heads.medium_blend == entry.get("weights", {})
 
 
 def test_long_weights_load_from_the_manifest(artifact: SemanticArtifact) -> None:

@@ -104,6 +104,26 @@ def test_long_rows_take_the_long_weights_and_short_sure_rows_keep_the_linear_sco
     assert scores["harassment"].tolist() == pytest.approx([0.6, 0.2, 0.4, 0.4])
 
 
+def test_medium_rows_take_the_medium_weights_sure_or_not() -> None:
+    linear = {"harassment": np.array([0.2, 0.2, 0.2, 0.2, 0.2])}
+    semantic = {"harassment": np.array([1.0, 1.0, 1.0, 1.0, 1.0])}
+    uncertain = np.array([True, False, True, False, True])
+    long = np.array([False, False, False, False, True])
+    medium = np.array([False, False, True, True, True])
+    scores = blended_scores(
+        linear,
+        semantic,
+        uncertain,
+        {"harassment": 0.5},
+        long,
+        {"harassment": 0.25},
+        medium,
+        {"harassment": 0.1},
+    )
+    # band, short and sure, medium unsure, medium sure, long (long wins over medium).
+    assert scores["harassment"].tolist() == pytest.approx([0.6, 0.2, 0.28, 0.28, 0.4])
+
+
 def flagged_rows(labels: np.ndarray, source: str) -> list[Example]:
     return [
         Example(f"{source}{i}", f"{source}{i}", source, {"flagged": int(y)})

@@ -83,3 +83,26 @@ def test_keeping_the_heads_chooses_the_blend_again_and_records_the_long_bucket(
     assert entry["training"]["long_min_chars"] == 24
     assert "long" in artifact.manifest["metrics"]
     assert SemanticHeads.load(artifact).long_min_chars == 24
+
+
+@pytest.mark.slow
+def test_a_medium_bucket_is_chosen_and_recorded_when_asked_for(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "artifact"
+    shutil.copytree(DEFAULT_ARTIFACT, target)
+    data = tmp_path / "tiny_chat.jsonl"
+    write_data(data)
+    arguments = ["train-semantic", "--data", str(data), "--artifact", str(target)]
+    flags = ["--keep-heads", "--long-chars", "24", "--medium-chars", "12", "--threads", "1"]
+    assert main([*arguments, *flags, "--quiet"]) == 0
+    capsys.readouterr()
+    artifact = SemanticArtifact.load(target)
+    entry = artifact.manifest["heads"]
+    assert entry["training"]["medium_min_chars"] == 12
+    assert "medium" in artifact.manifest["metrics"]
+    medium = artifact.manifest["metrics"]["medium"]
+    assert medium["min_chars"] == 12 and medium["below_chars"] == 24
+    heads = SemanticHeads.load(artifact)
+    assert heads.medium_blend == entry["blend_medium"]["weights"]
+    assert heads.medium_min_chars == (12 if heads.medium_blend else 0)

@@ -41,6 +41,14 @@ def register(sub: Any) -> None:
         "training configuration's)",
     )
     parser.add_argument(
+        "--medium-chars",
+        type=int,
+        default=None,
+        help="shorter messages of at least this many characters get weights of their own as "
+        "well, blended whatever the linear model's certainty (0: no medium bucket; default: "
+        "the training configuration's)",
+    )
+    parser.add_argument(
         "--keep-heads",
         action="store_true",
         help="keep the artifact's heads and choose the blend again (after a linear model "
@@ -92,6 +100,11 @@ def run(args: argparse.Namespace) -> int:
         max_traffic_loss=args.max_traffic_loss,
         long_min_chars=(
             SemanticTrainConfig().long_min_chars if args.long_chars is None else args.long_chars
+        ),
+        medium_min_chars=(
+            SemanticTrainConfig().medium_min_chars
+            if args.medium_chars is None
+            else args.medium_chars
         ),
         threads=args.threads,
     )

@@ -31,6 +31,11 @@ class SemanticHeads:
     n-grams miss, and a small share of live chat, so the encoder's cost stays bounded. Such a
     message takes its long weight in every category, 0 where `long_blend` has none. With
     `long_min_chars` 0 there is no long bucket.
+
+    `medium_blend[c]` is the weight for every shorter message of at least `medium_min_chars`
+    characters, sure or not: prompts and questions that fall short of the long bucket. Such a
+    message takes its medium weight in every category (0 where `medium_blend` has none). With
+    `medium_min_chars` 0 or no weights there is no medium bucket.
     """
 
     heads: tuple[str, ...]
@@ -40,15 +45,28 @@ class SemanticHeads:
     blend: dict[str, float] = field(default_factory=dict)
     long_blend: dict[str, float] = field(default_factory=dict)
     long_min_chars: int = 0
+    medium_blend: dict[str, float] = field(default_factory=dict)
+    medium_min_chars: int = 0
 
     def is_long(self, chars: int) -> bool:
         """Does a message of `chars` normalized characters take the long weights?"""
         return self.long_min_chars > 0 and chars >= self.long_min_chars
 
+    def is_medium(self, chars: int) -> bool:
+        """Does a message of `chars` normalized characters take the medium weights?"""
+        return (
+            self.medium_min_chars > 0
+            and any(v > 0 for v in self.medium_blend.values())
+            and chars >= self.medium_min_chars
+            and not self.is_long(chars)
+        )
+
     def weights_for(self, chars: int, *, uncertain: bool) -> dict[str, float]:
         """The blend weight per category for one message (categories at 0 left out)."""
         if self.is_long(chars):
             return {k: v for k, v in self.long_blend.items() if v > 0}
+        if self.is_medium(chars):
+            return {k: v for k, v in self.medium_blend.items() if v > 0}
         if uncertain:
             return {k: v for k, v in self.blend.items() if v > 0}
         return {}
@@ -93,6 +111,7 @@ class SemanticHeads:
             raise SemanticArtifactError("semantic heads do not match their names")
         blend: Mapping[str, float] = entry.get("blend", {})
         long: Mapping[str, Any] = entry.get("blend_long", {})
+        medium: Mapping[str, Any] = entry.get("blend_medium", {})
         return cls(
             names,
             weights,
@@ -101,4 +120,6 @@ class SemanticHeads:
             {k: float(v) for k, v in blend.items()},
             {k: float(v) for k, v in long.get("weights", {}).items()},
             int(long.get("min_chars", 0)),
+            {k: float(v) for k, v in medium.get("weights", {}).items()},
+            int(medium.get("min_chars", 0)),
         )

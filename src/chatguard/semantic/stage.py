@@ -3,10 +3,12 @@ after the linear classifier, blended into its scores per category.
 
 In the cascade `filter -> classifier -> semantic -> llm`, the router settles every message the
 classifier is sure of, so this stage sees the uncertain band, and also every long message
-(`SemanticHeads.long_min_chars` characters or more) when the heads have weights for long
-messages: the stage reopens those (`reopens`) even where the classifier was sure. The weight
-`w` per category depends on the message: the long weight for a long message, the uncertain-band
-weight for a shorter uncertain one (0 where validation showed the semantic score does not pay).
+(`SemanticHeads.long_min_chars` characters or more) and every medium one
+(`SemanticHeads.medium_min_chars` or more) when the heads have weights for them: the stage
+reopens those (`reopens`) even where the classifier was sure. The weight `w` per category
+depends on the message: the long weight for a long message, the medium weight for a medium one,
+the uncertain-band weight for a shorter uncertain one (0 where validation showed the semantic
+score does not pay).
 The stage returns `max(other stages' score, (1 - w) * classifier + w * semantic)` for each
 category with a weight and replaces the earlier scores with it (`authoritative`), so the blend
 can lower a linear score as well as raise it; the router decides again on the result. Rule hits
@@ -90,14 +92,16 @@ class SemanticStage(CpuStage):
         self._blended = sorted(
             {
                 Category(name)
-                for blend in (heads.blend, heads.long_blend)
+                for blend in (heads.blend, heads.long_blend, heads.medium_blend)
                 for name, weight in blend.items()
                 if name in _CATEGORY_NAMES and name in scored and weight > 0
             },
             key=lambda c: c.value,
         )
         self._reopens = any(
-            c.value in heads.long_blend and heads.long_blend[c.value] > 0 for c in self._blended
+            blend.get(c.value, 0.0) > 0
+            for blend in (heads.long_blend, heads.medium_blend)
+            for c in self._blended
         )
         self._router: Router | None = None
 
@@ -130,8 +134,11 @@ class SemanticStage(CpuStage):
         self._router = Router(thresholds)
 
     def reopens(self, item: StageInput) -> bool:
-        """A long message is blended whatever the classifier's certainty."""
-        return self._reopens and self.heads.is_long(len(item.normalized.folded))
+        """A long or medium-length message is blended whatever the classifier's certainty."""
+        if not self._reopens:
+            return False
+        chars = len(item.normalized.folded)
+        return self.heads.is_long(chars) or self.heads.is_medium(chars)
 
     def _uncertain(self, item: StageInput) -> bool:
         """Did the stages before leave `item` uncertain? Outside a pipeline (no thresholds

@@ -127,6 +127,10 @@ class Settings(BaseSettings):
     semantic_timeout_s: float = Field(
         default=2.0, gt=0, le=60, description="the semantic stage's timeout per batch"
     )
+    semantic_medium: bool = Field(
+        default=True,
+        description="blend medium-length messages too (false: long ones and the uncertain band)",
+    )
     # Lightweight filter: where the spam windows live, and how PII is redacted
     spam_state: Literal["memory", "redis"] = "memory"
     pii_redaction: Literal["off", "label", "mask"] = "off"

@@ -246,3 +246,15 @@ def test_a_weight_for_a_category_the_heads_do_not_score_is_left_out(
     stage = SemanticStage(encoder=encoder, heads=weighted)
     (result,) = stage.assess_sync([doubtful(LONG_TEXT, harassment=0.5)])
     assert result.error is None and set(result.scores) == {HARASSMENT}
+
+
+def test_the_medium_bucket_can_be_switched_off(settings: Settings) -> None:
+    on = build_stage("semantic", settings)
+    off = build_stage("semantic", settings.model_copy(update={"semantic_medium": False}))
+    assert isinstance(on, SemanticStage) and isinstance(off, SemanticStage)
+    assert on.heads.medium_min_chars > 0 and on.heads.medium_blend
+    assert off.heads.medium_min_chars == 0 and not off.heads.medium_blend
+    medium = "x" * on.heads.medium_min_chars  # shorter than the long bucket
+    assert not on.heads.is_long(len(medium))
+    assert on.reopens(doubtful(medium)) and not off.reopens(doubtful(medium))
+    assert off.heads.long_blend == on.heads.long_blend and off.heads.blend == on.heads.blend

@@ -18,6 +18,7 @@ stage's timeout, and only on the messages with a weight.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
@@ -113,6 +114,10 @@ class SemanticStage(CpuStage):
             heads = SemanticHeads.load(artifact)
         except SemanticArtifactError as exc:
             raise ConfigurationError(f"SEMANTIC_MODEL: {exc}") from None
+        if not getattr(settings, "semantic_medium", True):
+            # Long messages and the uncertain band only: on live chat the medium bucket is
+            # most of what the encoder reads.
+            heads = dataclasses.replace(heads, medium_blend={}, medium_min_chars=0)
         encoder = SentenceEncoder.from_artifact(
             artifact, threads=getattr(settings, "semantic_threads", 1)
         )

@@ -105,10 +105,6 @@ class Assessment:
     llm_unavailable: bool = False
     #: A stage asked for human review (see `StageResult.review`).
     review: bool = False
-    #: The flagged categories, once asked for (see `_flags`).
-    _flagged: tuple[Category, ...] | None = field(
-        default=None, init=False, repr=False, compare=False
-    )
 
     @property
     def latency_ms(self) -> dict[str, float]:
@@ -116,22 +112,15 @@ class Assessment:
 
     def flagged_categories(self) -> list[Category]:
         """Categories whose score reaches their flag threshold."""
-        return list(self._flags())
+        return [c for c, s in self.scores.items() if s >= self.thresholds.get(c, 0.5)]
 
     @property
     def flagged(self) -> bool:
         """OpenAI's meaning: any of the thirteen OpenAI categories is flagged."""
-        return any(c in OPENAI_CATEGORIES for c in self._flags())
-
-    def _flags(self) -> tuple[Category, ...]:
-        # Asked several times for every message (the answer, the stored row, the metrics):
-        # worked out once, kept on the (frozen) assessment.
-        found = self._flagged
-        if found is None:
-            thresholds = self.thresholds
-            found = tuple(c for c, s in self.scores.items() if s >= thresholds.get(c, 0.5))
-            object.__setattr__(self, "_flagged", found)
-        return found
+        thresholds = self.thresholds
+        return any(
+            c in OPENAI_CATEGORIES and s >= thresholds.get(c, 0.5) for c, s in self.scores.items()
+        )
 
     def top(self) -> tuple[Category | None, float]:
         if not self.scores:

@@ -12,16 +12,17 @@ from chatguard.fairness import FairScheduler
 from chatguard.service import ModerationService
 
 
-async def test_turns_go_round_robin_between_callers_one_at_a_time() -> None:
-    scheduler = FairScheduler()
+async def run_batches(scheduler: FairScheduler, chunks: dict[str, int]) -> tuple[list[str], int]:
+    """Batch callers taking turns for their chunks: the order the chunks ran in, and the most
+    that ran at once."""
     order: list[str] = []
     running = 0
     most = 0
 
-    async def batch(name: str, chunks: int) -> None:
+    async def batch(name: str, count: int) -> None:
         nonlocal running, most
         caller = scheduler.caller()
-        for i in range(chunks):
+        for i in range(count):
             async with scheduler.turn(caller):
                 running += 1
                 most = max(most, running)
@@ -30,7 +31,13 @@ async def test_turns_go_round_robin_between_callers_one_at_a_time() -> None:
                     await asyncio.sleep(0)
                 running -= 1
 
-    await asyncio.gather(batch("a", 4), batch("b", 2), batch("c", 3))
+    await asyncio.gather(*(batch(name, count) for name, count in chunks.items()))
+    return order, most
+
+
+async def test_turns_go_round_robin_between_callers_one_at_a_time() -> None:
+    scheduler = FairScheduler()
+    order, most = await run_batches(scheduler, {"a": 4, "b": 2, "c": 3})
     assert most == 1
     assert order == ["a0", "b0", "c0", "a1", "b1", "c1", "a2", "c2", "a3"]
     assert scheduler.waiting == 0
@@ -64,21 +71,31 @@ async def test_a_cancelled_waiter_does_not_keep_the_turn() -> None:
     assert entered == ["holder", "kept"] and scheduler.waiting == 0
 
 
-async def test_a_large_batch_is_moderated_in_chunks_in_order(tmp_path: Path) -> None:
-    settings = load_settings(
-        database_url=f"sqlite+aiosqlite:///{tmp_path}/chunks.db",
-        batch_chunk_size=40,
-        _env_file=None,
+async def chunking_service(tmp_path: Path, **settings: int) -> tuple[ModerationService, list[int]]:
+    """A started service on SQLite with `settings`, and the sizes of the groups its store
+    commits, as they are committed."""
+    service = ModerationService.from_settings(
+        load_settings(
+            database_url=f"sqlite+aiosqlite:///{tmp_path}/chunks.db", _env_file=None, **settings
+        )
     )
-    service = ModerationService.from_settings(settings)
     await service.start()
     assert service.store is not None
     groups: list[int] = []
     service.store.observe_groups(lambda _c, entries, _s: groups.append(entries))
-    messages = [
-        Message(text=f"hello chat number {i}", user_id=f"u{i}", channel_id="c", id=f"m{i}")
-        for i in range(100)
+    return service, groups
+
+
+def hellos(count: int, prefix: str) -> list[Message]:
+    return [
+        Message(text=f"hello chat number {i}", user_id=f"u{i}", channel_id="c", id=f"{prefix}{i}")
+        for i in range(count)
     ]
+
+
+async def test_a_large_batch_is_moderated_in_chunks_in_order(tmp_path: Path) -> None:
+    service, groups = await chunking_service(tmp_path, batch_chunk_size=40)
+    messages = hellos(100, "m")
     try:
         outcomes = await service.moderate_batch(messages)
         again = await service.moderate_batch(messages[:50])
@@ -92,23 +109,7 @@ async def test_a_large_batch_is_moderated_in_chunks_in_order(tmp_path: Path) -> 
 
 async def test_several_turns_at_a_time_still_go_round_robin() -> None:
     scheduler = FairScheduler(turns=2)
-    order: list[str] = []
-    running = 0
-    most = 0
-
-    async def batch(name: str, chunks: int) -> None:
-        nonlocal running, most
-        caller = scheduler.caller()
-        for i in range(chunks):
-            async with scheduler.turn(caller):
-                running += 1
-                most = max(most, running)
-                order.append(f"{name}{i}")
-                for _ in range(3):
-                    await asyncio.sleep(0)
-                running -= 1
-
-    await asyncio.gather(batch("a", 3), batch("b", 3), batch("c", 3))
+    order, most = await run_batches(scheduler, {"a": 3, "b": 3, "c": 3})
     assert most == 2
     assert sorted(order) == sorted(f"{n}{i}" for n in "abc" for i in range(3))
     for name in "abc":  # each caller's chunks in its own order
@@ -140,21 +141,11 @@ async def test_chunks_are_small_while_other_requests_are_here() -> None:
 
 
 async def test_a_batch_beside_a_single_request_goes_in_small_chunks(tmp_path: Path) -> None:
-    settings = load_settings(
-        database_url=f"sqlite+aiosqlite:///{tmp_path}/beside.db",
-        batch_chunk_size=40,
-        batch_chunk_beside_others=10,
-        _env_file=None,
+    service, groups = await chunking_service(
+        tmp_path, batch_chunk_size=40, batch_chunk_beside_others=10
     )
-    service = ModerationService.from_settings(settings)
-    await service.start()
-    assert service.store is not None and service.fairness.turns == 1
-    groups: list[int] = []
-    service.store.observe_groups(lambda _c, entries, _s: groups.append(entries))
-    messages = [
-        Message(text=f"hello chat number {i}", user_id=f"u{i}", channel_id="c", id=f"b{i}")
-        for i in range(60)
-    ]
+    assert service.fairness.turns == 1
+    messages = hellos(60, "b")
     try:
         with service.fairness.other_request():  # a single request being moderated
             beside = await service.moderate_batch(messages[:30])

@@ -492,34 +492,10 @@ def _choose_long(
     def scorer(long_blend: dict[str, float]) -> dict[str, np.ndarray]:
         return blended_scores(linear, semantic, uncertain, blend, long, long_blend)
 
-    chosen, per_category = choose_blend(validation, linear, semantic, long, config, base=scorer({}))
-    chosen, dropped = guard_flagged(
-        validation, linear, semantic, uncertain, chosen, config.max_flagged_loss, scorer
-    )
-    chosen, floor = choose_flagged_floor(validation, linear, scorer, chosen, config)
-    # Categories without a head of their own (too few labels) keep the linear score.
-    chosen = {k: v for k, v in chosen.items() if k in semantic}
-    sources = np.array([e.source for e in validation])
-    return chosen, {
-        "min_chars": config.long_min_chars,
-        "share": round(float(long.mean()), 4),
-        "share_by_traffic_source": {
-            s: round(float(long[sources == s].mean()), 4)
-            for s in config.traffic_sources
-            if (sources == s).any()
-        },
-        "categories": {
-            name: {
-                "weight": row["weight"],
-                "auprc_before": row["auprc_linear"],
-                "auprc_blend_long": row["auprc_blend_uncertain"],
-                "long_share": row["uncertain_share"],
-            }
-            for name, row in per_category.items()
-        },
-        "dropped_by_flagged_guard": dropped,
-        "flagged_floor": floor,
-    }
+    return _choose_bucket(
+        "long", validation, linear, semantic, uncertain, long, scorer, config,
+        {"min_chars": config.long_min_chars},
+    )  # fmt: skip
 
 
 def _choose_medium(
@@ -532,29 +508,48 @@ def _choose_medium(
     model: SemanticHeads,
     config: SemanticTrainConfig,
 ) -> tuple[dict[str, float], dict[str, Any]]:
-    """The medium messages' weights, chosen as the long ones are (`_choose_long`'s steps) with
-    the band's and the long bucket's weights fixed."""
+    """The medium messages' weights, chosen as the long ones are (`_choose_bucket`) with the
+    band's and the long bucket's weights fixed."""
 
     def scorer(medium_blend: dict[str, float]) -> dict[str, np.ndarray]:
         return blended_scores(
             linear, semantic, uncertain, model.blend, long, model.long_blend, medium, medium_blend
         )
 
-    chosen, per_category = choose_blend(
-        validation, linear, semantic, medium, config, base=scorer({})
-    )
+    return _choose_bucket(
+        "medium", validation, linear, semantic, uncertain, medium, scorer, config,
+        {"min_chars": config.medium_min_chars, "below_chars": config.long_min_chars},
+    )  # fmt: skip
+
+
+def _choose_bucket(
+    bucket: str,
+    validation: Sequence[Example],
+    linear: dict[str, np.ndarray],
+    semantic: dict[str, np.ndarray],
+    uncertain: np.ndarray,
+    rows: np.ndarray,
+    scorer: Callable[[dict[str, float]], dict[str, np.ndarray]],
+    config: SemanticTrainConfig,
+    bounds: dict[str, int],
+) -> tuple[dict[str, float], dict[str, Any]]:
+    """A length bucket's weights: per category against the scores the other buckets leave
+    (`choose_blend` on the bucket's `rows`), categories dropped while they cost pooled
+    flagged, then the OpenAI categories raised to the floor that pays on flagged
+    (`choose_flagged_floor`); with the manifest's record of the choice."""
+    chosen, per_category = choose_blend(validation, linear, semantic, rows, config, base=scorer({}))
     chosen, dropped = guard_flagged(
         validation, linear, semantic, uncertain, chosen, config.max_flagged_loss, scorer
     )
     chosen, floor = choose_flagged_floor(validation, linear, scorer, chosen, config)
+    # Categories without a head of their own (too few labels) keep the linear score.
     chosen = {k: v for k, v in chosen.items() if k in semantic}
     sources = np.array([e.source for e in validation])
     return chosen, {
-        "min_chars": config.medium_min_chars,
-        "below_chars": config.long_min_chars,
-        "share": round(float(medium.mean()), 4),
+        **bounds,
+        "share": round(float(rows.mean()), 4),
         "share_by_traffic_source": {
-            s: round(float(medium[sources == s].mean()), 4)
+            s: round(float(rows[sources == s].mean()), 4)
             for s in config.traffic_sources
             if (sources == s).any()
         },
@@ -562,8 +557,8 @@ def _choose_medium(
             name: {
                 "weight": row["weight"],
                 "auprc_before": row["auprc_linear"],
-                "auprc_blend_medium": row["auprc_blend_uncertain"],
-                "medium_share": row["uncertain_share"],
+                f"auprc_blend_{bucket}": row["auprc_blend_uncertain"],
+                f"{bucket}_share": row["uncertain_share"],
             }
             for name, row in per_category.items()
         },

@@ -9,7 +9,7 @@ and before a turn is granted the loop runs whatever else is ready (single reques
 queued here: they only ever wait for the chunks in progress).
 
 How large the next chunk is depends on who else is here: while single requests (and small
-batches) are being moderated, or have started since the last turn was granted, bulk work goes
+batches) are being moderated, or one has started since the last chunk began, bulk work goes
 in small chunks, so they wait for little; with no one else, in large ones, which cost less a
 message. Pure scheduling, no timing: the order of turns and the size of each chunk are a
 function of the order of requests.

@@ -54,11 +54,11 @@ class SemanticHeads:
 
     def is_medium(self, chars: int) -> bool:
         """Does a message of `chars` normalized characters take the medium weights?"""
+        # Asked for every message: the length first, the weights only for medium ones.
         return (
-            self.medium_min_chars > 0
-            and any(v > 0 for v in self.medium_blend.values())
-            and chars >= self.medium_min_chars
+            0 < self.medium_min_chars <= chars
             and not self.is_long(chars)
+            and any(v > 0 for v in self.medium_blend.values())
         )
 
     def weights_for(self, chars: int, *, uncertain: bool) -> dict[str, float]:

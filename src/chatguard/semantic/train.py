@@ -485,9 +485,7 @@ def _choose_long(
     blend: dict[str, float],
     config: SemanticTrainConfig,
 ) -> tuple[dict[str, float], dict[str, Any]]:
-    """The long messages' weights: per category against the scores the band's blend leaves
-    (`choose_blend` on the long rows), categories dropped while they cost pooled flagged, then
-    the OpenAI categories raised to the floor that pays on flagged (`choose_flagged_floor`)."""
+    """The long messages' weights (`_choose_bucket`), with the band's blend fixed."""
 
     def scorer(long_blend: dict[str, float]) -> dict[str, np.ndarray]:
         return blended_scores(linear, semantic, uncertain, blend, long, long_blend)

@@ -25,7 +25,6 @@ import uuid
 from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-import httpx
 from prometheus_client import Counter
 
 from chatguard.errors import BackpressureError, ConfigurationError, EventBusUnavailableError
@@ -33,6 +32,7 @@ from chatguard.events.bus import INGEST_STREAM, Event
 from chatguard.events.model import RoleCallAnswered, RoleCallRequested
 from chatguard.events.redis_streams import RedisStreamsEventBus
 from chatguard.events.worker import run_consumer
+from chatguard.roles.in_process import InProcessCaller
 from chatguard.roles.transport import (
     HttpRoleTransport,
     RoleUnavailableError,
@@ -224,12 +224,7 @@ class StreamCallServer:
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         # A loopback caller, as a peer on this host would be; with keys, the role's own
         # SERVICE_API_KEY (no key travels on the stream).
-        self._client = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app, client=("127.0.0.1", 0)),
-            base_url="http://role",
-            headers=headers,
-            timeout=None,
-        )
+        self._app = InProcessCaller(app, headers=headers)
         self.served = 0
         self.expired = 0
         self._stop = asyncio.Event()
@@ -261,12 +256,8 @@ class StreamCallServer:
         if event.expires_at < time.time():
             self.expired += 1
             return
-        response = await self._client.post(event.path, json=event.body)
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        answer = RoleCallAnswered(call_id=event.call_id, status=response.status_code, body=body)
+        status, body = await self._app.post(event.path, event.body)
+        answer = RoleCallAnswered(call_id=event.call_id, status=status, body=body)
         await self.bus.publish(event.reply_to, answer)
         self.served += 1
 
@@ -277,4 +268,3 @@ class StreamCallServer:
             for task in self._tasks:
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self._client.aclose()

@@ -28,6 +28,7 @@ from chatguard.serialize import decision_dict
 from chatguard.storage.group_commit import GroupObserver, GroupQueue
 from chatguard.storage.guard import GuardedSessions, unavailable_on_failure
 from chatguard.storage.inline import InlineSession, run_inline
+from chatguard.storage.liveness import ping_when_idle
 from chatguard.storage.migrate import upgrade
 from chatguard.storage.privacy import private_engine
 from chatguard.storage.sqlite_local import SqliteLocal, plain_connection, sqlite_file
@@ -153,6 +154,8 @@ class SqlStore:
         self.engine: AsyncEngine = private_engine(url, echo=echo, **_engine_options(url, self.pool))
         if url.startswith("sqlite"):
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+        else:
+            ping_when_idle(self.engine)
         self._sessions = GuardedSessions(sessionmaker(self.engine, expire_on_commit=False))
         # A SQLite file's grouped writes and look-ups run on the plain driver, on the loop's
         # thread (`sqlite_local`); PostgreSQL's on asyncpg's pooled connections.
@@ -565,13 +568,12 @@ def _engine_options(url: str, pool: PoolSettings) -> dict[str, Any]:
             # readers, so none is opened and closed per request.
             options.update(pool_size=SQLITE_POOL_SIZE, max_overflow=SQLITE_POOL_SIZE)
         return options
-    # Recover quickly after an outage: test connections before use (a restarted server has
-    # closed them all) and give up on a connection attempt after a few seconds. Waiting for a
-    # pooled connection under load is no outage: that wait stays long.
+    # Recover quickly after an outage: test connections that sat idle before use (a restarted
+    # server has closed them all; `liveness`) and give up on a connection attempt after a few
+    # seconds. Waiting for a pooled connection under load is no outage: that wait stays long.
     return {
         "pool_size": pool.size,
         "max_overflow": pool.overflow,
-        "pool_pre_ping": True,
         "pool_timeout": 30,
         "pool_recycle": 300,
         "connect_args": {"timeout": CONNECT_TIMEOUT_S, "command_timeout": STATEMENT_TIMEOUT_S},

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, func, or_, select, update
+from sqlalchemy import Table, and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -47,6 +47,9 @@ from chatguard.decisions.tables import (
 from chatguard.errors import ConflictError
 from chatguard.storage.guard import GuardedSessions
 from chatguard.storage.sqlite_rows import RowInsert, sqlalchemy_error
+
+#: The audit entries of some effect keys (built once: a statement costs CPU to put together).
+_ENTRIES_BY_KEY = select(AuditRow).where(AuditRow.effect_key.in_(bindparam("keys", expanding=True)))
 
 
 class DecisionRepository:
@@ -137,7 +140,7 @@ class DecisionRepository:
         if self._plain is not None:
             return await self._plain.strike_times(users, since=since)
         found: dict[tuple[str, str], list[float]] = {u: [] for u in users}
-        async with self._sessions() as session:
+        async with self._sessions.reading() as session:
             for start in range(0, len(users), 200):
                 chunk = users[start : start + 200]
                 rows = await session.execute(
@@ -304,10 +307,10 @@ class DecisionRepository:
         """The system entries with these effect keys (decisions already recorded, by this
         process or another), by key."""
         found: dict[str, AuditEntry] = {}
-        async with self._sessions() as session:
+        async with self._sessions.reading() as session:
             for start in range(0, len(keys), 500):
                 chunk = list(keys[start : start + 500])
-                rows = await session.scalars(select(AuditRow).where(AuditRow.effect_key.in_(chunk)))
+                rows = await session.scalars(_ENTRIES_BY_KEY, {"keys": chunk})
                 for row in rows:
                     found[str(row.effect_key)] = _record(AuditEntry, row)
         return found

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from chatguard.errors import StoreUnavailableError
 
@@ -50,14 +50,31 @@ async def unavailable_on_failure(what: str = "the database") -> AsyncIterator[No
 
 class GuardedSessions:
     """An `async_sessionmaker` whose sessions raise `StoreUnavailableError` on failure:
-    `async with sessions() as s` and `async with sessions.begin() as s` as usual."""
+    `async with sessions() as s` and `async with sessions.begin() as s` as usual, and
+    `sessions.reading()` for look-ups that need no transaction."""
 
     def __init__(self, factory: async_sessionmaker[AsyncSession]) -> None:
         self.factory = factory
+        self._reads = factory
+        engine = factory.kw.get("bind")
+        if isinstance(engine, AsyncEngine) and engine.dialect.name == "postgresql":
+            # Each statement on its own: no BEGIN and ROLLBACK round trips around a look-up
+            # (on asyncpg the isolation level is a flag of the pooled connection, not a query).
+            self._reads = async_sessionmaker(
+                engine.execution_options(isolation_level="AUTOCOMMIT"),
+                expire_on_commit=False,
+            )
 
     @asynccontextmanager
     async def __call__(self) -> AsyncIterator[AsyncSession]:
         async with unavailable_on_failure(), self.factory() as session:
+            yield session
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[AsyncSession]:
+        """A session for reads whose statements need not share a snapshot (a look-up by
+        key): on PostgreSQL each runs alone, outside a transaction; it must not write."""
+        async with unavailable_on_failure(), self._reads() as session:
             yield session
 
     @asynccontextmanager

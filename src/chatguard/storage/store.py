@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, event, func, insert, select, update
+from sqlalchemy import Table, bindparam, event, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.ext.asyncio import async_sessionmaker as sessionmaker
@@ -236,7 +236,7 @@ class SqlStore:
         if self._local is not None and self._rows is not None:
             rows = self._rows
             return await self._local.look_up(lambda c: rows.stored(c, message_ids))
-        async with self._sessions() as session:
+        async with self._sessions.reading() as session:
             return await _stored(session, message_ids)
 
     async def save(self, pairs: Sequence[tuple[Message, Decision]]) -> dict[str, StoredDecision]:
@@ -458,13 +458,19 @@ def _lost(groups: list[list[Entry]], won: set[int]) -> list[str]:
     return sorted({e.message_id for g in groups for e in g if id(e) not in won})
 
 
+#: The stored decisions of some message ids (built once: a statement costs CPU to put together).
+_STORED_BY_ID = (
+    select(MessageRow.id, MessageRow.text_sha256, DecisionRow.response)
+    .join(DecisionRow, DecisionRow.message_id == MessageRow.id)
+    .where(MessageRow.id.in_(bindparam("ids", expanding=True)))
+)
+
+
 async def _stored(session: Any, message_ids: list[str]) -> dict[str, StoredDecision]:
     found: dict[str, StoredDecision] = {}
     for start in range(0, len(message_ids), READ_GROUP_IDS):
         rows = await session.execute(
-            select(MessageRow.id, MessageRow.text_sha256, DecisionRow.response)
-            .join(DecisionRow, DecisionRow.message_id == MessageRow.id)
-            .where(MessageRow.id.in_(message_ids[start : start + READ_GROUP_IDS]))
+            _STORED_BY_ID, {"ids": message_ids[start : start + READ_GROUP_IDS]}
         )
         found.update({r[0]: StoredDecision(r[0], r[1], r[2]) for r in rows})
     return found

@@ -75,6 +75,31 @@ async def test_a_dead_consumers_entries_are_reclaimed_by_another(
     assert await redis_client.xlen(key) == 0  # done work leaves the stream
 
 
+async def test_a_busy_consumer_looks_for_entries_to_claim_now_and_then_not_every_round(
+    redis_bus: RedisBusFactory,
+) -> None:
+    bus = redis_bus(claim_idle_s=0.4)
+    looks = 0
+    real = bus._redis.xautoclaim
+
+    async def counted(*args: object, **kwargs: object) -> object:
+        nonlocal looks
+        looks += 1
+        return await real(*args, **kwargs)
+
+    bus._redis.xautoclaim = counted  # type: ignore[method-assign]
+    for n in range(20):
+        await bus.publish(INGEST_STREAM, decision(n))
+    seen, handle = collector()
+    for _ in range(20):  # one entry a round, as the role call servers read
+        await bus.consume(INGEST_STREAM, group="workers", consumer="busy", handler=handle, count=1)
+    assert len(seen) == 20
+    assert looks == 1
+    await asyncio.sleep(0.4 * 0.25 + 0.05)
+    await bus.consume(INGEST_STREAM, group="workers", consumer="busy", handler=handle, block_s=0.01)
+    assert looks == 2
+
+
 async def test_topics_stay_within_their_maxlen(
     redis_bus: RedisBusFactory, redis_client: aioredis.Redis
 ) -> None:

@@ -42,6 +42,9 @@ return redis.call('XADD', KEYS[1], '*', 'event', ARGV[2])
 """
 #: How long a subscriber's read waits on Redis before asking again.
 READ_BLOCK_S = 1.0
+#: A consumer looks for entries to claim every this fraction of `claim_idle_s`: a dead
+#: consumer's entries are taken over between `claim_idle_s` and 1.25 times that after delivery.
+CLAIM_EVERY = 0.25
 _UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, OSError)
 
 
@@ -74,6 +77,8 @@ class RedisStreamsEventBus:
         self._retry_after_s = retry_after_s
         self._owns_client = owns_client
         self._groups: set[tuple[str, str]] = set()
+        #: When each (stream key, group, consumer) looks for entries to claim next.
+        self._next_claim: dict[tuple[str, str, str], float] = {}
         self._bounded_add = redis.register_script(_BOUNDED_ADD)
         self.counters = BusCounters()
 
@@ -232,9 +237,7 @@ class RedisStreamsEventBus:
     ) -> Consumed:
         key = self.key(stream)
         done = Consumed()
-        _, claimed, _ = await self._redis.xautoclaim(
-            key, group, consumer, min_idle_time=self._claim_idle_ms, start_id="0-0", count=count
-        )
+        claimed = await self._claim(key, group, consumer, count)
         if claimed:
             deliveries = await self._deliveries(key, group, claimed)
             for entry_id, fields in claimed:
@@ -261,6 +264,24 @@ class RedisStreamsEventBus:
                     outcome = await self._handle(stream, group, _text(entry_id), fields, handler)
                     done = done.plus(**outcome)
         return done
+
+    async def _claim(self, key: str, group: str, consumer: str, count: int) -> list[Any]:
+        """Entries idle past `claim_idle_s` in other consumers' hands, taken over. An entry
+        can only become claimable that long after its delivery, so a consumer looks at most
+        every `CLAIM_EVERY` of that time (and again at once after a full page), not on every
+        round: a busy consumer's rounds are one entry each, and the look cost a round trip."""
+        now = time.monotonic()
+        due = self._next_claim.get((key, group, consumer), 0.0)
+        if now < due:
+            return []
+        _, claimed, _ = await self._redis.xautoclaim(
+            key, group, consumer, min_idle_time=self._claim_idle_ms, start_id="0-0", count=count
+        )
+        full = len(claimed) >= count
+        self._next_claim[(key, group, consumer)] = (
+            now if full else now + CLAIM_EVERY * self._claim_idle_ms / 1000
+        )
+        return list(claimed)
 
     async def _deliveries(self, key: str, group: str, claimed: list[Any]) -> dict[str, int]:
         """Delivery counts of the claimed entries, from XPENDING (one round trip)."""

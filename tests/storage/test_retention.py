@@ -195,10 +195,10 @@ async def test_the_job_sweeps_again_every_interval(sqlite_url: str) -> None:
         first = job.sweeps
         await service.moderate(Message(text="soon old", user_id="u", channel_id="c", id="m-late"))
         await backdate(service, ["m-late"], NOW - 2 * DAY_S)
-        while (await texts(service, MessageRow))["m-late"] != "":
+        # The text is cleared inside a sweep, which is counted once it has finished.
+        while (await texts(service, MessageRow))["m-late"] != "" or job.sweeps <= first:
             assert time.monotonic() < deadline, "no later sweep"
             await asyncio.sleep(0.05)
-        assert job.sweeps > first
     finally:
         await job.close()
         await service.close()

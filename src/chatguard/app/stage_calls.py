@@ -38,7 +38,8 @@ class StageCalls:
             self.service.validate(item.message)
         await self._load_channel_terms({item.message.channel_id for item in items})
         try:
-            return list(await asyncio.wait_for(stage.assess(items), timeout=stage.timeout_s))
+            async with asyncio.timeout(stage.timeout_s):
+                return list(await stage.assess(items))
         except TimeoutError:
             raise StageUnavailableError(
                 f"stage {stage.name} timed out after {stage.timeout_s:g}s"

@@ -158,9 +158,10 @@ class IrcConnector(ChatConnector):
 
     async def connect(self) -> None:
         context = ssl.create_default_context() if self.tls else None
-        self._reader, self._writer = await asyncio.wait_for(
-            asyncio.open_connection(self.host, self.port, ssl=context), self.connect_timeout_s
-        )
+        async with asyncio.timeout(self.connect_timeout_s):
+            self._reader, self._writer = await asyncio.open_connection(
+                self.host, self.port, ssl=context
+            )
         try:
             await self._register()
         except BaseException:
@@ -177,12 +178,12 @@ class IrcConnector(ChatConnector):
             await self._send(f"PASS {self._password.get_secret_value()}", secret=True)
         await self._send(f"NICK {self.nick}")
         await self._send(f"USER {self.nick} 0 * :chatguard moderation bot")
-        await asyncio.wait_for(self._registered(), self.connect_timeout_s)
+        async with asyncio.timeout(self.connect_timeout_s):
+            await self._registered()
         self._reader_task = asyncio.create_task(self._read_loop(), name="irc-reader")
         await self._send("JOIN " + ",".join(self.channels))
-        await asyncio.wait_for(
-            asyncio.gather(*(e.wait() for e in self._joined.values())), self.connect_timeout_s
-        )
+        async with asyncio.timeout(self.connect_timeout_s):
+            await asyncio.gather(*(e.wait() for e in self._joined.values()))
 
     async def close(self) -> None:
         self._closing = True

@@ -149,7 +149,8 @@ class InProcessEventBus:
         if not fresh and not reclaimed:
             work.arrived.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(work.arrived.wait(), timeout=block_s)
+                async with asyncio.timeout(block_s):
+                    await work.arrived.wait()
             fresh = self._take(work, pending, consumer, count)
         for entry_id, p in fresh:
             done = done.plus(**await self._handle(stream, work, group, entry_id, p, handler))

@@ -172,7 +172,8 @@ class RedisStreamsEventBus:
                     return
                 log.warning("reading %s failed: %s", topic, type(exc).__name__)
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stopping.wait(), timeout=1.0)
+                    async with asyncio.timeout(1.0):
+                        await stopping.wait()
                 continue
             for _, entries in reply or ():
                 for entry_id, fields in entries:

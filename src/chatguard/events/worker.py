@@ -40,7 +40,8 @@ async def run_consumer(
         except EventBusUnavailableError as exc:
             log.warning("consuming %s paused: %s", stream, exc)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=retry_s)
+                async with asyncio.timeout(retry_s):
+                    await stop.wait()
             continue
         total = total.plus(
             completed=done.completed,

@@ -72,9 +72,8 @@ class FailoverSpamState:
         self._ensure_probe()
         if self._up:
             try:
-                return await asyncio.wait_for(
-                    self.primary.observe(observations), timeout=self.timeout_s
-                )
+                async with asyncio.timeout(self.timeout_s):
+                    return await self.primary.observe(observations)
             except Exception as exc:  # any Redis failure: connection, timeout, script, OOM
                 self._mark_down(exc)
         self._count_degraded()
@@ -105,7 +104,8 @@ class FailoverSpamState:
     async def ping(self) -> bool:
         """Ask Redis now (bounded by `timeout_s`) and update the state; True if it answered."""
         try:
-            answered = await asyncio.wait_for(self.primary.ping(), timeout=self.timeout_s)
+            async with asyncio.timeout(self.timeout_s):
+                answered = await self.primary.ping()
         except Exception as exc:
             self._mark_down(exc)
             return False

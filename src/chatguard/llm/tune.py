@@ -226,7 +226,8 @@ class Tuner:
                 cell.note = "skipped: time bound reached"
                 continue
             try:
-                await asyncio.wait_for(self._measure(cell, run), timeout=remaining)
+                async with asyncio.timeout(remaining):
+                    await self._measure(cell, run)
                 cell.complete = True
             except TimeoutError:
                 cell.note = "cut at the time bound"

@@ -232,7 +232,8 @@ class Pipeline:
             if stage.inline(len(inputs)):
                 results = stage.assess_sync(inputs)
             else:
-                results = await asyncio.wait_for(stage.assess(inputs), timeout=stage.timeout_s)
+                async with asyncio.timeout(stage.timeout_s):
+                    results = await stage.assess(inputs)
             if len(results) != len(inputs):
                 raise RuntimeError(f"returned {len(results)} results for {len(inputs)} inputs")
         except TimeoutError:

@@ -140,7 +140,8 @@ class StreamRoleTransport:
             except EventBusUnavailableError:
                 raise self._failed("cannot be reached: Redis is unavailable") from None
             try:
-                answer = await asyncio.wait_for(waiting, timeout=self.timeout_s)
+                async with asyncio.timeout(self.timeout_s):
+                    answer = await waiting
             except TimeoutError:
                 raise self._failed(f"gave no answer within {self.timeout_s:g}s") from None
         finally:

@@ -50,6 +50,12 @@ class Decider(Protocol):
         """Effects reached the database (now, or from the spool later)."""
         ...
 
+    @property
+    def writes_outbox(self) -> bool:
+        """Whether `outbox` can give deliveries (webhooks are configured): only then must
+        every decision's event be made before it is stored."""
+        ...
+
     def outbox(self, event: DecisionMade) -> tuple[Delivery, ...]:
         """The webhook deliveries of a decision event, to be stored with the decision."""
         ...
@@ -75,6 +81,8 @@ class Decider(Protocol):
 class EffectFreeDecider:
     """The hooks of a decider whose decisions do nothing besides being stored: no strikes, no
     audit entries, no review items, no webhooks. Subclasses implement `decide`."""
+
+    writes_outbox = False
 
     async def decide(self, message: Message, assessment: Assessment) -> Decision:
         raise NotImplementedError

@@ -67,13 +67,15 @@ STATELESS = "stateless"
 
 @dataclass(frozen=True, slots=True)
 class _Decided:
-    """A fresh decision, its effects (webhook deliveries of its event included) and the event
-    published once it is stored."""
+    """A fresh decision, its effects (webhook deliveries of its event included) and, when
+    the webhooks' outbox needed it, its event, published once it is stored."""
 
     message: Message
     decision: Decision
     effects: Effects
-    event: DecisionMade
+    event: DecisionMade | None
+    #: It replaces a provisional decision.
+    final: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,7 +333,7 @@ class ModerationService:
         self.decider.committed(Planned(item.decision, item.effects), applied, stored=stored)
         for event in applied.events:
             await self.events.publish(DECISIONS_TOPIC, from_client_form(event))
-        await self.events.publish(DECISIONS_TOPIC, item.event)
+        await self._publish_decision(item)
 
     async def _flushed(self, kind: str, entry: Entry, applied: Applied) -> None:
         """A spooled entry reached the database: send what its transaction put in the outbox.
@@ -364,13 +366,14 @@ class ModerationService:
         run = await self.pipeline.begin(batch, {CHANNEL_CONTEXT: self.channels})
         await self._escalating(run, batch)
         assessments, running = await self._await_escalation(run, batch)
-        await self.events.publish_many(
-            ASSESSMENTS_TOPIC,
-            [
-                MessageAssessed(channel_id=m.channel_id, user_id=m.user_id, assessment=a)
-                for m, a in zip(batch, assessments, strict=True)
-            ],
-        )
+        if self.events.listened(ASSESSMENTS_TOPIC):
+            await self.events.publish_many(
+                ASSESSMENTS_TOPIC,
+                [
+                    MessageAssessed(channel_id=m.channel_id, user_id=m.user_id, assessment=a)
+                    for m, a in zip(batch, assessments, strict=True)
+                ],
+            )
         planned = await self._plan(list(zip(batch, assessments, strict=True)), final=False)
         decided = {m.id: self._decided(m, p, started) for m, p in zip(batch, planned, strict=True)}
         return decided, running
@@ -378,7 +381,7 @@ class ModerationService:
     async def _escalating(self, run: PipelineRun, batch: list[Message]) -> None:
         """Announce the messages the fast tier left to the escalation stages."""
         waiting = set(run.waiting)
-        if not waiting:
+        if not waiting or not self.events.listened(ESCALATIONS_TOPIC):
             return
         requests = [
             EscalationRequested(
@@ -398,10 +401,19 @@ class ModerationService:
     ) -> _Decided:
         elapsed = (time.perf_counter() - started) * 1000
         decision = self._complete(message, planned.decision, elapsed)
-        event = _event(message, decision, final=final)
-        deliveries = self.decider.outbox(event)
+        event = _event(message, decision, final=final) if self.decider.writes_outbox else None
+        deliveries = self.decider.outbox(event) if event is not None else ()
         effects = planned.effects.with_deliveries(deliveries) if deliveries else planned.effects
-        return _Decided(message, decision, effects, event)
+        return _Decided(message, decision, effects, event, final)
+
+    async def _publish_decision(self, item: _Decided) -> None:
+        """The decision's event on the decisions topic; not even made when nobody here can
+        read it (in process, no subscriber: building and validating it cost microseconds a
+        message)."""
+        if item.event is None and not self.events.listened(DECISIONS_TOPIC):
+            return
+        event = item.event or _event(item.message, item.decision, final=item.final)
+        await self.events.publish(DECISIONS_TOPIC, event)
 
     async def _plan(self, items: list[tuple[Message, Assessment]], *, final: bool) -> list[Planned]:
         offline = self.keeper is not None and not self.keeper.online
@@ -477,19 +489,20 @@ class ModerationService:
                 return False
             applied, stored = result, not result.spooled
         self.metrics.observe_final(decision, earlier)
-        await self.events.publish(
-            ASSESSMENTS_TOPIC,
-            MessageAssessed(
-                channel_id=message.channel_id, user_id=message.user_id, assessment=assessment
-            ),
-        )
+        if self.events.listened(ASSESSMENTS_TOPIC):
+            await self.events.publish(
+                ASSESSMENTS_TOPIC,
+                MessageAssessed(
+                    channel_id=message.channel_id, user_id=message.user_id, assessment=assessment
+                ),
+            )
         crisis = decision.policy_reason is PolicyReason.CRISIS
         if decision.action.removes_message and not decision.provisional and not crisis:
             self.channels.add_strike(message.channel_id, message.user_id)
         self.decider.committed(Planned(decision, item.effects), applied, stored=stored)
         for event in applied.events:
             await self.events.publish(DECISIONS_TOPIC, from_client_form(event))
-        await self.events.publish(DECISIONS_TOPIC, item.event)
+        await self._publish_decision(item)
         return True
 
     async def recover_provisional(self, *, batch_size: int = 200) -> int:

@@ -27,6 +27,8 @@ from tests.app.conftest import INGEST, MODERATOR, message
 class RecordingDecider(ThresholdDecider):
     """The built-in decisions, with a deadline of its own and every hook call written down."""
 
+    writes_outbox = True  # asked for every decision's deliveries, as with webhooks
+
     def __init__(self) -> None:
         super().__init__()
         self.calls: list[str] = []

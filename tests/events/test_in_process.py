@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from chatguard.events import DECISIONS_TOPIC, InProcessEventBus
+from chatguard.events import DECISIONS_TOPIC, INGEST_STREAM, InProcessEventBus
 from tests.events.conftest import decision
 
 
@@ -39,3 +39,17 @@ async def test_a_subscriber_that_stops_reading_loses_its_oldest_events() -> None
     assert await first == events[7]
     assert [await anext(stuck), await anext(stuck)] == events[8:]
     await stuck.aclose()  # type: ignore[attr-defined]
+
+
+async def test_a_topic_is_listened_to_while_someone_reads_it_and_a_work_stream_always() -> None:
+    bus = InProcessEventBus()
+    assert not bus.listened(DECISIONS_TOPIC)
+    assert bus.listened(INGEST_STREAM)  # its consumers may come later: the work waits
+    reader = bus.subscribe(DECISIONS_TOPIC)
+    first = asyncio.ensure_future(anext(reader))
+    await asyncio.sleep(0)
+    assert bus.listened(DECISIONS_TOPIC)
+    await bus.publish(DECISIONS_TOPIC, decision(1))
+    await first
+    await reader.aclose()  # type: ignore[attr-defined]
+    assert not bus.listened(DECISIONS_TOPIC)

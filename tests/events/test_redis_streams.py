@@ -100,6 +100,11 @@ async def test_a_busy_consumer_looks_for_entries_to_claim_now_and_then_not_every
     assert looks == 2
 
 
+async def test_every_topic_counts_as_listened_to_on_redis(redis_bus: RedisBusFactory) -> None:
+    bus = redis_bus()  # readers in other processes are not known here
+    assert bus.listened(DECISIONS_TOPIC) and bus.listened("assessments")
+
+
 async def test_topics_stay_within_their_maxlen(
     redis_bus: RedisBusFactory, redis_client: aioredis.Redis
 ) -> None:

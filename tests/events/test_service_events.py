@@ -55,6 +55,33 @@ async def test_a_decision_and_its_assessment_are_published_as_typed_events(
         await service.close()
 
 
+async def test_events_nobody_listens_to_are_not_made(settings: Settings) -> None:
+    service = ModerationService.from_settings(settings)
+    await service.start()
+    try:
+        bus = service.events
+        await service.moderate(Message(text="kill yourself", user_id="u1", channel_id="lobby"))
+        assert not bus.listened(ASSESSMENTS_TOPIC) and not bus.listened(DECISIONS_TOPIC)
+        assert bus.counters.published[ASSESSMENTS_TOPIC] == 0
+        assert bus.counters.published[DECISIONS_TOPIC] == 0
+        listeners = [bus.subscribe(t) for t in (DECISIONS_TOPIC, ASSESSMENTS_TOPIC)]
+        firsts = [asyncio.ensure_future(anext(s)) for s in listeners]
+        await asyncio.sleep(0)
+        await service.moderate(Message(text="kill yourself", user_id="u2", channel_id="lobby"))
+        decision, assessment = [await asyncio.wait_for(f, 5) for f in firsts]
+        assert (
+            isinstance(decision, DecisionMade)
+            and decision.message_id == assessment.assessment.message_id
+        )
+        assert bus.counters.published[ASSESSMENTS_TOPIC] == 1
+        assert bus.counters.published[DECISIONS_TOPIC] == 1
+        for listener in listeners:
+            await listener.aclose()  # type: ignore[attr-defined]
+        assert not bus.listened(ASSESSMENTS_TOPIC)
+    finally:
+        await service.close()
+
+
 async def test_a_slow_subscriber_never_blocks_moderation_and_is_counted(
     settings: Settings,
 ) -> None:

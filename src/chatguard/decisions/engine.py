@@ -460,6 +460,10 @@ class PolicyEngine:
             webhook_urls=tuple(self.webhooks.urls) if self.webhooks is not None else (),
         )
 
+    @property
+    def writes_outbox(self) -> bool:
+        return self.webhooks is not None
+
     def outbox(self, event: DecisionMade) -> tuple[Delivery, ...]:
         """The webhook deliveries of a decision event, to be stored with the decision (in
         the client form webhooks carry; made only when webhooks are configured)."""

@@ -108,6 +108,13 @@ class EventBus(Protocol):
         `aclose()`)."""
         ...
 
+    def listened(self, topic: str) -> bool:
+        """Whether an event published on `topic` now could reach anyone: publishers may skip
+        making events nobody can read (an event costs microseconds to build and validate, per
+        message). In process: a subscriber or a work stream; on Redis always (other
+        processes read the streams)."""
+        ...
+
     async def consume(
         self,
         stream: str,

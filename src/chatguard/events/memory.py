@@ -77,6 +77,9 @@ class InProcessEventBus:
         """Events lost by slow subscribers, over every topic."""
         return sum(self.counters.dropped.values())
 
+    def listened(self, topic: str) -> bool:
+        return topic in self._work or bool(self._subscribers.get(topic))
+
     async def publish(self, topic: str, event: EventBase) -> None:
         typed: Event = event  # type: ignore[assignment]
         if topic in self._work:

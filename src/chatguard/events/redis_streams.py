@@ -91,6 +91,9 @@ class RedisStreamsEventBus:
         """The Redis key of a topic's stream."""
         return f"{self.prefix}{topic}"
 
+    def listened(self, topic: str) -> bool:
+        return True  # consumers in other processes read the stream, now or later
+
     async def publish(self, topic: str, event: EventBase) -> None:
         key, body = self.key(topic), encode(event)
         if topic in self._work:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from chatguard.domain import Action, Assessment, Decision, Message, PolicyReason, Span, StageTrace
-from chatguard.taxonomy import ALL_CATEGORIES, Category
+from chatguard.taxonomy import ALL_CATEGORIES, OPENAI_CATEGORIES, Category
 
 
 def span_dict(span: Span) -> dict[str, Any]:
@@ -37,7 +37,7 @@ def assessment_dict(assessment: Assessment) -> dict[str, Any]:
     flagged = set(assessment.flagged_categories())
     scores = assessment.scores
     return {
-        "flagged": assessment.flagged,
+        "flagged": not flagged.isdisjoint(OPENAI_CATEGORIES),  # `Assessment.flagged`, once
         "route": assessment.route.value,
         "decided_by": assessment.decided_by,
         "escalated": assessment.escalated,

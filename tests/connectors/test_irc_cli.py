@@ -93,7 +93,12 @@ def test_a_bad_server_address_is_refused_with_the_flag_named(server: str) -> Non
     assert result.returncode == 2 and "--server" in result.stderr
 
 
-def test_the_bot_keeps_trying_while_the_server_is_away(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("stop", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["ctrl-c", "sigterm"]
+)
+def test_the_bot_keeps_trying_while_the_server_is_away_and_stops_when_told(
+    tmp_path: Path, stop: signal.Signals, code: int
+) -> None:
     env = bot_env(tmp_path)
     bot = subprocess.Popen(
         [
@@ -121,10 +126,16 @@ def test_the_bot_keeps_trying_while_the_server_is_away(tmp_path: Path) -> None:
             if "reach" in line or "reconnecting" in line:
                 lines.append(line)
     finally:
-        bot.send_signal(signal.SIGINT)
-        bot.communicate(timeout=10)
+        bot.send_signal(stop)
+        try:
+            bot.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            bot.kill()  # fail this test alone, not a later one with a leaked process
+            bot.communicate()
+            raise
     assert "cannot reach" in lines[0] and "reconnecting in 1 s" in lines[1]
     assert "cannot reach" in lines[2] and "reconnecting in 2 s" in lines[3]
+    assert bot.returncode == code
 
 
 def test_once_exits_when_the_server_is_away(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import sys
 import time
 from typing import Any
@@ -68,27 +69,52 @@ def run(args: argparse.Namespace) -> int:
             tls=args.tls,
         )
 
+    async def reconnecting() -> int:
+        delay = 1.0
+        while True:
+            started = time.monotonic()
+            try:
+                loop = await run_connector(service, connector())
+                print(f"disconnected: {loop.moderated} moderated, {loop.enforced} enforced")
+            except IrcError as exc:  # refused: nick taken, bad password; retrying won't help
+                print(f"chatguard irc-bot: {exc}", file=sys.stderr)
+                return 1
+            except (OSError, TimeoutError) as exc:
+                print(f"cannot reach {host}:{port} ({type(exc).__name__})", file=sys.stderr)
+            if args.once:
+                return 0
+            # Back off while the server stays away; start over after a long session.
+            delay = 1.0 if time.monotonic() - started > MAX_BACKOFF_S else delay
+            print(f"reconnecting in {delay:g} s", file=sys.stderr, flush=True)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, MAX_BACKOFF_S)
+
     async def main() -> int:
+        # Ctrl-C and SIGTERM stop the bot here rather than by cancelling the whole run, which
+        # a connection attempt ending in the same turn of the loop could swallow: the work is
+        # cancelled until it has ended, then the service closes.
+        stop = asyncio.Event()
+        received: list[int] = []
+
+        def asked_to_stop(signum: int) -> None:
+            received.append(signum)
+            stop.set()
+
+        running = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            running.add_signal_handler(signum, asked_to_stop, signum)
         await service.start()
         try:
-            delay = 1.0
-            while True:
-                started = time.monotonic()
-                try:
-                    loop = await run_connector(service, connector())
-                    print(f"disconnected: {loop.moderated} moderated, {loop.enforced} enforced")
-                except IrcError as exc:  # refused: nick taken, bad password; retrying won't help
-                    print(f"chatguard irc-bot: {exc}", file=sys.stderr)
-                    return 1
-                except (OSError, TimeoutError) as exc:
-                    print(f"cannot reach {host}:{port} ({type(exc).__name__})", file=sys.stderr)
-                if args.once:
-                    return 0
-                # Back off while the server stays away; start over after a long session.
-                delay = 1.0 if time.monotonic() - started > MAX_BACKOFF_S else delay
-                print(f"reconnecting in {delay:g} s", file=sys.stderr, flush=True)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, MAX_BACKOFF_S)
+            work = asyncio.create_task(reconnecting(), name="irc-bot")
+            asked = asyncio.create_task(stop.wait(), name="irc-bot-stop")
+            await asyncio.wait({work, asked}, return_when=asyncio.FIRST_COMPLETED)
+            asked.cancel()
+            while not work.done():
+                work.cancel()
+                await asyncio.wait({work}, timeout=1.0)
+            if received:
+                return 128 + received[0]  # as a shell reports a process the signal ended
+            return work.result()
         finally:
             await service.close()
 

@@ -144,3 +144,33 @@ async def test_the_spool_survives_a_restart(tmp_path: Path) -> None:
     ledger = await read_ledger(settings.database_url)
     ledger.check_exactly_once()
     assert [ledger.strikes[m.id] for m in messages] == [1, 1, 1]
+
+
+async def test_a_retry_while_the_database_is_away_gets_the_answer_stored_before(
+    tmp_path: Path,
+) -> None:
+    settings = load_settings(
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'chatguard.db'}",
+        spool_path=str(tmp_path / "spool.sqlite3"),
+        pipeline_stages="rules",
+        _env_file=None,
+    )
+    service = ModerationService.from_settings(settings)
+    await service.start()
+    try:
+        assert service.keeper is not None
+        first = await service.moderate(
+            Message(text="kys", user_id="u1", channel_id="lobby", id="m-1")
+        )
+        assert not first.replayed and first.response["action"] != "allow"
+        service.keeper.failed("read")  # the database stops answering
+        again = await service.moderate(
+            Message(text="kys", user_id="u1", channel_id="lobby", id="m-1")
+        )
+        assert again.replayed and again.response == first.response
+        fresh = await service.moderate(
+            Message(text="kys", user_id="u1", channel_id="lobby", id="m-2")
+        )
+        assert not fresh.replayed  # a new message is decided (offline), as before
+    finally:
+        await service.close()

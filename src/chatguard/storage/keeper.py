@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -28,6 +29,10 @@ log = logging.getLogger(__name__)
 INTERVAL_S = 0.5
 #: Seconds `close` spends storing what is spooled.
 CLOSE_FLUSH_S = 5.0
+#: Answers of the messages this process stored last, kept to answer a retry of one of them
+#: while the database is away (a client that lost an answer sends the message again within
+#: seconds); about 5 KB each as Python objects, so 25 MB.
+RECENT_ANSWERS = 5_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +69,8 @@ class StoreKeeper:
         self.interval_s = interval_s
         self.online = True
         self.migrated = False
+        #: The stored decisions of the last `RECENT_ANSWERS` messages stored, oldest first.
+        self._recent: OrderedDict[str, StoredDecision] = OrderedDict()
         self.on_flushed: Flushed | None = None
         self.effects_writer: EffectsWriter | None = None
         self.recovery: Callable[[], Awaitable[object]] | None = None
@@ -124,10 +131,23 @@ class StoreKeeper:
             started = time.perf_counter()
             try:
                 found.update(await self.store.get_many(missing))
+                missing = []
             except StoreUnavailableError:
                 self.failed("read")
             self.metrics.store_seconds.labels("read").observe(time.perf_counter() - started)
+        if missing:
+            # The database is away: a retry of a message stored just before gets its answer,
+            # not a second decision that the stored one would then contradict.
+            found.update({i: self._recent[i] for i in missing if i in self._recent})
         return found
+
+    def _remember(self, decisions: Sequence[StoredDecision]) -> None:
+        recent = self._recent
+        for decision in decisions:
+            recent[decision.message_id] = decision
+            recent.move_to_end(decision.message_id)
+        while len(recent) > RECENT_ANSWERS:
+            recent.popitem(last=False)
 
     async def persist(self, entries: Sequence[Entry]) -> Persisted:
         """Store the entries with their effects, or spool them if the database is away.
@@ -136,6 +156,7 @@ class StoreKeeper:
             started = time.perf_counter()
             try:
                 saved = await self.store.save_entries(entries)
+                self._remember([e.stored for e in entries if e.message_id in saved.applied])
                 return Persisted(True, saved.applied, saved.existing, frozenset(saved.applied))
             except StoreUnavailableError:
                 self.failed("save")
@@ -152,6 +173,7 @@ class StoreKeeper:
         """Replace a provisional decision, or spool the replacement if the database is away.
         None when there was nothing to replace (finalised already) or the spool is full."""
         # A decision still in the spool is replaced after it is stored, in spool order.
+        self._recent.pop(entry.message_id, None)  # its stored answer is about to change
         waiting = self.spool is not None and self.spool.holds(entry.message_id)
         if self.online and not waiting:
             try:

@@ -225,7 +225,7 @@ class StreamCallServer:
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         # A loopback caller, as a peer on this host would be; with keys, the role's own
         # SERVICE_API_KEY (no key travels on the stream).
-        self._app = InProcessCaller(app, headers=headers)
+        self._routes = InProcessCaller(app, headers=headers)
         self.served = 0
         self.expired = 0
         self._stop = asyncio.Event()
@@ -257,7 +257,7 @@ class StreamCallServer:
         if event.expires_at < time.time():
             self.expired += 1
             return
-        status, body = await self._app.post(event.path, event.body)
+        status, body = await self._routes.post(event.path, event.body)
         answer = RoleCallAnswered(call_id=event.call_id, status=status, body=body)
         await self.bus.publish(event.reply_to, answer)
         self.served += 1

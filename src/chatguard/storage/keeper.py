@@ -142,10 +142,10 @@ class StoreKeeper:
         return found
 
     def _remember(self, decisions: Sequence[StoredDecision]) -> None:
+        """Keep the answers of messages just stored (new ids: each goes in last)."""
         recent = self._recent
         for decision in decisions:
             recent[decision.message_id] = decision
-            recent.move_to_end(decision.message_id)
         while len(recent) > RECENT_ANSWERS:
             recent.popitem(last=False)
 

@@ -65,10 +65,8 @@ async def test_repeated_500s_open_the_breaker_and_calls_stop(fake: FakeLLMServer
                 await client.complete(PROMPT)
         assert client.breaker.state is BreakerState.OPEN
         sent = len(fake.completions)
-        started = time.perf_counter()
         with pytest.raises(CircuitOpenError):
             await client.complete(PROMPT)
-        assert time.perf_counter() - started < 0.05
         assert len(fake.completions) == sent  # nothing went out
     finally:
         await client.close()
@@ -89,11 +87,11 @@ async def test_429s_do_not_open_the_breaker(fake: FakeLLMServer) -> None:
 async def test_a_slow_answer_times_out(fake: FakeLLMServer) -> None:
     client = make_client(fake.url, timeout_s=0.2, max_retries=0)
     try:
-        fake.script("delay:1")
+        fake.script("delay:3")
         started = time.perf_counter()
         with pytest.raises(LLMError, match="timeout"):
             await client.complete(PROMPT)
-        assert time.perf_counter() - started < 0.8
+        assert time.perf_counter() - started < 2.0  # the 0.2 s timeout, not the 3 s answer
         assert client.stats.errors_by_kind == {"timeout": 1}
     finally:
         await client.close()

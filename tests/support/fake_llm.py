@@ -146,6 +146,8 @@ class Recorded:
     body: dict[str, Any]
     behaviour: str
     at: float = field(default_factory=time.monotonic)
+    #: Seconds the answer was given in a slot, as the timing mode worked them out.
+    slot_seconds: float = 0.0
 
     @property
     def ids(self) -> list[str]:
@@ -328,8 +330,9 @@ class FakeLLMServer:
 
     async def _complete(self, payload: dict[str, Any], writer: asyncio.StreamWriter) -> bool:
         behaviour = self._next_behaviour()
+        recorded = Recorded(payload, behaviour)
         with self._lock:
-            self.requests.append(Recorded(payload, behaviour))
+            self.requests.append(recorded)
         if payload.get("response_format") and not self.supports_schema:
             await _send(
                 writer,
@@ -357,6 +360,7 @@ class FakeLLMServer:
         content = native.text if native else _answer(behaviour, items)
         prompt_chars = sum(len(text_of(m.get("content"))) for m in messages)
         reasoning, seconds = self._timing(prompt_chars, content, len(items))
+        recorded.slot_seconds = seconds + extra_delay
         assert self._slots is not None
         async with self._slots:  # the GPU: this many sequences at once, the rest queue
             await asyncio.sleep(seconds + extra_delay)

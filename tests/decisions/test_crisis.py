@@ -79,6 +79,27 @@ async def test_a_disclosure_is_held_with_priority_and_never_struck(
     assert len(queue) == 3 and all(item["priority"] == 100 for item in queue)
 
 
+#: Disclosures the fast tier is sure of (each scores at or above the classifier's act threshold
+#: for its category) though not at the policy's medium severity: a quiet "i don't want to be
+#: alive" is as much a call for help as a loud one.
+QUIET_DISCLOSURES = [
+    "i don't want to be alive anymore",
+    "I took a bunch of pills, I just want it to be over",
+]
+
+
+@pytest.mark.parametrize("preset", ["default", "gaming"])
+@pytest.mark.parametrize("text", QUIET_DISCLOSURES)
+async def test_a_quiet_disclosure_is_held_for_a_human_too(
+    api: httpx.AsyncClient, preset: str, text: str
+) -> None:
+    channel = f"quiet-{preset}"
+    await api.put(f"/policies/{channel}", json={"policy": {"preset": preset}})
+    answer = await moderate(api, text, channel, "quinn")
+    assert answer["action"] == "hold" and answer["policy_reason"] == "crisis", answer["reason"]
+    assert answer["notice"] and await strikes(api, channel, "quinn") == 0
+
+
 @pytest.mark.parametrize("preset", ["default", "gaming"])
 async def test_telling_someone_to_kill_themselves_is_removed_with_a_strike(
     api: httpx.AsyncClient, preset: str
@@ -147,7 +168,8 @@ S = Severity
 DISCLOSURES = [
     pytest.param({Category.SELF_HARM_INTENT: S.HIGH}, Category.SELF_HARM_INTENT, id="intent"),
     pytest.param({Category.SELF_HARM: S.MEDIUM}, Category.SELF_HARM, id="self-harm"),
-    pytest.param({Category.SELF_HARM_INTENT: S.LOW}, None, id="below-min-severity"),
+    pytest.param({Category.SELF_HARM_INTENT: S.LOW}, Category.SELF_HARM_INTENT, id="low"),
+    pytest.param({Category.SELF_HARM_INTENT: S.NONE}, None, id="no-severity"),
     pytest.param(
         {Category.SELF_HARM_INTENT: S.HIGH, Category.PROFANITY: S.HIGH},
         Category.SELF_HARM_INTENT,
@@ -177,6 +199,12 @@ def test_what_counts_as_a_disclosure(
 ) -> None:
     found = crisis_disclosure(CrisisConfig(), severities, dict.fromkeys(severities, 0.9))
     assert (found.category if found else None) == expected
+
+
+def test_a_channel_may_raise_the_bar() -> None:
+    severities = {Category.SELF_HARM_INTENT: Severity.LOW}
+    config = CrisisConfig(min_severity=Severity.MEDIUM)
+    assert crisis_disclosure(config, severities, {Category.SELF_HARM_INTENT: 0.4}) is None
 
 
 def test_a_blocked_term_beside_a_disclosure_is_an_offence() -> None:

@@ -185,7 +185,8 @@ CRISIS_COMPATIBLE = DISCLOSURE_CATEGORIES | {Category.PROFANITY, Category.SPAM, 
 class CrisisConfig(_Strict):
     """How a channel answers a self-harm disclosure: a message in which the speaker says they
     may harm themselves (`self-harm`, `self-harm/intent` at `min_severity` or above, and no
-    offence beside it). It is never punished: no strike, no ladder.
+    offence beside it). It is never punished: no strike, no ladder. The default bar is `low`:
+    a disclosure missed costs more than a moderator's look at a message that was not one.
 
     - `action`: what the message gets (default `hold`: hidden from the public feed and put in
       the review queue ahead of everything else). `allow`, `flag` and `delete` are allowed
@@ -196,7 +197,7 @@ class CrisisConfig(_Strict):
       review section's)."""
 
     enabled: bool = True
-    min_severity: Severity = Severity.MEDIUM
+    min_severity: Severity = Severity.LOW
     action: ActionRule = ActionRule(action=Action.HOLD)
     message: str | None = Field(default=None, min_length=1, max_length=400)
     review_timeout_s: int | None = Field(default=None, ge=5, le=7 * 86_400)

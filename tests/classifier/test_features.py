@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from chatguard.classifier.features import FeatureConfig, featurize
+from chatguard.classifier.features import FeatureConfig, embedded_words, featurize
 
 CONFIG = FeatureConfig(buckets_log2=16)
 
@@ -70,3 +70,38 @@ def test_buckets_stay_in_range() -> None:
 def test_config_round_trips_through_the_manifest() -> None:
     config = FeatureConfig(buckets_log2=12, char_max=4)
     assert FeatureConfig.from_dict(config.to_dict()) == config
+
+
+MASKED = FeatureConfig(buckets_log2=16, mask_embedded=1)
+
+
+def _char_and_word(text: str, config: FeatureConfig) -> tuple[set[int], set[int]]:
+    batch = featurize([text], config)
+    chars = {int(b) for _, bucket in batch.blocks[: batch.n_char_blocks] for b in bucket}
+    words = {int(b) for _, bucket in batch.blocks[batch.n_char_blocks :] for b in bucket}
+    return chars, words
+
+
+@pytest.mark.parametrize("word", ["grape", "bitcoin", "scrap", "cocktail", "niggling"])
+def test_an_embedded_word_gives_no_character_ngram(word: str) -> None:
+    assert word in embedded_words()[0]
+    chars, words = _char_and_word(word, MASKED)
+    assert chars == set()
+    assert words == _char_and_word(word, CONFIG)[1]  # its word features stay
+    # Beside another word, only the n-grams that touch it go: those inside "soda" stay.
+    chars_with, _ = _char_and_word(f"{word} soda", MASKED)
+    inside_soda = _char_and_word("soda", CONFIG)[0] - _char_and_word(" ", CONFIG)[0]
+    assert chars_with and chars_with <= _char_and_word("soda", CONFIG)[0]
+    assert {b for b in inside_soda if b in _char_and_word("xsoda", CONFIG)[0]} <= chars_with
+
+
+def test_masking_leaves_other_texts_alone() -> None:
+    texts = ["you fucking noob", "gg wp", "this boss is trash", "", "rape"]
+    plain, masked = featurize(texts, CONFIG), featurize(texts, MASKED)
+    assert [b.tolist() for _, b in plain.blocks] == [b.tolist() for _, b in masked.blocks]
+    assert np.array_equal(plain.scale, masked.scale)
+
+
+def test_the_swear_word_itself_is_not_masked() -> None:
+    for word in ("fuck", "shit", "bitch", "rape", "cum", "scum", "scumbag", "bitchy", "dumbass"):
+        assert word not in embedded_words()[0], word

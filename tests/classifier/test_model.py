@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from chatguard.classifier.features import FeatureConfig
+from chatguard.classifier.features import FeatureConfig, embedded_words
 from chatguard.classifier.model import (
     MANIFEST_FILE,
     WEIGHTS_FILE,
@@ -89,6 +89,18 @@ def test_unknown_format_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ModelLoadError, match="format 99"):
         LinearModel.load(tmp_path)
     assert (tmp_path / WEIGHTS_FILE).exists()
+
+
+def test_a_model_runs_only_with_the_embedded_words_it_was_trained_on(tmp_path: Path) -> None:
+    model = LinearModel.load(DEFAULT_MODEL)
+    assert model.features.mask_embedded == 1
+    assert model.manifest["embedded_words"]["sha256"] == embedded_words()[1]
+    model.save(tmp_path)
+    manifest = json.loads((tmp_path / MANIFEST_FILE).read_text(encoding="utf-8"))
+    manifest["embedded_words"]["sha256"] = "0" * 64
+    (tmp_path / MANIFEST_FILE).write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(ModelLoadError, match="another embedded-words list"):
+        LinearModel.load(tmp_path)
 
 
 def test_category_scores_give_the_general_probability_to_the_top_category() -> None:

@@ -17,6 +17,12 @@ blocks, with a scale of their own (`word_scale`), so a head can be read from who
 the profanity head is, which keeps "cocktail" and "classic" from inheriting the character
 n-grams of the swear words inside them.
 
+Embedded words (`mask_embedded`): an ordinary word with a swear word, slur or sexual term
+inside it ("grape", "scrap", "bitcoin", "niggle"; the shipped list `data/embedded_words.txt`,
+built by `scripts/embedded_words.py`) gives no character n-gram that touches it, only its word
+features, so it cannot inherit the weights of the term inside it. The list's digest is part of
+the model (`embedded_words_sha256` in the manifest).
+
 Target features (`target_cross`): a text that addresses someone (a second-person word such as
 "you", "ur", "u", or an @mention) gets one marker feature plus a copy of each of its words
 hashed with another seed. The linear model can then weigh "fucking" in "you fucking noob"
@@ -34,8 +40,11 @@ prompt that says "tell me" is not about its writer.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from functools import cache
+from pathlib import Path
 
 import numpy as np
 
@@ -74,6 +83,8 @@ class FeatureConfig:
     #: 1: add the self marker and the self-crossed words (see the module docstring); 2: also
     #: for texts whose speaker is named by a phrase ("by me", "my bad"), not a word alone.
     self_cross: int = 0
+    #: 1: no character n-gram touches a word of the embedded-words list (module docstring).
+    mask_embedded: int = 0
 
     @property
     def buckets(self) -> int:
@@ -179,6 +190,8 @@ def featurize(texts: Sequence[str], config: FeatureConfig) -> SparseBatch:
     buckets: list[np.ndarray] = []
     h = np.zeros(size, dtype=np.uint64)
     not_space = cps != _SPACE
+    # masked_before[i]: characters of embedded words in cps[:i] (None: nothing is masked).
+    masked_before = _masked_before(cps) if config.mask_embedded else None
     for n in range(1, config.char_max + 1):
         if n > size:
             break
@@ -190,6 +203,8 @@ def featurize(texts: Sequence[str], config: FeatureConfig) -> SparseBatch:
         valid = seps_before[n : n + count] == seps_before[:count]
         if n == 1:
             valid &= not_space
+        if masked_before is not None:
+            valid &= masked_before[n : n + count] == masked_before[:count]
         docs.append(doc_of[:count][valid])
         buckets.append(_mix(h[valid] ^ _ORDER_SEEDS[n]) & mask)
 
@@ -211,6 +226,70 @@ def featurize(texts: Sequence[str], config: FeatureConfig) -> SparseBatch:
         (d.astype(np.intp), b.astype(np.intp)) for d, b in zip(docs, buckets, strict=True) if d.size
     )
     return SparseBatch(n_docs, blocks, scale, n_char, word_scale)
+
+
+#: Ordinary words with a term inside them (see the module docstring).
+EMBEDDED_WORDS_FILE = Path(__file__).with_name("data") / "embedded_words.txt"
+
+
+@cache
+def embedded_words() -> tuple[tuple[str, ...], str]:
+    """The embedded-words list and the sha256 of its file."""
+    raw = EMBEDDED_WORDS_FILE.read_bytes()
+    lines = raw.decode("utf-8").splitlines()
+    words = tuple(w.strip() for w in lines if w.strip() and not w.startswith("#"))
+    return words, hashlib.sha256(raw).hexdigest()
+
+
+@cache
+def _embedded_hashes() -> np.ndarray:
+    return np.array(sorted({word_hash(w) for w in embedded_words()[0]}), dtype=np.uint64)
+
+
+def _masked_before(cps: np.ndarray) -> np.ndarray:
+    """Per position i, how many characters of embedded words lie in cps[:i] (size + 1)."""
+    starts, ends, token_hash = _tokens(cps)
+    inside = np.zeros(cps.size + 1, dtype=np.int64)
+    hit = np.isin(token_hash, _embedded_hashes())
+    np.add.at(inside, starts[hit], 1)
+    np.add.at(inside, ends[hit], -1)
+    masked = np.cumsum(inside[:-1])
+    return np.concatenate(([0], np.cumsum(masked)))
+
+
+def _tokens(cps: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Words (maximal runs of letters, digits and apostrophes): start and end positions and
+    each one's polynomial hash."""
+    alnum = _alnum(cps)
+    prev = np.concatenate(([False], alnum[:-1]))
+    starts = np.flatnonzero(alnum & ~prev)
+    if starts.size == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, np.zeros(0, dtype=np.uint64)
+    nxt = np.concatenate((alnum[1:], [False]))
+    ends = np.flatnonzero(alnum & ~nxt) + 1
+    return starts, ends, _token_hashes(cps, alnum, starts)
+
+
+def _alnum(cps: np.ndarray) -> np.ndarray:
+    return (
+        ((cps >= ord("a")) & (cps <= ord("z")))
+        | ((cps >= ord("0")) & (cps <= ord("9")))
+        | (cps == ord("'"))
+        | (cps > 127)
+    )
+
+
+def _token_hashes(cps: np.ndarray, alnum: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Polynomial hash of each token: sum of c * BASE**offset, offsets capped so powers stay
+    tabled."""
+    prev = np.concatenate(([False], alnum[:-1]))
+    token_of = np.cumsum(alnum & ~prev) - 1  # token index of every position (valid where alnum)
+    positions = np.flatnonzero(alnum)
+    tokens = token_of[positions]
+    offset = np.minimum(positions - starts[tokens], 63)
+    terms = cps[positions] * _POWERS[offset]
+    return np.add.reduceat(terms, np.flatnonzero(offset == 0)) if terms.size else terms
 
 
 def word_hash(word: str) -> int:
@@ -258,24 +337,12 @@ def _words(
     self features when configured."""
     if config.word_ngrams < 1 or cps.size == 0:
         return [], []
-    alnum = (
-        ((cps >= ord("a")) & (cps <= ord("z")))
-        | ((cps >= ord("0")) & (cps <= ord("9")))
-        | (cps == ord("'"))
-        | (cps > 127)
-    )
+    alnum = _alnum(cps)
     prev = np.concatenate(([False], alnum[:-1]))
     starts = np.flatnonzero(alnum & ~prev)
     if starts.size == 0:
         return [], []
-    token_of = np.cumsum(alnum & ~prev) - 1  # token index of every position (valid where alnum)
-    positions = np.flatnonzero(alnum)
-    tokens = token_of[positions]
-    offset = positions - starts[tokens]
-    # Polynomial hash of each token: sum of c * BASE**offset, offsets capped so powers stay tabled.
-    offset = np.minimum(offset, 63)
-    terms = cps[positions] * _POWERS[offset]
-    token_hash = np.add.reduceat(terms, np.flatnonzero(offset == 0)) if terms.size else terms
+    token_hash = _token_hashes(cps, alnum, starts)
     token_doc = doc_of[starts]
     out_doc = [token_doc]
     out_bucket = [_mix(token_hash ^ _WORD_SEED) & mask]

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from chatguard.classifier.features import FeatureConfig, SparseBatch, featurize
+from chatguard.classifier.features import FeatureConfig, SparseBatch, embedded_words, featurize
 from chatguard.classifier.spans import SpanConfig, span_batch
 from chatguard.errors import ChatguardError
 from chatguard.taxonomy import OPENAI_CATEGORIES
@@ -156,6 +156,9 @@ class LinearModel:
             word_heads=list(self.word_heads),
             spans=self.spans.to_dict(),
         )
+        if self.features.mask_embedded:
+            words, digest = embedded_words()
+            self.manifest["embedded_words"] = {"words": len(words), "sha256": digest}
         np.savez_compressed(
             path / WEIGHTS_FILE,
             weights=self.weights.astype(np.float16),
@@ -184,12 +187,21 @@ class LinearModel:
                 f"model at {path} has format {manifest.get('format')!r}; "
                 f"this version reads formats {', '.join(map(str, READABLE_FORMATS))}"
             )
+        features = FeatureConfig.from_dict(manifest["features"])
+        if features.mask_embedded:
+            # The list shapes the features: a model runs only with the list it was trained on.
+            recorded = manifest.get("embedded_words", {}).get("sha256")
+            if recorded != embedded_words()[1]:
+                raise ModelLoadError(
+                    f"model at {path} was trained with another embedded-words list "
+                    f"(sha256 {recorded}); retrain it"
+                )
         return cls(
             heads=tuple(manifest["heads"]),
             weights=weights,
             bias=bias,
             calibration=calibration,
-            features=FeatureConfig.from_dict(manifest["features"]),
+            features=features,
             manifest=manifest,
             word_heads=tuple(manifest.get("word_heads", ())),
             spans=SpanConfig.from_dict(manifest.get("spans")),

@@ -61,7 +61,7 @@ class TrainConfig:
 
     name: str = "chatguard-linear"
     features: FeatureConfig = field(
-        default_factory=lambda: FeatureConfig(target_cross=1, self_cross=2)
+        default_factory=lambda: FeatureConfig(target_cross=1, self_cross=2, mask_embedded=1)
     )
     word_heads: tuple[str, ...] = WORD_HEADS
     span_heads: tuple[str, ...] = SPAN_HEADS

@@ -83,7 +83,9 @@ def run(args: argparse.Namespace) -> int:
         return 2
     config = TrainConfig(
         name=args.name or args.out.name,
-        features=FeatureConfig(buckets_log2=args.buckets_log2, target_cross=1, self_cross=2),
+        features=FeatureConfig(
+            buckets_log2=args.buckets_log2, target_cross=1, self_cross=2, mask_embedded=1
+        ),
         c=args.c,
         min_positives=args.min_positives,
         plan=SplitPlan(args.test_percent, args.validation_percent),

@@ -191,7 +191,8 @@ def featurize(texts: Sequence[str], config: FeatureConfig) -> SparseBatch:
     h = np.zeros(size, dtype=np.uint64)
     not_space = cps != _SPACE
     # masked_before[i]: characters of embedded words in cps[:i] (None: nothing is masked).
-    masked_before = _masked_before(cps) if config.mask_embedded else None
+    tokens = _tokens(cps)
+    masked_before = _masked_before(cps, tokens) if config.mask_embedded else None
     for n in range(1, config.char_max + 1):
         if n > size:
             break
@@ -209,7 +210,7 @@ def featurize(texts: Sequence[str], config: FeatureConfig) -> SparseBatch:
         buckets.append(_mix(h[valid] ^ _ORDER_SEEDS[n]) & mask)
 
     n_char = sum(1 for d in docs if d.size)
-    word_doc, word_bucket = _words(cps, doc_of, n_docs, config, mask)
+    word_doc, word_bucket = _words(cps, tokens, doc_of, n_docs, config, mask)
     docs.extend(word_doc)
     buckets.extend(word_bucket)
 
@@ -246,13 +247,27 @@ def _embedded_hashes() -> np.ndarray:
     return np.array(sorted({word_hash(w) for w in embedded_words()[0]}), dtype=np.uint64)
 
 
-def _masked_before(cps: np.ndarray) -> np.ndarray:
-    """Per position i, how many characters of embedded words lie in cps[:i] (size + 1)."""
-    starts, ends, token_hash = _tokens(cps)
+def _member(values: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """`np.isin(values, table)` for a sorted `table`: a binary search, without the sorts that
+    make `np.isin` cost tens of microseconds on a chat message's few words."""
+    if table.size == 0 or values.size == 0:
+        return np.zeros(values.shape, dtype=bool)
+    at = np.minimum(np.searchsorted(table, values), table.size - 1)
+    return table[at] == values
+
+
+def _masked_before(
+    cps: np.ndarray, tokens: tuple[np.ndarray, np.ndarray, np.ndarray]
+) -> np.ndarray | None:
+    """Per position i, how many characters of embedded words lie in cps[:i] (size + 1); None
+    when the batch holds no embedded word."""
+    starts, ends, token_hash = tokens
+    hit = _member(token_hash, _embedded_hashes())
+    if not hit.any():
+        return None
     inside = np.zeros(cps.size + 1, dtype=np.int64)
-    hit = np.isin(token_hash, _embedded_hashes())
-    np.add.at(inside, starts[hit], 1)
-    np.add.at(inside, ends[hit], -1)
+    inside[starts[hit]] += 1  # words are apart: no start is another word's end
+    inside[ends[hit]] -= 1
     masked = np.cumsum(inside[:-1])
     return np.concatenate(([0], np.cumsum(masked)))
 
@@ -331,18 +346,18 @@ _SELF_PAIRS = np.array(
 
 
 def _words(
-    cps: np.ndarray, doc_of: np.ndarray, n_docs: int, config: FeatureConfig, mask: np.uint64
+    cps: np.ndarray,
+    tokens: tuple[np.ndarray, np.ndarray, np.ndarray],
+    doc_of: np.ndarray,
+    n_docs: int,
+    config: FeatureConfig,
+    mask: np.uint64,
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Word unigrams (and bigrams): maximal runs of letters and digits; then the target and
     self features when configured."""
-    if config.word_ngrams < 1 or cps.size == 0:
+    starts, _, token_hash = tokens
+    if config.word_ngrams < 1 or starts.size == 0:
         return [], []
-    alnum = _alnum(cps)
-    prev = np.concatenate(([False], alnum[:-1]))
-    starts = np.flatnonzero(alnum & ~prev)
-    if starts.size == 0:
-        return [], []
-    token_hash = _token_hashes(cps, alnum, starts)
     token_doc = doc_of[starts]
     out_doc = [token_doc]
     out_bucket = [_mix(token_hash ^ _WORD_SEED) & mask]
@@ -353,7 +368,7 @@ def _words(
         out_bucket.append(_mix(pair[same_doc] ^ _BIGRAM_SEED) & mask)
     if config.target_cross:
         targeted = np.zeros(n_docs, dtype=bool)
-        targeted[token_doc[np.isin(token_hash, _TARGET_HASHES)]] = True
+        targeted[token_doc[_member(token_hash, _TARGET_HASHES)]] = True
         targeted[doc_of[cps == _AT]] = True
         marked = np.flatnonzero(targeted)
         if marked.size:
@@ -364,12 +379,12 @@ def _words(
             out_bucket.append(_mix(token_hash[crossed] ^ _TARGET_SEED) & mask)
     if config.self_cross:
         speaker = np.zeros(n_docs, dtype=bool)
-        speaker[token_doc[np.isin(token_hash, _SELF_HASHES)]] = True
+        speaker[token_doc[_member(token_hash, _SELF_HASHES)]] = True
         if config.self_cross >= 2 and token_hash.size > 1:
             follows = token_doc[1:] == token_doc[:-1]
             pair = token_hash[:-1] * _BASE + token_hash[1:]
-            speaker[token_doc[:-1][follows & np.isin(pair, _SELF_PAIRS)]] = True
-        speaker[token_doc[np.isin(token_hash, _OTHER_HASHES)]] = False
+            speaker[token_doc[:-1][follows & _member(pair, _SELF_PAIRS)]] = True
+        speaker[token_doc[_member(token_hash, _OTHER_HASHES)]] = False
         speaker[doc_of[cps == _AT]] = False
         speaker &= np.bincount(token_doc, minlength=n_docs) <= SELF_MAX_WORDS
         marked = np.flatnonzero(speaker)

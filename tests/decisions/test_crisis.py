@@ -85,6 +85,10 @@ async def test_a_disclosure_is_held_with_priority_and_never_struck(
 QUIET_DISCLOSURES = [
     "i don't want to be alive anymore",
     "I took a bunch of pills, I just want it to be over",
+    # Disclosures the classifier misses, caught by the filter's term list.
+    "nobody would care if i disappeared, i'm thinking of ending it all",
+    "Work has been rough lately and my landlord keeps calling. Honestly I've started thinking "
+    "everyone would be better off without me.",
 ]
 
 
@@ -98,6 +102,11 @@ async def test_a_quiet_disclosure_is_held_for_a_human_too(
     answer = await moderate(api, text, channel, "quinn")
     assert answer["action"] == "hold" and answer["policy_reason"] == "crisis", answer["reason"]
     assert answer["notice"] and await strikes(api, channel, "quinn") == 0
+
+
+async def test_game_talk_of_ending_it_all_is_not_a_disclosure(api: httpx.AsyncClient) -> None:
+    answer = await moderate(api, "we should end it all in one teamfight", "arena", "gus")
+    assert answer["policy_reason"] != "crisis" and answer["action"] == "allow"
 
 
 @pytest.mark.parametrize("preset", ["default", "gaming"])
